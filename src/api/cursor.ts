@@ -1,0 +1,26 @@
+import { MailhookError } from '../errors.js';
+
+/** Cursors are opaque to clients: base64url JSON, validated on the way back in. */
+export function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+export function decodeCursor<T>(text: string, isValid: (value: unknown) => value is T): T {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (isValid(value)) return value;
+  } catch {
+    // fall through to the error below
+  }
+  throw new MailhookError('MH_ERR_INVALID_CURSOR');
+}
+
+/** Parses an ISO 8601 date-time or Unix seconds from a query parameter. */
+export function parseTime(name: string, text: string | undefined): Date | undefined {
+  if (text === undefined || text === '') return undefined;
+  const date = /^\d+$/.test(text) ? new Date(Number(text) * 1000) : new Date(text);
+  if (Number.isNaN(date.getTime())) {
+    throw new MailhookError('MH_ERR_VALIDATION', `${name} must be an ISO 8601 date-time or Unix seconds`);
+  }
+  return date;
+}

@@ -1,0 +1,96 @@
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify';
+import { type ApiContext, apiRoutes } from './api/index.js';
+import type { Config } from './config.js';
+import { MailhookError, toMailhookError } from './errors.js';
+import { InboxWriter } from './ingest/inbox-writer.js';
+import { ingestRoutes } from './ingest/route.js';
+import { SourceCache } from './ingest/source-cache.js';
+import { createLogger, type Logger } from './logger.js';
+import type { Store } from './store/store.js';
+
+export interface BuildOptions {
+  config: Config;
+  store: Store;
+  logger?: Logger;
+  /** The clock, injectable for tests of signature freshness. */
+  now?: () => Date;
+  /** Called when new inbox rows are committed or requeued (wakes the pipeline). */
+  wakePipeline?: () => void;
+}
+
+export interface App {
+  server: FastifyInstance;
+  writer: InboxWriter;
+  sources: SourceCache;
+}
+
+/** Maps Fastify's own errors (body limits, content types, schema validation) onto our codes. */
+function mailhookErrorOf(err: FastifyError): MailhookError {
+  if (err instanceof MailhookError) return err;
+  if (err.validation) return new MailhookError('MH_ERR_VALIDATION', err.message);
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new MailhookError('MH_ERR_PAYLOAD_TOO_LARGE');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new MailhookError('MH_ERR_UNSUPPORTED_MEDIA_TYPE');
+  }
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new MailhookError('MH_ERR_VALIDATION', err.message);
+  }
+  return toMailhookError(err);
+}
+
+/** Builds the HTTP application; never listens, so tests drive it with `inject()`. */
+export async function build(options: BuildOptions): Promise<App> {
+  const { config, store } = options;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const now = options.now ?? (() => new Date());
+  const wakePipeline = options.wakePipeline ?? (() => {});
+
+  const server = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+  });
+  const sources = new SourceCache(store);
+  const writer = new InboxWriter({ store, onCommitted: wakePipeline });
+
+  server.setErrorHandler((err: FastifyError, request, reply) => {
+    const error = mailhookErrorOf(err);
+    if (error.status >= 500) request.log.error({ err: error.cause ?? err }, error.message);
+    return reply.code(error.status).send(error.toJSON());
+  });
+  server.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(
+        new MailhookError(
+          'MH_ERR_NOT_FOUND',
+          `Route ${request.method} ${request.url.split('?')[0]} not found`,
+        ).toJSON(),
+      ),
+  );
+
+  server.get('/healthz', async () => ({ status: 'ok' }));
+  server.get('/readyz', async () => {
+    try {
+      await store.ping();
+    } catch (err) {
+      throw new MailhookError('MH_ERR_NOT_READY', 'The store does not answer', { cause: err });
+    }
+    return { status: 'ready' };
+  });
+
+  await server.register(async (scope) => ingestRoutes(scope, { config, sources, writer, now }));
+  const api: ApiContext = { store, config, sources, now, wakePipeline };
+  await server.register(async (scope) => apiRoutes(scope, api), { prefix: '/v1' });
+  // Requests already accepted finish their commit before the store is closed by the caller.
+  server.addHook('onClose', async () => writer.drain());
+  return { server, writer, sources };
+}

@@ -1,0 +1,17 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.js';
+import { serveUntilSignalled } from '../main.js';
+import { usage } from './usage.js';
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) {
+    process.stdout.write(
+      `mailhook serve — run the gateway; configured by environment variables only.\n\n${usage()}`,
+    );
+    return 0;
+  }
+  await serveUntilSignalled(loadConfig());
+  // Keep running: the signal handlers exit the process.
+  return new Promise<number>(() => {});
+}

@@ -1,0 +1,229 @@
+import { resolve } from 'node:path';
+
+/**
+ * Configuration comes from environment variables only. Every variable has its default in the one
+ * object below (the README's table is written from it); `loadConfig` validates all of them at start
+ * and throws a ConfigError naming the variable and showing a valid example.
+ */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | null;
+  apiKey: string | null;
+  publicUrl: string;
+  retryScheduleMs: number[];
+  allowPrivateTargets: boolean;
+  signatureToleranceSec: number;
+  snsCertDir: string | null;
+  maxBodyBytes: number;
+  logLevel: string;
+}
+
+interface VariableSpec {
+  default: string;
+  example: string;
+  meaning: string;
+}
+
+export const VARIABLES = {
+  HOST: { default: '127.0.0.1', example: '0.0.0.0', meaning: 'address the server listens on' },
+  PORT: { default: '8787', example: '8787', meaning: 'port the server listens on' },
+  MAILHOOK_DATA_DIR: {
+    default: './data',
+    example: '/var/lib/mailhook',
+    meaning: 'directory of the SQLite database and local files',
+  },
+  DATABASE_URL: {
+    default: '',
+    example: 'postgres://postgres@127.0.0.1:5432/mailhook',
+    meaning: 'postgres://… switches storage to PostgreSQL',
+  },
+  MAILHOOK_API_KEY: {
+    default: '',
+    example: 'mh_4f3c…(at least 16 characters)',
+    meaning: 'admin key for /v1/*; when unset one is generated on first start and printed once',
+  },
+  MAILHOOK_PUBLIC_URL: {
+    default: '',
+    example: 'https://hooks.example.com',
+    meaning: 'base URL providers reach mailhook at (ingest URLs are built from it); default http://HOST:PORT',
+  },
+  MAILHOOK_RETRY_SCHEDULE: {
+    default: '0s,5s,5m,30m,2h,5h,10h,10h',
+    example: '0s,5s,5m,30m,2h,5h,10h,10h',
+    meaning: 'delays between delivery attempts',
+  },
+  MAILHOOK_ALLOW_PRIVATE_TARGETS: {
+    default: 'false',
+    example: 'true',
+    meaning: 'let endpoints point at private/loopback addresses',
+  },
+  MAILHOOK_SIGNATURE_TOLERANCE: {
+    default: '5m',
+    example: '10m',
+    meaning: "accepted age of a provider's signed timestamp; 0 turns the freshness check off",
+  },
+  MAILHOOK_SNS_CERT_DIR: {
+    default: '',
+    example: '/etc/mailhook/sns-certs',
+    meaning: 'pre-seeded SNS signing certificates for hosts without internet access',
+  },
+  MAILHOOK_MAX_BODY: {
+    default: '5mb',
+    example: '10mb',
+    meaning: 'largest ingest request body accepted (larger → 413)',
+  },
+  MAILHOOK_LOG_LEVEL: {
+    default: 'info',
+    example: 'debug',
+    meaning: 'log level: fatal, error, warn, info, debug, trace or silent',
+  },
+} as const satisfies Record<string, VariableSpec>;
+
+export type VariableName = keyof typeof VARIABLES;
+
+export class ConfigError extends Error {
+  readonly variable: VariableName;
+
+  constructor(variable: VariableName, problem: string) {
+    super(`${variable}: ${problem}. Example of a valid value: ${variable}=${VARIABLES[variable].example}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `500ms`, `5s`, `5m`, `2h`, `1d` (and a bare `0`) into milliseconds; null when invalid. */
+export function parseDurationMs(text: string): number | null {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) return null;
+  const value = Number(match[1]);
+  const unit = match[2];
+  if (unit === undefined) return value === 0 ? 0 : null;
+  return Math.round(value * (DURATION_UNITS[unit] ?? Number.NaN));
+}
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** Parses `5mb`, `512kb`, `1048576` into bytes; null when invalid. */
+export function parseSizeBytes(text: string): number | null {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
+  if (!match) return null;
+  const unit = (match[2] ?? 'b').toLowerCase();
+  return Math.floor(Number(match[1]) * (SIZE_UNITS[unit] ?? Number.NaN));
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: VariableName): string {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? VARIABLES[name].default : value.trim();
+}
+
+function readPort(env: Env): number {
+  const text = read(env, 'PORT');
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535)
+    throw new ConfigError('PORT', `"${text}" is not a port number (0–65535)`);
+  return port;
+}
+
+function readBoolean(env: Env, name: VariableName): boolean {
+  const text = read(env, name).toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(text)) return true;
+  if (['false', '0', 'no', 'off'].includes(text)) return false;
+  throw new ConfigError(name, `"${text}" is not a boolean (true or false)`);
+}
+
+function readDurationSec(env: Env, name: VariableName): number {
+  const text = read(env, name);
+  const ms = parseDurationMs(text);
+  if (ms === null) throw new ConfigError(name, `"${text}" is not a duration such as 30s, 5m or 2h`);
+  return Math.floor(ms / 1000);
+}
+
+function readRetrySchedule(env: Env): number[] {
+  const text = read(env, 'MAILHOOK_RETRY_SCHEDULE');
+  const parts = text.split(',').map((part) => part.trim());
+  const delays = parts.map(parseDurationMs);
+  if (parts.length === 0 || delays.some((d) => d === null)) {
+    throw new ConfigError('MAILHOOK_RETRY_SCHEDULE', `"${text}" is not a comma-separated list of durations`);
+  }
+  return delays as number[];
+}
+
+function readUrl(env: Env, name: VariableName, protocols: string[]): string | null {
+  const text = read(env, name);
+  if (text === '') return null;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(name, `"${redactUrl(text)}" is not a URL`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(name, `"${url.protocol}" is not one of ${protocols.join(', ')}`);
+  }
+  return text;
+}
+
+/** Hides the password of a connection string so config errors never print it. */
+function redactUrl(text: string): string {
+  return text.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const host = read(env, 'HOST');
+  const port = readPort(env);
+
+  const apiKey = read(env, 'MAILHOOK_API_KEY');
+  if (apiKey !== '' && apiKey.length < 16) {
+    throw new ConfigError('MAILHOOK_API_KEY', 'must be at least 16 characters long');
+  }
+
+  const maxBodyText = read(env, 'MAILHOOK_MAX_BODY');
+  const maxBodyBytes = parseSizeBytes(maxBodyText);
+  if (maxBodyBytes === null || maxBodyBytes < 1024) {
+    throw new ConfigError('MAILHOOK_MAX_BODY', `"${maxBodyText}" is not a size of at least 1kb`);
+  }
+
+  const logLevel = read(env, 'MAILHOOK_LOG_LEVEL').toLowerCase();
+  if (!LOG_LEVELS.has(logLevel)) {
+    throw new ConfigError('MAILHOOK_LOG_LEVEL', `"${logLevel}" is not a log level`);
+  }
+
+  const displayHost = host.includes(':') ? `[${host}]` : host;
+  const publicUrl =
+    readUrl(env, 'MAILHOOK_PUBLIC_URL', ['http:', 'https:']) ?? `http://${displayHost}:${port}`;
+  const snsCertDir = read(env, 'MAILHOOK_SNS_CERT_DIR');
+
+  return {
+    host,
+    port,
+    dataDir: resolve(cwd, read(env, 'MAILHOOK_DATA_DIR')),
+    databaseUrl: readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    apiKey: apiKey === '' ? null : apiKey,
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    retryScheduleMs: readRetrySchedule(env),
+    allowPrivateTargets: readBoolean(env, 'MAILHOOK_ALLOW_PRIVATE_TARGETS'),
+    signatureToleranceSec: readDurationSec(env, 'MAILHOOK_SIGNATURE_TOLERANCE'),
+    snsCertDir: snsCertDir === '' ? null : resolve(cwd, snsCertDir),
+    maxBodyBytes,
+    logLevel,
+  };
+}
+
+/** The variables, their defaults and meanings, as the CLI's `--help` prints them. */
+export function describeVariables(): string {
+  const width = Math.max(...Object.keys(VARIABLES).map((name) => name.length));
+  return Object.entries(VARIABLES)
+    .map(([name, spec]) => {
+      const def = spec.default === '' ? 'unset' : spec.default;
+      return `  ${name.padEnd(width)}  ${spec.meaning} (default: ${def})`;
+    })
+    .join('\n');
+}

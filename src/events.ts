@@ -1,0 +1,89 @@
+/**
+ * Glossary — the words the whole code base uses, with exactly these meanings.
+ *
+ * - source: one provider account that posts to mailhook (a SendGrid account, a Mailgun domain…). It
+ *   has an id (`src_…`), a provider, write-only credentials (`config`) and its own ingest URL.
+ * - raw request: the HTTP request a provider sent to a source's ingest URL, byte for byte.
+ * - inbox: the durable table of verified raw requests. A row is `pending` until the pipeline turns it
+ *   into events (`processed`) or fails to parse it (`quarantined`, kept for reprocessing).
+ * - event: one canonical email event (the `CanonicalEvent` below), the same shape for every provider.
+ * - dedup key: the provider's identity of an event (SendGrid `sg_event_id`, a Standard Webhooks
+ *   `webhook-id`…). An event is stored at most once per source and dedup key.
+ * - endpoint: a subscriber URL that receives events as signed webhooks.
+ * - delivery: one event on its way to one endpoint; it succeeds, is retried, or fails.
+ * - attempt: one HTTP POST of a delivery, with its outcome.
+ * - suppression: an address mail must no longer be sent to, and why.
+ */
+
+export const EMAIL_EVENT_TYPES = [
+  'email.sent',
+  'email.delivered',
+  'email.deferred',
+  'email.bounced',
+  'email.dropped',
+  'email.failed',
+  'email.opened',
+  'email.clicked',
+  'email.complained',
+  'email.unsubscribed',
+  'email.resubscribed',
+] as const;
+
+export type EmailEventType = (typeof EMAIL_EVENT_TYPES)[number];
+
+const EMAIL_EVENT_TYPE_SET: ReadonlySet<string> = new Set(EMAIL_EVENT_TYPES);
+
+export function isEmailEventType(type: string): type is EmailEventType {
+  return EMAIL_EVENT_TYPE_SET.has(type);
+}
+
+export type BounceType = 'hard' | 'soft' | 'undetermined';
+
+export interface BounceInfo {
+  type: BounceType;
+  /** Enhanced status code (`5.1.1`) or SMTP code when the provider gives one. */
+  code: string | null;
+  reason: string | null;
+}
+
+export interface EventData {
+  provider: string;
+  source_id: string;
+  provider_event_id: string | null;
+  message_id: string | null;
+  recipient: string | null;
+  /** Only on `email.bounced` and `email.dropped`. */
+  bounce?: BounceInfo;
+  /** Only on `email.clicked`. */
+  click?: { url: string | null };
+  /** Only on `email.opened`: `machine` is true for opens made by privacy proxies (Apple MPP). */
+  open?: { machine: boolean };
+  /** Only on `email.unsubscribed` / `email.resubscribed`: the unsubscribe group, null when global. */
+  unsubscribe?: { group: string | null };
+  user_agent: string | null;
+  ip: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  received_at: string;
+  /** The provider's own event, as it was posted. */
+  raw: unknown;
+}
+
+export interface CanonicalEvent {
+  id: string;
+  type: string;
+  /** When it happened at the provider (ISO 8601, UTC, milliseconds). */
+  timestamp: string;
+  data: EventData;
+}
+
+/**
+ * What an adapter's `parse` returns: a canonical event before mailhook has given it an id and
+ * attached the source. `dedupKey` never leaves mailhook.
+ */
+export interface ParsedEvent {
+  type: string;
+  timestamp: Date;
+  dedupKey: string;
+  data: Omit<EventData, 'provider' | 'source_id' | 'received_at'>;
+}

@@ -1,0 +1,81 @@
+import type { InboxInsert, Store } from '../store/store.js';
+
+interface Pending {
+  row: InboxInsert;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export interface InboxWriterOptions {
+  store: Store;
+  /** Most rows in one transaction. */
+  maxBatch?: number;
+  /** Called after each successful commit (wakes the pipeline). */
+  onCommitted?: (rows: number) => void;
+}
+
+/**
+ * Group commit for the ingest path: requests that finish arriving in the same turn of the event loop
+ * (or while a commit is in flight) share one transaction and one fsync. Each caller's promise settles
+ * only after its row is committed, so a 200 always means "on disk"; if the commit fails, every caller
+ * in the group is rejected (→ 503) and nothing was acknowledged.
+ */
+export class InboxWriter {
+  private readonly store: Store;
+  private readonly maxBatch: number;
+  private readonly onCommitted: ((rows: number) => void) | undefined;
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private flushing: Promise<void> | null = null;
+  /** Commits done and rows written, for metrics and tests. */
+  readonly stats = { commits: 0, rows: 0, largestBatch: 0 };
+
+  constructor(options: InboxWriterOptions) {
+    this.store = options.store;
+    this.maxBatch = options.maxBatch ?? 1000;
+    this.onCommitted = options.onCommitted;
+  }
+
+  append(row: InboxInsert): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves once everything appended so far has been committed (or rejected). */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.flushing || this.scheduled) {
+      if (this.flushing) await this.flushing;
+      else await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flushing = this.flush().finally(() => {
+        this.flushing = null;
+        if (this.queue.length > 0) this.schedule();
+      });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue.splice(0, this.maxBatch);
+    if (batch.length === 0) return;
+    try {
+      await this.store.appendInbox(batch.map((p) => p.row));
+    } catch (err) {
+      for (const pending of batch) pending.reject(err);
+      return;
+    }
+    this.stats.commits++;
+    this.stats.rows += batch.length;
+    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    for (const pending of batch) pending.resolve();
+    this.onCommitted?.(batch.length);
+  }
+}

@@ -1,0 +1,72 @@
+import { ensureAdminKey } from './api/index.js';
+import { build } from './app.js';
+import type { Config } from './config.js';
+import { createLogger } from './logger.js';
+import { PipelineRunner } from './pipeline/runner.js';
+import { openStore } from './store/index.js';
+
+export interface RunningServer {
+  url: string;
+  /** Stops accepting, finishes committing what was accepted, stops the workers, closes the store. */
+  close(): Promise<void>;
+}
+
+/** config → store.open → migrate → admin key → workers → listen. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const logger = createLogger(config.logLevel);
+  const store = openStore(config);
+  const applied = await store.migrate();
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+
+  const { generated } = await ensureAdminKey(store, config.apiKey);
+  if (generated) {
+    // Printed once, to the terminal only: the store keeps nothing but its hash.
+    process.stdout.write(
+      `\nmailhook generated an admin API key (shown once, store it now):\n\n  ${generated}\n\n` +
+        'Use it as "Authorization: Bearer <key>" on /v1, or set MAILHOOK_API_KEY to choose your own.\n\n',
+    );
+  }
+
+  const pipeline = new PipelineRunner({ store, logger: logger.child({ area: 'pipeline' }) });
+  const { server } = await build({ config, store, logger, wakePipeline: () => pipeline.wake() });
+  pipeline.start();
+  await server.listen({ host: config.host, port: config.port });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  logger.info({ url, store: store.dialect, dataDir: config.dataDir }, 'mailhook listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    close() {
+      closing ??= (async () => {
+        await server.close();
+        await pipeline.stop();
+        await store.close();
+        logger.info('mailhook stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Runs until SIGTERM/SIGINT, then drains; a second signal exits at once. */
+export async function serveUntilSignalled(config: Config): Promise<void> {
+  const running = await startServer(config);
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) process.exit(130);
+    signalled = true;
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`mailhook: error while stopping after ${signal}: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

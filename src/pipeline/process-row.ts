@@ -1,0 +1,61 @@
+import { MailhookError } from '../errors.js';
+import type { CanonicalEvent, ParsedEvent } from '../events.js';
+import { newId } from '../ids.js';
+import { findAdapter } from '../providers/registry.js';
+import type { RawRequest } from '../providers/types.js';
+import type { InboxRow, NewEvent, RowOutcome } from '../store/store.js';
+
+/**
+ * Decides what one inbox row becomes: its canonical events, or a quarantine with the reason.
+ * Pure apart from id generation; never throws, so one bad row cannot stall a batch.
+ */
+export function processRow(row: InboxRow): RowOutcome {
+  const adapter = findAdapter(row.provider);
+  if (!adapter) {
+    return { inboxId: row.id, kind: 'quarantined', error: `no adapter for provider "${row.provider}"` };
+  }
+  try {
+    const { events, skipped } = adapter.parse(requestOf(row));
+    return {
+      inboxId: row.id,
+      kind: 'processed',
+      events: events.map((parsed) => toNewEvent(parsed, row)),
+      notes: skipped,
+    };
+  } catch (err) {
+    const message = err instanceof MailhookError ? err.message : `parser failed: ${String(err)}`;
+    return { inboxId: row.id, kind: 'quarantined', error: message };
+  }
+}
+
+export function processRows(rows: InboxRow[]): RowOutcome[] {
+  return rows.map(processRow);
+}
+
+function requestOf(row: InboxRow): RawRequest {
+  return {
+    method: row.method,
+    path: row.path,
+    query: row.query,
+    headers: row.headers,
+    body: row.body,
+    receivedAt: row.receivedAt,
+  };
+}
+
+function toNewEvent(parsed: ParsedEvent, row: InboxRow): NewEvent {
+  const { raw, ...fields } = parsed.data;
+  const event: CanonicalEvent = {
+    id: newId('event'),
+    type: parsed.type,
+    timestamp: parsed.timestamp.toISOString(),
+    data: {
+      provider: row.provider,
+      source_id: row.sourceId,
+      ...fields,
+      received_at: row.receivedAt.toISOString(),
+      raw,
+    },
+  };
+  return { dedupKey: parsed.dedupKey, event };
+}

@@ -1,0 +1,130 @@
+import type { Logger } from 'pino';
+import type { BatchSummary, Store } from '../store/store.js';
+import { processRows } from './process-row.js';
+
+export interface PipelineOptions {
+  store: Store;
+  logger: Logger;
+  /** Rows per transaction: small enough that one batch blocks the event loop only briefly. */
+  batchSize?: number;
+  /** How often an idle runner looks for work that another process appended. */
+  pollMs?: number;
+}
+
+export interface PipelineTotals extends BatchSummary {
+  batches: number;
+}
+
+/**
+ * The background loop that turns inbox rows into events. The ingest path wakes it after each group
+ * commit; it also polls, so rows appended by another process or requeued by the CLI are picked up.
+ */
+export class PipelineRunner {
+  private readonly store: Store;
+  private readonly logger: Logger;
+  private readonly batchSize: number;
+  private readonly pollMs: number;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private wakeRequested = false;
+  readonly totals: PipelineTotals = emptyTotals();
+
+  constructor(options: PipelineOptions) {
+    this.store = options.store;
+    this.logger = options.logger;
+    this.batchSize = options.batchSize ?? 200;
+    this.pollMs = options.pollMs ?? 1000;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops after the batch in progress; rows not yet claimed stay pending for the next start. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    this.loop = null;
+  }
+
+  wake(): void {
+    this.wakeRequested = true;
+    this.wakeUp?.();
+  }
+
+  /** Processes one batch; exported for the CLI and tests. */
+  async runOnce(): Promise<BatchSummary> {
+    const summary = await this.store.processInbox(this.batchSize, processRows);
+    addBatch(this.totals, summary);
+    if (summary.quarantined > 0)
+      this.logger.warn({ quarantined: summary.quarantined }, 'inbox rows quarantined');
+    return summary;
+  }
+
+  /** Processes batches until no pending row is left. */
+  async runUntilIdle(): Promise<PipelineTotals> {
+    const totals = emptyTotals();
+    for (;;) {
+      const summary = await this.runOnce();
+      if (summary.rows === 0) return totals;
+      addBatch(totals, summary);
+    }
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      this.wakeRequested = false;
+      let full = false;
+      try {
+        const summary = await this.runOnce();
+        full = summary.rows >= this.batchSize;
+        failures = 0;
+      } catch (err) {
+        failures++;
+        this.logger.error({ err }, 'pipeline batch failed; will retry');
+      }
+      if (!this.running) break;
+      if (full && failures === 0) {
+        // Yield to the event loop between full batches so ingest requests keep flowing.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      const delay = failures > 0 ? Math.min(30_000, 250 * 2 ** failures) : this.pollMs;
+      await this.sleep(delay);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.wakeRequested) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = null;
+        done();
+      };
+    });
+  }
+}
+
+function emptyTotals(): PipelineTotals {
+  return { batches: 0, rows: 0, processed: 0, quarantined: 0, inserted: 0, duplicates: 0 };
+}
+
+function addBatch(totals: PipelineTotals, summary: BatchSummary): void {
+  if (summary.rows === 0) return;
+  totals.batches++;
+  totals.rows += summary.rows;
+  totals.processed += summary.processed;
+  totals.quarantined += summary.quarantined;
+  totals.inserted += summary.inserted;
+  totals.duplicates += summary.duplicates;
+}

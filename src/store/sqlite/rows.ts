@@ -1,0 +1,70 @@
+import type { InboxNote, InboxRow, InboxStatus, SourceRecord } from '../store.js';
+
+/** Column shapes as SQLite returns them, and their mapping to domain records. */
+export interface SourceRow {
+  id: string;
+  name: string;
+  provider: string;
+  config: string;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface InboxDbRow {
+  id: string;
+  source_id: string;
+  provider: string;
+  received_at: number;
+  method: string;
+  path: string;
+  query: string;
+  headers: string;
+  body: Buffer;
+  status: InboxStatus;
+  attempts: number;
+  error: string | null;
+  notes: string | null;
+  event_count: number;
+  duplicate_count: number;
+  processed_at: number | null;
+}
+
+export interface EventRow {
+  id: string;
+  occurred_at: number;
+  body: string;
+}
+
+export function sourceFrom(row: SourceRow): SourceRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    provider: row.provider,
+    config: JSON.parse(row.config) as Record<string, unknown>,
+    enabled: row.enabled === 1,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+export function inboxRowFrom(row: InboxDbRow): InboxRow {
+  return {
+    id: row.id,
+    sourceId: row.source_id,
+    provider: row.provider,
+    receivedAt: new Date(row.received_at),
+    method: row.method,
+    path: row.path,
+    query: row.query,
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    body: row.body,
+    status: row.status,
+    attempts: row.attempts,
+    error: row.error,
+    notes: row.notes ? (JSON.parse(row.notes) as InboxNote[]) : [],
+    eventCount: row.event_count,
+    duplicateCount: row.duplicate_count,
+    processedAt: row.processed_at === null ? null : new Date(row.processed_at),
+  };
+}

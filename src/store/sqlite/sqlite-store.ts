@@ -1,0 +1,334 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { CanonicalEvent } from '../../events.js';
+import { loadMigrations } from '../migrations.js';
+import type {
+  ApiKeyRecord,
+  BatchSummary,
+  EventCursor,
+  EventQuery,
+  InboxCounts,
+  InboxInsert,
+  InboxQuery,
+  InboxRow,
+  Page,
+  RequeueSelector,
+  RowOutcome,
+  SourcePatch,
+  SourceRecord,
+  Store,
+} from '../store.js';
+import { type EventRow, type InboxDbRow, inboxRowFrom, type SourceRow, sourceFrom } from './rows.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file, or ':memory:'. */
+  filename: string;
+}
+
+/**
+ * The embedded store. WAL with synchronous=FULL: a committed ingest survives a power cut, not only a
+ * process crash. better-sqlite3 is synchronous, so every transaction here is atomic with respect to
+ * the event loop; the ingest group commit keeps fsyncs few.
+ */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  private readonly db: Database.Database;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
+    this.db = new Database(options.filename);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+  }
+
+  async migrate(): Promise<number[]> {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const applied: number[] = [];
+    // IMMEDIATE takes the write lock first, so two processes migrating at once apply each file once.
+    const run = this.db.transaction(() => {
+      const done = new Set(
+        this.db
+          .prepare<[], { version: number }>('SELECT version FROM schema_migrations')
+          .all()
+          .map((r) => r.version),
+      );
+      for (const migration of loadMigrations('sqlite')) {
+        if (done.has(migration.version)) continue;
+        this.db.exec(migration.sql);
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(migration.version, migration.name, Date.now());
+        applied.push(migration.version);
+      }
+    });
+    run.immediate();
+    return applied;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async createSource(source: SourceRecord): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO sources (id, name, provider, config, enabled, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        source.id,
+        source.name,
+        source.provider,
+        JSON.stringify(source.config),
+        source.enabled ? 1 : 0,
+        source.createdAt.getTime(),
+        source.updatedAt.getTime(),
+      );
+  }
+
+  async getSource(id: string): Promise<SourceRecord | null> {
+    const row = this.db
+      .prepare<[string], SourceRow>('SELECT * FROM sources WHERE id = ? AND deleted_at IS NULL')
+      .get(id);
+    return row ? sourceFrom(row) : null;
+  }
+
+  async listSources(): Promise<SourceRecord[]> {
+    return this.db
+      .prepare<[], SourceRow>('SELECT * FROM sources WHERE deleted_at IS NULL ORDER BY id')
+      .all()
+      .map(sourceFrom);
+  }
+
+  async updateSource(id: string, patch: SourcePatch, now: Date): Promise<SourceRecord | null> {
+    const result = this.db
+      .prepare(
+        `UPDATE sources SET
+           name = COALESCE(?, name),
+           config = COALESCE(?, config),
+           enabled = COALESCE(?, enabled),
+           updated_at = ?
+         WHERE id = ? AND deleted_at IS NULL`,
+      )
+      .run(
+        patch.name ?? null,
+        patch.config ? JSON.stringify(patch.config) : null,
+        patch.enabled === undefined ? null : patch.enabled ? 1 : 0,
+        now.getTime(),
+        id,
+      );
+    return result.changes === 0 ? null : this.getSource(id);
+  }
+
+  async deleteSource(id: string, now: Date): Promise<boolean> {
+    const result = this.db
+      .prepare('UPDATE sources SET deleted_at = ?, enabled = 0 WHERE id = ? AND deleted_at IS NULL')
+      .run(now.getTime(), id);
+    return result.changes > 0;
+  }
+
+  async appendInbox(rows: InboxInsert[]): Promise<void> {
+    if (rows.length === 0) return;
+    const insert = this.db.prepare(
+      `INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.db.transaction(() => {
+      for (const row of rows) {
+        insert.run(
+          row.id,
+          row.sourceId,
+          row.provider,
+          row.receivedAt.getTime(),
+          row.method,
+          row.path,
+          row.query,
+          JSON.stringify(row.headers),
+          row.body,
+        );
+      }
+    })();
+  }
+
+  async getInboxRow(id: string): Promise<InboxRow | null> {
+    const row = this.db.prepare<[string], InboxDbRow>('SELECT * FROM inbox WHERE id = ?').get(id);
+    return row ? inboxRowFrom(row) : null;
+  }
+
+  async listInbox(query: InboxQuery): Promise<Page<InboxRow, string>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.status) where.push('status = ?') && params.push(query.status);
+    if (query.sourceId) where.push('source_id = ?') && params.push(query.sourceId);
+    if (query.cursor) where.push('id < ?') && params.push(query.cursor);
+    const sql = `SELECT * FROM inbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db
+      .prepare<unknown[], InboxDbRow>(sql)
+      .all(...params, query.limit + 1)
+      .map(inboxRowFrom);
+    const items = rows.slice(0, query.limit);
+    const last = items.at(-1);
+    return { items, next: rows.length > query.limit && last ? last.id : null };
+  }
+
+  async countInbox(): Promise<InboxCounts> {
+    const counts: InboxCounts = { pending: 0, processed: 0, quarantined: 0 };
+    const rows = this.db
+      .prepare<[], { status: keyof InboxCounts; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM inbox GROUP BY status',
+      )
+      .all();
+    for (const row of rows) counts[row.status] = row.n;
+    return counts;
+  }
+
+  async requeueInbox(selector: RequeueSelector): Promise<number> {
+    const where: string[] = ["status <> 'pending'"];
+    const params: unknown[] = [];
+    if (selector.ids) {
+      if (selector.ids.length === 0) return 0;
+      where.push(`id IN (${selector.ids.map(() => '?').join(', ')})`);
+      params.push(...selector.ids);
+    }
+    if (selector.status) where.push('status = ?') && params.push(selector.status);
+    if (selector.sourceId) where.push('source_id = ?') && params.push(selector.sourceId);
+    if (selector.since) where.push('received_at >= ?') && params.push(selector.since.getTime());
+    if (selector.until) where.push('received_at < ?') && params.push(selector.until.getTime());
+    const result = this.db
+      .prepare(`UPDATE inbox SET status = 'pending', error = NULL WHERE ${where.join(' AND ')}`)
+      .run(...params);
+    return result.changes;
+  }
+
+  async processInbox(limit: number, plan: (rows: InboxRow[]) => RowOutcome[]): Promise<BatchSummary> {
+    const summary: BatchSummary = { rows: 0, processed: 0, quarantined: 0, inserted: 0, duplicates: 0 };
+    const insertEvent = this.db.prepare(
+      `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (source_id, dedup_key) DO NOTHING`,
+    );
+    const markProcessed = this.db.prepare(
+      `UPDATE inbox SET status = 'processed', attempts = attempts + 1, error = NULL, notes = ?,
+         event_count = ?, duplicate_count = ?, processed_at = ?
+       WHERE id = ? AND status = 'pending'`,
+    );
+    const markQuarantined = this.db.prepare(
+      `UPDATE inbox SET status = 'quarantined', attempts = attempts + 1, error = ?, notes = NULL,
+         event_count = 0, duplicate_count = 0, processed_at = ?
+       WHERE id = ? AND status = 'pending'`,
+    );
+    this.db
+      .transaction(() => {
+        const rows = this.db
+          .prepare<[number], InboxDbRow>("SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?")
+          .all(limit)
+          .map(inboxRowFrom);
+        summary.rows = rows.length;
+        if (rows.length === 0) return;
+        const now = Date.now();
+        for (const outcome of plan(rows)) {
+          if (outcome.kind === 'quarantined') {
+            markQuarantined.run(outcome.error, now, outcome.inboxId);
+            summary.quarantined++;
+            continue;
+          }
+          let inserted = 0;
+          for (const { dedupKey, event } of outcome.events) {
+            inserted += insertEvent.run(...eventParams(event, dedupKey, outcome.inboxId)).changes;
+          }
+          const duplicates = outcome.events.length - inserted;
+          const notes = outcome.notes.length ? JSON.stringify(outcome.notes) : null;
+          markProcessed.run(notes, inserted, duplicates, now, outcome.inboxId);
+          summary.processed++;
+          summary.inserted += inserted;
+          summary.duplicates += duplicates;
+        }
+      })
+      .immediate();
+    return summary;
+  }
+
+  async getEvent(id: string): Promise<CanonicalEvent | null> {
+    const row = this.db
+      .prepare<[string], Pick<EventRow, 'body'>>('SELECT body FROM events WHERE id = ?')
+      .get(id);
+    return row ? (JSON.parse(row.body) as CanonicalEvent) : null;
+  }
+
+  async listEvents(query: EventQuery): Promise<Page<CanonicalEvent, EventCursor>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.type) where.push('type = ?') && params.push(query.type);
+    if (query.recipient) where.push('recipient = ?') && params.push(query.recipient);
+    if (query.messageId) where.push('message_id = ?') && params.push(query.messageId);
+    if (query.sourceId) where.push('source_id = ?') && params.push(query.sourceId);
+    if (query.since) where.push('occurred_at >= ?') && params.push(query.since.getTime());
+    if (query.until) where.push('occurred_at < ?') && params.push(query.until.getTime());
+    if (query.cursor) {
+      where.push('(occurred_at < ? OR (occurred_at = ? AND id < ?))');
+      params.push(query.cursor.occurredAt, query.cursor.occurredAt, query.cursor.id);
+    }
+    const sql = `SELECT id, occurred_at, body FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY occurred_at DESC, id DESC LIMIT ?`;
+    const rows = this.db
+      .prepare<unknown[], Pick<EventRow, 'id' | 'occurred_at' | 'body'>>(sql)
+      .all(...params, query.limit + 1);
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      items: page.map((row) => JSON.parse(row.body) as CanonicalEvent),
+      next: rows.length > query.limit && last ? { occurredAt: last.occurred_at, id: last.id } : null,
+    };
+  }
+
+  async countEvents(): Promise<number> {
+    return this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM events').get()?.n ?? 0;
+  }
+
+  async addApiKey(key: ApiKeyRecord): Promise<void> {
+    this.db
+      .prepare(
+        'INSERT INTO api_keys (id, name, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
+      )
+      .run(key.id, key.name, key.hash, key.createdAt.getTime());
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const row = this.db
+      .prepare<[string], { id: string; name: string; hash: string; created_at: number }>(
+        'SELECT id, name, hash, created_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL',
+      )
+      .get(hash);
+    return row ? { id: row.id, name: row.name, hash: row.hash, createdAt: new Date(row.created_at) } : null;
+  }
+
+  async countApiKeys(): Promise<number> {
+    return (
+      this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL').get()
+        ?.n ?? 0
+    );
+  }
+}
+
+function eventParams(event: CanonicalEvent, dedupKey: string, inboxId: string): unknown[] {
+  return [
+    event.id,
+    event.data.source_id,
+    dedupKey,
+    event.type,
+    Date.parse(event.timestamp),
+    event.data.recipient,
+    event.data.message_id,
+    inboxId,
+    JSON.stringify(event),
+  ];
+}
