@@ -23,8 +23,15 @@ export interface BuildOptions {
   wakePipeline?: () => void;
 }
 
+export interface RouteInfo {
+  method: string;
+  url: string;
+}
+
 export interface App {
   server: FastifyInstance;
+  /** Every route registered, for auth tests and documentation. */
+  routes: RouteInfo[];
   writer: InboxWriter;
   sources: SourceCache;
 }
@@ -57,6 +64,14 @@ export async function build(options: BuildOptions): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    // Unknown fields are refused rather than silently dropped, so a typo never goes unnoticed.
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
+  });
+  const routes: RouteInfo[] = [];
+  server.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
   const sources = new SourceCache(store);
   const writer = new InboxWriter({ store, onCommitted: wakePipeline });
@@ -92,5 +107,5 @@ export async function build(options: BuildOptions): Promise<App> {
   await server.register(async (scope) => apiRoutes(scope, api), { prefix: '/v1' });
   // Requests already accepted finish their commit before the store is closed by the caller.
   server.addHook('onClose', async () => writer.drain());
-  return { server, writer, sources };
+  return { server, routes, writer, sources };
 }

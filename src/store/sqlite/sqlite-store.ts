@@ -19,6 +19,7 @@ import type {
   SourceRecord,
   Store,
 } from '../store.js';
+import { Filters } from './filters.js';
 import { type EventRow, type InboxDbRow, inboxRowFrom, type SourceRow, sourceFrom } from './rows.js';
 
 export interface SqliteStoreOptions {
@@ -165,15 +166,14 @@ export class SqliteStore implements Store {
   }
 
   async listInbox(query: InboxQuery): Promise<Page<InboxRow, string>> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.status) where.push('status = ?') && params.push(query.status);
-    if (query.sourceId) where.push('source_id = ?') && params.push(query.sourceId);
-    if (query.cursor) where.push('id < ?') && params.push(query.cursor);
-    const sql = `SELECT * FROM inbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const filters = new Filters()
+      .add('status = ?', query.status)
+      .add('source_id = ?', query.sourceId)
+      .add('id < ?', query.cursor);
+    const sql = `SELECT * FROM inbox ${filters.where} ORDER BY id DESC LIMIT ?`;
     const rows = this.db
       .prepare<unknown[], InboxDbRow>(sql)
-      .all(...params, query.limit + 1)
+      .all(...filters.params, query.limit + 1)
       .map(inboxRowFrom);
     const items = rows.slice(0, query.limit);
     const last = items.at(-1);
@@ -192,20 +192,15 @@ export class SqliteStore implements Store {
   }
 
   async requeueInbox(selector: RequeueSelector): Promise<number> {
-    const where: string[] = ["status <> 'pending'"];
-    const params: unknown[] = [];
-    if (selector.ids) {
-      if (selector.ids.length === 0) return 0;
-      where.push(`id IN (${selector.ids.map(() => '?').join(', ')})`);
-      params.push(...selector.ids);
-    }
-    if (selector.status) where.push('status = ?') && params.push(selector.status);
-    if (selector.sourceId) where.push('source_id = ?') && params.push(selector.sourceId);
-    if (selector.since) where.push('received_at >= ?') && params.push(selector.since.getTime());
-    if (selector.until) where.push('received_at < ?') && params.push(selector.until.getTime());
+    const filters = new Filters("status <> 'pending'")
+      .addIn('id', selector.ids)
+      .add('status = ?', selector.status)
+      .add('source_id = ?', selector.sourceId)
+      .add('received_at >= ?', selector.since?.getTime())
+      .add('received_at < ?', selector.until?.getTime());
     const result = this.db
-      .prepare(`UPDATE inbox SET status = 'pending', error = NULL WHERE ${where.join(' AND ')}`)
-      .run(...params);
+      .prepare(`UPDATE inbox SET status = 'pending', error = NULL ${filters.where}`)
+      .run(...filters.params);
     return result.changes;
   }
 
@@ -265,23 +260,25 @@ export class SqliteStore implements Store {
   }
 
   async listEvents(query: EventQuery): Promise<Page<CanonicalEvent, EventCursor>> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.type) where.push('type = ?') && params.push(query.type);
-    if (query.recipient) where.push('recipient = ?') && params.push(query.recipient);
-    if (query.messageId) where.push('message_id = ?') && params.push(query.messageId);
-    if (query.sourceId) where.push('source_id = ?') && params.push(query.sourceId);
-    if (query.since) where.push('occurred_at >= ?') && params.push(query.since.getTime());
-    if (query.until) where.push('occurred_at < ?') && params.push(query.until.getTime());
-    if (query.cursor) {
-      where.push('(occurred_at < ? OR (occurred_at = ? AND id < ?))');
-      params.push(query.cursor.occurredAt, query.cursor.occurredAt, query.cursor.id);
-    }
-    const sql = `SELECT id, occurred_at, body FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    const cursor = query.cursor;
+    const filters = new Filters()
+      .add('type = ?', query.type)
+      .add('recipient = ?', query.recipient)
+      .add('message_id = ?', query.messageId)
+      .add('source_id = ?', query.sourceId)
+      .add('occurred_at >= ?', query.since?.getTime())
+      .add('occurred_at < ?', query.until?.getTime())
+      .add(
+        '(occurred_at < ? OR (occurred_at = ? AND id < ?))',
+        cursor?.occurredAt,
+        cursor?.occurredAt,
+        cursor?.id,
+      );
+    const sql = `SELECT id, occurred_at, body FROM events ${filters.where}
                  ORDER BY occurred_at DESC, id DESC LIMIT ?`;
     const rows = this.db
       .prepare<unknown[], Pick<EventRow, 'id' | 'occurred_at' | 'body'>>(sql)
-      .all(...params, query.limit + 1);
+      .all(...filters.params, query.limit + 1);
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return {

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { InboxWriter } from '../../../src/ingest/inbox-writer.js';
+import type { InboxInsert, Store } from '../../../src/store/store.js';
+
+function row(i: number): InboxInsert {
+  return {
+    id: `in_${i}`,
+    sourceId: 'src_1',
+    provider: 'sendgrid',
+    receivedAt: new Date(),
+    method: 'POST',
+    path: '/ingest/src_1',
+    query: '',
+    headers: {},
+    body: Buffer.from(String(i)),
+  };
+}
+
+/** A store whose appendInbox records each commit and can be told to fail or to be slow. */
+function recordingStore(options: { fail?: boolean; delayMs?: number } = {}) {
+  const commits: string[][] = [];
+  const store = {
+    async appendInbox(rows: InboxInsert[]) {
+      if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+      if (options.fail) throw new Error('disk full');
+      commits.push(rows.map((r) => r.id));
+    },
+  } as unknown as Store;
+  return { store, commits };
+}
+
+describe('InboxWriter group commit', () => {
+  it('commits requests that arrive in the same turn of the event loop in one transaction', async () => {
+    const { store, commits } = recordingStore();
+    const writer = new InboxWriter({ store });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => writer.append(row(i))));
+    expect(commits).toHaveLength(1);
+    expect(commits[0]).toHaveLength(50);
+  });
+
+  it('resolves a request only after its commit', async () => {
+    const { store, commits } = recordingStore({ delayMs: 20 });
+    const writer = new InboxWriter({ store });
+    let committedWhenResolved = -1;
+    await writer.append(row(1)).then(() => {
+      committedWhenResolved = commits.length;
+    });
+    expect(committedWhenResolved).toBe(1);
+  });
+
+  it('gathers requests arriving during a slow commit into the next one', async () => {
+    const { store, commits } = recordingStore({ delayMs: 30 });
+    const writer = new InboxWriter({ store });
+    const first = writer.append(row(0));
+    await new Promise((r) => setTimeout(r, 5));
+    const later = Array.from({ length: 10 }, (_, i) => writer.append(row(i + 1)));
+    await Promise.all([first, ...later]);
+    expect(commits.map((c) => c.length)).toEqual([1, 10]);
+  });
+
+  it('splits a burst larger than maxBatch into several commits', async () => {
+    const { store, commits } = recordingStore();
+    const writer = new InboxWriter({ store, maxBatch: 8 });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writer.append(row(i))));
+    expect(commits.map((c) => c.length)).toEqual([8, 8, 4]);
+    expect(writer.stats).toEqual({ commits: 3, rows: 20, largestBatch: 8 });
+  });
+
+  it('rejects every request of a failed commit and tells nobody it was stored', async () => {
+    const { store } = recordingStore({ fail: true });
+    let committed = 0;
+    const writer = new InboxWriter({ store, onCommitted: () => committed++ });
+    const results = await Promise.allSettled(Array.from({ length: 3 }, (_, i) => writer.append(row(i))));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(committed).toBe(0);
+  });
+
+  it('drains everything appended before it returns', async () => {
+    const { store, commits } = recordingStore({ delayMs: 10 });
+    const writer = new InboxWriter({ store, maxBatch: 2 });
+    for (let i = 0; i < 5; i++) void writer.append(row(i));
+    await writer.drain();
+    expect(commits.flat()).toHaveLength(5);
+  });
+});
