@@ -52,6 +52,14 @@ function mailhookErrorOf(err: FastifyError): MailhookError {
   return toMailhookError(err);
 }
 
+/** `http://host:port` of the server, with the real port once it listens (PORT=0 picks a free one). */
+export function listeningUrl(server: FastifyInstance, config: Pick<Config, 'host' | 'port'>): string {
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${port}`;
+}
+
 /** Builds the HTTP application; never listens, so tests drive it with `inject()`. */
 export async function build(options: BuildOptions): Promise<App> {
   const { config, store } = options;
@@ -103,7 +111,8 @@ export async function build(options: BuildOptions): Promise<App> {
   });
 
   await server.register(async (scope) => ingestRoutes(scope, { config, sources, writer, now }));
-  const api: ApiContext = { store, config, sources, now, wakePipeline };
+  const publicUrl = () => config.publicUrl ?? listeningUrl(server, config);
+  const api: ApiContext = { store, publicUrl, sources, now, wakePipeline };
   await server.register(async (scope) => apiRoutes(scope, api), { prefix: '/v1' });
   // Requests already accepted finish their commit before the store is closed by the caller.
   server.addHook('onClose', async () => writer.drain());

@@ -11,7 +11,8 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | null;
   apiKey: string | null;
-  publicUrl: string;
+  /** Null: derived from the address the server listens on. */
+  publicUrl: string | null;
   retryScheduleMs: number[];
   allowPrivateTargets: boolean;
   signatureToleranceSec: number;
@@ -143,7 +144,8 @@ function readDurationSec(env: Env, name: VariableName): number {
   const text = read(env, name);
   const ms = parseDurationMs(text);
   if (ms === null) throw new ConfigError(name, `"${text}" is not a duration such as 30s, 5m or 2h`);
-  return Math.floor(ms / 1000);
+  // Rounded up: a sub-second tolerance must not become 0, which turns the check off.
+  return Math.ceil(ms / 1000);
 }
 
 function readRetrySchedule(env: Env): number[] {
@@ -196,9 +198,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError('MAILHOOK_LOG_LEVEL', `"${logLevel}" is not a log level`);
   }
 
-  const displayHost = host.includes(':') ? `[${host}]` : host;
-  const publicUrl =
-    readUrl(env, 'MAILHOOK_PUBLIC_URL', ['http:', 'https:']) ?? `http://${displayHost}:${port}`;
+  const publicUrl = readUrl(env, 'MAILHOOK_PUBLIC_URL', ['http:', 'https:']);
   const snsCertDir = read(env, 'MAILHOOK_SNS_CERT_DIR');
 
   return {
@@ -207,7 +207,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     dataDir: resolve(cwd, read(env, 'MAILHOOK_DATA_DIR')),
     databaseUrl: readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     apiKey: apiKey === '' ? null : apiKey,
-    publicUrl: publicUrl.replace(/\/+$/, ''),
+    publicUrl: publicUrl === null ? null : publicUrl.replace(/\/+$/, ''),
     retryScheduleMs: readRetrySchedule(env),
     allowPrivateTargets: readBoolean(env, 'MAILHOOK_ALLOW_PRIVATE_TARGETS'),
     signatureToleranceSec: readDurationSec(env, 'MAILHOOK_SIGNATURE_TOLERANCE'),

@@ -1,5 +1,5 @@
 import { ensureAdminKey } from './api/index.js';
-import { build } from './app.js';
+import { build, listeningUrl } from './app.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
 import { PipelineRunner } from './pipeline/runner.js';
@@ -31,10 +31,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const { server } = await build({ config, store, logger, wakePipeline: () => pipeline.wake() });
   pipeline.start();
   await server.listen({ host: config.host, port: config.port });
-  const address = server.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${port}`;
+  const url = listeningUrl(server, config);
   logger.info({ url, store: store.dialect, dataDir: config.dataDir }, 'mailhook listening');
 
   let closing: Promise<void> | null = null;

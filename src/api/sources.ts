@@ -64,8 +64,8 @@ export function sourceView(source: SourceRecord, publicUrl: string) {
 }
 
 export async function sourceRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
-  const { store, config, sources, now } = ctx;
-  const view = (source: SourceRecord) => sourceView(source, config.publicUrl);
+  const { store, sources, now } = ctx;
+  const view = (source: SourceRecord) => sourceView(source, ctx.publicUrl());
 
   scope.post<{ Body: CreateBody }>('/sources', { schema: { body: createBody } }, async (request, reply) => {
     const { name, provider, enabled } = request.body;

@@ -61,7 +61,7 @@ export async function reprocessCommand(args: string[]): Promise<number> {
     const requeued = await store.requeueInbox(selector);
     const runner = new PipelineRunner({
       store,
-      logger: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
+      logger: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, 2),
     });
     const totals = await runner.runUntilIdle();
     const summary = { requeued, ...totals };

@@ -17,7 +17,7 @@ describe('loadConfig', () => {
       dataDir: '/srv/app/data',
       databaseUrl: null,
       apiKey: null,
-      publicUrl: 'http://127.0.0.1:8787',
+      publicUrl: null,
       retryScheduleMs: [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
       allowPrivateTargets: false,
       signatureToleranceSec: 300,
@@ -94,8 +94,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://u:hunter2@db/x' })).toThrow(/^(?!.*hunter2)/s);
   });
 
-  it('brackets an IPv6 host in the default public URL', () => {
-    expect(loadConfig({ HOST: '::1', PORT: '1' }).publicUrl).toBe('http://[::1]:1');
+  it('rounds a sub-second signature tolerance up rather than turning the check off', () => {
+    expect(loadConfig({ MAILHOOK_SIGNATURE_TOLERANCE: '500ms' }).signatureToleranceSec).toBe(1);
   });
 });
 

@@ -1,0 +1,17 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/store/index.js';
+import { runStoreContract } from './store-contract.js';
+
+runStoreContract('SqliteStore', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mailhook-contract-'));
+  const store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});

@@ -1,0 +1,195 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  api,
+  killAll,
+  removeDir,
+  type ServerProcess,
+  startServer,
+  tempDataDir,
+  waitFor,
+} from '../helpers/process.js';
+import { type SendGridSigner, sendGridBody, sendGridEvents, sendGridSigner } from '../helpers/sendgrid.js';
+
+const CYCLES = 3;
+const WORKERS = 20;
+
+interface EventView {
+  id: string;
+  data: { provider_event_id: string | null; source_id: string };
+}
+
+interface LoadResult {
+  /** Requests answered 200. */
+  acknowledgedRequests: number;
+  /** sg_event_ids of the requests answered 200. */
+  acknowledgedIds: string[];
+  /** sg_event_ids of every request sent, acknowledged or not. */
+  sentIds: string[];
+  /** Requests that failed at the network level (in flight at the kill, or sent after it). */
+  failedRequests: number;
+  /** Answers other than 200 (status → count): none are expected from a healthy server. */
+  unexpected: Map<number, number>;
+}
+
+const dirs: string[] = [];
+
+afterEach(async () => {
+  await killAll();
+});
+
+afterAll(() => {
+  for (const dir of dirs) removeDir(dir);
+});
+
+function randomInt(min: number, max: number): number {
+  return min + Math.floor(Math.random() * (max - min + 1));
+}
+
+/**
+ * ~20 concurrent workers POSTing signed SendGrid batches of 1–5 events until `stopped()` returns true.
+ * Only requests answered 200 count as acknowledged.
+ */
+async function runLoad(
+  ingestUrl: string,
+  signer: SendGridSigner,
+  stopped: () => boolean,
+): Promise<LoadResult> {
+  const result: LoadResult = {
+    acknowledgedRequests: 0,
+    acknowledgedIds: [],
+    sentIds: [],
+    failedRequests: 0,
+    unexpected: new Map(),
+  };
+  const worker = async () => {
+    while (!stopped()) {
+      const events = sendGridEvents(randomInt(1, 5));
+      const body = sendGridBody(events);
+      for (const event of events) result.sentIds.push(String(event.sg_event_id));
+      let status: number;
+      try {
+        const response = await fetch(ingestUrl, {
+          method: 'POST',
+          headers: signer.headers(body),
+          body,
+          signal: AbortSignal.timeout(5000),
+        });
+        await response.arrayBuffer();
+        status = response.status;
+      } catch {
+        // In flight when the server was killed (or sent after it): not acknowledged.
+        result.failedRequests++;
+        continue;
+      }
+      if (status === 200) {
+        result.acknowledgedRequests++;
+        for (const event of events) result.acknowledgedIds.push(String(event.sg_event_id));
+      } else {
+        result.unexpected.set(status, (result.unexpected.get(status) ?? 0) + 1);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: WORKERS }, worker));
+  return result;
+}
+
+/** Every event the server has stored, paging through GET /v1/events with limit=500. */
+async function allEvents(server: ServerProcess): Promise<EventView[]> {
+  const events: EventView[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    const page = await api<{ data: EventView[]; next_cursor: string | null }>(
+      server.url,
+      `/v1/events?limit=500${query}`,
+    );
+    expect(page.status).toBe(200);
+    events.push(...page.body.data);
+    cursor = page.body.next_cursor;
+  } while (cursor !== null);
+  return events;
+}
+
+async function waitUntilNothingPending(server: ServerProcess): Promise<void> {
+  await waitFor(
+    'the pipeline to process every pending inbox row',
+    async () => {
+      const pending = await api<{ data: unknown[] }>(server.url, '/v1/inbox?status=pending&limit=1');
+      return pending.status === 200 && pending.body.data.length === 0 ? true : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 100 },
+  );
+}
+
+describe('crash safety of the ingest path', () => {
+  it('a request answered 200 is on disk: it survives SIGKILL and yields each of its events exactly once', async () => {
+    const dataDir = tempDataDir();
+    dirs.push(dataDir);
+    const signer = sendGridSigner();
+
+    let server = await startServer({ dataDir });
+    const created = await api<{ id: string; ingest_url: string }>(server.url, '/v1/sources', {
+      method: 'POST',
+      body: { name: 'crash test', provider: 'sendgrid', config: { public_key: signer.publicKey } },
+    });
+    expect(created.status).toBe(201);
+    const sourceId = created.body.id;
+    expect(created.body.ingest_url).toBe(`${server.url}/ingest/${sourceId}`);
+
+    const acknowledged = new Set<string>();
+    const sent = new Set<string>();
+
+    for (let cycle = 1; cycle <= CYCLES; cycle++) {
+      // Each start listens on a new free port, so the ingest URL follows the running server.
+      const ingestUrl = `${server.url}/ingest/${sourceId}`;
+      let killed = false;
+      const loadMs = randomInt(300, 1500);
+      const load = runLoad(ingestUrl, signer, () => killed);
+      await new Promise((resolve) => setTimeout(resolve, loadMs));
+      const victim = server;
+      const exit = await victim.crash();
+      killed = true;
+      const result = await load;
+      expect(exit.signal).toBe('SIGKILL');
+
+      for (const id of result.acknowledgedIds) acknowledged.add(id);
+      for (const id of result.sentIds) sent.add(id);
+      console.log(
+        `cycle ${cycle}: load ${loadMs} ms, ${result.acknowledgedRequests} requests acknowledged ` +
+          `(${result.acknowledgedIds.length} events), ${result.failedRequests} failed at the kill`,
+      );
+      expect(Object.fromEntries(result.unexpected), 'answers other than 200 before the kill').toEqual({});
+      expect(result.acknowledgedRequests, 'the load loop got no request through').toBeGreaterThan(0);
+
+      server = await startServer({ dataDir });
+      await waitUntilNothingPending(server);
+
+      const events = await allEvents(server);
+      const seen = new Map<string, number>();
+      for (const event of events) {
+        expect(event.data.source_id).toBe(sourceId);
+        const key = String(event.data.provider_event_id);
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      }
+      const missing = [...acknowledged].filter((id) => !seen.has(id));
+      const duplicated = [...seen].filter(([, n]) => n > 1).map(([id]) => id);
+      const unknown = [...seen.keys()].filter((id) => !sent.has(id));
+      const eventIds = new Set(events.map((event) => event.id));
+      console.log(
+        `cycle ${cycle}: after restart ${events.length} events stored, ${acknowledged.size} acknowledged so far, ` +
+          `${events.length - acknowledged.size} stored without an acknowledgement (in flight at the kill)`,
+      );
+
+      expect(missing, 'acknowledged events missing after restart').toEqual([]);
+      expect(duplicated, 'events stored more than once').toEqual([]);
+      // Stored but unacknowledged events (in flight at a kill) must still be ones the load loop sent.
+      expect(unknown, 'events nobody sent').toEqual([]);
+      expect(eventIds.size).toBe(events.length);
+
+      const quarantined = await api<{ data: unknown[] }>(server.url, '/v1/inbox?status=quarantined&limit=1');
+      expect(quarantined.body.data).toEqual([]);
+    }
+
+    await server.stop();
+  }, 60_000);
+});
