@@ -7,7 +7,7 @@ import Fastify, {
 import { type ApiContext, apiRoutes } from './api/index.js';
 import type { Config } from './config.js';
 import { MailhookError, toMailhookError } from './errors.js';
-import { InboxWriter } from './ingest/inbox-writer.js';
+import { type AppendInbox, InboxWriter } from './ingest/inbox-writer.js';
 import { ingestRoutes } from './ingest/route.js';
 import { SourceCache } from './ingest/source-cache.js';
 import { createLogger, type Logger } from './logger.js';
@@ -21,6 +21,10 @@ export interface BuildOptions {
   now?: () => Date;
   /** Called when new inbox rows are committed or requeued (wakes the pipeline). */
   wakePipeline?: () => void;
+  /** Where ingest commits go; default the store. The server hands them to the pipeline thread. */
+  appendInbox?: AppendInbox;
+  /** Most ingest requests per commit (1 turns group commit off; benchmarks compare both). */
+  inboxBatchMax?: number;
 }
 
 export interface RouteInfo {
@@ -82,7 +86,11 @@ export async function build(options: BuildOptions): Promise<App> {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
   const sources = new SourceCache(store);
-  const writer = new InboxWriter({ store, onCommitted: wakePipeline });
+  const writer = new InboxWriter({
+    append: options.appendInbox ?? ((rows) => store.appendInbox(rows)),
+    onCommitted: wakePipeline,
+    ...(options.inboxBatchMax && { maxBatch: options.inboxBatchMax }),
+  });
 
   server.setErrorHandler((err: FastifyError, request, reply) => {
     const error = mailhookErrorOf(err);

@@ -2,7 +2,7 @@ import { ensureAdminKey } from './api/index.js';
 import { build, listeningUrl } from './app.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
-import { PipelineRunner } from './pipeline/runner.js';
+import { PipelineThread } from './pipeline/pipeline-thread.js';
 import { openStore } from './store/index.js';
 
 export interface RunningServer {
@@ -27,8 +27,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
     );
   }
 
-  const pipeline = new PipelineRunner({ store, logger: logger.child({ area: 'pipeline' }) });
-  const { server } = await build({ config, store, logger, wakePipeline: () => pipeline.wake() });
+  const pipeline = new PipelineThread({ config, logger: logger.child({ area: 'pipeline' }) });
+  // The server keeps the store for reads and API writes; hot ingest commits go through the pipeline
+  // thread, which owns the SQLite write path.
+  const { server } = await build({
+    config,
+    store,
+    logger,
+    wakePipeline: () => pipeline.wake(),
+    appendInbox: (rows) => pipeline.appendInbox(rows),
+  });
   pipeline.start();
   await server.listen({ host: config.host, port: config.port });
   const url = listeningUrl(server, config);

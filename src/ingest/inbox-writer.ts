@@ -1,4 +1,7 @@
-import type { InboxInsert, Store } from '../store/store.js';
+import type { InboxInsert } from '../store/store.js';
+
+/** Commits rows durably in one transaction (Store.appendInbox, or the pipeline thread that owns writes). */
+export type AppendInbox = (rows: InboxInsert[]) => Promise<void>;
 
 interface Pending {
   row: InboxInsert;
@@ -7,7 +10,7 @@ interface Pending {
 }
 
 export interface InboxWriterOptions {
-  store: Store;
+  append: AppendInbox;
   /** Most rows in one transaction. */
   maxBatch?: number;
   /** Called after each successful commit (wakes the pipeline). */
@@ -21,7 +24,7 @@ export interface InboxWriterOptions {
  * in the group is rejected (→ 503) and nothing was acknowledged.
  */
 export class InboxWriter {
-  private readonly store: Store;
+  private readonly append: AppendInbox;
   private readonly maxBatch: number;
   private readonly onCommitted: ((rows: number) => void) | undefined;
   private queue: Pending[] = [];
@@ -31,12 +34,12 @@ export class InboxWriter {
   readonly stats = { commits: 0, rows: 0, largestBatch: 0 };
 
   constructor(options: InboxWriterOptions) {
-    this.store = options.store;
+    this.append = options.append;
     this.maxBatch = options.maxBatch ?? 1000;
     this.onCommitted = options.onCommitted;
   }
 
-  append(row: InboxInsert): Promise<void> {
+  add(row: InboxInsert): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ row, resolve, reject });
       this.schedule();
@@ -67,7 +70,7 @@ export class InboxWriter {
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return;
     try {
-      await this.store.appendInbox(batch.map((p) => p.row));
+      await this.append(batch.map((p) => p.row));
     } catch (err) {
       for (const pending of batch) pending.reject(err);
       return;

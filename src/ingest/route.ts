@@ -79,7 +79,7 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
       const id = newId('inbox');
       try {
         const headers = withoutCredentials(raw.headers);
-        await writer.append({ id, sourceId: source.id, provider: source.provider, ...raw, headers });
+        await writer.add({ id, sourceId: source.id, provider: source.provider, ...raw, headers });
       } catch (err) {
         request.log.error({ err, sourceId: source.id }, 'could not store ingest request');
         throw new MailhookError('MH_ERR_STORE_UNAVAILABLE', undefined, { cause: err });

@@ -29,6 +29,8 @@ export class PipelineRunner {
   private wakeUp: (() => void) | null = null;
   private wakeRequested = false;
   readonly totals: PipelineTotals = emptyTotals();
+  /** Called after every batch that claimed rows. */
+  onBatch: ((summary: BatchSummary) => void) | null = null;
 
   constructor(options: PipelineOptions) {
     this.store = options.store;
@@ -60,6 +62,7 @@ export class PipelineRunner {
   async runOnce(): Promise<BatchSummary> {
     const summary = await this.store.processInbox(this.batchSize, processRows);
     addBatch(this.totals, summary);
+    if (summary.rows > 0) this.onBatch?.(summary);
     if (summary.quarantined > 0)
       this.logger.warn({ quarantined: summary.quarantined }, 'inbox rows quarantined');
     return summary;
@@ -115,11 +118,11 @@ export class PipelineRunner {
   }
 }
 
-function emptyTotals(): PipelineTotals {
+export function emptyTotals(): PipelineTotals {
   return { batches: 0, rows: 0, processed: 0, quarantined: 0, inserted: 0, duplicates: 0 };
 }
 
-function addBatch(totals: PipelineTotals, summary: BatchSummary): void {
+export function addBatch(totals: PipelineTotals, summary: BatchSummary): void {
   if (summary.rows === 0) return;
   totals.batches++;
   totals.rows += summary.rows;

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,16 +10,20 @@ export interface Migration {
 
 /**
  * Migrations are numbered `.sql` files per dialect, append-only. They live in the source tree (not
- * compiled), found from the package root whether this module runs from src/ or dist/.
+ * compiled), found from the package root whether this module runs from src/, dist/ or another build.
  */
-const MIGRATIONS_ROOT = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'src',
-  'store',
-  'migrations',
-);
+function migrationsRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'src', 'store', 'migrations');
+    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('mailhook: cannot find src/store/migrations above this module');
+    dir = parent;
+  }
+}
+
+const MIGRATIONS_ROOT = migrationsRoot();
 
 export function loadMigrations(dialect: 'sqlite' | 'postgres'): Migration[] {
   const dir = join(MIGRATIONS_ROOT, dialect);

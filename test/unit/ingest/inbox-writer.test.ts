@@ -32,17 +32,17 @@ function recordingStore(options: { fail?: boolean; delayMs?: number } = {}) {
 describe('InboxWriter group commit', () => {
   it('commits requests that arrive in the same turn of the event loop in one transaction', async () => {
     const { store, commits } = recordingStore();
-    const writer = new InboxWriter({ store });
-    await Promise.all(Array.from({ length: 50 }, (_, i) => writer.append(row(i))));
+    const writer = new InboxWriter({ append: store.appendInbox.bind(store) });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => writer.add(row(i))));
     expect(commits).toHaveLength(1);
     expect(commits[0]).toHaveLength(50);
   });
 
   it('resolves a request only after its commit', async () => {
     const { store, commits } = recordingStore({ delayMs: 20 });
-    const writer = new InboxWriter({ store });
+    const writer = new InboxWriter({ append: store.appendInbox.bind(store) });
     let committedWhenResolved = -1;
-    await writer.append(row(1)).then(() => {
+    await writer.add(row(1)).then(() => {
       committedWhenResolved = commits.length;
     });
     expect(committedWhenResolved).toBe(1);
@@ -50,18 +50,18 @@ describe('InboxWriter group commit', () => {
 
   it('gathers requests arriving during a slow commit into the next one', async () => {
     const { store, commits } = recordingStore({ delayMs: 30 });
-    const writer = new InboxWriter({ store });
-    const first = writer.append(row(0));
+    const writer = new InboxWriter({ append: store.appendInbox.bind(store) });
+    const first = writer.add(row(0));
     await new Promise((r) => setTimeout(r, 5));
-    const later = Array.from({ length: 10 }, (_, i) => writer.append(row(i + 1)));
+    const later = Array.from({ length: 10 }, (_, i) => writer.add(row(i + 1)));
     await Promise.all([first, ...later]);
     expect(commits.map((c) => c.length)).toEqual([1, 10]);
   });
 
   it('splits a burst larger than maxBatch into several commits', async () => {
     const { store, commits } = recordingStore();
-    const writer = new InboxWriter({ store, maxBatch: 8 });
-    await Promise.all(Array.from({ length: 20 }, (_, i) => writer.append(row(i))));
+    const writer = new InboxWriter({ append: store.appendInbox.bind(store), maxBatch: 8 });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writer.add(row(i))));
     expect(commits.map((c) => c.length)).toEqual([8, 8, 4]);
     expect(writer.stats).toEqual({ commits: 3, rows: 20, largestBatch: 8 });
   });
@@ -69,16 +69,16 @@ describe('InboxWriter group commit', () => {
   it('rejects every request of a failed commit and tells nobody it was stored', async () => {
     const { store } = recordingStore({ fail: true });
     let committed = 0;
-    const writer = new InboxWriter({ store, onCommitted: () => committed++ });
-    const results = await Promise.allSettled(Array.from({ length: 3 }, (_, i) => writer.append(row(i))));
+    const writer = new InboxWriter({ append: store.appendInbox.bind(store), onCommitted: () => committed++ });
+    const results = await Promise.allSettled(Array.from({ length: 3 }, (_, i) => writer.add(row(i))));
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
     expect(committed).toBe(0);
   });
 
   it('drains everything appended before it returns', async () => {
     const { store, commits } = recordingStore({ delayMs: 10 });
-    const writer = new InboxWriter({ store, maxBatch: 2 });
-    for (let i = 0; i < 5; i++) void writer.append(row(i));
+    const writer = new InboxWriter({ append: store.appendInbox.bind(store), maxBatch: 2 });
+    for (let i = 0; i < 5; i++) void writer.add(row(i));
     await writer.drain();
     expect(commits.flat()).toHaveLength(5);
   });

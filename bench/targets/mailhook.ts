@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import pino from 'pino';
+import { build } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { newId } from '../../src/ids.js';
+import { PipelineThread } from '../../src/pipeline/pipeline-thread.js';
+import { SqliteStore } from '../../src/store/index.js';
+
+/**
+ * mailhook's real ingest path and pipeline in one process, on a fresh SQLite file, with a SendGrid
+ * source for the load generator's key. Options come as JSON in argv[2]. Bench-only routes report the
+ * event-loop delay (how long the pipeline blocks ingest) and wait for the pipeline to drain.
+ */
+interface Options {
+  publicKey: string;
+  inboxBatchMax?: number;
+  pipelineBatch?: number;
+  pipeline?: boolean;
+}
+
+const options = JSON.parse(process.argv[2] ?? '{}') as Options;
+const dir = mkdtempSync(join(tmpdir(), 'mailhook-bench-'));
+const config = loadConfig({
+  MAILHOOK_DATA_DIR: dir,
+  MAILHOOK_API_KEY: 'bench-key-0123456789abcdef',
+  PORT: '0',
+});
+const store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
+await store.migrate();
+const logger = pino({ level: 'warn' });
+const pipeline = new PipelineThread({
+  config,
+  logger,
+  paused: options.pipeline === false,
+  ...(options.pipelineBatch && { batchSize: options.pipelineBatch }),
+});
+const app = await build({
+  config,
+  store,
+  logger,
+  wakePipeline: () => pipeline.wake(),
+  appendInbox: (rows) => pipeline.appendInbox(rows),
+  ...(options.inboxBatchMax && { inboxBatchMax: options.inboxBatchMax }),
+});
+const sourceId = newId('source');
+const now = new Date();
+await store.createSource({
+  id: sourceId,
+  name: 'bench',
+  provider: 'sendgrid',
+  config: { public_key: options.publicKey },
+  enabled: true,
+  createdAt: now,
+  updatedAt: now,
+});
+
+const delay = monitorEventLoopDelay({ resolution: 1 });
+app.server.post('/__bench/reset', async () => {
+  delay.reset();
+  delay.enable();
+  return {};
+});
+app.server.get('/__bench/stats', async () => ({
+  eventLoopDelayMs: { p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
+  writer: app.writer.stats,
+  pipeline: pipeline.totals,
+  inbox: await store.countInbox(),
+  events: await store.countEvents(),
+}));
+app.server.post('/__bench/drain', async () => {
+  const started = performance.now();
+  if (options.pipeline === false) pipeline.resume();
+  for (;;) {
+    const counts = await store.countInbox();
+    if (counts.pending === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { ms: performance.now() - started };
+});
+
+pipeline.start();
+await app.server.listen({ host: '127.0.0.1', port: 0 });
+const address = app.server.server.address();
+const port = typeof address === 'object' && address ? address.port : 0;
+process.stdout.write(
+  `${JSON.stringify({ url: `http://127.0.0.1:${port}/ingest/${sourceId}`, admin: `http://127.0.0.1:${port}` })}\n`,
+);
+
+process.on('SIGTERM', async () => {
+  await app.server.close();
+  await pipeline.stop();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+});

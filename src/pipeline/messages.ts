@@ -1,0 +1,25 @@
+import type { Config } from '../config.js';
+import type { BatchSummary, InboxInsert } from '../store/store.js';
+
+/** What the main thread hands the pipeline thread at start. */
+export interface PipelineThreadData {
+  store: Pick<Config, 'databaseUrl' | 'dataDir'>;
+  logLevel: string;
+  batchSize: number;
+  pollMs: number;
+  /** Start with the runner paused (appends still work); `resume` starts it. */
+  paused: boolean;
+}
+
+export type ToPipeline =
+  | { type: 'wake' }
+  | { type: 'stop' }
+  | { type: 'resume' }
+  /** Ingest rows to commit; answered with `appended` carrying the same id. */
+  | { type: 'append'; id: number; rows: InboxInsert[] };
+
+export type FromPipeline =
+  | { type: 'started' }
+  | { type: 'batch'; summary: BatchSummary }
+  | { type: 'appended'; id: number; error: string | null }
+  | { type: 'stopped' };

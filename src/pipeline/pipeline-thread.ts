@@ -1,0 +1,105 @@
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { BatchSummary, InboxInsert } from '../store/store.js';
+import type { FromPipeline, PipelineThreadData, ToPipeline } from './messages.js';
+import { addBatch, emptyTotals, type PipelineTotals } from './runner.js';
+
+export interface PipelineThreadOptions {
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'logLevel'>;
+  logger: Logger;
+  /** Rows per transaction; small, because the write lock is shared with ingest commits. */
+  batchSize?: number;
+  pollMs?: number;
+  /** Start with processing paused (ingest commits still work) until `resume()`. */
+  paused?: boolean;
+  /** Called with each batch's summary (metrics, benchmarks). */
+  onBatch?: (summary: BatchSummary) => void;
+}
+
+/**
+ * Runs the pipeline in a worker thread. Wakes are coalesced: at most one message is in flight.
+ * A thread that dies is restarted after a pause; its unfinished batch was rolled back by the store.
+ */
+export class PipelineThread {
+  private worker: Worker | null = null;
+  private stopping = false;
+  private stopped: Promise<void> | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private nextAppendId = 0;
+  private readonly appends = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  readonly totals: PipelineTotals = emptyTotals();
+
+  constructor(private readonly options: PipelineThreadOptions) {}
+
+  start(): void {
+    if (this.worker || this.stopping) return;
+    const data: PipelineThreadData = {
+      store: { databaseUrl: this.options.config.databaseUrl, dataDir: this.options.config.dataDir },
+      logLevel: this.options.config.logLevel,
+      batchSize: this.options.batchSize ?? 20,
+      pollMs: this.options.pollMs ?? 1000,
+      paused: this.options.paused ?? false,
+    };
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
+    this.worker = worker;
+    worker.on('message', (message: FromPipeline) => {
+      if (message.type === 'batch') {
+        addBatch(this.totals, message.summary);
+        this.options.onBatch?.(message.summary);
+      } else if (message.type === 'appended') {
+        const pending = this.appends.get(message.id);
+        this.appends.delete(message.id);
+        if (message.error === null) pending?.resolve();
+        else pending?.reject(new Error(message.error));
+      }
+    });
+    worker.on('error', (err) => this.options.logger.error({ err }, 'pipeline thread failed'));
+    worker.on('exit', (code) => {
+      this.worker = null;
+      // Unanswered appends were never acknowledged; the provider retries them (dedup absorbs any
+      // that did commit).
+      for (const pending of this.appends.values()) pending.reject(new Error('pipeline thread exited'));
+      this.appends.clear();
+      if (this.stopping) return;
+      this.options.logger.error({ code }, 'pipeline thread exited; restarting in 1 s');
+      this.restartTimer = setTimeout(() => this.start(), 1000);
+    });
+  }
+
+  /** Commits ingest rows on the pipeline thread; resolves once they are durable. */
+  appendInbox(rows: InboxInsert[]): Promise<void> {
+    const worker = this.worker;
+    if (!worker || this.stopping) return Promise.reject(new Error('pipeline thread is not running'));
+    const id = this.nextAppendId++;
+    return new Promise<void>((resolve, reject) => {
+      this.appends.set(id, { resolve, reject });
+      worker.postMessage({ type: 'append', id, rows } satisfies ToPipeline);
+    });
+  }
+
+  wake(): void {
+    this.post({ type: 'wake' });
+  }
+
+  resume(): void {
+    this.post({ type: 'resume' });
+  }
+
+  /** Lets the batch in progress commit, then ends the thread. */
+  stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const worker = this.worker;
+    if (!worker) return Promise.resolve();
+    this.stopped ??= new Promise<void>((resolve) => {
+      worker.once('exit', () => resolve());
+      this.post({ type: 'stop' });
+    });
+    return this.stopped;
+  }
+
+  private post(message: ToPipeline): void {
+    this.worker?.postMessage(message);
+  }
+}

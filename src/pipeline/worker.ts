@@ -1,0 +1,58 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../logger.js';
+import { openStore } from '../store/index.js';
+import type { InboxInsert } from '../store/store.js';
+import type { FromPipeline, PipelineThreadData, ToPipeline } from './messages.js';
+import { PipelineRunner } from './runner.js';
+
+/**
+ * The pipeline's thread. With SQLite it owns every hot write: ingest commits arrive as `append`
+ * messages and run between pipeline batches, so neither an fsync nor a pipeline transaction ever
+ * blocks the event loop that answers providers, and the two writers never wait on each other's lock.
+ */
+const data = workerData as PipelineThreadData;
+const port = parentPort;
+if (!port) throw new Error('pipeline worker must run in a worker thread');
+
+const logger = createLogger(data.logLevel).child({ area: 'pipeline' });
+const store = openStore(data.store);
+const runner = new PipelineRunner({ store, logger, batchSize: data.batchSize, pollMs: data.pollMs });
+const send = (message: FromPipeline) => port.postMessage(message);
+
+/** Buffers arrive as Uint8Arrays after structured cloning; the store wants Buffers. */
+function revive(rows: InboxInsert[]): InboxInsert[] {
+  return rows.map((row) => ({
+    ...row,
+    body: Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength),
+  }));
+}
+
+runner.onBatch = (summary) => send({ type: 'batch', summary });
+port.on('message', async (message: ToPipeline) => {
+  switch (message.type) {
+    case 'append':
+      try {
+        await store.appendInbox(revive(message.rows));
+        send({ type: 'appended', id: message.id, error: null });
+        runner.wake();
+      } catch (err) {
+        logger.error({ err }, 'could not append to the inbox');
+        send({ type: 'appended', id: message.id, error: err instanceof Error ? err.message : String(err) });
+      }
+      break;
+    case 'wake':
+      runner.wake();
+      break;
+    case 'resume':
+      runner.start();
+      break;
+    case 'stop':
+      await runner.stop();
+      await store.close();
+      send({ type: 'stopped' });
+      port.close();
+      break;
+  }
+});
+if (!data.paused) runner.start();
+send({ type: 'started' });
