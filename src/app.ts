@@ -21,6 +21,8 @@ export interface BuildOptions {
   now?: () => Date;
   /** Called when new inbox rows are committed or requeued (wakes the pipeline). */
   wakePipeline?: () => void;
+  /** Called when deliveries become due through the API (retry, replay, test, resume). */
+  wakeDelivery?: () => void;
   /** Where ingest commits go; default the store. The server hands them to the pipeline thread. */
   appendInbox?: AppendInbox;
   /** Most ingest requests per commit (1 turns group commit off; benchmarks compare both). */
@@ -70,6 +72,7 @@ export async function build(options: BuildOptions): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const now = options.now ?? (() => new Date());
   const wakePipeline = options.wakePipeline ?? (() => {});
+  const wakeDelivery = options.wakeDelivery ?? (() => {});
 
   const server = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -120,7 +123,7 @@ export async function build(options: BuildOptions): Promise<App> {
 
   await server.register(async (scope) => ingestRoutes(scope, { config, sources, writer, now }));
   const publicUrl = () => config.publicUrl ?? listeningUrl(server, config);
-  const api: ApiContext = { store, publicUrl, sources, now, wakePipeline };
+  const api: ApiContext = { store, config, publicUrl, sources, now, wakePipeline, wakeDelivery };
   await server.register(async (scope) => apiRoutes(scope, api), { prefix: '/v1' });
   // Requests already accepted finish their commit before the store is closed by the caller.
   server.addHook('onClose', async () => writer.drain());

@@ -14,6 +14,9 @@ export interface Config {
   /** Null: derived from the address the server listens on. */
   publicUrl: string | null;
   retryScheduleMs: number[];
+  deliveryTimeoutMs: number;
+  disableAfterMs: number;
+  deliveryConcurrency: number;
   allowPrivateTargets: boolean;
   signatureToleranceSec: number;
   snsCertDir: string | null;
@@ -54,6 +57,21 @@ export const VARIABLES = {
     default: '0s,5s,5m,30m,2h,5h,10h,10h',
     example: '0s,5s,5m,30m,2h,5h,10h,10h',
     meaning: 'delays between delivery attempts',
+  },
+  MAILHOOK_DELIVERY_TIMEOUT: {
+    default: '15s',
+    example: '30s',
+    meaning: 'how long one delivery attempt may take (connect, headers and body)',
+  },
+  MAILHOOK_DISABLE_AFTER: {
+    default: '5d',
+    example: '3d',
+    meaning: 'an endpoint with nothing but failures for this long is disabled; 0 never disables',
+  },
+  MAILHOOK_DELIVERY_CONCURRENCY: {
+    default: '200',
+    example: '500',
+    meaning: 'deliveries in flight at once across all endpoints (each endpoint also has its own cap)',
   },
   MAILHOOK_ALLOW_PRIVATE_TARGETS: {
     default: 'false',
@@ -148,6 +166,23 @@ function readDurationSec(env: Env, name: VariableName): number {
   return Math.ceil(ms / 1000);
 }
 
+function readDurationMs(env: Env, name: VariableName, min: number, zeroAllowed: boolean): number {
+  const text = read(env, name);
+  const ms = parseDurationMs(text);
+  if (ms === null || (ms < min && !(zeroAllowed && ms === 0))) {
+    throw new ConfigError(name, `"${text}" is not a duration of at least ${min} ms such as 30s, 5m or 2h`);
+  }
+  return ms;
+}
+
+function readPositiveInt(env: Env, name: VariableName): number {
+  const text = read(env, name);
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1)
+    throw new ConfigError(name, `"${text}" is not a positive whole number`);
+  return value;
+}
+
 function readRetrySchedule(env: Env): number[] {
   const text = read(env, 'MAILHOOK_RETRY_SCHEDULE');
   const parts = text.split(',').map((part) => part.trim());
@@ -209,6 +244,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     apiKey: apiKey === '' ? null : apiKey,
     publicUrl: publicUrl === null ? null : publicUrl.replace(/\/+$/, ''),
     retryScheduleMs: readRetrySchedule(env),
+    deliveryTimeoutMs: readDurationMs(env, 'MAILHOOK_DELIVERY_TIMEOUT', 100, false),
+    disableAfterMs: readDurationMs(env, 'MAILHOOK_DISABLE_AFTER', 1000, true),
+    deliveryConcurrency: readPositiveInt(env, 'MAILHOOK_DELIVERY_CONCURRENCY'),
     allowPrivateTargets: readBoolean(env, 'MAILHOOK_ALLOW_PRIVATE_TARGETS'),
     signatureToleranceSec: readDurationSec(env, 'MAILHOOK_SIGNATURE_TOLERANCE'),
     snsCertDir: snsCertDir === '' ? null : resolve(cwd, snsCertDir),

@@ -13,6 +13,7 @@ export const ID_PREFIXES = {
   attempt: 'att',
   inbox: 'in',
   apiKey: 'key',
+  replay: 'rpl',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -1,9 +1,11 @@
 import { ensureAdminKey } from './api/index.js';
 import { build, listeningUrl } from './app.js';
 import type { Config } from './config.js';
+import { DeliveryThread } from './delivery/delivery-thread.js';
 import { createLogger } from './logger.js';
 import { PipelineThread } from './pipeline/pipeline-thread.js';
 import { openStore } from './store/index.js';
+import { VERSION } from './version.js';
 
 export interface RunningServer {
   url: string;
@@ -27,7 +29,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
     );
   }
 
-  const pipeline = new PipelineThread({ config, logger: logger.child({ area: 'pipeline' }) });
+  const delivery = new DeliveryThread(
+    { config, userAgent: `mailhook/${VERSION}` },
+    logger.child({ area: 'delivery' }),
+  );
+  const pipeline = new PipelineThread({
+    config,
+    logger: logger.child({ area: 'pipeline' }),
+    onBatch: (summary) => {
+      if (summary.deliveries > 0) delivery.wake();
+    },
+  });
   // The server keeps the store for reads and API writes; hot ingest commits go through the pipeline
   // thread, which owns the SQLite write path.
   const { server } = await build({
@@ -35,9 +47,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
     store,
     logger,
     wakePipeline: () => pipeline.wake(),
+    wakeDelivery: () => delivery.wake(),
     appendInbox: (rows) => pipeline.appendInbox(rows),
   });
   pipeline.start();
+  delivery.start();
   await server.listen({ host: config.host, port: config.port });
   const url = listeningUrl(server, config);
   logger.info({ url, store: store.dialect, dataDir: config.dataDir }, 'mailhook listening');
@@ -49,6 +63,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       closing ??= (async () => {
         await server.close();
         await pipeline.stop();
+        await delivery.stop();
         await store.close();
         logger.info('mailhook stopped');
       })();

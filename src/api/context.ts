@@ -1,13 +1,17 @@
+import type { Config } from '../config.js';
 import type { SourceCache } from '../ingest/source-cache.js';
 import type { Store } from '../store/store.js';
 
 /** What the /v1 routes need from the rest of the application. */
 export interface ApiContext {
   store: Store;
+  config: Pick<Config, 'allowPrivateTargets'>;
   /** Base URL providers reach mailhook at (ingest URLs are built from it). */
   publicUrl: () => string;
   sources: SourceCache;
   now: () => Date;
   /** Tells the pipeline there is work (after a reprocess request). */
   wakePipeline: () => void;
+  /** Tells the delivery worker there is work (retry, replay, test send, resume). */
+  wakeDelivery: () => void;
 }

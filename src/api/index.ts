@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { requireApiKey } from './auth.js';
 import type { ApiContext } from './context.js';
+import { deliveryRoutes } from './deliveries.js';
+import { endpointRoutes } from './endpoints.js';
 import { eventRoutes } from './events.js';
 import { inboxRoutes } from './inbox.js';
 import { sourceRoutes } from './sources.js';
@@ -15,4 +17,6 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
   await sourceRoutes(scope, ctx);
   await eventRoutes(scope, ctx);
   await inboxRoutes(scope, ctx);
+  await endpointRoutes(scope, ctx);
+  await deliveryRoutes(scope, ctx);
 }

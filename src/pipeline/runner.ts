@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { BatchSummary, Store } from '../store/store.js';
+import { routeEvent } from './fan-out.js';
 import { processRows } from './process-row.js';
 
 export interface PipelineOptions {
@@ -60,7 +61,7 @@ export class PipelineRunner {
 
   /** Processes one batch; exported for the CLI and tests. */
   async runOnce(): Promise<BatchSummary> {
-    const summary = await this.store.processInbox(this.batchSize, processRows);
+    const summary = await this.store.processInbox(this.batchSize, processRows, routeEvent);
     addBatch(this.totals, summary);
     if (summary.rows > 0) this.onBatch?.(summary);
     if (summary.quarantined > 0)
@@ -119,7 +120,7 @@ export class PipelineRunner {
 }
 
 export function emptyTotals(): PipelineTotals {
-  return { batches: 0, rows: 0, processed: 0, quarantined: 0, inserted: 0, duplicates: 0 };
+  return { batches: 0, rows: 0, processed: 0, quarantined: 0, inserted: 0, duplicates: 0, deliveries: 0 };
 }
 
 export function addBatch(totals: PipelineTotals, summary: BatchSummary): void {
@@ -130,4 +131,5 @@ export function addBatch(totals: PipelineTotals, summary: BatchSummary): void {
   totals.quarantined += summary.quarantined;
   totals.inserted += summary.inserted;
   totals.duplicates += summary.duplicates;
+  totals.deliveries += summary.deliveries;
 }

@@ -1,4 +1,19 @@
 import type { CanonicalEvent } from '../events.js';
+import type {
+  AttemptRecord,
+  AttemptResult,
+  ClaimedDelivery,
+  DeliveryQuery,
+  DeliveryRecord,
+  EndpointPatch,
+  EndpointRecord,
+  NewDelivery,
+  ReplayRecord,
+  ReplaySelect,
+  RouteEvent,
+} from './delivery-types.js';
+
+export type * from './delivery-types.js';
 
 /**
  * The Store speaks the domain's verbs and hides connections, SQL and dialects. Each implementation
@@ -71,6 +86,30 @@ export interface BatchSummary {
   quarantined: number;
   inserted: number;
   duplicates: number;
+  /** Deliveries created by fan-out. */
+  deliveries: number;
+}
+
+export interface ClaimOptions {
+  owner: string;
+  now: Date;
+  leaseMs: number;
+  /** Most deliveries to claim in all. */
+  limit: number;
+  /** How many more deliveries this endpoint may take now (its concurrency and rate limits). */
+  slots: (endpoint: EndpointRecord) => number;
+}
+
+export interface AttemptSample {
+  at: Date;
+  ok: boolean;
+  durationMs: number;
+}
+
+/** Differences between stores, named rather than tested for with `if (dialect === …)`. */
+export interface StoreCapabilities {
+  /** Only one mailhook process works on this store, so leases left by a crash can be freed at start. */
+  singleNode: boolean;
 }
 
 export interface EventQuery {
@@ -122,6 +161,7 @@ export type InboxCounts = Record<InboxStatus, number>;
 
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  readonly capabilities: StoreCapabilities;
   /** Applies pending numbered migrations under a lock; returns the versions it applied. */
   migrate(): Promise<number[]>;
   /** Cheap round trip for readiness checks; throws when the store cannot answer. */
@@ -146,13 +186,48 @@ export interface Store {
   /**
    * Claims up to `limit` pending rows and, in ONE transaction, applies what `plan` (pure, synchronous)
    * decides for them: inserts events (a duplicate per source + dedup key is skipped and counted) and
-   * marks each row processed or quarantined. Rows claimed by another worker are skipped.
+   * marks each row processed or quarantined. Rows claimed by another worker are skipped. With `route`,
+   * each newly inserted event gets one delivery per endpoint `route` picks (fan-out), in the same
+   * transaction; duplicates get none.
    */
-  processInbox(limit: number, plan: (rows: InboxRow[]) => RowOutcome[]): Promise<BatchSummary>;
+  processInbox(
+    limit: number,
+    plan: (rows: InboxRow[]) => RowOutcome[],
+    route?: RouteEvent,
+  ): Promise<BatchSummary>;
 
   getEvent(id: string): Promise<CanonicalEvent | null>;
   listEvents(query: EventQuery): Promise<Page<CanonicalEvent, EventCursor>>;
   countEvents(): Promise<number>;
+
+  createEndpoint(endpoint: EndpointRecord): Promise<void>;
+  /** Null for unknown and deleted endpoints. */
+  getEndpoint(id: string): Promise<EndpointRecord | null>;
+  listEndpoints(): Promise<EndpointRecord[]>;
+  updateEndpoint(id: string, patch: EndpointPatch, now: Date): Promise<EndpointRecord | null>;
+  /** Soft delete; its pending deliveries end as failed. */
+  deleteEndpoint(id: string, now: Date): Promise<boolean>;
+
+  /** Inserts deliveries, skipping existing ones (same event, endpoint and dedupe); returns how many. */
+  createDeliveries(deliveries: NewDelivery[], now: Date): Promise<number>;
+  claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]>;
+  releaseDeliveries(items: Array<{ id: string; owner: string; notBefore: Date }>): Promise<void>;
+  /** Frees every lease (only for single-node stores, at start, after a crash). */
+  releaseAllLeases(): Promise<number>;
+  /** Records attempts and applies their outcomes, fenced on the lease owner, in one transaction. */
+  recordAttempts(results: AttemptResult[], now: Date): Promise<void>;
+  getDelivery(id: string): Promise<DeliveryRecord | null>;
+  listDeliveries(query: DeliveryQuery): Promise<Page<DeliveryRecord, string>>;
+  listAttempts(deliveryId: string): Promise<AttemptRecord[]>;
+  listAttemptSamples(endpointId: string, since: Date): Promise<AttemptSample[]>;
+  /** Makes a delivery due now (manual retry); null when unknown. */
+  retryDelivery(id: string, now: Date): Promise<DeliveryRecord | null>;
+
+  createReplay(replay: ReplayRecord): Promise<void>;
+  getReplay(id: string): Promise<ReplayRecord | null>;
+  runningReplays(): Promise<string[]>;
+  /** Enqueues the next page of a running replay; returns its progress. */
+  advanceReplay(id: string, pageSize: number, select: ReplaySelect, now: Date): Promise<ReplayRecord | null>;
 
   addApiKey(key: ApiKeyRecord): Promise<void>;
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;

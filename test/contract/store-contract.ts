@@ -486,7 +486,14 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
         expect(ids(claimed)).toEqual(ids(rows.slice(0, 3)));
         expect(claimed[0]).toMatchObject({ ...rows[0], status: 'pending', attempts: 0 });
         expect(claimed[0]?.body.equals(rows[0]!.body)).toBe(true);
-        expect(summary).toEqual({ rows: 3, processed: 3, quarantined: 0, inserted: 0, duplicates: 0 });
+        expect(summary).toEqual({
+          rows: 3,
+          processed: 3,
+          quarantined: 0,
+          inserted: 0,
+          duplicates: 0,
+          deliveries: 0,
+        });
         expect(ids((await store.listInbox({ status: 'pending', limit: 10 })).items)).toEqual([
           rows[4]!.id,
           rows[3]!.id,
@@ -510,7 +517,14 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
           ),
         );
         const after = Date.now();
-        expect(summary).toEqual({ rows: 2, processed: 1, quarantined: 1, inserted: 2, duplicates: 0 });
+        expect(summary).toEqual({
+          rows: 2,
+          processed: 1,
+          quarantined: 1,
+          inserted: 2,
+          duplicates: 0,
+          deliveries: 0,
+        });
 
         const goodRow = await store.getInboxRow(good.id);
         expect(goodRow).toMatchObject({
@@ -553,7 +567,14 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
             row.id === first.id ? processed(row, [original]) : processed(row, [resent, repeatedInRow]),
           ),
         );
-        expect(summary).toEqual({ rows: 2, processed: 2, quarantined: 0, inserted: 1, duplicates: 2 });
+        expect(summary).toEqual({
+          rows: 2,
+          processed: 2,
+          quarantined: 0,
+          inserted: 1,
+          duplicates: 2,
+          deliveries: 0,
+        });
         expect(await store.countEvents()).toBe(1);
         expect(await store.getEvent(original.event.id)).toEqual(original.event);
         expect(await store.getEvent(resent.event.id)).toBeNull();
@@ -622,7 +643,14 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
       it('with no pending rows returns zero rows without planning anything', async () => {
         const plan = vi.fn((claimed: InboxRow[]) => claimed.map((row) => processed(row)));
         const summary = await store.processInbox(10, plan);
-        expect(summary).toEqual({ rows: 0, processed: 0, quarantined: 0, inserted: 0, duplicates: 0 });
+        expect(summary).toEqual({
+          rows: 0,
+          processed: 0,
+          quarantined: 0,
+          inserted: 0,
+          duplicates: 0,
+          deliveries: 0,
+        });
         for (const call of plan.mock.calls) expect(call[0]).toEqual([]);
       });
 
@@ -725,6 +753,7 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
           quarantined: 0,
           inserted: 0,
           duplicates: 2,
+          deliveries: 0,
         });
         expect(await store.countEvents()).toBe(2);
         expect(ids((await store.listEvents({ limit: 10 })).items)).toEqual(stored);

@@ -2,23 +2,57 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
+import { newId } from '../../ids.js';
 import { loadMigrations } from '../migrations.js';
 import type {
   ApiKeyRecord,
+  AttemptRecord,
+  AttemptResult,
+  AttemptSample,
   BatchSummary,
+  ClaimedDelivery,
+  ClaimOptions,
+  DeliveryQuery,
+  DeliveryRecord,
+  EndpointPatch,
+  EndpointRecord,
   EventCursor,
   EventQuery,
   InboxCounts,
   InboxInsert,
   InboxQuery,
   InboxRow,
+  NewDelivery,
   Page,
+  ReplayRecord,
+  ReplaySelect,
   RequeueSelector,
+  RouteEvent,
   RowOutcome,
   SourcePatch,
   SourceRecord,
   Store,
 } from '../store.js';
+import {
+  advance,
+  applyAttempts,
+  claimDue,
+  insertDeliveries,
+  insertEndpoint,
+  insertReplay,
+  patchEndpoint,
+  release,
+  retryNow,
+  runningReplayIds,
+  selectAttemptSamples,
+  selectAttempts,
+  selectDeliveries,
+  selectDelivery,
+  selectEndpoint,
+  selectEndpoints,
+  selectReplay,
+  softDeleteEndpoint,
+} from './delivery-store.js';
 import { Filters } from './filters.js';
 import { type EventRow, type InboxDbRow, inboxRowFrom, type SourceRow, sourceFrom } from './rows.js';
 
@@ -34,6 +68,7 @@ export interface SqliteStoreOptions {
  */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
+  readonly capabilities = { singleNode: true };
   private readonly db: Database.Database;
 
   constructor(options: SqliteStoreOptions) {
@@ -204,8 +239,19 @@ export class SqliteStore implements Store {
     return result.changes;
   }
 
-  async processInbox(limit: number, plan: (rows: InboxRow[]) => RowOutcome[]): Promise<BatchSummary> {
-    const summary: BatchSummary = { rows: 0, processed: 0, quarantined: 0, inserted: 0, duplicates: 0 };
+  async processInbox(
+    limit: number,
+    plan: (rows: InboxRow[]) => RowOutcome[],
+    route?: RouteEvent,
+  ): Promise<BatchSummary> {
+    const summary: BatchSummary = {
+      rows: 0,
+      processed: 0,
+      quarantined: 0,
+      inserted: 0,
+      duplicates: 0,
+      deliveries: 0,
+    };
     const insertEvent = this.db.prepare(
       `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -230,6 +276,8 @@ export class SqliteStore implements Store {
         summary.rows = rows.length;
         if (rows.length === 0) return;
         const now = Date.now();
+        const endpoints = route ? selectEndpoints(this.db, { routable: true }) : [];
+        const fanOut: NewDelivery[] = [];
         for (const outcome of plan(rows)) {
           if (outcome.kind === 'quarantined') {
             markQuarantined.run(outcome.error, now, outcome.inboxId);
@@ -238,7 +286,20 @@ export class SqliteStore implements Store {
           }
           let inserted = 0;
           for (const { dedupKey, event } of outcome.events) {
-            inserted += insertEvent.run(...eventParams(event, dedupKey, outcome.inboxId)).changes;
+            const isNew = insertEvent.run(...eventParams(event, dedupKey, outcome.inboxId)).changes === 1;
+            if (!isNew) continue;
+            inserted++;
+            if (!route || endpoints.length === 0) continue;
+            for (const endpoint of route(event, endpoints)) {
+              fanOut.push({
+                id: newId('delivery'),
+                eventId: event.id,
+                endpointId: endpoint.id,
+                origin: 'event',
+                dedupe: '',
+                nextAttemptAt: new Date(now),
+              });
+            }
           }
           const duplicates = outcome.events.length - inserted;
           const notes = outcome.notes.length ? JSON.stringify(outcome.notes) : null;
@@ -247,6 +308,7 @@ export class SqliteStore implements Store {
           summary.inserted += inserted;
           summary.duplicates += duplicates;
         }
+        summary.deliveries = insertDeliveries(this.db, fanOut, new Date(now));
       })
       .immediate();
     return summary;
@@ -289,6 +351,91 @@ export class SqliteStore implements Store {
 
   async countEvents(): Promise<number> {
     return this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM events').get()?.n ?? 0;
+  }
+
+  async createEndpoint(endpoint: EndpointRecord): Promise<void> {
+    insertEndpoint(this.db, endpoint);
+  }
+
+  async getEndpoint(id: string): Promise<EndpointRecord | null> {
+    return selectEndpoint(this.db, id);
+  }
+
+  async listEndpoints(): Promise<EndpointRecord[]> {
+    return selectEndpoints(this.db);
+  }
+
+  async updateEndpoint(id: string, patch: EndpointPatch, now: Date): Promise<EndpointRecord | null> {
+    return this.db.transaction(() => patchEndpoint(this.db, id, patch, now)).immediate();
+  }
+
+  async deleteEndpoint(id: string, now: Date): Promise<boolean> {
+    return this.db.transaction(() => softDeleteEndpoint(this.db, id, now)).immediate();
+  }
+
+  async createDeliveries(deliveries: NewDelivery[], now: Date): Promise<number> {
+    return this.db.transaction(() => insertDeliveries(this.db, deliveries, now)).immediate();
+  }
+
+  async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+    return this.db.transaction(() => claimDue(this.db, options)).immediate();
+  }
+
+  async releaseDeliveries(items: Array<{ id: string; owner: string; notBefore: Date }>): Promise<void> {
+    if (items.length > 0) this.db.transaction(() => release(this.db, items)).immediate();
+  }
+
+  async releaseAllLeases(): Promise<number> {
+    return this.db
+      .prepare(
+        "UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL AND status = 'pending'",
+      )
+      .run().changes;
+  }
+
+  async recordAttempts(results: AttemptResult[], now: Date): Promise<void> {
+    if (results.length > 0) this.db.transaction(() => applyAttempts(this.db, results, now)).immediate();
+  }
+
+  async getDelivery(id: string): Promise<DeliveryRecord | null> {
+    return selectDelivery(this.db, id);
+  }
+
+  async listDeliveries(query: DeliveryQuery): Promise<Page<DeliveryRecord, string>> {
+    return selectDeliveries(this.db, query);
+  }
+
+  async listAttempts(deliveryId: string): Promise<AttemptRecord[]> {
+    return selectAttempts(this.db, deliveryId);
+  }
+
+  async listAttemptSamples(endpointId: string, since: Date): Promise<AttemptSample[]> {
+    return selectAttemptSamples(this.db, endpointId, since);
+  }
+
+  async retryDelivery(id: string, now: Date): Promise<DeliveryRecord | null> {
+    return retryNow(this.db, id, now);
+  }
+
+  async createReplay(replay: ReplayRecord): Promise<void> {
+    insertReplay(this.db, replay);
+  }
+
+  async getReplay(id: string): Promise<ReplayRecord | null> {
+    return selectReplay(this.db, id);
+  }
+
+  async runningReplays(): Promise<string[]> {
+    return runningReplayIds(this.db);
+  }
+
+  async advanceReplay(
+    id: string,
+    pageSize: number,
+    select: ReplaySelect,
+    now: Date,
+  ): Promise<ReplayRecord | null> {
+    return this.db.transaction(() => advance(this.db, id, pageSize, select, now)).immediate();
   }
 
   async addApiKey(key: ApiKeyRecord): Promise<void> {

@@ -1,0 +1,60 @@
+import { checkTargetUrl, type Lookup } from '../delivery/ssrf.js';
+import { MailhookError } from '../errors.js';
+import { decodeWebhookSecret } from '../providers/crypto.js';
+
+/** Checks on endpoint input beyond the JSON schema: the target URL, custom headers, secrets. */
+
+/** Headers mailhook sets itself; a custom header may not replace them. */
+const RESERVED_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'host',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'connection',
+  'transfer-encoding',
+]);
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export function validateHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (!HEADER_NAME.test(name))
+      throw new MailhookError('MH_ERR_VALIDATION', `"${name}" is not a valid header name`);
+    if (RESERVED_HEADERS.has(lower)) {
+      throw new MailhookError(
+        'MH_ERR_VALIDATION',
+        `header "${name}" is set by mailhook and cannot be overridden`,
+      );
+    }
+    if (/[\r\n]/.test(value))
+      throw new MailhookError('MH_ERR_VALIDATION', `header "${name}" contains a line break`);
+    result[lower] = value;
+  }
+  return result;
+}
+
+export function validateSecret(secret: string): string {
+  if (!decodeWebhookSecret(secret)) {
+    throw new MailhookError(
+      'MH_ERR_VALIDATION',
+      'secret must be whsec_ followed by base64 of at least 16 bytes',
+    );
+  }
+  return secret;
+}
+
+/** Refuses URLs that are not http(s) or that point at private addresses (unless allowed). */
+export async function validateTargetUrl(
+  url: string,
+  allowPrivate: boolean,
+  lookup?: Lookup,
+): Promise<string> {
+  const check = await checkTargetUrl(url, { allowPrivate, ...(lookup && { lookup }) });
+  if (!check.ok) throw new MailhookError('MH_ERR_ENDPOINT_URL_REFUSED', `url refused: ${check.reason}`);
+  return new URL(url).toString();
+}

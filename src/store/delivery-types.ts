@@ -1,0 +1,147 @@
+import type { CanonicalEvent } from '../events.js';
+
+/** Domain records of the delivery half, as the Store reads and writes them. */
+
+export type EndpointStatus = 'active' | 'paused' | 'disabled';
+
+export interface EndpointSecret {
+  secret: string;
+  /** When an old secret stops signing (rotation grace); null for the current one. */
+  expiresAt: Date | null;
+}
+
+export interface EndpointRecord {
+  id: string;
+  url: string;
+  description: string;
+  /** Exact types and wildcards (`email.*`); empty means every type. */
+  eventTypes: string[];
+  filter: Record<string, unknown> | null;
+  headers: Record<string, string>;
+  /** Newest first. */
+  secrets: EndpointSecret[];
+  status: EndpointStatus;
+  statusReason: string | null;
+  /** Deliveries per second; null = unlimited. */
+  rateLimit: number | null;
+  maxConcurrency: number;
+  consecutiveFailures: number;
+  firstFailureAt: Date | null;
+  lastSuccessAt: Date | null;
+  lastFailureAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface EndpointPatch {
+  url?: string;
+  description?: string;
+  eventTypes?: string[];
+  filter?: Record<string, unknown> | null;
+  headers?: Record<string, string>;
+  secrets?: EndpointSecret[];
+  status?: EndpointStatus;
+  statusReason?: string | null;
+  rateLimit?: number | null;
+  maxConcurrency?: number;
+  /** Clears the failure streak (on resume / re-enable). */
+  resetFailures?: boolean;
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+export type DeliveryOrigin = 'event' | 'replay' | 'redeliver' | 'test';
+
+export interface DeliveryRecord {
+  id: string;
+  eventId: string;
+  endpointId: string;
+  origin: DeliveryOrigin;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  completedAt: Date | null;
+}
+
+export interface NewDelivery {
+  id: string;
+  eventId: string;
+  endpointId: string;
+  origin: DeliveryOrigin;
+  /** '' for fan-out; otherwise what makes this extra delivery unique (replay id, redelivery id). */
+  dedupe: string;
+  /** Only for events that are not stored (test sends). */
+  payload?: string;
+  nextAttemptAt: Date;
+}
+
+/** A delivery claimed under a lease, with what the worker needs to send it. */
+export interface ClaimedDelivery {
+  delivery: DeliveryRecord;
+  endpoint: EndpointRecord;
+  /** The canonical event JSON, exactly as stored. */
+  payload: string;
+  leaseOwner: string;
+}
+
+export interface AttemptRecord {
+  id: string;
+  deliveryId: string;
+  endpointId: string;
+  attempt: number;
+  startedAt: Date;
+  durationMs: number;
+  ok: boolean;
+  httpStatus: number | null;
+  errorClass: string | null;
+  error: string | null;
+  responseSnippet: string | null;
+}
+
+/** What the worker decided after one attempt; the store applies it in one transaction per batch. */
+export interface AttemptResult {
+  attempt: AttemptRecord;
+  leaseOwner: string;
+  /** `pending` with nextAttemptAt to retry, or a final status. */
+  status: DeliveryStatus;
+  nextAttemptAt: Date | null;
+  /** Disable the endpoint (410 Gone, or failures past the grace period). */
+  disableEndpoint: string | null;
+}
+
+export interface DeliveryQuery {
+  endpointId?: string;
+  eventId?: string;
+  status?: DeliveryStatus;
+  limit: number;
+  /** Id of the last delivery returned; newest first. */
+  cursor?: string;
+}
+
+export interface ReplayRecord {
+  id: string;
+  endpointId: string;
+  since: Date;
+  until: Date;
+  types: string[];
+  status: 'running' | 'done';
+  scanned: number;
+  enqueued: number;
+  skipped: number;
+  createdAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+}
+
+/** How the pipeline routes a new event; pure, supplied by the caller so the store knows no rule. */
+export type RouteEvent = (event: CanonicalEvent, endpoints: EndpointRecord[]) => EndpointRecord[];
+
+/** Picks, from one page of a replay's events, those the endpoint should receive. */
+export type ReplaySelect = (
+  events: CanonicalEvent[],
+  endpoint: EndpointRecord,
+  types: string[],
+) => CanonicalEvent[];

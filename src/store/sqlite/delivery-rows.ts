@@ -1,0 +1,154 @@
+import type {
+  AttemptRecord,
+  DeliveryRecord,
+  EndpointRecord,
+  EndpointSecret,
+  ReplayRecord,
+} from '../delivery-types.js';
+
+/** Column shapes of the delivery tables and their mapping to domain records. */
+
+export interface EndpointRow {
+  id: string;
+  url: string;
+  description: string;
+  event_types: string;
+  filter: string | null;
+  headers: string;
+  secrets: string;
+  status: EndpointRecord['status'];
+  status_reason: string | null;
+  rate_limit: number | null;
+  max_concurrency: number;
+  consecutive_failures: number;
+  first_failure_at: number | null;
+  last_success_at: number | null;
+  last_failure_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DeliveryRow {
+  id: string;
+  event_id: string;
+  endpoint_id: string;
+  origin: DeliveryRecord['origin'];
+  status: DeliveryRecord['status'];
+  attempts: number;
+  next_attempt_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | null;
+}
+
+export interface AttemptRow {
+  id: string;
+  delivery_id: string;
+  endpoint_id: string;
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  ok: number;
+  http_status: number | null;
+  error_class: string | null;
+  error: string | null;
+  response_snippet: string | null;
+}
+
+export interface ReplayRow {
+  id: string;
+  endpoint_id: string;
+  since: number;
+  until: number;
+  types: string;
+  status: ReplayRecord['status'];
+  scanned: number;
+  enqueued: number;
+  skipped: number;
+  cursor: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+export const msOrNull = (date: Date | null | undefined): number | null => (date ? date.getTime() : null);
+
+export function secretsToJson(secrets: EndpointSecret[]): string {
+  return JSON.stringify(secrets.map((s) => ({ secret: s.secret, expires_at: msOrNull(s.expiresAt) })));
+}
+
+export function endpointFrom(row: EndpointRow): EndpointRecord {
+  const secrets = JSON.parse(row.secrets) as Array<{ secret: string; expires_at: number | null }>;
+  return {
+    id: row.id,
+    url: row.url,
+    description: row.description,
+    eventTypes: JSON.parse(row.event_types) as string[],
+    filter: row.filter === null ? null : (JSON.parse(row.filter) as Record<string, unknown>),
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    secrets: secrets.map((s) => ({ secret: s.secret, expiresAt: dateOrNull(s.expires_at) })),
+    status: row.status,
+    statusReason: row.status_reason,
+    rateLimit: row.rate_limit,
+    maxConcurrency: row.max_concurrency,
+    consecutiveFailures: row.consecutive_failures,
+    firstFailureAt: dateOrNull(row.first_failure_at),
+    lastSuccessAt: dateOrNull(row.last_success_at),
+    lastFailureAt: dateOrNull(row.last_failure_at),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+export function deliveryFrom(row: DeliveryRow): DeliveryRecord {
+  return {
+    id: row.id,
+    eventId: row.event_id,
+    endpointId: row.endpoint_id,
+    origin: row.origin,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: dateOrNull(row.next_attempt_at),
+    lastStatus: row.last_status,
+    lastError: row.last_error,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    completedAt: dateOrNull(row.completed_at),
+  };
+}
+
+export function attemptFrom(row: AttemptRow): AttemptRecord {
+  return {
+    id: row.id,
+    deliveryId: row.delivery_id,
+    endpointId: row.endpoint_id,
+    attempt: row.attempt,
+    startedAt: new Date(row.started_at),
+    durationMs: row.duration_ms,
+    ok: row.ok === 1,
+    httpStatus: row.http_status,
+    errorClass: row.error_class,
+    error: row.error,
+    responseSnippet: row.response_snippet,
+  };
+}
+
+export function replayFrom(row: ReplayRow): ReplayRecord {
+  return {
+    id: row.id,
+    endpointId: row.endpoint_id,
+    since: new Date(row.since),
+    until: new Date(row.until),
+    types: JSON.parse(row.types) as string[],
+    status: row.status,
+    scanned: row.scanned,
+    enqueued: row.enqueued,
+    skipped: row.skipped,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    finishedAt: dateOrNull(row.finished_at),
+  };
+}

@@ -1,0 +1,447 @@
+import type Database from 'better-sqlite3';
+import type { CanonicalEvent } from '../../events.js';
+import { newId } from '../../ids.js';
+import type {
+  AttemptRecord,
+  AttemptResult,
+  ClaimedDelivery,
+  DeliveryQuery,
+  DeliveryRecord,
+  EndpointPatch,
+  EndpointRecord,
+  NewDelivery,
+  ReplayRecord,
+  ReplaySelect,
+} from '../delivery-types.js';
+import type { AttemptSample, ClaimOptions, Page } from '../store.js';
+import {
+  type AttemptRow,
+  attemptFrom,
+  type DeliveryRow,
+  deliveryFrom,
+  type EndpointRow,
+  endpointFrom,
+  msOrNull,
+  type ReplayRow,
+  replayFrom,
+  secretsToJson,
+} from './delivery-rows.js';
+import { Filters } from './filters.js';
+
+/**
+ * The delivery half of the SQLite store: endpoints, deliveries, attempts, replays. Every function
+ * is synchronous (better-sqlite3); SqliteStore wraps them in its async interface.
+ */
+
+export function insertEndpoint(db: Database.Database, e: EndpointRecord): void {
+  db.prepare(
+    `INSERT INTO endpoints (id, url, description, event_types, filter, headers, secrets, status, status_reason,
+       rate_limit, max_concurrency, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    e.id,
+    e.url,
+    e.description,
+    JSON.stringify(e.eventTypes),
+    e.filter === null ? null : JSON.stringify(e.filter),
+    JSON.stringify(e.headers),
+    secretsToJson(e.secrets),
+    e.status,
+    e.statusReason,
+    e.rateLimit,
+    e.maxConcurrency,
+    e.createdAt.getTime(),
+    e.updatedAt.getTime(),
+  );
+}
+
+export function selectEndpoint(db: Database.Database, id: string): EndpointRecord | null {
+  const row = db
+    .prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE id = ? AND deleted_at IS NULL')
+    .get(id);
+  return row ? endpointFrom(row) : null;
+}
+
+export function selectEndpoints(
+  db: Database.Database,
+  options: { routable?: boolean } = {},
+): EndpointRecord[] {
+  const sql = options.routable
+    ? "SELECT * FROM endpoints WHERE deleted_at IS NULL AND status <> 'disabled' ORDER BY id"
+    : 'SELECT * FROM endpoints WHERE deleted_at IS NULL ORDER BY id';
+  return db.prepare<[], EndpointRow>(sql).all().map(endpointFrom);
+}
+
+export function patchEndpoint(
+  db: Database.Database,
+  id: string,
+  patch: EndpointPatch,
+  now: Date,
+): EndpointRecord | null {
+  const current = selectEndpoint(db, id);
+  if (!current) return null;
+  const next: EndpointRecord = {
+    ...current,
+    ...(patch.url !== undefined && { url: patch.url }),
+    ...(patch.description !== undefined && { description: patch.description }),
+    ...(patch.eventTypes !== undefined && { eventTypes: patch.eventTypes }),
+    ...(patch.filter !== undefined && { filter: patch.filter }),
+    ...(patch.headers !== undefined && { headers: patch.headers }),
+    ...(patch.secrets !== undefined && { secrets: patch.secrets }),
+    ...(patch.status !== undefined && { status: patch.status }),
+    ...(patch.statusReason !== undefined && { statusReason: patch.statusReason }),
+    ...(patch.rateLimit !== undefined && { rateLimit: patch.rateLimit }),
+    ...(patch.maxConcurrency !== undefined && { maxConcurrency: patch.maxConcurrency }),
+    ...(patch.resetFailures && { consecutiveFailures: 0, firstFailureAt: null }),
+    updatedAt: now,
+  };
+  db.prepare(
+    `UPDATE endpoints SET url = ?, description = ?, event_types = ?, filter = ?, headers = ?, secrets = ?,
+       status = ?, status_reason = ?, rate_limit = ?, max_concurrency = ?, consecutive_failures = ?,
+       first_failure_at = ?, updated_at = ?
+     WHERE id = ? AND deleted_at IS NULL`,
+  ).run(
+    next.url,
+    next.description,
+    JSON.stringify(next.eventTypes),
+    next.filter === null ? null : JSON.stringify(next.filter),
+    JSON.stringify(next.headers),
+    secretsToJson(next.secrets),
+    next.status,
+    next.statusReason,
+    next.rateLimit,
+    next.maxConcurrency,
+    next.consecutiveFailures,
+    msOrNull(next.firstFailureAt),
+    now.getTime(),
+    id,
+  );
+  return next;
+}
+
+export function softDeleteEndpoint(db: Database.Database, id: string, now: Date): boolean {
+  const result = db
+    .prepare(
+      "UPDATE endpoints SET deleted_at = ?, status = 'disabled', status_reason = 'deleted' WHERE id = ? AND deleted_at IS NULL",
+    )
+    .run(now.getTime(), id);
+  if (result.changes === 0) return false;
+  // Nothing more will be sent to a deleted endpoint; its pending deliveries end as failed.
+  db.prepare(
+    `UPDATE deliveries SET status = 'failed', last_error = 'endpoint deleted', next_attempt_at = NULL,
+       lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, completed_at = ?
+     WHERE endpoint_id = ? AND status = 'pending'`,
+  ).run(now.getTime(), now.getTime(), id);
+  return true;
+}
+
+/** Inserts deliveries, skipping any that already exist (same event, endpoint and dedupe); returns how many. */
+export function insertDeliveries(db: Database.Database, deliveries: NewDelivery[], now: Date): number {
+  const insert = db.prepare(
+    `INSERT INTO deliveries (id, event_id, endpoint_id, dedupe, origin, payload, status, next_attempt_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+     ON CONFLICT (event_id, endpoint_id, dedupe) DO NOTHING`,
+  );
+  let inserted = 0;
+  for (const d of deliveries) {
+    inserted += insert.run(
+      d.id,
+      d.eventId,
+      d.endpointId,
+      d.dedupe,
+      d.origin,
+      d.payload ?? null,
+      d.nextAttemptAt.getTime(),
+      now.getTime(),
+      now.getTime(),
+    ).changes;
+  }
+  return inserted;
+}
+
+interface ClaimRow extends DeliveryRow {
+  body: string | null;
+  payload: string | null;
+}
+
+/**
+ * Claims due deliveries of active endpoints, at most `slots(endpoint)` per endpoint, by setting a
+ * lease. Endpoints are visited in random order so no endpoint's backlog always goes first.
+ */
+export function claimDue(db: Database.Database, options: ClaimOptions): ClaimedDelivery[] {
+  const now = options.now.getTime();
+  const endpoints = db
+    .prepare<[], EndpointRow>("SELECT * FROM endpoints WHERE deleted_at IS NULL AND status = 'active'")
+    .all()
+    .map(endpointFrom);
+  for (let i = endpoints.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [endpoints[i], endpoints[j]] = [endpoints[j] as EndpointRecord, endpoints[i] as EndpointRecord];
+  }
+  const pick = db.prepare<[string, number, number, number], { id: string }>(
+    `SELECT id FROM deliveries
+     WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at <= ?
+       AND (lease_expires_at IS NULL OR lease_expires_at < ?)
+     ORDER BY next_attempt_at LIMIT ?`,
+  );
+  const lease = db.prepare(
+    `UPDATE deliveries SET lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'pending'
+       AND (lease_expires_at IS NULL OR lease_expires_at < ?)`,
+  );
+  const load = db.prepare<[string], ClaimRow>(
+    `SELECT d.*, e.body AS body FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?`,
+  );
+  const claimed: ClaimedDelivery[] = [];
+  let remaining = options.limit;
+  for (const endpoint of endpoints) {
+    if (remaining <= 0) break;
+    const slots = Math.min(remaining, options.slots(endpoint));
+    if (slots <= 0) continue;
+    for (const { id } of pick.all(endpoint.id, now, now, slots)) {
+      if (lease.run(options.owner, now + options.leaseMs, id, now).changes === 0) continue;
+      const row = load.get(id);
+      if (!row) continue;
+      const payload = row.payload ?? row.body;
+      if (payload === null) {
+        failMissingEvent(db, id, now);
+        continue;
+      }
+      claimed.push({ delivery: deliveryFrom(row), endpoint, payload, leaseOwner: options.owner });
+      remaining--;
+    }
+  }
+  return claimed;
+}
+
+function failMissingEvent(db: Database.Database, id: string, now: number): void {
+  db.prepare(
+    `UPDATE deliveries SET status = 'failed', last_error = 'event no longer stored', next_attempt_at = NULL,
+       lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, completed_at = ? WHERE id = ?`,
+  ).run(now, now, id);
+}
+
+/** Gives claimed deliveries back unattempted (endpoint at its limit), due again at `notBefore`. */
+export function release(
+  db: Database.Database,
+  items: Array<{ id: string; owner: string; notBefore: Date }>,
+): void {
+  const stmt = db.prepare(
+    `UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = ?
+     WHERE id = ? AND lease_owner = ? AND status = 'pending'`,
+  );
+  for (const item of items) stmt.run(item.notBefore.getTime(), item.id, item.owner);
+}
+
+/**
+ * Applies attempt outcomes. The delivery update is fenced on the lease owner: a worker whose lease
+ * was taken over cannot overwrite the new owner's result (its attempt is still logged).
+ */
+export function applyAttempts(db: Database.Database, results: AttemptResult[], now: Date): void {
+  const insertAttempt = db.prepare(
+    `INSERT INTO attempts (id, delivery_id, endpoint_id, attempt, started_at, duration_ms, ok, http_status,
+       error_class, error, response_snippet)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const updateDelivery = db.prepare(
+    `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,
+       lease_expires_at = NULL, last_status = ?, last_error = ?, updated_at = ?, completed_at = ?
+     WHERE id = ? AND lease_owner = ? AND status = 'pending'`,
+  );
+  const success = db.prepare(
+    `UPDATE endpoints SET consecutive_failures = 0, first_failure_at = NULL, last_success_at = ? WHERE id = ?`,
+  );
+  const failure = db.prepare(
+    `UPDATE endpoints SET consecutive_failures = consecutive_failures + 1,
+       first_failure_at = COALESCE(first_failure_at, ?), last_failure_at = ? WHERE id = ?`,
+  );
+  const disable = db.prepare(
+    `UPDATE endpoints SET status = 'disabled', status_reason = ?, updated_at = ? WHERE id = ? AND status <> 'disabled'`,
+  );
+  const nowMs = now.getTime();
+  for (const result of results) {
+    const a = result.attempt;
+    insertAttempt.run(
+      a.id,
+      a.deliveryId,
+      a.endpointId,
+      a.attempt,
+      a.startedAt.getTime(),
+      Math.round(a.durationMs),
+      a.ok ? 1 : 0,
+      a.httpStatus,
+      a.errorClass,
+      a.error,
+      a.responseSnippet,
+    );
+    const final = result.status !== 'pending';
+    const fenced = updateDelivery.run(
+      result.status,
+      msOrNull(result.nextAttemptAt),
+      a.httpStatus,
+      a.ok ? null : (a.error ?? a.errorClass ?? `HTTP ${a.httpStatus}`),
+      nowMs,
+      final ? nowMs : null,
+      a.deliveryId,
+      result.leaseOwner,
+    );
+    if (fenced.changes === 0) continue;
+    if (a.ok) success.run(a.startedAt.getTime(), a.endpointId);
+    else failure.run(a.startedAt.getTime(), a.startedAt.getTime(), a.endpointId);
+    if (result.disableEndpoint) disable.run(result.disableEndpoint, nowMs, a.endpointId);
+  }
+}
+
+export function selectDelivery(db: Database.Database, id: string): DeliveryRecord | null {
+  const row = db.prepare<[string], DeliveryRow>('SELECT * FROM deliveries WHERE id = ?').get(id);
+  return row ? deliveryFrom(row) : null;
+}
+
+export function selectDeliveries(db: Database.Database, query: DeliveryQuery): Page<DeliveryRecord, string> {
+  const filters = new Filters()
+    .add('endpoint_id = ?', query.endpointId)
+    .add('event_id = ?', query.eventId)
+    .add('status = ?', query.status)
+    .add('id < ?', query.cursor);
+  const rows = db
+    .prepare<unknown[], DeliveryRow>(`SELECT * FROM deliveries ${filters.where} ORDER BY id DESC LIMIT ?`)
+    .all(...filters.params, query.limit + 1)
+    .map(deliveryFrom);
+  const items = rows.slice(0, query.limit);
+  const last = items.at(-1);
+  return { items, next: rows.length > query.limit && last ? last.id : null };
+}
+
+export function selectAttempts(db: Database.Database, deliveryId: string): AttemptRecord[] {
+  return db
+    .prepare<[string], AttemptRow>(
+      'SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt, started_at',
+    )
+    .all(deliveryId)
+    .map(attemptFrom);
+}
+
+export function selectAttemptSamples(
+  db: Database.Database,
+  endpointId: string,
+  since: Date,
+): AttemptSample[] {
+  return db
+    .prepare<[string, number], { started_at: number; ok: number; duration_ms: number }>(
+      'SELECT started_at, ok, duration_ms FROM attempts WHERE endpoint_id = ? AND started_at >= ?',
+    )
+    .all(endpointId, since.getTime())
+    .map((r) => ({ at: new Date(r.started_at), ok: r.ok === 1, durationMs: r.duration_ms }));
+}
+
+/** Makes a delivery due now, whatever its state; attempts keep counting. */
+export function retryNow(db: Database.Database, id: string, now: Date): DeliveryRecord | null {
+  const result = db
+    .prepare(
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+         completed_at = NULL, updated_at = ? WHERE id = ?`,
+    )
+    .run(now.getTime(), now.getTime(), id);
+  return result.changes === 0 ? null : selectDelivery(db, id);
+}
+
+export function insertReplay(db: Database.Database, r: ReplayRecord): void {
+  db.prepare(
+    `INSERT INTO replays (id, endpoint_id, since, until, types, status, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, 'running', ?, ?)`,
+  ).run(
+    r.id,
+    r.endpointId,
+    r.since.getTime(),
+    r.until.getTime(),
+    JSON.stringify(r.types),
+    r.createdAt.getTime(),
+    r.updatedAt.getTime(),
+  );
+}
+
+export function selectReplay(db: Database.Database, id: string): ReplayRecord | null {
+  const row = db.prepare<[string], ReplayRow>('SELECT * FROM replays WHERE id = ?').get(id);
+  return row ? replayFrom(row) : null;
+}
+
+export function runningReplayIds(db: Database.Database): string[] {
+  return db
+    .prepare<[], { id: string }>("SELECT id FROM replays WHERE status = 'running' ORDER BY created_at")
+    .all()
+    .map((r) => r.id);
+}
+
+/**
+ * Advances a running replay by one page of events in its range (oldest first): the selected ones get
+ * a delivery unless one is already pending for that event and endpoint (so a replay repeated while the
+ * first still runs sends nothing twice).
+ */
+export function advance(
+  db: Database.Database,
+  id: string,
+  pageSize: number,
+  select: ReplaySelect,
+  now: Date,
+): ReplayRecord | null {
+  const row = db
+    .prepare<[string], ReplayRow>("SELECT * FROM replays WHERE id = ? AND status = 'running'")
+    .get(id);
+  if (!row) return selectReplay(db, id);
+  const endpoint = selectEndpoint(db, row.endpoint_id);
+  const nowMs = now.getTime();
+  if (!endpoint) {
+    db.prepare("UPDATE replays SET status = 'done', updated_at = ?, finished_at = ? WHERE id = ?").run(
+      nowMs,
+      nowMs,
+      id,
+    );
+    return selectReplay(db, id);
+  }
+  const [afterTime, afterId] = row.cursor
+    ? (JSON.parse(row.cursor) as [number, string])
+    : [row.since - 1, ''];
+  const events = db
+    .prepare<[number, number, string, number, number], { id: string; occurred_at: number; body: string }>(
+      `SELECT id, occurred_at, body FROM events
+       WHERE (occurred_at > ? OR (occurred_at = ? AND id > ?)) AND occurred_at < ?
+       ORDER BY occurred_at, id LIMIT ?`,
+    )
+    .all(afterTime, afterTime, afterId, row.until, pageSize);
+  const chosen = select(
+    events.map((e) => JSON.parse(e.body) as CanonicalEvent),
+    endpoint,
+    JSON.parse(row.types) as string[],
+  );
+  const hasPending = db.prepare<[string, string], { id: string }>(
+    "SELECT id FROM deliveries WHERE event_id = ? AND endpoint_id = ? AND status = 'pending' LIMIT 1",
+  );
+  const fresh = chosen.filter((event) => !hasPending.get(event.id, endpoint.id));
+  const enqueued = insertDeliveries(
+    db,
+    fresh.map((event) => ({
+      id: newId('delivery'),
+      eventId: event.id,
+      endpointId: endpoint.id,
+      origin: 'replay',
+      dedupe: `replay:${id}`,
+      nextAttemptAt: now,
+    })),
+    now,
+  );
+  const last = events.at(-1);
+  const done = events.length < pageSize;
+  db.prepare(
+    `UPDATE replays SET scanned = scanned + ?, enqueued = enqueued + ?, skipped = skipped + ?, cursor = ?,
+       status = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
+  ).run(
+    events.length,
+    enqueued,
+    events.length - enqueued,
+    last ? JSON.stringify([last.occurred_at, last.id]) : row.cursor,
+    done ? 'done' : 'running',
+    nowMs,
+    done ? nowMs : null,
+    id,
+  );
+  return selectReplay(db, id);
+}
