@@ -10,6 +10,7 @@ export interface PipelineOptions {
   batchSize?: number;
   /** How often an idle runner looks for work that another process appended. */
   pollMs?: number;
+  now?: () => Date;
 }
 
 export interface PipelineTotals extends BatchSummary {
@@ -25,6 +26,7 @@ export class PipelineRunner {
   private readonly logger: Logger;
   private readonly batchSize: number;
   private readonly pollMs: number;
+  private readonly now: () => Date;
   private running = false;
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
@@ -38,6 +40,7 @@ export class PipelineRunner {
     this.logger = options.logger;
     this.batchSize = options.batchSize ?? 200;
     this.pollMs = options.pollMs ?? 1000;
+    this.now = options.now ?? (() => new Date());
   }
 
   start(): void {
@@ -61,7 +64,7 @@ export class PipelineRunner {
 
   /** Processes one batch; exported for the CLI and tests. */
   async runOnce(): Promise<BatchSummary> {
-    const summary = await this.store.processInbox(this.batchSize, processRows, routeEvent);
+    const summary = await this.store.processInbox(this.batchSize, processRows, routeEvent, this.now());
     addBatch(this.totals, summary);
     if (summary.rows > 0) this.onBatch?.(summary);
     if (summary.quarantined > 0)

@@ -194,6 +194,7 @@ export interface Store {
     limit: number,
     plan: (rows: InboxRow[]) => RowOutcome[],
     route?: RouteEvent,
+    now?: Date,
   ): Promise<BatchSummary>;
 
   getEvent(id: string): Promise<CanonicalEvent | null>;

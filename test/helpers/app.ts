@@ -27,7 +27,7 @@ export async function testApp(env: Record<string, string> = {}, now?: () => Date
   const { ensureAdminKey } = await import('../../src/api/index.js');
   await ensureAdminKey(store, API_KEY);
   const logger = pino({ level: 'silent' });
-  const pipeline = new PipelineRunner({ store, logger });
+  const pipeline = new PipelineRunner({ store, logger, ...(now && { now }) });
   const app = await build({ config, store, logger, ...(now && { now }) });
   return {
     ...app,

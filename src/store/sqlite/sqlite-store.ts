@@ -243,6 +243,7 @@ export class SqliteStore implements Store {
     limit: number,
     plan: (rows: InboxRow[]) => RowOutcome[],
     route?: RouteEvent,
+    at?: Date,
   ): Promise<BatchSummary> {
     const summary: BatchSummary = {
       rows: 0,
@@ -275,7 +276,7 @@ export class SqliteStore implements Store {
           .map(inboxRowFrom);
         summary.rows = rows.length;
         if (rows.length === 0) return;
-        const now = Date.now();
+        const now = (at ?? new Date()).getTime();
         const endpoints = route ? selectEndpoints(this.db, { routable: true }) : [];
         const fanOut: NewDelivery[] = [];
         for (const outcome of plan(rows)) {
