@@ -1,6 +1,7 @@
 import { ConfigError } from '../config.js';
 import { MailhookError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { listenCommand } from './listen.js';
 import { migrateCommand } from './migrate.js';
 import { reprocessCommand } from './reprocess.js';
 import { serveCommand } from './serve.js';
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
   migrate: migrateCommand,
   reprocess: reprocessCommand,
+  listen: listenCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
