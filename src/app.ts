@@ -7,10 +7,12 @@ import Fastify, {
 import { type ApiContext, apiRoutes } from './api/index.js';
 import type { Config } from './config.js';
 import { MailhookError, toMailhookError } from './errors.js';
+import { httpFetcher } from './ingest/fetcher.js';
 import { type AppendInbox, InboxWriter } from './ingest/inbox-writer.js';
 import { ingestRoutes } from './ingest/route.js';
 import { SourceCache } from './ingest/source-cache.js';
 import { createLogger, type Logger } from './logger.js';
+import type { Fetcher } from './providers/types.js';
 import type { Store } from './store/store.js';
 
 export interface BuildOptions {
@@ -23,6 +25,8 @@ export interface BuildOptions {
   wakePipeline?: () => void;
   /** Called when deliveries become due through the API (retry, replay, test, resume). */
   wakeDelivery?: () => void;
+  /** How adapters reach out (SNS certificates and confirmations); tests inject their own. */
+  fetcher?: Fetcher;
   /** Where ingest commits go; default the store. The server hands them to the pipeline thread. */
   appendInbox?: AppendInbox;
   /** Most ingest requests per commit (1 turns group commit off; benchmarks compare both). */
@@ -121,8 +125,11 @@ export async function build(options: BuildOptions): Promise<App> {
     return { status: 'ready' };
   });
 
-  await server.register(async (scope) => ingestRoutes(scope, { config, sources, writer, now }));
   const publicUrl = () => config.publicUrl ?? listeningUrl(server, config);
+  const fetcher = options.fetcher ?? httpFetcher;
+  await server.register(async (scope) =>
+    ingestRoutes(scope, { config, store, sources, writer, now, publicUrl, fetcher }),
+  );
   const api: ApiContext = { store, config, publicUrl, sources, now, wakePipeline, wakeDelivery };
   await server.register(async (scope) => apiRoutes(scope, api), { prefix: '/v1' });
   // Requests already accepted finish their commit before the store is closed by the caller.

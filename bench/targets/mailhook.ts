@@ -53,6 +53,7 @@ await store.createSource({
   provider: 'sendgrid',
   config: { public_key: options.publicKey },
   enabled: true,
+  state: {},
   createdAt: now,
   updatedAt: now,
 });

@@ -58,6 +58,7 @@ export function sourceView(source: SourceRecord, publicUrl: string) {
     ingest_url: ingestUrl,
     setup: getAdapter(source.provider).setup(source, ingestUrl),
     config_keys: Object.keys(source.config).sort(),
+    state: source.state,
     created_at: source.createdAt.toISOString(),
     updated_at: source.updatedAt.toISOString(),
   };
@@ -77,6 +78,7 @@ export async function sourceRoutes(scope: FastifyInstance, ctx: ApiContext): Pro
       provider: adapter.id,
       config: adapter.validateConfig(request.body.config ?? {}),
       enabled: enabled ?? true,
+      state: {},
       createdAt: time,
       updatedAt: time,
     };

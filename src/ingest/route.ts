@@ -1,17 +1,23 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { MailhookError } from '../errors.js';
 import { newId } from '../ids.js';
 import { findAdapter } from '../providers/registry.js';
-import type { RawRequest } from '../providers/types.js';
+import type { Fetcher, RawRequest, VerifyContext } from '../providers/types.js';
+import type { Store } from '../store/store.js';
 import type { InboxWriter } from './inbox-writer.js';
+import { SnsCertificates } from './sns-certificates.js';
 import type { SourceCache } from './source-cache.js';
+import { TokenGuard } from './token-guard.js';
 
 export interface IngestOptions {
-  config: Pick<Config, 'maxBodyBytes' | 'signatureToleranceSec'>;
+  config: Pick<Config, 'maxBodyBytes' | 'signatureToleranceSec' | 'snsCertDir'>;
+  store: Store;
   sources: SourceCache;
   writer: InboxWriter;
   now: () => Date;
+  publicUrl: () => string;
+  fetcher: Fetcher;
 }
 
 /** Credentials that verified the request have done their job; they are never written to disk. */
@@ -46,45 +52,71 @@ function rawRequestOf(request: FastifyRequest, receivedAt: Date): RawRequest {
 }
 
 /**
- * `POST /ingest/:sourceId`: verify, append to the inbox (group commit), answer. The body stays raw
+ * `POST /ingest/:sourceId` (and GET for providers that post query strings): verify, run the
+ * provider's handshake if it is one, append to the inbox (group commit), answer. The body stays raw
  * bytes because signatures cover them exactly; nothing is parsed here — the pipeline does that.
  */
 export async function ingestRoutes(scope: FastifyInstance, options: IngestOptions): Promise<void> {
-  const { config, sources, writer, now } = options;
+  const { config, store, sources, writer, now } = options;
+  const tokens = new TokenGuard();
+  const certificates = new SnsCertificates(options.fetcher, config.snsCertDir);
   scope.removeAllContentTypeParsers();
   scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_req, body, done) =>
     done(null, body),
   );
 
-  scope.post<{ Params: { sourceId: string } }>(
-    '/ingest/:sourceId',
-    { bodyLimit: config.maxBodyBytes },
-    async (request, reply) => {
-      const receivedAt = now();
-      const source = await sources.get(request.params.sourceId);
-      const adapter = source?.enabled ? findAdapter(source.provider) : undefined;
-      // Unknown, disabled and deleted sources get the same answer, so ids cannot be probed.
-      if (!source || !adapter) throw new MailhookError('MH_ERR_SOURCE_NOT_FOUND');
+  async function sourceFor(id: string) {
+    const source = await sources.get(id);
+    const adapter = source?.enabled ? findAdapter(source.provider) : undefined;
+    // Unknown, disabled and deleted sources get the same answer, so ids cannot be probed.
+    if (!source || !adapter) throw new MailhookError('MH_ERR_SOURCE_NOT_FOUND');
+    return { source, adapter };
+  }
 
-      const raw = rawRequestOf(request, receivedAt);
-      const verification = adapter.verify(raw, source, {
-        now: receivedAt,
-        toleranceSec: config.signatureToleranceSec,
-      });
-      if (!verification.ok) {
-        request.log.info({ sourceId: source.id, reason: verification.reason }, 'ingest request refused');
-        throw new MailhookError('MH_ERR_SIGNATURE_INVALID', verification.reason);
-      }
+  async function ingest(request: FastifyRequest<{ Params: { sourceId: string } }>, reply: FastifyReply) {
+    const receivedAt = now();
+    const { source, adapter } = await sourceFor(request.params.sourceId);
+    if (request.method === 'GET' && !adapter.acceptsGet) {
+      // A browser or a provider's URL check: the URL is right, but events must be POSTed.
+      return reply.code(200).send({ status: 'ok', provider: source.provider });
+    }
+    const raw = rawRequestOf(request, receivedAt);
+    const ctx: VerifyContext = {
+      now: receivedAt,
+      toleranceSec: config.signatureToleranceSec,
+      ingestUrl: `${options.publicUrl()}/ingest/${source.id}`,
+      claimToken: (key, ttlMs) => tokens.claim(`${source.id}:${key}`, ttlMs, receivedAt.getTime()),
+      snsCertificate: (url) => certificates.get(url),
+      fetch: options.fetcher,
+    };
+    const verification = await adapter.verify(raw, source, ctx);
+    if (!verification.ok) {
+      request.log.info({ sourceId: source.id, reason: verification.reason }, 'ingest request refused');
+      throw new MailhookError('MH_ERR_SIGNATURE_INVALID', verification.reason);
+    }
 
-      const id = newId('inbox');
-      try {
-        const headers = withoutCredentials(raw.headers);
-        await writer.add({ id, sourceId: source.id, provider: source.provider, ...raw, headers });
-      } catch (err) {
-        request.log.error({ err, sourceId: source.id }, 'could not store ingest request');
-        throw new MailhookError('MH_ERR_STORE_UNAVAILABLE', undefined, { cause: err });
-      }
-      return reply.code(200).send({ status: 'stored', id });
-    },
-  );
+    const handshake = adapter.handshake ? await adapter.handshake(raw, source, ctx) : null;
+    if (handshake?.state) {
+      await store.updateSourceState(source.id, handshake.state, receivedAt);
+      sources.invalidate(source.id);
+      request.log.info({ sourceId: source.id, state: handshake.state }, 'source handshake');
+    }
+    if (handshake && !handshake.store)
+      return reply.code(handshake.status).send(handshake.body ?? { status: 'ok' });
+
+    const id = newId('inbox');
+    try {
+      const headers = withoutCredentials(raw.headers);
+      await writer.add({ id, sourceId: source.id, provider: source.provider, ...raw, headers });
+    } catch (err) {
+      request.log.error({ err, sourceId: source.id }, 'could not store ingest request');
+      throw new MailhookError('MH_ERR_STORE_UNAVAILABLE', undefined, { cause: err });
+    }
+    return reply.code(handshake?.status ?? 200).send({ status: 'stored', id });
+  }
+
+  const routeOptions = { bodyLimit: config.maxBodyBytes };
+  scope.post<{ Params: { sourceId: string } }>('/ingest/:sourceId', routeOptions, ingest);
+  // GET also answers HEAD: Mandrill checks a webhook URL with a HEAD request when it is added.
+  scope.get<{ Params: { sourceId: string } }>('/ingest/:sourceId', routeOptions, ingest);
 }

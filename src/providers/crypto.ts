@@ -21,7 +21,10 @@ export function hmacSha256(key: Buffer | string, data: Buffer | string): Buffer 
  * Checks a provider's signed Unix timestamp (seconds, decimal string) against the tolerance, in
  * both directions: a clock running ahead is as suspicious as an old replay.
  */
-export function checkFreshness(timestamp: string, ctx: VerifyContext): Verification {
+export function checkFreshness(
+  timestamp: string,
+  ctx: Pick<VerifyContext, 'now' | 'toleranceSec'>,
+): Verification {
   if (!/^\d{1,12}$/.test(timestamp)) return rejected('timestamp is not a Unix time in seconds');
   if (ctx.toleranceSec === 0) return verified;
   const ageSec = Math.abs(ctx.now.getTime() / 1000 - Number(timestamp));

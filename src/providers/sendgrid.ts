@@ -303,11 +303,11 @@ function setup(_source: Source, ingestUrl: string): string {
   ].join('\n');
 }
 
-export const sendgrid: ProviderAdapter = {
+export const sendgrid = {
   id: 'sendgrid',
   displayName: 'SendGrid',
   validateConfig,
   verify,
   parse,
   setup,
-};
+} satisfies ProviderAdapter;

@@ -160,11 +160,11 @@ function setup(_source: Source, ingestUrl: string): string {
   ].join('\n');
 }
 
-export const standard: ProviderAdapter = {
+export const standard = {
   id: 'standard',
   displayName: 'Standard Webhooks',
   validateConfig,
   verify,
   parse,
   setup,
-};
+} satisfies ProviderAdapter;

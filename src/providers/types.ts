@@ -20,14 +20,43 @@ export interface Source {
   /** Credentials and provider options; write-only in the API. */
   config: Record<string, unknown>;
   enabled: boolean;
+  /** What the provider's handshakes left behind (e.g. the SNS subscription's confirmation). */
+  state?: Record<string, unknown>;
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** A minimal HTTP GET/POST for the few adapters that must reach out (SNS); injected, so tests control it. */
+export type Fetcher = (
+  url: string,
+  init?: { method?: 'GET' | 'POST'; timeoutMs?: number },
+) => Promise<{ status: number; text: string }>;
 
 export interface VerifyContext {
   now: Date;
   /** Accepted age of a signed timestamp, in seconds; 0 disables the freshness check. */
   toleranceSec: number;
+  /** The public ingest URL of this source, as the provider was told it (Mandrill signs it). */
+  ingestUrl: string;
+  /**
+   * Records a one-time token (Mailgun's `token`) for `ttlMs`; false when it was already used, so a
+   * captured request cannot be replayed inside the freshness window.
+   */
+  claimToken(key: string, ttlMs: number): boolean;
+  /** Resolves an SNS `SigningCertURL` to its PEM certificate (pre-seeded directory, then cache, then fetch). */
+  snsCertificate(url: string): Promise<string>;
+  fetch: Fetcher;
+}
+
+/** What a provider handshake (SNS subscription confirmation) decided. */
+export interface HandshakeResult {
+  /** HTTP status to answer the provider with. */
+  status: number;
+  body?: unknown;
+  /** Merged into the source's state, visible in the API. */
+  state?: Record<string, unknown>;
+  /** Also append the request to the inbox (it carries no event otherwise). */
+  store: boolean;
 }
 
 export type Verification = { ok: true } | { ok: false; reason: string };
@@ -48,8 +77,18 @@ export interface ProviderAdapter {
   displayName: string;
   /** Checks and normalises a source's `config`; throws MailhookError MH_ERR_INVALID_SOURCE_CONFIG. */
   validateConfig(config: unknown): Record<string, unknown>;
-  /** Pure and synchronous: signature, credentials or token. Never throws for bad input. */
-  verify(req: RawRequest, source: Source, ctx: VerifyContext): Verification;
+  /**
+   * Signature, credentials or token. Never throws for bad input. Synchronous except where a
+   * certificate must be fetched (SNS).
+   */
+  verify(req: RawRequest, source: Source, ctx: VerifyContext): Verification | Promise<Verification>;
+  /**
+   * Runs after a successful verify: null for an ordinary event post, or the answer to a handshake
+   * message (SNS SubscriptionConfirmation) that the adapter handled itself.
+   */
+  handshake?(req: RawRequest, source: Source, ctx: VerifyContext): Promise<HandshakeResult | null>;
+  /** The provider posts events as GET query strings (Elastic Email), not only POST bodies. */
+  acceptsGet?: boolean;
   /** Pure: throws MalformedPayloadError when the verified body cannot be understood. */
   parse(req: RawRequest): ParseResult;
   /** What to paste into the provider's dashboard. */

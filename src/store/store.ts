@@ -27,6 +27,8 @@ export interface SourceRecord {
   provider: string;
   config: Record<string, unknown>;
   enabled: boolean;
+  /** What provider handshakes left behind (SNS subscription status); shown by the API. */
+  state: Record<string, unknown>;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -173,6 +175,8 @@ export interface Store {
   getSource(id: string): Promise<SourceRecord | null>;
   listSources(): Promise<SourceRecord[]>;
   updateSource(id: string, patch: SourcePatch, now: Date): Promise<SourceRecord | null>;
+  /** Merges keys into the source's state. */
+  updateSourceState(id: string, state: Record<string, unknown>, now: Date): Promise<void>;
   /** Soft delete: the source stops receiving; its events and inbox rows stay. */
   deleteSource(id: string, now: Date): Promise<boolean>;
 

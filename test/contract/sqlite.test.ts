@@ -2,9 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/index.js';
-import { runStoreContract } from './store-contract.js';
+import { runDeliveryContract } from './delivery-contract.js';
+import { type MakeStore, runStoreContract } from './store-contract.js';
 
-runStoreContract('SqliteStore', async () => {
+const makeSqliteStore: MakeStore = async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mailhook-contract-'));
   const store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
   return {
@@ -14,4 +15,7 @@ runStoreContract('SqliteStore', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
-});
+};
+
+runStoreContract('SqliteStore', makeSqliteStore);
+runDeliveryContract('SqliteStore', makeSqliteStore);

@@ -38,6 +38,7 @@ function sourceRecord(overrides: Partial<SourceRecord> = {}): SourceRecord {
         'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==',
     },
     enabled: true,
+    state: {},
     createdAt: new Date(T0),
     updatedAt: new Date(T0),
     ...overrides,

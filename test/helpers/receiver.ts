@@ -55,6 +55,8 @@ export interface ReceiverOptions {
   secrets?: string[];
   /** How to answer each request; 200 at once by default. */
   respond?: Responder;
+  /** Called synchronously right after an answer was written (e.g. to kill the sender at that moment). */
+  onAnswered?: (request: ReceivedRequest) => void;
 }
 
 export interface Receiver {
@@ -64,7 +66,8 @@ export interface Receiver {
   /** Secrets every later request is verified with (replace or push freely). */
   secrets: string[];
   respond: Responder;
-  /** Requests received and not answered yet. */
+  onAnswered: ((request: ReceivedRequest) => void) | null;
+  /** Requests received and neither answered nor abandoned yet. */
   inflight(): number;
   /** Requests with this webhook-id. */
   byId(webhookId: string): ReceivedRequest[];
@@ -90,11 +93,7 @@ export function statusSequence(
 }
 
 /** Verifies one request with one secret using both official libraries. */
-export function checkSignature(
-  secret: string,
-  body: string,
-  headers: Record<string, string>,
-): SecretCheck {
+export function checkSignature(secret: string, body: string, headers: Record<string, string>): SecretCheck {
   const attempt = (verify: () => unknown): true | string => {
     try {
       verify();
@@ -184,6 +183,8 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Rece
       record.answeredAt = performance.now();
       res.writeHead(status, { 'content-type': 'text/plain', ...reply.headers });
       res.end(reply.body ?? (status >= 200 && status < 300 ? 'ok' : `status ${status}`));
+      settle();
+      receiver.onAnswered?.(record);
     };
     if (reply.delayMs !== undefined && reply.delayMs > 0) {
       const timer = setTimeout(() => {
@@ -216,6 +217,7 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Rece
     requests,
     secrets: [...(options.secrets ?? [])],
     respond: options.respond ?? (() => ({ status: 200 })),
+    onAnswered: options.onAnswered ?? null,
     inflight: () => pending,
     byId: (webhookId) => perId.get(webhookId) ?? [],
     ids: () => new Set(requests.map((r) => r.webhookId)),

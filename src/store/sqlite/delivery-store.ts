@@ -399,7 +399,7 @@ export function advance(
   }
   const [afterTime, afterId] = row.cursor
     ? (JSON.parse(row.cursor) as [number, string])
-    : [row.since - 1, ''];
+    : [row.since, ''];
   const events = db
     .prepare<[number, number, string, number, number], { id: string; occurred_at: number; body: string }>(
       `SELECT id, occurred_at, body FROM events

@@ -7,6 +7,7 @@ export interface SourceRow {
   provider: string;
   config: string;
   enabled: number;
+  state: string;
   created_at: number;
   updated_at: number;
 }
@@ -43,6 +44,7 @@ export function sourceFrom(row: SourceRow): SourceRecord {
     provider: row.provider,
     config: JSON.parse(row.config) as Record<string, unknown>,
     enabled: row.enabled === 1,
+    state: JSON.parse(row.state) as Record<string, unknown>,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };

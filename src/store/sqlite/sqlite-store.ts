@@ -117,8 +117,8 @@ export class SqliteStore implements Store {
   async createSource(source: SourceRecord): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO sources (id, name, provider, config, enabled, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO sources (id, name, provider, config, enabled, state, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         source.id,
@@ -126,6 +126,7 @@ export class SqliteStore implements Store {
         source.provider,
         JSON.stringify(source.config),
         source.enabled ? 1 : 0,
+        JSON.stringify(source.state),
         source.createdAt.getTime(),
         source.updatedAt.getTime(),
       );
@@ -163,6 +164,12 @@ export class SqliteStore implements Store {
         id,
       );
     return result.changes === 0 ? null : this.getSource(id);
+  }
+
+  async updateSourceState(id: string, state: Record<string, unknown>, now: Date): Promise<void> {
+    this.db
+      .prepare('UPDATE sources SET state = json_patch(state, ?), updated_at = ? WHERE id = ?')
+      .run(JSON.stringify(state), now.getTime(), id);
   }
 
   async deleteSource(id: string, now: Date): Promise<boolean> {

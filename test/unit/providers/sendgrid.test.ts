@@ -6,6 +6,7 @@ import { MalformedPayloadError } from '../../../src/errors.js';
 import { sendgrid } from '../../../src/providers/sendgrid.js';
 import type { RawRequest, Source, VerifyContext } from '../../../src/providers/types.js';
 import { sendGridBody, sendGridEvents, sendGridSigner } from '../../helpers/sendgrid.js';
+import { verifyContext } from '../../helpers/verify-context.js';
 
 const VECTORS = join(import.meta.dirname, '../../fixtures/vectors/sendgrid');
 const FIXTURES = join(import.meta.dirname, '../../fixtures/sendgrid');
@@ -45,8 +46,8 @@ function request(body: string | Buffer, headers: Record<string, string>): RawReq
   };
 }
 
-const noFreshness: VerifyContext = { now: new Date(), toleranceSec: 0 };
-const fiveMinutes = (now = new Date()): VerifyContext => ({ now, toleranceSec: 300 });
+const noFreshness: VerifyContext = verifyContext({ toleranceSec: 0 });
+const fiveMinutes = (now = new Date()): VerifyContext => verifyContext({ now, toleranceSec: 300 });
 
 describe('SendGrid verification against the official SDK vectors', () => {
   const vector = loadVector('vector-nodejs-sdk.json');
