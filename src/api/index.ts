@@ -13,6 +13,20 @@ export type { ApiContext } from './context.js';
 /** The `/v1` scope: JSON in and out, and an API key on every route. */
 export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
   requireApiKey(scope, ctx.store);
+  // An empty body with a JSON content type (common from HTTP clients on action routes such as
+  // /pause) means "no body", not a syntax error.
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(
+        Object.assign(new Error(`body is not valid JSON: ${(err as Error).message}`), { statusCode: 400 }),
+        undefined,
+      );
+    }
+  });
   // Route modules are plain functions on this scope so they share its auth hook and prefix.
   await sourceRoutes(scope, ctx);
   await eventRoutes(scope, ctx);

@@ -49,6 +49,8 @@ export class DeliveryWorker {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private wakeRequested = false;
+  /** The earliest retry this worker scheduled: the loop wakes for it rather than waiting a full poll. */
+  private earliestRetryAt = Number.POSITIVE_INFINITY;
   /** Attempts made and their outcomes, for metrics and tests. */
   readonly stats = { attempts: 0, succeeded: 0, failed: 0, retried: 0 };
 
@@ -123,7 +125,9 @@ export class DeliveryWorker {
       }
       if (!this.running) break;
       if (started > 0 && this.inflight.size < this.o.concurrency) continue;
-      await this.sleep(this.o.pollMs);
+      const untilRetry = this.earliestRetryAt - this.o.now().getTime();
+      this.earliestRetryAt = Number.POSITIVE_INFINITY;
+      await this.sleep(Math.max(10, Math.min(this.o.pollMs, untilRetry)));
     }
   }
 
@@ -174,8 +178,10 @@ export class DeliveryWorker {
     }
     this.stats.attempts++;
     if (decision.action === 'succeeded') this.stats.succeeded++;
-    else if (decision.action === 'retry') this.stats.retried++;
-    else this.stats.failed++;
+    else if (decision.action === 'retry') {
+      this.stats.retried++;
+      this.earliestRetryAt = Math.min(this.earliestRetryAt, decision.at.getTime());
+    } else this.stats.failed++;
 
     this.pending.push({
       attempt: {

@@ -121,3 +121,35 @@ describe('/v1/sources', () => {
     expect((await call('GET', '/v1/sources')).json()).toEqual({ data: [] });
   });
 });
+
+describe('JSON bodies on /v1', () => {
+  it('treats an empty body sent as application/json as no body, and refuses malformed JSON with a coded 400', async () => {
+    const app = await testApp({ MAILHOOK_ALLOW_PRIVATE_TARGETS: 'true' });
+    try {
+      const created = await app.server.inject({
+        method: 'POST',
+        url: '/v1/endpoints',
+        headers: AUTH,
+        payload: { url: 'http://127.0.0.1:9/x' },
+      });
+      const { id } = created.json() as { id: string };
+      const paused = await app.server.inject({
+        method: 'POST',
+        url: `/v1/endpoints/${id}/pause`,
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        payload: '',
+      });
+      expect(paused.statusCode).toBe(200);
+      const bad = await app.server.inject({
+        method: 'POST',
+        url: '/v1/sources',
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        payload: '{"name": ',
+      });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ code: 'MH_ERR_VALIDATION' });
+    } finally {
+      await app.close();
+    }
+  });
+});
