@@ -397,9 +397,7 @@ export function advance(
     );
     return selectReplay(db, id);
   }
-  const [afterTime, afterId] = row.cursor
-    ? (JSON.parse(row.cursor) as [number, string])
-    : [row.since, ''];
+  const [afterTime, afterId] = row.cursor ? (JSON.parse(row.cursor) as [number, string]) : [row.since, ''];
   const events = db
     .prepare<[number, number, string, number, number], { id: string; occurred_at: number; body: string }>(
       `SELECT id, occurred_at, body FROM events
