@@ -40,15 +40,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
       if (summary.deliveries > 0) delivery.wake();
     },
   });
-  // The server keeps the store for reads and API writes; hot ingest commits go through the pipeline
-  // thread, which owns the SQLite write path.
+  // The server keeps the store for reads and API writes. With SQLite, hot ingest commits go through
+  // the pipeline thread, which owns the write path; PostgreSQL takes them directly (async I/O).
   const { server } = await build({
     config,
     store,
     logger,
     wakePipeline: () => pipeline.wake(),
     wakeDelivery: () => delivery.wake(),
-    appendInbox: (rows) => pipeline.appendInbox(rows),
+    ...(store.capabilities.blockingWrites && { appendInbox: (rows) => pipeline.appendInbox(rows) }),
   });
   pipeline.start();
   delivery.start();

@@ -16,7 +16,7 @@ const port = parentPort;
 if (!port) throw new Error('the delivery thread must run in a worker thread');
 
 const logger = createLogger(config.logLevel).child({ area: 'delivery' });
-const store = openStore(config);
+const store = openStore(config, { poolSize: 5 });
 // A single-node store has no other worker whose leases could still be live: whatever was in flight
 // when the process died is due again now, not after its lease runs out.
 if (store.capabilities.singleNode) {

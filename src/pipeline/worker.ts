@@ -15,7 +15,7 @@ const port = parentPort;
 if (!port) throw new Error('pipeline worker must run in a worker thread');
 
 const logger = createLogger(data.logLevel).child({ area: 'pipeline' });
-const store = openStore(data.store);
+const store = openStore(data.store, { poolSize: 4 });
 const runner = new PipelineRunner({ store, logger, batchSize: data.batchSize, pollMs: data.pollMs });
 const send = (message: FromPipeline) => port.postMessage(message);
 

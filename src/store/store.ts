@@ -112,6 +112,11 @@ export interface AttemptSample {
 export interface StoreCapabilities {
   /** Only one mailhook process works on this store, so leases left by a crash can be freed at start. */
   singleNode: boolean;
+  /**
+   * Writes run synchronously on the calling thread (SQLite): the server hands its hot ingest commits
+   * to the pipeline thread so that an fsync never stalls the event loop answering providers.
+   */
+  blockingWrites: boolean;
 }
 
 export interface EventQuery {

@@ -322,6 +322,23 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
         expect(await store.updateSource(newId('source'), { name: 'nobody' }, new Date(T0))).toBeNull();
       });
 
+      it('updateSourceState merges keys into the state and keeps the others', async () => {
+        const source = sourceRecord();
+        await store.createSource(source);
+        await store.updateSourceState(
+          source.id,
+          { sns: { subscription: 'pending' }, other: 1 },
+          new Date(T0 + 5),
+        );
+        await store.updateSourceState(
+          source.id,
+          { sns: { subscription: 'confirmed', topic_arn: 'arn:x' } },
+          new Date(T0 + 6),
+        );
+        const state = (await store.getSource(source.id))?.state;
+        expect(state).toEqual({ sns: { subscription: 'confirmed', topic_arn: 'arn:x' }, other: 1 });
+      });
+
       it('deleteSource hides the source from getSource and listSources', async () => {
         const kept = sourceRecord();
         const deleted = sourceRecord();

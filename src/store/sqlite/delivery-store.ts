@@ -1,6 +1,18 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { newId } from '../../ids.js';
+import {
+  type AttemptRow,
+  attemptFrom,
+  type DeliveryRow,
+  deliveryFrom,
+  type EndpointRow,
+  endpointFrom,
+  msOrNull,
+  type ReplayRow,
+  replayFrom,
+  secretsToJson,
+} from '../delivery-rows.js';
 import type {
   AttemptRecord,
   AttemptResult,
@@ -14,18 +26,6 @@ import type {
   ReplaySelect,
 } from '../delivery-types.js';
 import type { AttemptSample, ClaimOptions, Page } from '../store.js';
-import {
-  type AttemptRow,
-  attemptFrom,
-  type DeliveryRow,
-  deliveryFrom,
-  type EndpointRow,
-  endpointFrom,
-  msOrNull,
-  type ReplayRow,
-  replayFrom,
-  secretsToJson,
-} from './delivery-rows.js';
 import { Filters } from './filters.js';
 
 /**

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { newId } from '../../ids.js';
 import { loadMigrations } from '../migrations.js';
+import { type EventRow, type InboxDbRow, inboxRowFrom, type SourceRow, sourceFrom } from '../rows.js';
 import type {
   ApiKeyRecord,
   AttemptRecord,
@@ -54,7 +55,6 @@ import {
   softDeleteEndpoint,
 } from './delivery-store.js';
 import { Filters } from './filters.js';
-import { type EventRow, type InboxDbRow, inboxRowFrom, type SourceRow, sourceFrom } from './rows.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -68,7 +68,7 @@ export interface SqliteStoreOptions {
  */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
-  readonly capabilities = { singleNode: true };
+  readonly capabilities = { singleNode: true, blockingWrites: true };
   private readonly db: Database.Database;
 
   constructor(options: SqliteStoreOptions) {

@@ -4,7 +4,7 @@ import type {
   EndpointRecord,
   EndpointSecret,
   ReplayRecord,
-} from '../delivery-types.js';
+} from './delivery-types.js';
 
 /** Column shapes of the delivery tables and their mapping to domain records. */
 

@@ -1,4 +1,4 @@
-import type { InboxNote, InboxRow, InboxStatus, SourceRecord } from '../store.js';
+import type { InboxNote, InboxRow, InboxStatus, SourceRecord } from './store.js';
 
 /** Column shapes as SQLite returns them, and their mapping to domain records. */
 export interface SourceRow {

@@ -1,0 +1,1 @@
+ALTER TABLE sources ADD COLUMN state JSONB NOT NULL DEFAULT '{}'::jsonb;

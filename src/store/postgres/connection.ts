@@ -1,0 +1,38 @@
+import postgres from 'postgres';
+
+export type Sql = postgres.Sql<Record<string, never>>;
+export type Tx = postgres.TransactionSql<Record<string, never>>;
+/** Anything that runs a query: the pool or a transaction. */
+export type Queryable = Sql | Tx;
+
+export interface PostgresOptions {
+  url: string;
+  /** Schema the tables live in (tests give each its own); created when missing. */
+  schema?: string;
+  /** Connections in the pool. */
+  max?: number;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * A postgres.js pool. BIGINT (our Unix-millisecond times) is read as a JS number: every value we
+ * store is far below 2^53. Notices are not logged (the core never logs from here).
+ */
+export function connect(options: PostgresOptions): Sql {
+  const schema = options.schema ?? 'public';
+  if (!IDENTIFIER.test(schema)) throw new Error(`invalid schema name "${schema}"`);
+  return postgres(options.url, {
+    max: options.max ?? 10,
+    onnotice: () => {},
+    connection: { search_path: schema, application_name: 'mailhook' },
+    types: {
+      bigint: {
+        to: 20,
+        from: [20],
+        serialize: (value: number) => String(value),
+        parse: (value: string) => Number(value),
+      },
+    },
+  }) as unknown as Sql;
+}

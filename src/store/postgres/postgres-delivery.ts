@@ -1,0 +1,353 @@
+import type { CanonicalEvent } from '../../events.js';
+import { newId } from '../../ids.js';
+import {
+  type AttemptRow,
+  attemptFrom,
+  type DeliveryRow,
+  deliveryFrom,
+  type EndpointRow,
+  endpointFrom,
+  msOrNull,
+  type ReplayRow,
+  replayFrom,
+  secretsToJson,
+} from '../delivery-rows.js';
+import type {
+  AttemptRecord,
+  AttemptResult,
+  ClaimedDelivery,
+  DeliveryQuery,
+  DeliveryRecord,
+  EndpointPatch,
+  EndpointRecord,
+  NewDelivery,
+  ReplayRecord,
+  ReplaySelect,
+} from '../delivery-types.js';
+import type { AttemptSample, ClaimOptions, Page } from '../store.js';
+import type { Queryable, Tx } from './connection.js';
+
+/** The delivery half of the PostgreSQL store; same semantics as src/store/sqlite/delivery-store.ts. */
+
+export async function insertEndpoint(sql: Queryable, e: EndpointRecord): Promise<void> {
+  await sql`
+    INSERT INTO endpoints (id, url, description, event_types, filter, headers, secrets, status, status_reason,
+      rate_limit, max_concurrency, created_at, updated_at)
+    VALUES (${e.id}, ${e.url}, ${e.description}, ${JSON.stringify(e.eventTypes)},
+      ${e.filter === null ? null : JSON.stringify(e.filter)}, ${JSON.stringify(e.headers)}, ${secretsToJson(e.secrets)},
+      ${e.status}, ${e.statusReason}, ${e.rateLimit}, ${e.maxConcurrency}, ${e.createdAt.getTime()}, ${e.updatedAt.getTime()})`;
+}
+
+export async function selectEndpoint(sql: Queryable, id: string): Promise<EndpointRecord | null> {
+  const [row] = await sql<EndpointRow[]>`SELECT * FROM endpoints WHERE id = ${id} AND deleted_at IS NULL`;
+  return row ? endpointFrom(row) : null;
+}
+
+export async function selectEndpoints(
+  sql: Queryable,
+  options: { routable?: boolean } = {},
+): Promise<EndpointRecord[]> {
+  const rows = options.routable
+    ? await sql<
+        EndpointRow[]
+      >`SELECT * FROM endpoints WHERE deleted_at IS NULL AND status <> 'disabled' ORDER BY id`
+    : await sql<EndpointRow[]>`SELECT * FROM endpoints WHERE deleted_at IS NULL ORDER BY id`;
+  return rows.map(endpointFrom);
+}
+
+export async function patchEndpoint(
+  tx: Tx,
+  id: string,
+  patch: EndpointPatch,
+  now: Date,
+): Promise<EndpointRecord | null> {
+  const [row] = await tx<
+    EndpointRow[]
+  >`SELECT * FROM endpoints WHERE id = ${id} AND deleted_at IS NULL FOR UPDATE`;
+  if (!row) return null;
+  const current = endpointFrom(row);
+  const next: EndpointRecord = {
+    ...current,
+    ...(patch.url !== undefined && { url: patch.url }),
+    ...(patch.description !== undefined && { description: patch.description }),
+    ...(patch.eventTypes !== undefined && { eventTypes: patch.eventTypes }),
+    ...(patch.filter !== undefined && { filter: patch.filter }),
+    ...(patch.headers !== undefined && { headers: patch.headers }),
+    ...(patch.secrets !== undefined && { secrets: patch.secrets }),
+    ...(patch.status !== undefined && { status: patch.status }),
+    ...(patch.statusReason !== undefined && { statusReason: patch.statusReason }),
+    ...(patch.rateLimit !== undefined && { rateLimit: patch.rateLimit }),
+    ...(patch.maxConcurrency !== undefined && { maxConcurrency: patch.maxConcurrency }),
+    ...(patch.resetFailures && { consecutiveFailures: 0, firstFailureAt: null }),
+    updatedAt: now,
+  };
+  await tx`
+    UPDATE endpoints SET url = ${next.url}, description = ${next.description}, event_types = ${JSON.stringify(next.eventTypes)},
+      filter = ${next.filter === null ? null : JSON.stringify(next.filter)}, headers = ${JSON.stringify(next.headers)},
+      secrets = ${secretsToJson(next.secrets)}, status = ${next.status}, status_reason = ${next.statusReason},
+      rate_limit = ${next.rateLimit}, max_concurrency = ${next.maxConcurrency},
+      consecutive_failures = ${next.consecutiveFailures}, first_failure_at = ${msOrNull(next.firstFailureAt)},
+      updated_at = ${now.getTime()}
+    WHERE id = ${id}`;
+  return next;
+}
+
+export async function softDeleteEndpoint(tx: Tx, id: string, now: Date): Promise<boolean> {
+  const t = now.getTime();
+  const result = await tx`
+    UPDATE endpoints SET deleted_at = ${t}, status = 'disabled', status_reason = 'deleted'
+    WHERE id = ${id} AND deleted_at IS NULL`;
+  if (result.count === 0) return false;
+  await tx`
+    UPDATE deliveries SET status = 'failed', last_error = 'endpoint deleted', next_attempt_at = NULL,
+      lease_owner = NULL, lease_expires_at = NULL, updated_at = ${t}, completed_at = ${t}
+    WHERE endpoint_id = ${id} AND status = 'pending'`;
+  return true;
+}
+
+export async function insertDeliveries(
+  sql: Queryable,
+  deliveries: NewDelivery[],
+  now: Date,
+): Promise<number> {
+  if (deliveries.length === 0) return 0;
+  const t = now.getTime();
+  const values = deliveries.map((d) => ({
+    id: d.id,
+    event_id: d.eventId,
+    endpoint_id: d.endpointId,
+    dedupe: d.dedupe,
+    origin: d.origin,
+    payload: d.payload ?? null,
+    status: 'pending',
+    next_attempt_at: d.nextAttemptAt.getTime(),
+    created_at: t,
+    updated_at: t,
+  }));
+  const result = await sql`
+    INSERT INTO deliveries ${sql(values)} ON CONFLICT (event_id, endpoint_id, dedupe) DO NOTHING`;
+  return result.count;
+}
+
+interface ClaimRow extends DeliveryRow {
+  payload: string | null;
+  body: string | null;
+}
+
+/**
+ * Claims due deliveries of active endpoints, at most `slots(endpoint)` each, with FOR UPDATE SKIP
+ * LOCKED so concurrent nodes never take the same row; endpoints are visited in random order.
+ */
+export async function claimDue(tx: Tx, options: ClaimOptions): Promise<ClaimedDelivery[]> {
+  const now = options.now.getTime();
+  const endpoints = (
+    await tx<EndpointRow[]>`SELECT * FROM endpoints WHERE deleted_at IS NULL AND status = 'active'`
+  ).map(endpointFrom);
+  for (let i = endpoints.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [endpoints[i], endpoints[j]] = [endpoints[j] as EndpointRecord, endpoints[i] as EndpointRecord];
+  }
+  const claimed: ClaimedDelivery[] = [];
+  let remaining = options.limit;
+  for (const endpoint of endpoints) {
+    if (remaining <= 0) break;
+    const slots = Math.min(remaining, options.slots(endpoint));
+    if (slots <= 0) continue;
+    const rows = await tx<ClaimRow[]>`
+      WITH picked AS (
+        SELECT id FROM deliveries
+        WHERE endpoint_id = ${endpoint.id} AND status = 'pending' AND next_attempt_at <= ${now}
+          AND (lease_expires_at IS NULL OR lease_expires_at < ${now})
+        ORDER BY next_attempt_at LIMIT ${slots}
+        FOR UPDATE SKIP LOCKED
+      )
+      UPDATE deliveries d SET lease_owner = ${options.owner}, lease_expires_at = ${now + options.leaseMs}
+      FROM picked WHERE d.id = picked.id
+      RETURNING d.*, (SELECT e.body FROM events e WHERE e.id = d.event_id) AS body`;
+    for (const row of rows) {
+      const payload = row.payload ?? row.body;
+      if (payload === null) {
+        await tx`
+          UPDATE deliveries SET status = 'failed', last_error = 'event no longer stored', next_attempt_at = NULL,
+            lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}, completed_at = ${now}
+          WHERE id = ${row.id}`;
+        continue;
+      }
+      claimed.push({ delivery: deliveryFrom(row), endpoint, payload, leaseOwner: options.owner });
+      remaining--;
+    }
+  }
+  return claimed;
+}
+
+export async function release(
+  sql: Queryable,
+  items: Array<{ id: string; owner: string; notBefore: Date }>,
+): Promise<void> {
+  for (const item of items) {
+    await sql`
+      UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = ${item.notBefore.getTime()}
+      WHERE id = ${item.id} AND lease_owner = ${item.owner} AND status = 'pending'`;
+  }
+}
+
+/** Same fencing as SQLite: only the current lease owner's result changes the delivery and endpoint. */
+export async function applyAttempts(tx: Tx, results: AttemptResult[], now: Date): Promise<void> {
+  const t = now.getTime();
+  for (const result of results) {
+    const a = result.attempt;
+    await tx`
+      INSERT INTO attempts (id, delivery_id, endpoint_id, attempt, started_at, duration_ms, ok, http_status,
+        error_class, error, response_snippet)
+      VALUES (${a.id}, ${a.deliveryId}, ${a.endpointId}, ${a.attempt}, ${a.startedAt.getTime()}, ${Math.round(a.durationMs)},
+        ${a.ok ? 1 : 0}, ${a.httpStatus}, ${a.errorClass}, ${a.error}, ${a.responseSnippet})`;
+    const final = result.status !== 'pending';
+    const fenced = await tx`
+      UPDATE deliveries SET status = ${result.status}, attempts = attempts + 1,
+        next_attempt_at = ${msOrNull(result.nextAttemptAt)}, lease_owner = NULL, lease_expires_at = NULL,
+        last_status = ${a.httpStatus}, last_error = ${a.ok ? null : (a.error ?? a.errorClass ?? `HTTP ${a.httpStatus}`)},
+        updated_at = ${t}, completed_at = ${final ? t : null}
+      WHERE id = ${a.deliveryId} AND lease_owner = ${result.leaseOwner} AND status = 'pending'`;
+    if (fenced.count === 0) continue;
+    const at = a.startedAt.getTime();
+    if (a.ok) {
+      await tx`UPDATE endpoints SET consecutive_failures = 0, first_failure_at = NULL, last_success_at = ${at} WHERE id = ${a.endpointId}`;
+    } else {
+      await tx`
+        UPDATE endpoints SET consecutive_failures = consecutive_failures + 1,
+          first_failure_at = COALESCE(first_failure_at, ${at}), last_failure_at = ${at}
+        WHERE id = ${a.endpointId}`;
+    }
+    if (result.disableEndpoint) {
+      await tx`
+        UPDATE endpoints SET status = 'disabled', status_reason = ${result.disableEndpoint}, updated_at = ${t}
+        WHERE id = ${a.endpointId} AND status <> 'disabled'`;
+    }
+  }
+}
+
+export async function selectDelivery(sql: Queryable, id: string): Promise<DeliveryRecord | null> {
+  const [row] = await sql<DeliveryRow[]>`SELECT * FROM deliveries WHERE id = ${id}`;
+  return row ? deliveryFrom(row) : null;
+}
+
+export async function selectDeliveries(
+  sql: Queryable,
+  query: DeliveryQuery,
+): Promise<Page<DeliveryRecord, string>> {
+  const rows = (
+    await sql<DeliveryRow[]>`
+      SELECT * FROM deliveries WHERE TRUE
+        ${query.endpointId ? sql`AND endpoint_id = ${query.endpointId}` : sql``}
+        ${query.eventId ? sql`AND event_id = ${query.eventId}` : sql``}
+        ${query.status ? sql`AND status = ${query.status}` : sql``}
+        ${query.cursor ? sql`AND id < ${query.cursor}` : sql``}
+      ORDER BY id DESC LIMIT ${query.limit + 1}`
+  ).map(deliveryFrom);
+  const items = rows.slice(0, query.limit);
+  const last = items.at(-1);
+  return { items, next: rows.length > query.limit && last ? last.id : null };
+}
+
+export async function selectAttempts(sql: Queryable, deliveryId: string): Promise<AttemptRecord[]> {
+  const rows = await sql<AttemptRow[]>`
+    SELECT * FROM attempts WHERE delivery_id = ${deliveryId} ORDER BY attempt, started_at`;
+  return rows.map(attemptFrom);
+}
+
+export async function selectAttemptSamples(
+  sql: Queryable,
+  endpointId: string,
+  since: Date,
+): Promise<AttemptSample[]> {
+  const rows = await sql<{ started_at: number; ok: number; duration_ms: number }[]>`
+    SELECT started_at, ok, duration_ms FROM attempts WHERE endpoint_id = ${endpointId} AND started_at >= ${since.getTime()}`;
+  return rows.map((r) => ({ at: new Date(r.started_at), ok: r.ok === 1, durationMs: r.duration_ms }));
+}
+
+export async function retryNow(sql: Queryable, id: string, now: Date): Promise<DeliveryRecord | null> {
+  const t = now.getTime();
+  const [row] = await sql<DeliveryRow[]>`
+    UPDATE deliveries SET status = 'pending', next_attempt_at = ${t}, lease_owner = NULL, lease_expires_at = NULL,
+      completed_at = NULL, updated_at = ${t}
+    WHERE id = ${id} RETURNING *`;
+  return row ? deliveryFrom(row) : null;
+}
+
+export async function insertReplay(sql: Queryable, r: ReplayRecord): Promise<void> {
+  await sql`
+    INSERT INTO replays (id, endpoint_id, since, until, types, status, created_at, updated_at)
+    VALUES (${r.id}, ${r.endpointId}, ${r.since.getTime()}, ${r.until.getTime()}, ${JSON.stringify(r.types)}, 'running',
+      ${r.createdAt.getTime()}, ${r.updatedAt.getTime()})`;
+}
+
+export async function selectReplay(sql: Queryable, id: string): Promise<ReplayRecord | null> {
+  const [row] = await sql<ReplayRow[]>`SELECT * FROM replays WHERE id = ${id}`;
+  return row ? replayFrom(row) : null;
+}
+
+export async function runningReplayIds(sql: Queryable): Promise<string[]> {
+  const rows = await sql<
+    { id: string }[]
+  >`SELECT id FROM replays WHERE status = 'running' ORDER BY created_at`;
+  return rows.map((r) => r.id);
+}
+
+/** One page of a replay, in one transaction; the replay row is locked so two nodes never advance it together. */
+export async function advance(
+  tx: Tx,
+  id: string,
+  pageSize: number,
+  select: ReplaySelect,
+  now: Date,
+): Promise<ReplayRecord | null> {
+  const t = now.getTime();
+  const [row] = await tx<
+    ReplayRow[]
+  >`SELECT * FROM replays WHERE id = ${id} AND status = 'running' FOR UPDATE SKIP LOCKED`;
+  if (!row) return selectReplay(tx, id);
+  const endpoint = await selectEndpoint(tx, row.endpoint_id);
+  if (!endpoint) {
+    await tx`UPDATE replays SET status = 'done', updated_at = ${t}, finished_at = ${t} WHERE id = ${id}`;
+    return selectReplay(tx, id);
+  }
+  const [afterTime, afterId] = row.cursor ? (JSON.parse(row.cursor) as [number, string]) : [row.since, ''];
+  const events = await tx<{ id: string; occurred_at: number; body: string }[]>`
+    SELECT id, occurred_at, body FROM events
+    WHERE (occurred_at > ${afterTime} OR (occurred_at = ${afterTime} AND id > ${afterId})) AND occurred_at < ${row.until}
+    ORDER BY occurred_at, id LIMIT ${pageSize}`;
+  const chosen = select(
+    events.map((e) => JSON.parse(e.body) as CanonicalEvent),
+    endpoint,
+    JSON.parse(row.types) as string[],
+  );
+  let fresh = chosen;
+  if (chosen.length > 0) {
+    const pending = await tx<{ event_id: string }[]>`
+      SELECT event_id FROM deliveries
+      WHERE endpoint_id = ${endpoint.id} AND status = 'pending' AND event_id IN ${tx(chosen.map((e) => e.id))}`;
+    const busy = new Set(pending.map((p) => p.event_id));
+    fresh = chosen.filter((event) => !busy.has(event.id));
+  }
+  const enqueued = await insertDeliveries(
+    tx,
+    fresh.map((event) => ({
+      id: newId('delivery'),
+      eventId: event.id,
+      endpointId: endpoint.id,
+      origin: 'replay' as const,
+      dedupe: `replay:${id}`,
+      nextAttemptAt: now,
+    })),
+    now,
+  );
+  const last = events.at(-1);
+  const done = events.length < pageSize;
+  await tx`
+    UPDATE replays SET scanned = scanned + ${events.length}, enqueued = enqueued + ${enqueued},
+      skipped = skipped + ${events.length - enqueued},
+      cursor = ${last ? JSON.stringify([last.occurred_at, last.id]) : row.cursor},
+      status = ${done ? 'done' : 'running'}, updated_at = ${t}, finished_at = ${done ? t : null}
+    WHERE id = ${id}`;
+  return selectReplay(tx, id);
+}

@@ -1,0 +1,412 @@
+import type { CanonicalEvent } from '../../events.js';
+import { newId } from '../../ids.js';
+import type {
+  AttemptRecord,
+  AttemptResult,
+  ClaimedDelivery,
+  DeliveryQuery,
+  DeliveryRecord,
+  EndpointPatch,
+  EndpointRecord,
+  NewDelivery,
+  ReplayRecord,
+  ReplaySelect,
+  RouteEvent,
+} from '../delivery-types.js';
+import { loadMigrations } from '../migrations.js';
+import { type InboxDbRow, inboxRowFrom, type SourceRow, sourceFrom } from '../rows.js';
+import type {
+  ApiKeyRecord,
+  AttemptSample,
+  BatchSummary,
+  ClaimOptions,
+  EventCursor,
+  EventQuery,
+  InboxCounts,
+  InboxInsert,
+  InboxQuery,
+  InboxRow,
+  Page,
+  RequeueSelector,
+  RowOutcome,
+  SourcePatch,
+  SourceRecord,
+  Store,
+} from '../store.js';
+import { connect, type PostgresOptions, type Queryable, type Sql } from './connection.js';
+import * as delivery from './postgres-delivery.js';
+
+const SOURCE_COLUMNS =
+  'id, name, provider, config, enabled::int AS enabled, state::text AS state, created_at, updated_at';
+
+/**
+ * The PostgreSQL store: the same contract as SQLite, for production and for several mailhook nodes
+ * on one database. Work is claimed with FOR UPDATE SKIP LOCKED (inbox rows inside the processing
+ * transaction itself, deliveries under leases), so any node can die without losing or
+ * double-finishing work.
+ */
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+  readonly capabilities = { singleNode: false, blockingWrites: false };
+  readonly sql: Sql;
+  private readonly schema: string;
+
+  constructor(options: PostgresOptions) {
+    this.schema = options.schema ?? 'public';
+    this.sql = connect(options);
+  }
+
+  async migrate(): Promise<number[]> {
+    const sql = this.sql;
+    await sql`CREATE SCHEMA IF NOT EXISTS ${sql(this.schema)}`;
+    return sql.begin(async (tx) => {
+      // Several nodes starting at once: one migrates, the others wait and then find nothing to do.
+      await tx`SELECT pg_advisory_xact_lock(hashtext(${`mailhook:migrate:${this.schema}`}))`;
+      await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`;
+      const done = new Set(
+        (await tx<{ version: number }[]>`SELECT version FROM schema_migrations`).map((r) => r.version),
+      );
+      const applied: number[] = [];
+      for (const migration of loadMigrations('postgres')) {
+        if (done.has(migration.version)) continue;
+        await tx.unsafe(migration.sql);
+        await tx`INSERT INTO schema_migrations (version, name, applied_at) VALUES (${migration.version}, ${migration.name}, ${Date.now()})`;
+        applied.push(migration.version);
+      }
+      return applied;
+    }) as Promise<number[]>;
+  }
+
+  async ping(): Promise<void> {
+    await this.sql`SELECT 1`;
+  }
+
+  async close(): Promise<void> {
+    await this.sql.end({ timeout: 5 });
+  }
+
+  async createSource(s: SourceRecord): Promise<void> {
+    await this.sql`
+      INSERT INTO sources (id, name, provider, config, enabled, state, created_at, updated_at)
+      VALUES (${s.id}, ${s.name}, ${s.provider}, ${JSON.stringify(s.config)}, ${s.enabled},
+              ${this.sql.json(s.state as never)}, ${s.createdAt.getTime()}, ${s.updatedAt.getTime()})`;
+  }
+
+  async getSource(id: string): Promise<SourceRecord | null> {
+    const [row] = await this.sql.unsafe<SourceRow[]>(
+      `SELECT ${SOURCE_COLUMNS} FROM sources WHERE id = $1 AND deleted_at IS NULL`,
+      [id],
+    );
+    return row ? sourceFrom(row) : null;
+  }
+
+  async listSources(): Promise<SourceRecord[]> {
+    const rows = await this.sql.unsafe<SourceRow[]>(
+      `SELECT ${SOURCE_COLUMNS} FROM sources WHERE deleted_at IS NULL ORDER BY id`,
+    );
+    return rows.map(sourceFrom);
+  }
+
+  async updateSource(id: string, patch: SourcePatch, now: Date): Promise<SourceRecord | null> {
+    const result = await this.sql`
+      UPDATE sources SET
+        name = COALESCE(${patch.name ?? null}, name),
+        config = COALESCE(${patch.config ? JSON.stringify(patch.config) : null}, config),
+        enabled = COALESCE(${patch.enabled ?? null}::boolean, enabled),
+        updated_at = ${now.getTime()}
+      WHERE id = ${id} AND deleted_at IS NULL`;
+    return result.count === 0 ? null : this.getSource(id);
+  }
+
+  async updateSourceState(id: string, state: Record<string, unknown>, now: Date): Promise<void> {
+    const sql = this.sql;
+    await sql`UPDATE sources SET state = state || ${sql.json(state as never)}, updated_at = ${now.getTime()} WHERE id = ${id}`;
+  }
+
+  async deleteSource(id: string, now: Date): Promise<boolean> {
+    const result = await this.sql`
+      UPDATE sources SET deleted_at = ${now.getTime()}, enabled = FALSE WHERE id = ${id} AND deleted_at IS NULL`;
+    return result.count > 0;
+  }
+
+  async appendInbox(rows: InboxInsert[]): Promise<void> {
+    if (rows.length === 0) return;
+    const values = rows.map((r) => ({
+      id: r.id,
+      source_id: r.sourceId,
+      provider: r.provider,
+      received_at: r.receivedAt.getTime(),
+      method: r.method,
+      path: r.path,
+      query: r.query,
+      headers: JSON.stringify(r.headers),
+      body: r.body,
+    }));
+    // One statement, one commit: the group commit of the ingest path.
+    await this.sql`INSERT INTO inbox ${this.sql(values)}`;
+  }
+
+  async getInboxRow(id: string): Promise<InboxRow | null> {
+    const [row] = await this.sql<InboxDbRow[]>`SELECT * FROM inbox WHERE id = ${id}`;
+    return row ? inboxRowFrom(row) : null;
+  }
+
+  async listInbox(query: InboxQuery): Promise<Page<InboxRow, string>> {
+    const sql = this.sql;
+    const rows = (
+      await sql<InboxDbRow[]>`
+        SELECT * FROM inbox WHERE TRUE
+          ${query.status ? sql`AND status = ${query.status}` : sql``}
+          ${query.sourceId ? sql`AND source_id = ${query.sourceId}` : sql``}
+          ${query.cursor ? sql`AND id < ${query.cursor}` : sql``}
+        ORDER BY id DESC LIMIT ${query.limit + 1}`
+    ).map(inboxRowFrom);
+    const items = rows.slice(0, query.limit);
+    const last = items.at(-1);
+    return { items, next: rows.length > query.limit && last ? last.id : null };
+  }
+
+  async countInbox(): Promise<InboxCounts> {
+    const counts: InboxCounts = { pending: 0, processed: 0, quarantined: 0 };
+    const rows = await this.sql<{ status: keyof InboxCounts; n: number }[]>`
+      SELECT status, COUNT(*)::int AS n FROM inbox GROUP BY status`;
+    for (const row of rows) counts[row.status] = row.n;
+    return counts;
+  }
+
+  async requeueInbox(selector: RequeueSelector): Promise<number> {
+    const sql = this.sql;
+    if (selector.ids?.length === 0) return 0;
+    const result = await sql`
+      UPDATE inbox SET status = 'pending', error = NULL
+      WHERE status <> 'pending'
+        ${selector.ids ? sql`AND id IN ${sql(selector.ids)}` : sql``}
+        ${selector.status ? sql`AND status = ${selector.status}` : sql``}
+        ${selector.sourceId ? sql`AND source_id = ${selector.sourceId}` : sql``}
+        ${selector.since ? sql`AND received_at >= ${selector.since.getTime()}` : sql``}
+        ${selector.until ? sql`AND received_at < ${selector.until.getTime()}` : sql``}`;
+    return result.count;
+  }
+
+  async processInbox(
+    limit: number,
+    plan: (rows: InboxRow[]) => RowOutcome[],
+    route?: RouteEvent,
+    at?: Date,
+  ): Promise<BatchSummary> {
+    const summary: BatchSummary = {
+      rows: 0,
+      processed: 0,
+      quarantined: 0,
+      inserted: 0,
+      duplicates: 0,
+      deliveries: 0,
+    };
+    await this.sql.begin(async (tx) => {
+      // The row locks are the claim: another node skips these rows, and if this one dies the
+      // transaction rolls back and they are pending again.
+      const rows = (
+        await tx<InboxDbRow[]>`
+          SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`
+      ).map(inboxRowFrom);
+      summary.rows = rows.length;
+      if (rows.length === 0) return;
+      const now = (at ?? new Date()).getTime();
+      const outcomes = plan(rows);
+      const candidates = outcomes.flatMap((o) =>
+        o.kind === 'processed' ? o.events.map((e) => ({ inboxId: o.inboxId, ...e })) : [],
+      );
+      const insertedIds = new Set<string>();
+      if (candidates.length > 0) {
+        const values = candidates.map(({ inboxId, dedupKey, event }) => ({
+          id: event.id,
+          source_id: event.data.source_id,
+          dedup_key: dedupKey,
+          type: event.type,
+          occurred_at: Date.parse(event.timestamp),
+          recipient: event.data.recipient,
+          message_id: event.data.message_id,
+          inbox_id: inboxId,
+          body: JSON.stringify(event),
+        }));
+        const returned = await tx<{ id: string }[]>`
+          INSERT INTO events ${tx(values)} ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
+        for (const r of returned) insertedIds.add(r.id);
+      }
+      const fanOut: NewDelivery[] = [];
+      if (route && insertedIds.size > 0) {
+        const endpoints = await delivery.selectEndpoints(tx, { routable: true });
+        for (const { event } of candidates) {
+          if (!insertedIds.has(event.id)) continue;
+          for (const endpoint of route(event, endpoints)) {
+            fanOut.push({
+              id: newId('delivery'),
+              eventId: event.id,
+              endpointId: endpoint.id,
+              origin: 'event',
+              dedupe: '',
+              nextAttemptAt: new Date(now),
+            });
+          }
+        }
+      }
+      for (const outcome of outcomes) {
+        if (outcome.kind === 'quarantined') {
+          await tx`
+            UPDATE inbox SET status = 'quarantined', attempts = attempts + 1, error = ${outcome.error}, notes = NULL,
+              event_count = 0, duplicate_count = 0, processed_at = ${now}
+            WHERE id = ${outcome.inboxId} AND status = 'pending'`;
+          summary.quarantined++;
+          continue;
+        }
+        // An id counts once even if a plan hands the same event to two rows (the first one wins).
+        const inserted = outcome.events.filter((e) => insertedIds.delete(e.event.id)).length;
+        const duplicates = outcome.events.length - inserted;
+        await tx`
+          UPDATE inbox SET status = 'processed', attempts = attempts + 1, error = NULL,
+            notes = ${outcome.notes.length ? JSON.stringify(outcome.notes) : null},
+            event_count = ${inserted}, duplicate_count = ${duplicates}, processed_at = ${now}
+          WHERE id = ${outcome.inboxId} AND status = 'pending'`;
+        summary.processed++;
+        summary.inserted += inserted;
+        summary.duplicates += duplicates;
+      }
+      summary.deliveries = await delivery.insertDeliveries(tx, fanOut, new Date(now));
+    });
+    return summary;
+  }
+
+  async getEvent(id: string): Promise<CanonicalEvent | null> {
+    const [row] = await this.sql<{ body: string }[]>`SELECT body FROM events WHERE id = ${id}`;
+    return row ? (JSON.parse(row.body) as CanonicalEvent) : null;
+  }
+
+  async listEvents(query: EventQuery): Promise<Page<CanonicalEvent, EventCursor>> {
+    const sql = this.sql;
+    const c = query.cursor;
+    const rows = await sql<{ id: string; occurred_at: number; body: string }[]>`
+      SELECT id, occurred_at, body FROM events WHERE TRUE
+        ${query.type ? sql`AND type = ${query.type}` : sql``}
+        ${query.recipient ? sql`AND recipient = ${query.recipient}` : sql``}
+        ${query.messageId ? sql`AND message_id = ${query.messageId}` : sql``}
+        ${query.sourceId ? sql`AND source_id = ${query.sourceId}` : sql``}
+        ${query.since ? sql`AND occurred_at >= ${query.since.getTime()}` : sql``}
+        ${query.until ? sql`AND occurred_at < ${query.until.getTime()}` : sql``}
+        ${c ? sql`AND (occurred_at < ${c.occurredAt} OR (occurred_at = ${c.occurredAt} AND id < ${c.id}))` : sql``}
+      ORDER BY occurred_at DESC, id DESC LIMIT ${query.limit + 1}`;
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      items: page.map((row) => JSON.parse(row.body) as CanonicalEvent),
+      next: rows.length > query.limit && last ? { occurredAt: last.occurred_at, id: last.id } : null,
+    };
+  }
+
+  async countEvents(): Promise<number> {
+    const [row] = await this.sql<{ n: number }[]>`SELECT COUNT(*)::int AS n FROM events`;
+    return row?.n ?? 0;
+  }
+
+  createEndpoint(endpoint: EndpointRecord): Promise<void> {
+    return delivery.insertEndpoint(this.sql, endpoint);
+  }
+
+  getEndpoint(id: string): Promise<EndpointRecord | null> {
+    return delivery.selectEndpoint(this.sql, id);
+  }
+
+  listEndpoints(): Promise<EndpointRecord[]> {
+    return delivery.selectEndpoints(this.sql);
+  }
+
+  updateEndpoint(id: string, patch: EndpointPatch, now: Date): Promise<EndpointRecord | null> {
+    return this.sql.begin((tx) =>
+      delivery.patchEndpoint(tx, id, patch, now),
+    ) as Promise<EndpointRecord | null>;
+  }
+
+  deleteEndpoint(id: string, now: Date): Promise<boolean> {
+    return this.sql.begin((tx) => delivery.softDeleteEndpoint(tx, id, now)) as Promise<boolean>;
+  }
+
+  createDeliveries(deliveries: NewDelivery[], now: Date): Promise<number> {
+    return delivery.insertDeliveries(this.sql, deliveries, now);
+  }
+
+  claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+    return this.sql.begin((tx) => delivery.claimDue(tx, options)) as Promise<ClaimedDelivery[]>;
+  }
+
+  async releaseDeliveries(items: Array<{ id: string; owner: string; notBefore: Date }>): Promise<void> {
+    if (items.length > 0) await delivery.release(this.sql, items);
+  }
+
+  async releaseAllLeases(): Promise<number> {
+    const result = await this.sql`
+      UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL AND status = 'pending'`;
+    return result.count;
+  }
+
+  async recordAttempts(results: AttemptResult[], now: Date): Promise<void> {
+    if (results.length > 0) await this.sql.begin((tx) => delivery.applyAttempts(tx, results, now));
+  }
+
+  getDelivery(id: string): Promise<DeliveryRecord | null> {
+    return delivery.selectDelivery(this.sql, id);
+  }
+
+  listDeliveries(query: DeliveryQuery): Promise<Page<DeliveryRecord, string>> {
+    return delivery.selectDeliveries(this.sql, query);
+  }
+
+  listAttempts(deliveryId: string): Promise<AttemptRecord[]> {
+    return delivery.selectAttempts(this.sql, deliveryId);
+  }
+
+  listAttemptSamples(endpointId: string, since: Date): Promise<AttemptSample[]> {
+    return delivery.selectAttemptSamples(this.sql, endpointId, since);
+  }
+
+  retryDelivery(id: string, now: Date): Promise<DeliveryRecord | null> {
+    return delivery.retryNow(this.sql, id, now);
+  }
+
+  createReplay(replay: ReplayRecord): Promise<void> {
+    return delivery.insertReplay(this.sql, replay);
+  }
+
+  getReplay(id: string): Promise<ReplayRecord | null> {
+    return delivery.selectReplay(this.sql, id);
+  }
+
+  runningReplays(): Promise<string[]> {
+    return delivery.runningReplayIds(this.sql);
+  }
+
+  advanceReplay(id: string, pageSize: number, select: ReplaySelect, now: Date): Promise<ReplayRecord | null> {
+    return this.sql.begin((tx) =>
+      delivery.advance(tx, id, pageSize, select, now),
+    ) as Promise<ReplayRecord | null>;
+  }
+
+  async addApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.sql`
+      INSERT INTO api_keys (id, name, hash, created_at) VALUES (${key.id}, ${key.name}, ${key.hash}, ${key.createdAt.getTime()})
+      ON CONFLICT (hash) DO NOTHING`;
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const [row] = await this.sql<{ id: string; name: string; hash: string; created_at: number }[]>`
+      SELECT id, name, hash, created_at FROM api_keys WHERE hash = ${hash} AND revoked_at IS NULL`;
+    return row ? { id: row.id, name: row.name, hash: row.hash, createdAt: new Date(row.created_at) } : null;
+  }
+
+  async countApiKeys(): Promise<number> {
+    const [row] = await this.sql<
+      { n: number }[]
+    >`SELECT COUNT(*)::int AS n FROM api_keys WHERE revoked_at IS NULL`;
+    return row?.n ?? 0;
+  }
+}
+
+export type { Queryable };

@@ -1,0 +1,26 @@
+import { describe, it } from 'vitest';
+import { dropSchema, postgresAvailable, postgresStore, testSchema } from '../helpers/postgres.js';
+import { runDeliveryContract } from './delivery-contract.js';
+import { type MakeStore, runStoreContract } from './store-contract.js';
+
+/** The same contract suites as SQLite, each test on its own schema of the real PostgreSQL server. */
+const makePostgresStore: MakeStore = async () => {
+  const schema = testSchema();
+  const store = postgresStore(schema);
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await dropSchema(schema);
+    },
+  };
+};
+
+if (await postgresAvailable()) {
+  runStoreContract('PostgresStore', makePostgresStore);
+  runDeliveryContract('PostgresStore', makePostgresStore);
+} else {
+  describe('PostgresStore', () => {
+    it.skip('needs PostgreSQL at MAILHOOK_TEST_DATABASE_URL (never skipped in CI)', () => {});
+  });
+}
