@@ -17,6 +17,8 @@ export interface Config {
   deliveryTimeoutMs: number;
   disableAfterMs: number;
   deliveryConcurrency: number;
+  softBounceLimit: number;
+  softBounceWindowMs: number;
   allowPrivateTargets: boolean;
   signatureToleranceSec: number;
   snsCertDir: string | null;
@@ -72,6 +74,16 @@ export const VARIABLES = {
     default: '200',
     example: '500',
     meaning: 'deliveries in flight at once across all endpoints (each endpoint also has its own cap)',
+  },
+  MAILHOOK_SOFT_BOUNCE_LIMIT: {
+    default: '3',
+    example: '5',
+    meaning: 'soft bounces that suppress an address (within the window, with no delivery in between)',
+  },
+  MAILHOOK_SOFT_BOUNCE_WINDOW: {
+    default: '7d',
+    example: '14d',
+    meaning: 'the window in which soft bounces are counted',
   },
   MAILHOOK_ALLOW_PRIVATE_TARGETS: {
     default: 'false',
@@ -247,6 +259,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     deliveryTimeoutMs: readDurationMs(env, 'MAILHOOK_DELIVERY_TIMEOUT', 100, false),
     disableAfterMs: readDurationMs(env, 'MAILHOOK_DISABLE_AFTER', 1000, true),
     deliveryConcurrency: readPositiveInt(env, 'MAILHOOK_DELIVERY_CONCURRENCY'),
+    softBounceLimit: readPositiveInt(env, 'MAILHOOK_SOFT_BOUNCE_LIMIT'),
+    softBounceWindowMs: readDurationMs(env, 'MAILHOOK_SOFT_BOUNCE_WINDOW', 60_000, false),
     allowPrivateTargets: readBoolean(env, 'MAILHOOK_ALLOW_PRIVATE_TARGETS'),
     signatureToleranceSec: readDurationSec(env, 'MAILHOOK_SIGNATURE_TOLERANCE'),
     snsCertDir: snsCertDir === '' ? null : resolve(cwd, snsCertDir),

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { parseTime } from '../api/cursor.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
+import { pipelineEffects } from '../pipeline/effects.js';
 import { PipelineRunner } from '../pipeline/runner.js';
 import { openStore } from '../store/index.js';
 import type { RequeueSelector } from '../store/store.js';
@@ -61,6 +62,7 @@ export async function reprocessCommand(args: string[]): Promise<number> {
     const requeued = await store.requeueInbox(selector);
     const runner = new PipelineRunner({
       store,
+      effects: pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs }),
       logger: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, 2),
     });
     const totals = await runner.runUntilIdle();

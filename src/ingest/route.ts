@@ -31,10 +31,13 @@ function headersOf(request: FastifyRequest): Record<string, string> {
   return headers;
 }
 
-function withoutCredentials(headers: Record<string, string>): Record<string, string> {
-  if (!Object.keys(headers).some((name) => REDACTED_HEADERS.has(name))) return headers;
+/** Also redacts the secret header a credential-only source is configured with (e.g. `x-webhook-secret`). */
+function withoutCredentials(headers: Record<string, string>, config: Record<string, unknown>): Record<string, string> {
+  const secretHeader = (config.header as { name?: unknown } | undefined)?.name;
+  const names = typeof secretHeader === 'string' ? [...REDACTED_HEADERS, secretHeader.toLowerCase()] : [...REDACTED_HEADERS];
+  if (!names.some((name) => name in headers)) return headers;
   const copy = { ...headers };
-  for (const name of REDACTED_HEADERS) if (name in copy) copy[name] = '[redacted]';
+  for (const name of names) if (name in copy) copy[name] = '[redacted]';
   return copy;
 }
 
@@ -76,7 +79,7 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
   async function ingest(request: FastifyRequest<{ Params: { sourceId: string } }>, reply: FastifyReply) {
     const receivedAt = now();
     const { source, adapter } = await sourceFor(request.params.sourceId);
-    if (request.method === 'GET' && !adapter.acceptsGet) {
+    if (request.method === 'HEAD' || (request.method === 'GET' && !adapter.acceptsGet)) {
       // A browser or a provider's URL check: the URL is right, but events must be POSTed.
       return reply.code(200).send({ status: 'ok', provider: source.provider });
     }
@@ -106,7 +109,7 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
 
     const id = newId('inbox');
     try {
-      const headers = withoutCredentials(raw.headers);
+      const headers = withoutCredentials(raw.headers, source.config);
       await writer.add({ id, sourceId: source.id, provider: source.provider, ...raw, headers });
     } catch (err) {
       request.log.error({ err, sourceId: source.id }, 'could not store ingest request');

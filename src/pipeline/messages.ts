@@ -5,6 +5,7 @@ import type { BatchSummary, InboxInsert } from '../store/store.js';
 export interface PipelineThreadData {
   store: Pick<Config, 'databaseUrl' | 'dataDir'>;
   logLevel: string;
+  softBounce: { threshold: number; windowMs: number };
   batchSize: number;
   pollMs: number;
   /** Start with the runner paused (appends still work); `resume` starts it. */

@@ -6,7 +6,7 @@ import type { FromPipeline, PipelineThreadData, ToPipeline } from './messages.js
 import { addBatch, emptyTotals, type PipelineTotals } from './runner.js';
 
 export interface PipelineThreadOptions {
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'logLevel'>;
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'logLevel' | 'softBounceLimit' | 'softBounceWindowMs'>;
   logger: Logger;
   /** Rows per transaction; small, because the write lock is shared with ingest commits. */
   batchSize?: number;
@@ -37,6 +37,10 @@ export class PipelineThread {
     const data: PipelineThreadData = {
       store: { databaseUrl: this.options.config.databaseUrl, dataDir: this.options.config.dataDir },
       logLevel: this.options.config.logLevel,
+      softBounce: {
+        threshold: this.options.config.softBounceLimit,
+        windowMs: this.options.config.softBounceWindowMs,
+      },
       batchSize: this.options.batchSize ?? 20,
       pollMs: this.options.pollMs ?? 1000,
       paused: this.options.paused ?? false,

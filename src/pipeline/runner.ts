@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { BatchSummary, Store } from '../store/store.js';
-import { routeEvent } from './fan-out.js';
+import type { BatchSummary, EventEffects, Store } from '../store/store.js';
+import { pipelineEffects } from './effects.js';
 import { processRows } from './process-row.js';
 
 export interface PipelineOptions {
@@ -11,6 +11,8 @@ export interface PipelineOptions {
   /** How often an idle runner looks for work that another process appended. */
   pollMs?: number;
   now?: () => Date;
+  /** Fan-out and suppression rules; the defaults when omitted. */
+  effects?: EventEffects;
 }
 
 export interface PipelineTotals extends BatchSummary {
@@ -27,6 +29,7 @@ export class PipelineRunner {
   private readonly batchSize: number;
   private readonly pollMs: number;
   private readonly now: () => Date;
+  private readonly effects: EventEffects;
   private running = false;
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
@@ -41,6 +44,7 @@ export class PipelineRunner {
     this.batchSize = options.batchSize ?? 200;
     this.pollMs = options.pollMs ?? 1000;
     this.now = options.now ?? (() => new Date());
+    this.effects = options.effects ?? pipelineEffects();
   }
 
   start(): void {
@@ -64,7 +68,7 @@ export class PipelineRunner {
 
   /** Processes one batch; exported for the CLI and tests. */
   async runOnce(): Promise<BatchSummary> {
-    const summary = await this.store.processInbox(this.batchSize, processRows, routeEvent, this.now());
+    const summary = await this.store.processInbox(this.batchSize, processRows, this.effects, this.now());
     addBatch(this.totals, summary);
     if (summary.rows > 0) this.onBatch?.(summary);
     if (summary.quarantined > 0)

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../logger.js';
 import { openStore } from '../store/index.js';
 import type { InboxInsert } from '../store/store.js';
+import { pipelineEffects } from './effects.js';
 import type { FromPipeline, PipelineThreadData, ToPipeline } from './messages.js';
 import { PipelineRunner } from './runner.js';
 
@@ -16,7 +17,13 @@ if (!port) throw new Error('pipeline worker must run in a worker thread');
 
 const logger = createLogger(data.logLevel).child({ area: 'pipeline' });
 const store = openStore(data.store, { poolSize: 4 });
-const runner = new PipelineRunner({ store, logger, batchSize: data.batchSize, pollMs: data.pollMs });
+const runner = new PipelineRunner({
+  store,
+  logger,
+  batchSize: data.batchSize,
+  pollMs: data.pollMs,
+  effects: pipelineEffects(data.softBounce),
+});
 const send = (message: FromPipeline) => port.postMessage(message);
 
 /** Buffers arrive as Uint8Arrays after structured cloning; the store wants Buffers. */

@@ -1,5 +1,18 @@
 import { MailhookError } from '../errors.js';
+import { brevo } from './brevo.js';
+import { elasticemail } from './elasticemail.js';
+import { loops } from './loops.js';
+import { mailersend } from './mailersend.js';
+import { mailgun } from './mailgun.js';
+import { mailjet } from './mailjet.js';
+import { mandrill } from './mandrill.js';
+import { postal } from './postal.js';
+import { postmark } from './postmark.js';
+import { resend } from './resend.js';
 import { sendgrid } from './sendgrid.js';
+import { ses } from './ses.js';
+import { smtp2go } from './smtp2go.js';
+import { sparkpost } from './sparkpost.js';
 import { standard } from './standard.js';
 import type { ProviderAdapter } from './types.js';
 
@@ -13,7 +26,23 @@ export type {
 } from './types.js';
 
 /** The only list of providers: everything else looks adapters up here. */
-const ADAPTERS: readonly ProviderAdapter[] = [sendgrid, standard];
+const ADAPTERS: readonly ProviderAdapter[] = [
+  sendgrid,
+  standard,
+  postal,
+  smtp2go,
+  elasticemail,
+  postmark,
+  sparkpost,
+  mailjet,
+  brevo,
+  mandrill,
+  mailersend,
+  resend,
+  loops,
+  ses,
+  mailgun,
+];
 
 const BY_ID = new Map(ADAPTERS.map((adapter) => [adapter.id, adapter]));
 

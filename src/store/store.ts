@@ -12,8 +12,17 @@ import type {
   ReplaySelect,
   RouteEvent,
 } from './delivery-types.js';
+import type {
+  EventEffects,
+  PublishedEvent,
+  StatsQuery,
+  StatsRow,
+  SuppressionEntry,
+  SuppressionQuery,
+} from './insight-types.js';
 
 export type * from './delivery-types.js';
+export type * from './insight-types.js';
 
 /**
  * The Store speaks the domain's verbs and hides connections, SQL and dialects. Each implementation
@@ -202,9 +211,33 @@ export interface Store {
   processInbox(
     limit: number,
     plan: (rows: InboxRow[]) => RowOutcome[],
-    route?: RouteEvent,
+    effects?: EventEffects,
     now?: Date,
   ): Promise<BatchSummary>;
+  /**
+   * Stores published events with the same effects as provider events, in one transaction. An event
+   * whose (source, dedup key) exists already is not stored again: the stored one is returned.
+   */
+  publishEvents(
+    events: PublishedEvent[],
+    effects: EventEffects,
+    now: Date,
+  ): Promise<Array<{ event: CanonicalEvent; created: boolean }>>;
+  /** Every event of a message (unordered). */
+  listMessageEvents(messageId: string, limit: number): Promise<CanonicalEvent[]>;
+  /** A recipient's most recent events, newest first. */
+  listRecipientEvents(recipient: string, limit: number): Promise<CanonicalEvent[]>;
+  eventStats(query: StatsQuery): Promise<StatsRow[]>;
+
+  getSuppressions(email: string): Promise<SuppressionEntry[]>;
+  /** Entries for many addresses in one round trip (keys are the normalised addresses). */
+  checkSuppressions(emails: string[]): Promise<Map<string, SuppressionEntry[]>>;
+  listSuppressions(
+    query: SuppressionQuery,
+  ): Promise<Page<SuppressionEntry, [number, string, string, string]>>;
+  addSuppression(entry: SuppressionEntry): Promise<void>;
+  /** Removes an address's entries (of one scope/reason when given); returns how many. */
+  removeSuppressions(email: string, filter: { scope?: string; reason?: string }): Promise<number>;
 
   getEvent(id: string): Promise<CanonicalEvent | null>;
   listEvents(query: EventQuery): Promise<Page<CanonicalEvent, EventCursor>>;

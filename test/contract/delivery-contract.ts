@@ -128,7 +128,7 @@ async function storeEvents(store: Store, events: NewEvent[], route?: RouteEvent)
       const item = byRow.get(row.id);
       return { inboxId: row.id, kind: 'processed', events: item ? [item] : [], notes: [] };
     });
-  const summary = await store.processInbox(rows.length, plan, route);
+  const summary = await store.processInbox(rows.length, plan, route ? { route } : undefined);
   expect(summary.rows).toBe(rows.length);
   return summary;
 }

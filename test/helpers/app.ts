@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { type App, build } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { pipelineEffects } from '../../src/pipeline/effects.js';
 import { PipelineRunner } from '../../src/pipeline/runner.js';
 import { SqliteStore } from '../../src/store/index.js';
 
@@ -27,7 +28,8 @@ export async function testApp(env: Record<string, string> = {}, now?: () => Date
   const { ensureAdminKey } = await import('../../src/api/index.js');
   await ensureAdminKey(store, API_KEY);
   const logger = pino({ level: 'silent' });
-  const pipeline = new PipelineRunner({ store, logger, ...(now && { now }) });
+  const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
+  const pipeline = new PipelineRunner({ store, logger, effects, ...(now && { now }) });
   const app = await build({ config, store, logger, ...(now && { now }) });
   return {
     ...app,

@@ -22,6 +22,8 @@ describe('loadConfig', () => {
       deliveryTimeoutMs: 15_000,
       disableAfterMs: 5 * 86_400_000,
       deliveryConcurrency: 200,
+      softBounceLimit: 3,
+      softBounceWindowMs: 7 * 86_400_000,
       allowPrivateTargets: false,
       signatureToleranceSec: 300,
       snsCertDir: null,

@@ -21,20 +21,28 @@ import type {
   BatchSummary,
   ClaimOptions,
   EventCursor,
+  EventEffects,
   EventQuery,
   InboxCounts,
   InboxInsert,
   InboxQuery,
   InboxRow,
   Page,
+  PublishedEvent,
   RequeueSelector,
   RowOutcome,
   SourcePatch,
   SourceRecord,
+  StatsQuery,
+  StatsRow,
   Store,
+  SuppressionEntry,
+  SuppressionQuery,
 } from '../store.js';
 import { connect, type PostgresOptions, type Queryable, type Sql } from './connection.js';
 import * as delivery from './postgres-delivery.js';
+import * as insights from './postgres-insights.js';
+import { applyEffects, type EffectsContext, eventRow } from './postgres-insights.js';
 
 const SOURCE_COLUMNS =
   'id, name, provider, config, enabled::int AS enabled, state::text AS state, created_at, updated_at';
@@ -191,7 +199,7 @@ export class PostgresStore implements Store {
   async processInbox(
     limit: number,
     plan: (rows: InboxRow[]) => RowOutcome[],
-    route?: RouteEvent,
+    effects?: EventEffects,
     at?: Date,
   ): Promise<BatchSummary> {
     const summary: BatchSummary = {
@@ -218,37 +226,17 @@ export class PostgresStore implements Store {
       );
       const insertedIds = new Set<string>();
       if (candidates.length > 0) {
-        const values = candidates.map(({ inboxId, dedupKey, event }) => ({
-          id: event.id,
-          source_id: event.data.source_id,
-          dedup_key: dedupKey,
-          type: event.type,
-          occurred_at: Date.parse(event.timestamp),
-          recipient: event.data.recipient,
-          message_id: event.data.message_id,
-          inbox_id: inboxId,
-          body: JSON.stringify(event),
-        }));
+        const values = candidates.map(({ inboxId, dedupKey, event }) => eventRow(event, dedupKey, inboxId));
         const returned = await tx<{ id: string }[]>`
           INSERT INTO events ${tx(values)} ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
         for (const r of returned) insertedIds.add(r.id);
       }
-      const fanOut: NewDelivery[] = [];
-      if (route && insertedIds.size > 0) {
-        const endpoints = await delivery.selectEndpoints(tx, { routable: true });
-        for (const { event } of candidates) {
-          if (!insertedIds.has(event.id)) continue;
-          for (const endpoint of route(event, endpoints)) {
-            fanOut.push({
-              id: newId('delivery'),
-              eventId: event.id,
-              endpointId: endpoint.id,
-              origin: 'event',
-              dedupe: '',
-              nextAttemptAt: new Date(now),
-            });
-          }
-        }
+      const ctx = await this.effectsContext(tx, effects, now);
+      const applied = new Set<string>();
+      for (const { event } of candidates) {
+        if (!insertedIds.has(event.id) || applied.has(event.id)) continue;
+        applied.add(event.id);
+        await applyEffects(tx, event, ctx);
       }
       for (const outcome of outcomes) {
         if (outcome.kind === 'quarantined') {
@@ -271,9 +259,80 @@ export class PostgresStore implements Store {
         summary.inserted += inserted;
         summary.duplicates += duplicates;
       }
-      summary.deliveries = await delivery.insertDeliveries(tx, fanOut, new Date(now));
+      summary.deliveries = await delivery.insertDeliveries(tx, ctx.fanOut, new Date(now));
     });
     return summary;
+  }
+
+  private async effectsContext(
+    tx: Queryable,
+    effects: EventEffects | undefined,
+    now: number,
+  ): Promise<EffectsContext> {
+    const endpoints = effects?.route ? await delivery.selectEndpoints(tx, { routable: true }) : [];
+    return { effects, endpoints, now, fanOut: [] };
+  }
+
+  async publishEvents(
+    events: PublishedEvent[],
+    effects: EventEffects,
+    at: Date,
+  ): Promise<Array<{ event: CanonicalEvent; created: boolean }>> {
+    return this.sql.begin(async (tx) => {
+      const now = at.getTime();
+      const ctx = await this.effectsContext(tx, effects, now);
+      const results: Array<{ event: CanonicalEvent; created: boolean }> = [];
+      for (const { event, dedupKey } of events) {
+        const [row] = await tx<{ id: string }[]>`
+          INSERT INTO events ${tx(eventRow(event, dedupKey, null))}
+          ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
+        if (row) {
+          await applyEffects(tx, event, ctx);
+          results.push({ event, created: true });
+          continue;
+        }
+        // A concurrent or earlier publish with the same key won: return what it stored.
+        const [stored] = await tx<{ body: string }[]>`
+          SELECT body FROM events WHERE source_id = ${event.data.source_id} AND dedup_key = ${dedupKey}`;
+        results.push({ event: stored ? (JSON.parse(stored.body) as CanonicalEvent) : event, created: false });
+      }
+      await delivery.insertDeliveries(tx, ctx.fanOut, at);
+      return results;
+    }) as Promise<Array<{ event: CanonicalEvent; created: boolean }>>;
+  }
+
+  listMessageEvents(messageId: string, limit: number): Promise<CanonicalEvent[]> {
+    return insights.selectMessageEvents(this.sql, messageId, limit);
+  }
+
+  listRecipientEvents(recipient: string, limit: number): Promise<CanonicalEvent[]> {
+    return insights.selectRecipientEvents(this.sql, recipient, limit);
+  }
+
+  eventStats(query: StatsQuery): Promise<StatsRow[]> {
+    return insights.selectStats(this.sql, query);
+  }
+
+  async getSuppressions(email: string): Promise<SuppressionEntry[]> {
+    return (await insights.selectSuppressions(this.sql, [email])).get(email) ?? [];
+  }
+
+  checkSuppressions(emails: string[]): Promise<Map<string, SuppressionEntry[]>> {
+    return insights.selectSuppressions(this.sql, emails);
+  }
+
+  listSuppressions(
+    query: SuppressionQuery,
+  ): Promise<Page<SuppressionEntry, [number, string, string, string]>> {
+    return insights.pageSuppressions(this.sql, query);
+  }
+
+  addSuppression(entry: SuppressionEntry): Promise<void> {
+    return insights.upsertSuppression(this.sql, entry);
+  }
+
+  removeSuppressions(email: string, filter: { scope?: string; reason?: string }): Promise<number> {
+    return insights.deleteSuppressions(this.sql, email, filter);
   }
 
   async getEvent(id: string): Promise<CanonicalEvent | null> {

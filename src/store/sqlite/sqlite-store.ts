@@ -18,6 +18,7 @@ import type {
   EndpointPatch,
   EndpointRecord,
   EventCursor,
+  EventEffects,
   EventQuery,
   InboxCounts,
   InboxInsert,
@@ -25,6 +26,7 @@ import type {
   InboxRow,
   NewDelivery,
   Page,
+  PublishedEvent,
   ReplayRecord,
   ReplaySelect,
   RequeueSelector,
@@ -32,7 +34,11 @@ import type {
   RowOutcome,
   SourcePatch,
   SourceRecord,
+  StatsQuery,
+  StatsRow,
   Store,
+  SuppressionEntry,
+  SuppressionQuery,
 } from '../store.js';
 import {
   advance,
@@ -55,6 +61,19 @@ import {
   softDeleteEndpoint,
 } from './delivery-store.js';
 import { Filters } from './filters.js';
+import {
+  applyEffects,
+  deleteSuppressions,
+  type EffectsContext,
+  eventParams,
+  insertEventStatement,
+  pageSuppressions,
+  selectMessageEvents,
+  selectRecipientEvents,
+  selectStats,
+  selectSuppressions,
+  upsertSuppression,
+} from './insights.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -249,7 +268,7 @@ export class SqliteStore implements Store {
   async processInbox(
     limit: number,
     plan: (rows: InboxRow[]) => RowOutcome[],
-    route?: RouteEvent,
+    effects?: EventEffects,
     at?: Date,
   ): Promise<BatchSummary> {
     const summary: BatchSummary = {
@@ -260,11 +279,7 @@ export class SqliteStore implements Store {
       duplicates: 0,
       deliveries: 0,
     };
-    const insertEvent = this.db.prepare(
-      `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (source_id, dedup_key) DO NOTHING`,
-    );
+    const insertEvent = insertEventStatement(this.db);
     const markProcessed = this.db.prepare(
       `UPDATE inbox SET status = 'processed', attempts = attempts + 1, error = NULL, notes = ?,
          event_count = ?, duplicate_count = ?, processed_at = ?
@@ -284,8 +299,8 @@ export class SqliteStore implements Store {
         summary.rows = rows.length;
         if (rows.length === 0) return;
         const now = (at ?? new Date()).getTime();
-        const endpoints = route ? selectEndpoints(this.db, { routable: true }) : [];
-        const fanOut: NewDelivery[] = [];
+        const ctx = this.effectsContext(effects, now);
+        const fresh: CanonicalEvent[] = [];
         for (const outcome of plan(rows)) {
           if (outcome.kind === 'quarantined') {
             markQuarantined.run(outcome.error, now, outcome.inboxId);
@@ -294,20 +309,9 @@ export class SqliteStore implements Store {
           }
           let inserted = 0;
           for (const { dedupKey, event } of outcome.events) {
-            const isNew = insertEvent.run(...eventParams(event, dedupKey, outcome.inboxId)).changes === 1;
-            if (!isNew) continue;
+            if (insertEvent.run(...eventParams(event, dedupKey, outcome.inboxId)).changes !== 1) continue;
             inserted++;
-            if (!route || endpoints.length === 0) continue;
-            for (const endpoint of route(event, endpoints)) {
-              fanOut.push({
-                id: newId('delivery'),
-                eventId: event.id,
-                endpointId: endpoint.id,
-                origin: 'event',
-                dedupe: '',
-                nextAttemptAt: new Date(now),
-              });
-            }
+            fresh.push(event);
           }
           const duplicates = outcome.events.length - inserted;
           const notes = outcome.notes.length ? JSON.stringify(outcome.notes) : null;
@@ -316,10 +320,78 @@ export class SqliteStore implements Store {
           summary.inserted += inserted;
           summary.duplicates += duplicates;
         }
-        summary.deliveries = insertDeliveries(this.db, fanOut, new Date(now));
+        // Effects run once the whole batch is stored, so rules that read history see all of it.
+        for (const event of fresh) applyEffects(this.db, event, ctx);
+        summary.deliveries = insertDeliveries(this.db, ctx.fanOut, new Date(now));
       })
       .immediate();
     return summary;
+  }
+
+  private effectsContext(effects: EventEffects | undefined, now: number): EffectsContext {
+    const endpoints = effects?.route ? selectEndpoints(this.db, { routable: true }) : [];
+    return { effects, endpoints, now, fanOut: [] };
+  }
+
+  async publishEvents(
+    events: PublishedEvent[],
+    effects: EventEffects,
+    at: Date,
+  ): Promise<Array<{ event: CanonicalEvent; created: boolean }>> {
+    const insertEvent = insertEventStatement(this.db);
+    const existing = this.db.prepare<[string, string], { body: string }>(
+      'SELECT body FROM events WHERE source_id = ? AND dedup_key = ?',
+    );
+    return this.db
+      .transaction(() => {
+        const now = at.getTime();
+        const ctx = this.effectsContext(effects, now);
+        const results = events.map(({ event, dedupKey }) => {
+          if (insertEvent.run(...eventParams(event, dedupKey, null)).changes === 1) {
+            applyEffects(this.db, event, ctx);
+            return { event, created: true };
+          }
+          const row = existing.get(event.data.source_id, dedupKey);
+          return { event: row ? (JSON.parse(row.body) as CanonicalEvent) : event, created: false };
+        });
+        insertDeliveries(this.db, ctx.fanOut, at);
+        return results;
+      })
+      .immediate();
+  }
+
+  async listMessageEvents(messageId: string, limit: number): Promise<CanonicalEvent[]> {
+    return selectMessageEvents(this.db, messageId, limit);
+  }
+
+  async listRecipientEvents(recipient: string, limit: number): Promise<CanonicalEvent[]> {
+    return selectRecipientEvents(this.db, recipient, limit);
+  }
+
+  async eventStats(query: StatsQuery): Promise<StatsRow[]> {
+    return selectStats(this.db, query);
+  }
+
+  async getSuppressions(email: string): Promise<SuppressionEntry[]> {
+    return selectSuppressions(this.db, [email]).get(email) ?? [];
+  }
+
+  async checkSuppressions(emails: string[]): Promise<Map<string, SuppressionEntry[]>> {
+    return selectSuppressions(this.db, emails);
+  }
+
+  async listSuppressions(
+    query: SuppressionQuery,
+  ): Promise<Page<SuppressionEntry, [number, string, string, string]>> {
+    return pageSuppressions(this.db, query);
+  }
+
+  async addSuppression(entry: SuppressionEntry): Promise<void> {
+    upsertSuppression(this.db, entry);
+  }
+
+  async removeSuppressions(email: string, filter: { scope?: string; reason?: string }): Promise<number> {
+    return deleteSuppressions(this.db, email, filter);
   }
 
   async getEvent(id: string): Promise<CanonicalEvent | null> {
@@ -469,18 +541,4 @@ export class SqliteStore implements Store {
         ?.n ?? 0
     );
   }
-}
-
-function eventParams(event: CanonicalEvent, dedupKey: string, inboxId: string): unknown[] {
-  return [
-    event.id,
-    event.data.source_id,
-    dedupKey,
-    event.type,
-    Date.parse(event.timestamp),
-    event.data.recipient,
-    event.data.message_id,
-    inboxId,
-    JSON.stringify(event),
-  ];
 }

@@ -1,0 +1,72 @@
+import type { CanonicalEvent } from '../events.js';
+import type { RouteEvent } from './delivery-types.js';
+
+/** Records and rule shapes of the suppression list, timelines and stats. */
+
+export interface SuppressionEntry {
+  email: string;
+  /** `global`, or `group:<id>` for a provider's unsubscribe group. */
+  scope: string;
+  reason: string;
+  detail: string | null;
+  /** The event that caused it; null for manual entries. */
+  eventId: string | null;
+  sourceId: string | null;
+  createdAt: Date;
+}
+
+export type SuppressionIntent =
+  | { op: 'add'; scope: string; reason: string; detail: string | null }
+  | { op: 'remove'; scope: string; reason: string }
+  | { op: 'check_soft_bounces' };
+
+export interface RecipientHistoryItem {
+  type: string;
+  bounceType: string | null;
+  occurredAt: number;
+}
+
+/** Pure rules the store applies to each NEW event, inside the transaction that stores it. */
+export interface EventEffects {
+  /** Fan-out: the endpoints that get a delivery of the event. */
+  route?: RouteEvent;
+  suppressions?: {
+    intents: (event: CanonicalEvent) => SuppressionIntent[];
+    /** Decides from the recipient's bounces and deliveries within `windowMs` before the event. */
+    softBouncesSuppress: (history: RecipientHistoryItem[], at: number) => boolean;
+    windowMs: number;
+  };
+}
+
+export interface SuppressionQuery {
+  reason?: string;
+  scope?: string;
+  since?: Date;
+  limit: number;
+  /** [createdAt ms, email, scope, reason] of the last entry returned; newest first. */
+  cursor?: [number, string, string, string];
+}
+
+export type StatsGroupBy = 'type' | 'provider' | 'source' | 'day' | 'recipient_domain';
+
+export interface StatsQuery {
+  since: Date;
+  until: Date;
+  groupBy: StatsGroupBy;
+  sourceId?: string;
+}
+
+export interface StatsRow {
+  /** The group's value (null for `type`, where the type itself is the grouping). */
+  group: string | null;
+  type: string;
+  count: number;
+  /** Distinct message ids among those events (unique opens, clicks…). */
+  messages: number;
+}
+
+/** A published event to store: `dedupKey` makes the publish idempotent. */
+export interface PublishedEvent {
+  event: CanonicalEvent;
+  dedupKey: string;
+}

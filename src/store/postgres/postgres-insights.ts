@@ -1,0 +1,211 @@
+import type { CanonicalEvent } from '../../events.js';
+import { newId } from '../../ids.js';
+import type { EndpointRecord, NewDelivery } from '../delivery-types.js';
+import type {
+  EventEffects,
+  RecipientHistoryItem,
+  StatsQuery,
+  StatsRow,
+  SuppressionEntry,
+  SuppressionQuery,
+} from '../insight-types.js';
+import type { Page } from '../store.js';
+import type { Queryable } from './connection.js';
+
+/** PostgreSQL twin of src/store/sqlite/insights.ts: effects of new events, suppressions, stats. */
+
+export function eventRow(event: CanonicalEvent, dedupKey: string, inboxId: string | null) {
+  return {
+    id: event.id,
+    source_id: event.data.source_id,
+    dedup_key: dedupKey,
+    type: event.type,
+    occurred_at: Date.parse(event.timestamp),
+    recipient: event.data.recipient,
+    message_id: event.data.message_id,
+    inbox_id: inboxId,
+    body: JSON.stringify(event),
+    provider: event.data.provider,
+    bounce_type: event.data.bounce?.type ?? null,
+  };
+}
+
+export interface EffectsContext {
+  effects: EventEffects | undefined;
+  endpoints: EndpointRecord[];
+  now: number;
+  fanOut: NewDelivery[];
+}
+
+export async function applyEffects(tx: Queryable, event: CanonicalEvent, ctx: EffectsContext): Promise<void> {
+  const { effects } = ctx;
+  if (effects?.route && ctx.endpoints.length > 0) {
+    for (const endpoint of effects.route(event, ctx.endpoints)) {
+      ctx.fanOut.push({
+        id: newId('delivery'),
+        eventId: event.id,
+        endpointId: endpoint.id,
+        origin: 'event',
+        dedupe: '',
+        nextAttemptAt: new Date(ctx.now),
+      });
+    }
+  }
+  const rules = effects?.suppressions;
+  const recipient = event.data.recipient;
+  if (!rules || !recipient) return;
+  for (const intent of rules.intents(event)) {
+    if (intent.op === 'add') {
+      await upsertSuppression(tx, {
+        email: recipient,
+        scope: intent.scope,
+        reason: intent.reason,
+        detail: intent.detail,
+        eventId: event.id,
+        sourceId: event.data.source_id,
+        createdAt: new Date(ctx.now),
+      });
+    } else if (intent.op === 'remove') {
+      await tx`DELETE FROM suppressions WHERE email = ${recipient} AND scope = ${intent.scope} AND reason = ${intent.reason}`;
+    } else {
+      const at = Date.parse(event.timestamp);
+      const rows = await tx<{ type: string; bounce_type: string | null; occurred_at: number }[]>`
+        SELECT type, bounce_type, occurred_at FROM events
+        WHERE recipient = ${recipient} AND occurred_at >= ${at - rules.windowMs} AND occurred_at <= ${at}
+          AND type IN ('email.bounced', 'email.delivered')`;
+      const history = rows.map(
+        (r): RecipientHistoryItem => ({ type: r.type, bounceType: r.bounce_type, occurredAt: r.occurred_at }),
+      );
+      if (rules.softBouncesSuppress(history, at)) {
+        const soft = history.filter((h) => h.type === 'email.bounced' && h.bounceType === 'soft').length;
+        await upsertSuppression(tx, {
+          email: recipient,
+          scope: 'global',
+          reason: 'soft_bounces',
+          detail: `${soft} soft bounces without a delivery in between`,
+          eventId: event.id,
+          sourceId: event.data.source_id,
+          createdAt: new Date(ctx.now),
+        });
+      }
+    }
+  }
+}
+
+export async function upsertSuppression(sql: Queryable, e: SuppressionEntry): Promise<void> {
+  await sql`
+    INSERT INTO suppressions (email, scope, reason, detail, event_id, source_id, created_at)
+    VALUES (${e.email}, ${e.scope}, ${e.reason}, ${e.detail}, ${e.eventId}, ${e.sourceId}, ${e.createdAt.getTime()})
+    ON CONFLICT (email, scope, reason) DO NOTHING`;
+}
+
+interface SuppressionRow {
+  email: string;
+  scope: string;
+  reason: string;
+  detail: string | null;
+  event_id: string | null;
+  source_id: string | null;
+  created_at: number;
+}
+
+function suppressionFrom(row: SuppressionRow): SuppressionEntry {
+  return {
+    email: row.email,
+    scope: row.scope,
+    reason: row.reason,
+    detail: row.detail,
+    eventId: row.event_id,
+    sourceId: row.source_id,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+export async function selectSuppressions(
+  sql: Queryable,
+  emails: string[],
+): Promise<Map<string, SuppressionEntry[]>> {
+  const result = new Map<string, SuppressionEntry[]>(emails.map((e) => [e, []]));
+  if (emails.length === 0) return result;
+  const rows = await sql<SuppressionRow[]>`
+    SELECT * FROM suppressions WHERE email IN ${sql(emails)} ORDER BY created_at`;
+  for (const row of rows) result.get(row.email)?.push(suppressionFrom(row));
+  return result;
+}
+
+export async function pageSuppressions(
+  sql: Queryable,
+  query: SuppressionQuery,
+): Promise<Page<SuppressionEntry, [number, string, string, string]>> {
+  const c = query.cursor;
+  const rows = (
+    await sql<SuppressionRow[]>`
+      SELECT * FROM suppressions WHERE TRUE
+        ${query.reason ? sql`AND reason = ${query.reason}` : sql``}
+        ${query.scope ? sql`AND scope = ${query.scope}` : sql``}
+        ${query.since ? sql`AND created_at >= ${query.since.getTime()}` : sql``}
+        ${c ? sql`AND (created_at, email, scope, reason) < (${c[0]}, ${c[1]}, ${c[2]}, ${c[3]})` : sql``}
+      ORDER BY created_at DESC, email DESC, scope DESC, reason DESC LIMIT ${query.limit + 1}`
+  ).map(suppressionFrom);
+  const items = rows.slice(0, query.limit);
+  const last = items.at(-1);
+  return {
+    items,
+    next:
+      rows.length > query.limit && last
+        ? [last.createdAt.getTime(), last.email, last.scope, last.reason]
+        : null,
+  };
+}
+
+export async function deleteSuppressions(
+  sql: Queryable,
+  email: string,
+  filter: { scope?: string; reason?: string },
+): Promise<number> {
+  const result = await sql`
+    DELETE FROM suppressions WHERE email = ${email}
+      ${filter.scope ? sql`AND scope = ${filter.scope}` : sql``}
+      ${filter.reason ? sql`AND reason = ${filter.reason}` : sql``}`;
+  return result.count;
+}
+
+const GROUP_EXPRESSIONS: Record<StatsQuery['groupBy'], string> = {
+  type: 'NULL::text',
+  provider: 'provider',
+  source: 'source_id',
+  day: "to_char(to_timestamp(occurred_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+  recipient_domain: "lower(split_part(recipient, '@', 2))",
+};
+
+export async function selectStats(sql: Queryable, query: StatsQuery): Promise<StatsRow[]> {
+  // The group expression comes from the constant table above, never from input.
+  const group = sql.unsafe(GROUP_EXPRESSIONS[query.groupBy]);
+  const rows = await sql<{ grp: string | null; type: string; n: number; m: number }[]>`
+    SELECT ${group} AS grp, type, COUNT(*)::int AS n, COUNT(DISTINCT message_id)::int AS m
+    FROM events
+    WHERE occurred_at >= ${query.since.getTime()} AND occurred_at < ${query.until.getTime()}
+      ${query.sourceId ? sql`AND source_id = ${query.sourceId}` : sql``}
+    GROUP BY grp, type ORDER BY grp, type`;
+  return rows.map((r) => ({ group: r.grp, type: r.type, count: r.n, messages: r.m }));
+}
+
+export async function selectMessageEvents(
+  sql: Queryable,
+  messageId: string,
+  limit: number,
+): Promise<CanonicalEvent[]> {
+  const rows = await sql<{ body: string }[]>`
+    SELECT body FROM events WHERE message_id = ${messageId} ORDER BY occurred_at, id LIMIT ${limit}`;
+  return rows.map((r) => JSON.parse(r.body) as CanonicalEvent);
+}
+
+export async function selectRecipientEvents(
+  sql: Queryable,
+  recipient: string,
+  limit: number,
+): Promise<CanonicalEvent[]> {
+  const rows = await sql<{ body: string }[]>`
+    SELECT body FROM events WHERE recipient = ${recipient} ORDER BY occurred_at DESC, id DESC LIMIT ${limit}`;
+  return rows.map((r) => JSON.parse(r.body) as CanonicalEvent);
+}

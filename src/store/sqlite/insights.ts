@@ -1,0 +1,244 @@
+import type Database from 'better-sqlite3';
+import type { CanonicalEvent } from '../../events.js';
+import { newId } from '../../ids.js';
+import type { EndpointRecord, NewDelivery } from '../delivery-types.js';
+import type {
+  EventEffects,
+  RecipientHistoryItem,
+  StatsQuery,
+  StatsRow,
+  SuppressionEntry,
+  SuppressionQuery,
+} from '../insight-types.js';
+import type { Page } from '../store.js';
+import { Filters } from './filters.js';
+
+/**
+ * Effects of new events (fan-out, suppressions), the suppression list, timelines and stats for
+ * SQLite. Synchronous; called inside the caller's transaction where one is needed.
+ */
+
+export function insertEventStatement(db: Database.Database): Database.Statement {
+  return db.prepare(
+    `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body, provider, bounce_type)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (source_id, dedup_key) DO NOTHING`,
+  );
+}
+
+export function eventParams(event: CanonicalEvent, dedupKey: string, inboxId: string | null): unknown[] {
+  return [
+    event.id,
+    event.data.source_id,
+    dedupKey,
+    event.type,
+    Date.parse(event.timestamp),
+    event.data.recipient,
+    event.data.message_id,
+    inboxId,
+    JSON.stringify(event),
+    event.data.provider,
+    event.data.bounce?.type ?? null,
+  ];
+}
+
+export interface EffectsContext {
+  effects: EventEffects | undefined;
+  /** Routable endpoints, loaded once per transaction. */
+  endpoints: EndpointRecord[];
+  now: number;
+  fanOut: NewDelivery[];
+}
+
+/** Applies a NEW event's effects: queue its deliveries and update the suppression list. */
+export function applyEffects(db: Database.Database, event: CanonicalEvent, ctx: EffectsContext): void {
+  const { effects } = ctx;
+  if (effects?.route && ctx.endpoints.length > 0) {
+    for (const endpoint of effects.route(event, ctx.endpoints)) {
+      ctx.fanOut.push({
+        id: newId('delivery'),
+        eventId: event.id,
+        endpointId: endpoint.id,
+        origin: 'event',
+        dedupe: '',
+        nextAttemptAt: new Date(ctx.now),
+      });
+    }
+  }
+  const rules = effects?.suppressions;
+  const recipient = event.data.recipient;
+  if (!rules || !recipient) return;
+  for (const intent of rules.intents(event)) {
+    if (intent.op === 'add') {
+      upsertSuppression(db, {
+        email: recipient,
+        scope: intent.scope,
+        reason: intent.reason,
+        detail: intent.detail,
+        eventId: event.id,
+        sourceId: event.data.source_id,
+        createdAt: new Date(ctx.now),
+      });
+    } else if (intent.op === 'remove') {
+      db.prepare('DELETE FROM suppressions WHERE email = ? AND scope = ? AND reason = ?').run(
+        recipient,
+        intent.scope,
+        intent.reason,
+      );
+    } else {
+      const at = Date.parse(event.timestamp);
+      const history = db
+        .prepare<[string, number, number], { type: string; bounce_type: string | null; occurred_at: number }>(
+          `SELECT type, bounce_type, occurred_at FROM events
+           WHERE recipient = ? AND occurred_at >= ? AND occurred_at <= ? AND type IN ('email.bounced', 'email.delivered')`,
+        )
+        .all(recipient, at - rules.windowMs, at)
+        .map(
+          (r): RecipientHistoryItem => ({
+            type: r.type,
+            bounceType: r.bounce_type,
+            occurredAt: r.occurred_at,
+          }),
+        );
+      if (rules.softBouncesSuppress(history, at)) {
+        const soft = history.filter((h) => h.type === 'email.bounced' && h.bounceType === 'soft').length;
+        upsertSuppression(db, {
+          email: recipient,
+          scope: 'global',
+          reason: 'soft_bounces',
+          detail: `${soft} soft bounces without a delivery in between`,
+          eventId: event.id,
+          sourceId: event.data.source_id,
+          createdAt: new Date(ctx.now),
+        });
+      }
+    }
+  }
+}
+
+/** The first cause is kept: re-suppressing an address does not rewrite why it was suppressed. */
+export function upsertSuppression(db: Database.Database, e: SuppressionEntry): void {
+  db.prepare(
+    `INSERT INTO suppressions (email, scope, reason, detail, event_id, source_id, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email, scope, reason) DO NOTHING`,
+  ).run(e.email, e.scope, e.reason, e.detail, e.eventId, e.sourceId, e.createdAt.getTime());
+}
+
+interface SuppressionRow {
+  email: string;
+  scope: string;
+  reason: string;
+  detail: string | null;
+  event_id: string | null;
+  source_id: string | null;
+  created_at: number;
+}
+
+function suppressionFrom(row: SuppressionRow): SuppressionEntry {
+  return {
+    email: row.email,
+    scope: row.scope,
+    reason: row.reason,
+    detail: row.detail,
+    eventId: row.event_id,
+    sourceId: row.source_id,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+export function selectSuppressions(db: Database.Database, emails: string[]): Map<string, SuppressionEntry[]> {
+  const result = new Map<string, SuppressionEntry[]>(emails.map((e) => [e, []]));
+  const stmt = db.prepare<[string], SuppressionRow>(
+    'SELECT * FROM suppressions WHERE email = ? ORDER BY created_at',
+  );
+  for (const email of result.keys()) result.set(email, stmt.all(email).map(suppressionFrom));
+  return result;
+}
+
+export function pageSuppressions(
+  db: Database.Database,
+  query: SuppressionQuery,
+): Page<SuppressionEntry, [number, string, string, string]> {
+  const filters = new Filters()
+    .add('reason = ?', query.reason)
+    .add('scope = ?', query.scope)
+    .add('created_at >= ?', query.since?.getTime())
+    .add('(created_at, email, scope, reason) < (?, ?, ?, ?)', ...(query.cursor ?? [undefined]));
+  const rows = db
+    .prepare<unknown[], SuppressionRow>(
+      `SELECT * FROM suppressions ${filters.where}
+       ORDER BY created_at DESC, email DESC, scope DESC, reason DESC LIMIT ?`,
+    )
+    .all(...filters.params, query.limit + 1)
+    .map(suppressionFrom);
+  const items = rows.slice(0, query.limit);
+  const last = items.at(-1);
+  return {
+    items,
+    next:
+      rows.length > query.limit && last
+        ? [last.createdAt.getTime(), last.email, last.scope, last.reason]
+        : null,
+  };
+}
+
+export function deleteSuppressions(
+  db: Database.Database,
+  email: string,
+  filter: { scope?: string; reason?: string },
+): number {
+  let sql = 'DELETE FROM suppressions WHERE email = ?';
+  const params: unknown[] = [email];
+  if (filter.scope) (sql += ' AND scope = ?'), params.push(filter.scope);
+  if (filter.reason) (sql += ' AND reason = ?'), params.push(filter.reason);
+  return db.prepare(sql).run(...params).changes;
+}
+
+const GROUP_EXPRESSIONS: Record<StatsQuery['groupBy'], string> = {
+  type: 'NULL',
+  provider: 'provider',
+  source: 'source_id',
+  day: "strftime('%Y-%m-%d', occurred_at / 1000, 'unixepoch')",
+  recipient_domain: "lower(substr(recipient, instr(recipient, '@') + 1))",
+};
+
+/** Counts per (group, type) over the events_time index; the group expression comes from a constant table. */
+export function selectStats(db: Database.Database, query: StatsQuery): StatsRow[] {
+  const group = GROUP_EXPRESSIONS[query.groupBy];
+  const params: unknown[] = [query.since.getTime(), query.until.getTime()];
+  let where = 'occurred_at >= ? AND occurred_at < ?';
+  if (query.sourceId) (where += ' AND source_id = ?'), params.push(query.sourceId);
+  return db
+    .prepare<unknown[], { grp: string | null; type: string; n: number; m: number }>(
+      `SELECT ${group} AS grp, type, COUNT(*) AS n, COUNT(DISTINCT message_id) AS m
+       FROM events WHERE ${where} GROUP BY grp, type ORDER BY grp, type`,
+    )
+    .all(...params)
+    .map((r) => ({ group: r.grp === null ? null : String(r.grp), type: r.type, count: r.n, messages: r.m }));
+}
+
+export function selectMessageEvents(
+  db: Database.Database,
+  messageId: string,
+  limit: number,
+): CanonicalEvent[] {
+  return db
+    .prepare<[string, number], { body: string }>(
+      'SELECT body FROM events WHERE message_id = ? ORDER BY occurred_at, id LIMIT ?',
+    )
+    .all(messageId, limit)
+    .map((r) => JSON.parse(r.body) as CanonicalEvent);
+}
+
+export function selectRecipientEvents(
+  db: Database.Database,
+  recipient: string,
+  limit: number,
+): CanonicalEvent[] {
+  return db
+    .prepare<[string, number], { body: string }>(
+      'SELECT body FROM events WHERE recipient = ? ORDER BY occurred_at DESC, id DESC LIMIT ?',
+    )
+    .all(recipient, limit)
+    .map((r) => JSON.parse(r.body) as CanonicalEvent);
+}
