@@ -86,7 +86,8 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
     const raw = rawRequestOf(request, receivedAt);
     const ctx: VerifyContext = {
       now: receivedAt,
-      toleranceSec: config.signatureToleranceSec,
+      toleranceSec:
+        config.signatureToleranceSec === 0 ? 0 : Math.max(config.signatureToleranceSec, adapter.minToleranceSec ?? 0),
       ingestUrl: `${options.publicUrl()}/ingest/${source.id}`,
       claimToken: (key, ttlMs) => tokens.claim(`${source.id}:${key}`, ttlMs, receivedAt.getTime()),
       snsCertificate: (url) => certificates.get(url),
@@ -95,6 +96,7 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
     const verification = await adapter.verify(raw, source, ctx);
     if (!verification.ok) {
       request.log.info({ sourceId: source.id, reason: verification.reason }, 'ingest request refused');
+      if (verification.retryable) throw new MailhookError('MH_ERR_VERIFICATION_UNAVAILABLE', verification.reason);
       throw new MailhookError('MH_ERR_SIGNATURE_INVALID', verification.reason);
     }
 

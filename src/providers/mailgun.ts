@@ -140,14 +140,17 @@ function setup(_source: Source, ingestUrl: string): string {
     '2. Copy the "HTTP webhook signing key" (shown on the Webhooks page, or under API Security) into',
     "   this source's config.signing_key. Subaccount events also verify with the primary account's key.",
     '3. Use "Test webhook" to check: mailhook answers 200 when the signature verifies, 401 otherwise.',
-    'Mailgun retries for 8 hours when it gets no 200; raise MAILHOOK_SIGNATURE_TOLERANCE (e.g. 9h) so',
-    'retried posts, which may keep their original timestamp, still pass the freshness check.',
+    'Mailgun retries for 8 hours when it gets no 200, possibly with the original signature: mailhook',
+    'accepts Mailgun timestamps up to 9 hours old (or MAILHOOK_SIGNATURE_TOLERANCE if larger); a reused',
+    'token with a different body is still refused.',
   ].join('\n');
 }
 
 export const mailgun = {
   id: 'mailgun',
   displayName: 'Mailgun',
+  // Mailgun retries for 8 hours and may keep the original signature on retries.
+  minToleranceSec: 9 * 3600,
   validateConfig,
   verify,
   parse,

@@ -1,5 +1,6 @@
 import { type KeyObject, verify as verifySignature, X509Certificate } from 'node:crypto';
-import { rejected, type Verification, type VerifyContext, verified } from './types.js';
+import { rejected,
+  unverifiable, type Verification, type VerifyContext, verified } from './types.js';
 
 /**
  * The Amazon SNS HTTP(S) envelope: reading it, checking its signature, and the URL rules that keep
@@ -188,7 +189,7 @@ export async function verifySnsSignature(envelope: SnsEnvelope, ctx: VerifyConte
   try {
     key = publicKeyOf(await ctx.snsCertificate(url.href));
   } catch {
-    return rejected('SNS signing certificate could not be obtained');
+    return unverifiable('SNS signing certificate could not be obtained');
   }
   try {
     const data = Buffer.from(stringToSign(envelope), 'utf8');

@@ -59,7 +59,11 @@ export interface HandshakeResult {
   store: boolean;
 }
 
-export type Verification = { ok: true } | { ok: false; reason: string };
+/**
+ * `retryable`: the request could not be checked right now (a certificate could not be fetched); the
+ * provider is told to retry (503) instead of being refused for good (401).
+ */
+export type Verification = { ok: true } | { ok: false; reason: string; retryable?: boolean };
 
 export interface SkippedItem {
   index: number;
@@ -89,6 +93,11 @@ export interface ProviderAdapter {
   handshake?(req: RawRequest, source: Source, ctx: VerifyContext): Promise<HandshakeResult | null>;
   /** The provider posts events as GET query strings (Elastic Email), not only POST bodies. */
   acceptsGet?: boolean;
+  /**
+   * The provider retries with the original signature for this long (Mailgun: 8 hours), so the
+   * freshness window is at least this wide; otherwise its retries would be refused and lost.
+   */
+  minToleranceSec?: number;
   /** Pure: throws MalformedPayloadError when the verified body cannot be understood. */
   parse(req: RawRequest): ParseResult;
   /** What to paste into the provider's dashboard. */
@@ -99,4 +108,9 @@ export const verified: Verification = { ok: true };
 
 export function rejected(reason: string): Verification {
   return { ok: false, reason };
+}
+
+/** Could not verify now; ask the provider to retry. */
+export function unverifiable(reason: string): Verification {
+  return { ok: false, reason, retryable: true };
 }

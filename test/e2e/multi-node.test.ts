@@ -29,7 +29,7 @@ import { type SendGridSigner, sendGridBody, sendGridEvents, sendGridSigner } fro
  */
 
 const NODES = 3;
-const SENDERS = 20;
+const SENDERS = 12;
 /** The lease of a claimed delivery is the delivery timeout + 30 s (src/delivery/worker.ts). */
 const DELIVERY_TIMEOUT = '2s';
 const LEASE_MS = 2000 + 30_000;
