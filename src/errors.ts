@@ -22,7 +22,10 @@ export const ERROR_CODES = {
   MH_ERR_MALFORMED_PAYLOAD: { status: 422, message: 'The payload could not be parsed' },
   MH_ERR_STORE_UNAVAILABLE: { status: 503, message: 'Storage is unavailable, retry later' },
   MH_ERR_NOT_READY: { status: 503, message: 'Not ready' },
-  MH_ERR_VERIFICATION_UNAVAILABLE: { status: 503, message: 'The request cannot be verified right now, retry later' },
+  MH_ERR_VERIFICATION_UNAVAILABLE: {
+    status: 503,
+    message: 'The request cannot be verified right now, retry later',
+  },
   MH_ERR_INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -32,13 +32,32 @@ function headersOf(request: FastifyRequest): Record<string, string> {
 }
 
 /** Also redacts the secret header a credential-only source is configured with (e.g. `x-webhook-secret`). */
-function withoutCredentials(headers: Record<string, string>, config: Record<string, unknown>): Record<string, string> {
+function withoutCredentials(
+  headers: Record<string, string>,
+  config: Record<string, unknown>,
+): Record<string, string> {
   const secretHeader = (config.header as { name?: unknown } | undefined)?.name;
-  const names = typeof secretHeader === 'string' ? [...REDACTED_HEADERS, secretHeader.toLowerCase()] : [...REDACTED_HEADERS];
+  const names =
+    typeof secretHeader === 'string'
+      ? [...REDACTED_HEADERS, secretHeader.toLowerCase()]
+      : [...REDACTED_HEADERS];
   if (!names.some((name) => name in headers)) return headers;
   const copy = { ...headers };
   for (const name of names) if (name in copy) copy[name] = '[redacted]';
   return copy;
+}
+
+function withoutSecretParams(query: string, names: readonly string[] | undefined): string {
+  if (!names?.length || query === '') return query;
+  const params = new URLSearchParams(query);
+  let changed = false;
+  for (const name of names) {
+    if (params.has(name)) {
+      params.set(name, '[redacted]');
+      changed = true;
+    }
+  }
+  return changed ? params.toString() : query;
 }
 
 function rawRequestOf(request: FastifyRequest, receivedAt: Date): RawRequest {
@@ -87,7 +106,9 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
     const ctx: VerifyContext = {
       now: receivedAt,
       toleranceSec:
-        config.signatureToleranceSec === 0 ? 0 : Math.max(config.signatureToleranceSec, adapter.minToleranceSec ?? 0),
+        config.signatureToleranceSec === 0
+          ? 0
+          : Math.max(config.signatureToleranceSec, adapter.minToleranceSec ?? 0),
       ingestUrl: `${options.publicUrl()}/ingest/${source.id}`,
       claimToken: (key, ttlMs) => tokens.claim(`${source.id}:${key}`, ttlMs, receivedAt.getTime()),
       snsCertificate: (url) => certificates.get(url),
@@ -96,7 +117,8 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
     const verification = await adapter.verify(raw, source, ctx);
     if (!verification.ok) {
       request.log.info({ sourceId: source.id, reason: verification.reason }, 'ingest request refused');
-      if (verification.retryable) throw new MailhookError('MH_ERR_VERIFICATION_UNAVAILABLE', verification.reason);
+      if (verification.retryable)
+        throw new MailhookError('MH_ERR_VERIFICATION_UNAVAILABLE', verification.reason);
       throw new MailhookError('MH_ERR_SIGNATURE_INVALID', verification.reason);
     }
 
@@ -112,7 +134,8 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
     const id = newId('inbox');
     try {
       const headers = withoutCredentials(raw.headers, source.config);
-      await writer.add({ id, sourceId: source.id, provider: source.provider, ...raw, headers });
+      const query = withoutSecretParams(raw.query, adapter.secretQueryParams);
+      await writer.add({ id, sourceId: source.id, provider: source.provider, ...raw, headers, query });
     } catch (err) {
       request.log.error({ err, sourceId: source.id }, 'could not store ingest request');
       throw new MailhookError('MH_ERR_STORE_UNAVAILABLE', undefined, { cause: err });

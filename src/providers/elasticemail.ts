@@ -237,6 +237,7 @@ export const elasticemail = {
   id: 'elasticemail',
   displayName: 'Elastic Email',
   acceptsGet: true,
+  secretQueryParams: [TOKEN_PARAM],
   validateConfig,
   verify,
   parse,

@@ -1,6 +1,5 @@
 import { type KeyObject, verify as verifySignature, X509Certificate } from 'node:crypto';
-import { rejected,
-  unverifiable, type Verification, type VerifyContext, verified } from './types.js';
+import { rejected, unverifiable, type Verification, type VerifyContext, verified } from './types.js';
 
 /**
  * The Amazon SNS HTTP(S) envelope: reading it, checking its signature, and the URL rules that keep

@@ -98,6 +98,8 @@ export interface ProviderAdapter {
    * freshness window is at least this wide; otherwise its retries would be refused and lost.
    */
   minToleranceSec?: number;
+  /** Query parameters that carry credentials (Elastic Email's token); redacted before the row is stored. */
+  secretQueryParams?: readonly string[];
   /** Pure: throws MalformedPayloadError when the verified body cannot be understood. */
   parse(req: RawRequest): ParseResult;
   /** What to paste into the provider's dashboard. */

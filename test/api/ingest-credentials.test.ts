@@ -14,7 +14,11 @@ describe('sources authenticated by a secret header', () => {
       method: 'POST',
       url: '/v1/sources',
       headers: AUTH,
-      payload: { name: 'brevo', provider: 'brevo', config: { header: { name: 'X-Webhook-Secret', value: secret } } },
+      payload: {
+        name: 'brevo',
+        provider: 'brevo',
+        config: { header: { name: 'X-Webhook-Secret', value: secret } },
+      },
     });
     expect(created.statusCode, created.body).toBe(201);
     const { id } = created.json() as { id: string };

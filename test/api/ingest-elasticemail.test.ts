@@ -65,5 +65,10 @@ describe('GET /ingest/:sourceId for Elastic Email', () => {
       bounce: { type: 'hard', reason: 'NoMailbox' },
     });
     for (const event of events) expect(JSON.stringify(event)).not.toContain(TOKEN);
+    const rows = await app.server.inject({ method: 'GET', url: '/v1/inbox?limit=10', headers: AUTH });
+    for (const row of (rows.json() as { data: Array<{ id: string }> }).data) {
+      const full = await app.server.inject({ method: 'GET', url: `/v1/inbox/${row.id}`, headers: AUTH });
+      expect(full.body).not.toContain(TOKEN);
+    }
   });
 });
