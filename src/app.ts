@@ -12,6 +12,7 @@ import { type AppendInbox, InboxWriter } from './ingest/inbox-writer.js';
 import { ingestRoutes } from './ingest/route.js';
 import { SourceCache } from './ingest/source-cache.js';
 import { createLogger, type Logger } from './logger.js';
+import { pipelineEffects } from './pipeline/effects.js';
 import type { Fetcher } from './providers/types.js';
 import type { Store } from './store/store.js';
 
@@ -130,7 +131,8 @@ export async function build(options: BuildOptions): Promise<App> {
   await server.register(async (scope) =>
     ingestRoutes(scope, { config, store, sources, writer, now, publicUrl, fetcher }),
   );
-  const api: ApiContext = { store, config, publicUrl, sources, now, wakePipeline, wakeDelivery };
+  const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
+  const api: ApiContext = { store, effects, config, publicUrl, sources, now, wakePipeline, wakeDelivery };
   await server.register(async (scope) => apiRoutes(scope, api), { prefix: '/v1' });
   // Requests already accepted finish their commit before the store is closed by the caller.
   server.addHook('onClose', async () => writer.drain());

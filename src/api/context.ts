@@ -1,10 +1,12 @@
 import type { Config } from '../config.js';
 import type { SourceCache } from '../ingest/source-cache.js';
-import type { Store } from '../store/store.js';
+import type { EventEffects, Store } from '../store/store.js';
 
 /** What the /v1 routes need from the rest of the application. */
 export interface ApiContext {
   store: Store;
+  /** Fan-out and suppression rules, applied to published events as to provider events. */
+  effects: EventEffects;
   config: Pick<Config, 'allowPrivateTargets'>;
   /** Base URL providers reach mailhook at (ingest URLs are built from it). */
   publicUrl: () => string;

@@ -5,7 +5,11 @@ import { deliveryRoutes } from './deliveries.js';
 import { endpointRoutes } from './endpoints.js';
 import { eventRoutes } from './events.js';
 import { inboxRoutes } from './inbox.js';
+import { messageRoutes } from './messages.js';
+import { publishRoutes } from './publish.js';
 import { sourceRoutes } from './sources.js';
+import { statsRoutes } from './stats.js';
+import { suppressionRoutes } from './suppressions.js';
 
 export { ensureAdminKey, generateApiKey, hashApiKey } from './auth.js';
 export type { ApiContext } from './context.js';
@@ -33,4 +37,8 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
   await inboxRoutes(scope, ctx);
   await endpointRoutes(scope, ctx);
   await deliveryRoutes(scope, ctx);
+  await suppressionRoutes(scope, ctx);
+  await messageRoutes(scope, ctx);
+  await statsRoutes(scope, ctx);
+  await publishRoutes(scope, ctx);
 }

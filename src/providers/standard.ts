@@ -1,5 +1,5 @@
+import { readCanonicalEvent } from '../canonical-input.js';
 import { MailhookError, MalformedPayloadError } from '../errors.js';
-import { type BounceInfo, isEmailEventType, type ParsedEvent } from '../events.js';
 import {
   asConfigObject,
   checkFreshness,
@@ -53,44 +53,6 @@ function verify(req: RawRequest, source: Source, ctx: VerifyContext): Verificati
   return ok ? verified : rejected('signature does not match');
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function optionalString(data: Record<string, unknown>, key: string): string | null {
-  const value = data[key];
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw new MalformedPayloadError(`data.${key} must be a string or null`);
-  return value;
-}
-
-const BOUNCE_TYPES = new Set(['hard', 'soft', 'undetermined']);
-
-function bounceOf(data: Record<string, unknown>): BounceInfo {
-  const bounce = isObject(data.bounce) ? data.bounce : {};
-  const type = bounce.type ?? 'undetermined';
-  if (typeof type !== 'string' || !BOUNCE_TYPES.has(type)) {
-    throw new MalformedPayloadError('data.bounce.type must be hard, soft or undetermined');
-  }
-  return {
-    type: type as BounceInfo['type'],
-    code: optionalString(bounce, 'code'),
-    reason: optionalString(bounce, 'reason'),
-  };
-}
-
-function timestampOf(body: Record<string, unknown>, header: string | undefined): Date {
-  if (body.timestamp !== undefined) {
-    const date = typeof body.timestamp === 'string' ? new Date(body.timestamp) : null;
-    if (!date || Number.isNaN(date.getTime())) {
-      throw new MalformedPayloadError('timestamp must be an ISO 8601 date-time');
-    }
-    return date;
-  }
-  if (header && /^\d+$/.test(header)) return new Date(Number(header) * 1000);
-  throw new MalformedPayloadError('timestamp is missing');
-}
-
 function parse(req: RawRequest): ParseResult {
   const id = req.headers[ID_HEADER];
   if (!id) throw new MalformedPayloadError('webhook-id header is missing');
@@ -100,53 +62,12 @@ function parse(req: RawRequest): ParseResult {
   } catch (err) {
     throw new MalformedPayloadError('body is not valid JSON', { cause: err });
   }
-  if (!isObject(body)) throw new MalformedPayloadError('body must be a JSON object');
-  const type = body.type;
-  if (typeof type !== 'string' || type === '' || type.length > 100) {
-    throw new MalformedPayloadError('type must be a non-empty string of at most 100 characters');
-  }
-  if (type.startsWith('email.') && !isEmailEventType(type)) {
-    throw new MalformedPayloadError(`"${type}" is not a canonical email event type`);
-  }
-  const data = body.data === undefined ? {} : body.data;
-  if (!isObject(data)) throw new MalformedPayloadError('data must be an object');
-
-  const tags = data.tags ?? [];
-  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
-    throw new MalformedPayloadError('data.tags must be an array of strings');
-  }
-  const metadata = data.metadata ?? {};
-  if (!isObject(metadata)) throw new MalformedPayloadError('data.metadata must be an object');
-  const recipient = optionalString(data, 'recipient');
-
-  const event: ParsedEvent = {
-    type,
-    timestamp: timestampOf(body, req.headers[TIMESTAMP_HEADER]),
-    dedupKey: id,
-    data: {
-      provider_event_id: optionalString(data, 'provider_event_id') ?? id,
-      message_id: optionalString(data, 'message_id'),
-      recipient: recipient === null ? null : recipient.trim().toLowerCase(),
-      user_agent: optionalString(data, 'user_agent'),
-      ip: optionalString(data, 'ip'),
-      tags: tags as string[],
-      metadata,
-      raw: body,
-    },
-  };
-  if (type === 'email.bounced' || type === 'email.dropped') event.data.bounce = bounceOf(data);
-  if (type === 'email.clicked') {
-    event.data.click = { url: isObject(data.click) ? optionalString(data.click, 'url') : null };
-  }
-  if (type === 'email.opened') {
-    event.data.open = { machine: isObject(data.open) && data.open.machine === true };
-  }
-  if (type === 'email.unsubscribed' || type === 'email.resubscribed') {
-    event.data.unsubscribe = {
-      group: isObject(data.unsubscribe) ? optionalString(data.unsubscribe, 'group') : null,
-    };
-  }
-  return { events: [event], skipped: [] };
+  const header = req.headers[TIMESTAMP_HEADER];
+  const event = readCanonicalEvent(body, {
+    providerEventId: id,
+    ...(header && /^\d+$/.test(header) && { fallbackTimestamp: new Date(Number(header) * 1000) }),
+  });
+  return { events: [{ ...event, dedupKey: id }], skipped: [] };
 }
 
 function setup(_source: Source, ingestUrl: string): string {

@@ -164,6 +164,8 @@ describe.runIf(available)('crash safety of the ingest path on PostgreSQL', () =>
   }, 60_000);
 });
 
-describe.skipIf(available)('crash safety of the ingest path on PostgreSQL', () => {
-  it.skip('needs PostgreSQL at MAILHOOK_TEST_DATABASE_URL (never skipped in CI)', () => {});
-});
+if (!available) {
+  describe('crash safety of the ingest path on PostgreSQL', () => {
+    it.skip('needs PostgreSQL at MAILHOOK_TEST_DATABASE_URL (never skipped in CI)', () => {});
+  });
+}

@@ -1,0 +1,95 @@
+import type { FastifyInstance } from 'fastify';
+import { readCanonicalEvent } from '../canonical-input.js';
+import { MailhookError, MalformedPayloadError } from '../errors.js';
+import { eventCatalog } from '../event-schemas.js';
+import type { CanonicalEvent } from '../events.js';
+import { newId } from '../ids.js';
+import type { PublishedEvent } from '../store/store.js';
+import type { ApiContext } from './context.js';
+
+/** Published events belong to this pseudo-source: dedup keys (idempotency keys) are unique within it. */
+export const PUBLISHED_SOURCE_ID = 'src_published';
+const MAX_BATCH = 1000;
+const KEY = /^[\x21-\x7e]{1,200}$/;
+
+interface PublishBody {
+  events?: unknown[];
+  [key: string]: unknown;
+}
+
+function toPublished(
+  input: unknown,
+  index: number | null,
+  key: string | null,
+  receivedAt: Date,
+): PublishedEvent {
+  const where = index === null ? '' : `events[${index}]: `;
+  let read: ReturnType<typeof readCanonicalEvent>;
+  try {
+    read = readCanonicalEvent(input, { fallbackTimestamp: receivedAt, requireRecipient: true });
+  } catch (err) {
+    if (err instanceof MalformedPayloadError)
+      throw new MailhookError('MH_ERR_VALIDATION', `${where}${err.message}`);
+    throw err;
+  }
+  const own = (input as { idempotency_key?: unknown }).idempotency_key;
+  if (own !== undefined && (typeof own !== 'string' || !KEY.test(own))) {
+    throw new MailhookError(
+      'MH_ERR_VALIDATION',
+      `${where}idempotency_key must be 1–200 visible ASCII characters`,
+    );
+  }
+  const id = newId('event');
+  const itemKey =
+    typeof own === 'string' ? own : key === null ? null : index === null ? key : `${key}:${index}`;
+  const { raw: _raw, ...fields } = read.data;
+  const event: CanonicalEvent = {
+    id,
+    type: read.type,
+    timestamp: read.timestamp.toISOString(),
+    data: {
+      provider: 'api',
+      source_id: PUBLISHED_SOURCE_ID,
+      ...fields,
+      provider_event_id: fields.provider_event_id ?? itemKey,
+      received_at: receivedAt.toISOString(),
+      raw: input,
+    },
+  };
+  return { event, dedupKey: itemKey === null ? `id:${id}` : `idem:${itemKey}` };
+}
+
+export async function publishRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
+  /**
+   * Publishes one event (`{"type", "timestamp"?, "data"}`) or a batch (`{"events": [...]}`, up to
+   * 1000). They are stored, counted for suppressions and fanned out exactly like provider events.
+   * `Idempotency-Key`: the same key returns the same event and creates nothing new.
+   */
+  scope.post<{ Body: PublishBody }>('/events', { bodyLimit: 10 * 1024 * 1024 }, async (request, reply) => {
+    const header = request.headers['idempotency-key'];
+    const key = typeof header === 'string' ? header.trim() : null;
+    if (key !== null && !KEY.test(key)) {
+      throw new MailhookError('MH_ERR_VALIDATION', 'Idempotency-Key must be 1–200 visible ASCII characters');
+    }
+    const body = request.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new MailhookError('MH_ERR_VALIDATION', 'the body must be an event object or {"events": [...]}');
+    }
+    const receivedAt = ctx.now();
+    const batch = Array.isArray(body.events);
+    const items = batch ? (body.events as unknown[]) : [body];
+    if (items.length === 0 || items.length > MAX_BATCH) {
+      throw new MailhookError('MH_ERR_VALIDATION', `a batch holds 1 to ${MAX_BATCH} events`);
+    }
+    const published = items.map((item, i) => toPublished(item, batch ? i : null, key, receivedAt));
+    const results = await ctx.store.publishEvents(published, ctx.effects, receivedAt);
+    if (results.some((r) => r.created)) ctx.wakeDelivery();
+    const created = results.some((r) => r.created);
+    if (!batch) return reply.code(created ? 201 : 200).send(results[0]?.event);
+    return reply.code(created ? 201 : 200).send({
+      data: results.map((r) => ({ event: r.event, created: r.created })),
+    });
+  });
+
+  scope.get('/event-types', async () => ({ data: eventCatalog() }));
+}
