@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { LoadOptions, LoadResult } from './load.js';
+import { statsBench } from './stats.js';
 
 /**
  * `npm run bench`: every figure is measured side by side in this one run and reported as a ratio
@@ -158,6 +159,15 @@ const unexpected = [grouped, single, halfRate, backlog].filter(
 );
 if (unexpected.length > 0) console.log('WARNING: fewer events stored than acknowledged in some run');
 
+const statsEvents = quick ? 100_000 : 1_000_000;
+console.log(`\nstats over ${statsEvents.toLocaleString('en')} generated events (SQLite), median of 3:`);
+const stats = await statsBench(statsEvents);
+for (const [groupBy, q] of Object.entries(stats.queries)) {
+  console.log(
+    `  group_by=${groupBy.padEnd(17)} ${String(q.ms).padStart(6)} ms = ${q.ratioToCount}× a bare COUNT(*) (${stats.baselineCountMs} ms)`,
+  );
+}
+
 const summary = {
   date: new Date().toISOString(),
   node: process.version,
@@ -189,6 +199,7 @@ const summary = {
     eventLoopDelayMs: grouped.during.eventLoopDelayMs,
     backlogEventsPerSec: pipelineEventsPerSec,
   },
+  stats,
 };
 mkdirSync(dirname(RESULTS), { recursive: true });
 writeFileSync(RESULTS, `${JSON.stringify(summary, null, 2)}\n`);
