@@ -1,20 +1,46 @@
-import { createPrivateKey, randomUUID, sign } from 'node:crypto';
+import { createHmac, createPrivateKey, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { Agent, request } from 'node:http';
 
 /**
  * Load generator, run as its own process so it does not share a core's event loop with the target.
- * Sends SendGrid-signed batches with fresh sg_event_ids (so dedup never short-cuts the work) at a
- * fixed concurrency, optionally capped at a rate, and prints one JSON result line.
+ * Sends requests with fresh ids (so dedup never short-cuts the work) at a fixed concurrency,
+ * optionally capped at a rate or stopped after a count, and prints one JSON result line.
+ *
+ * Bodies, by `mode`:
+ * - `sendgrid`: SendGrid batches, ECDSA-signed as SendGrid signs (mailhook and the floor);
+ * - `postmark`: one Postmark event per POST, authenticated by a basic-auth header (no signature);
+ * - `hmac`: the same SendGrid-shaped batch with a hex HMAC-SHA256 of the body in `x-signature`, the
+ *   scheme a team's own handler typically checks (the status-quo target).
  */
+export type LoadMode = 'sendgrid' | 'postmark' | 'hmac';
+
 export interface LoadOptions {
   url: string;
-  privateKeyPem: string;
+  mode?: LoadMode;
+  /** sendgrid: the PKCS#8 PEM private key whose public key the source holds. */
+  privateKeyPem?: string;
+  /** postmark: `user:password` of the source's basic auth. */
+  basicAuth?: string;
+  /** hmac: the shared secret. */
+  hmacSecret?: string;
   concurrency: number;
   warmupMs: number;
   durationMs: number;
   eventsPerRequest: number;
   /** Requests per second across all workers; 0 = as fast as possible. */
   rate?: number;
+  /** Send exactly this many requests (no warm-up, no time limit): fills a backlog. */
+  totalRequests?: number;
+  /**
+   * Put the send time (ms since the epoch, sub-millisecond) into every event as the custom arg
+   * `bench_sent_at`, so a receiver can measure ingest → delivered. Bodies are then built and signed
+   * at send time instead of from the pre-signed pool.
+   */
+  embedSendTime?: boolean;
+  /** Pre-signed SendGrid bodies; past them, bodies are signed inline (which costs the generator CPU). */
+  poolSize?: number;
+  /** Cycle through the pre-signed pool instead of signing more (only for targets that never dedup). */
+  reusePool?: boolean;
 }
 
 export interface LoadResult {
@@ -26,17 +52,30 @@ export interface LoadResult {
   rps: number;
   eventsPerSec: number;
   latencyMs: { p50: number; p99: number; p999: number };
+  /** Requests answered 200 including the warm-up (what a receiver gets events from). */
+  totalOk: number;
+  /** The measuring window, ms since the epoch (to count a receiver's arrivals inside it). */
+  window: { start: number; end: number };
+}
+
+interface Payload {
+  body: Buffer;
+  headers: Record<string, string | number>;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
-const key = createPrivateKey(options.privateKeyPem);
+const mode: LoadMode = options.mode ?? 'sendgrid';
+const key: KeyObject | null = options.privateKeyPem ? createPrivateKey(options.privateKeyPem) : null;
 const target = new URL(options.url);
 const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
 const TYPES = ['processed', 'delivered', 'delivered', 'open', 'click', 'bounce', 'deferred'];
+const POSTMARK_TYPES = ['Delivery', 'Delivery', 'Open', 'Click', 'Bounce'];
+const basicAuth = `Basic ${Buffer.from(options.basicAuth ?? '').toString('base64')}`;
+const epochNow = () => performance.timeOrigin + performance.now();
 
-function signedBody(): { body: Buffer; headers: Record<string, string | number> } {
-  const ts = Math.floor(Date.now() / 1000);
-  const events = Array.from({ length: options.eventsPerRequest }, (_, i) => {
+function sendGridEvents(ts: number): Record<string, unknown>[] {
+  const sentAt = options.embedSendTime ? epochNow() : undefined;
+  return Array.from({ length: options.eventsPerRequest }, (_, i) => {
     const msg = randomUUID().replace(/-/g, '').slice(0, 22);
     const event = TYPES[i % TYPES.length];
     return {
@@ -49,9 +88,15 @@ function signedBody(): { body: Buffer; headers: Record<string, string | number> 
       sg_message_id: `${msg}.filterdrecv-p3mdw1-56c97568b5-abcde-18-5F5FC76C-9.0`,
       ...(event === 'bounce' && { type: 'bounce', status: '5.1.1', reason: '550 5.1.1 unknown user' }),
       ...(event === 'click' && { url: 'https://example.com/landing' }),
+      ...(sentAt !== undefined && { bench_sent_at: sentAt }),
     };
   });
-  const body = Buffer.from(`${JSON.stringify(events)}\r\n`);
+}
+
+function sendGridBody(): Payload {
+  const ts = Math.floor(Date.now() / 1000);
+  const body = Buffer.from(`${JSON.stringify(sendGridEvents(ts))}\r\n`);
+  if (!key) throw new Error('sendgrid mode needs privateKeyPem');
   const signature = sign('sha256', Buffer.concat([Buffer.from(String(ts)), body]), {
     key,
     dsaEncoding: 'der',
@@ -67,7 +112,52 @@ function signedBody(): { body: Buffer; headers: Record<string, string | number> 
   };
 }
 
-function post(payload: ReturnType<typeof signedBody>): Promise<number> {
+function hmacBody(): Payload {
+  const body = Buffer.from(`${JSON.stringify(sendGridEvents(Math.floor(Date.now() / 1000)))}\r\n`);
+  const signature = createHmac('sha256', options.hmacSecret ?? '')
+    .update(body)
+    .digest('hex');
+  return {
+    body,
+    headers: { 'content-type': 'application/json', 'content-length': body.length, 'x-signature': signature },
+  };
+}
+
+let postmarkCount = 0;
+/** Postmark's own shape (see test/fixtures/postmark/), with a fresh MessageID and 100 ns timestamp. */
+function postmarkBody(): Payload {
+  const recordType = POSTMARK_TYPES[postmarkCount++ % POSTMARK_TYPES.length] as string;
+  const messageId = randomUUID();
+  const at = new Date().toISOString().replace('Z', `${String(postmarkCount % 10_000).padStart(4, '0')}Z`);
+  const recipient = `user.${messageId.slice(0, 8)}@example.com`;
+  const common = { RecordType: recordType, MessageID: messageId, MessageStream: 'outbound', Tag: 'bench' };
+  const record: Record<string, unknown> =
+    recordType === 'Delivery'
+      ? { ...common, Recipient: recipient, DeliveredAt: at, Details: 'Test delivery webhook details' }
+      : recordType === 'Open'
+        ? { ...common, Recipient: recipient, ReceivedAt: at, FirstOpen: true, UserAgent: 'Mozilla/5.0' }
+        : recordType === 'Click'
+          ? { ...common, Recipient: recipient, ReceivedAt: at, OriginalLink: 'https://example.com/landing' }
+          : {
+              ...common,
+              ID: Math.floor(Math.random() * 2 ** 48),
+              Type: 'HardBounce',
+              TypeCode: 1,
+              Email: recipient,
+              BouncedAt: at,
+              Details: 'smtp;550 5.1.1 The email account that you tried to reach does not exist',
+              Description: 'The server was unable to deliver your message (ex: unknown user, mailbox not found).',
+            };
+  const body = Buffer.from(JSON.stringify(record));
+  return {
+    body,
+    headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: basicAuth },
+  };
+}
+
+const build = mode === 'postmark' ? postmarkBody : mode === 'hmac' ? hmacBody : sendGridBody;
+
+function post(payload: Payload): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -88,29 +178,45 @@ function post(payload: ReturnType<typeof signedBody>): Promise<number> {
   });
 }
 
-// Signing costs the generator CPU; sign a pool up front and top it up only if it runs dry.
-const pool = Array.from({ length: 20_000 }, signedBody);
+// ECDSA signing costs the generator CPU; sign a pool up front and top it up only if it runs dry.
+// The other modes are cheap enough to build inline.
+const pool: Payload[] =
+  mode === 'sendgrid' && !options.embedSendTime
+    ? Array.from({ length: Math.min(options.poolSize ?? 20_000, options.totalRequests ?? 20_000) }, build)
+    : [];
+let poolIndex = 0;
+function nextPayload(): Payload {
+  if (pool.length === 0) return build();
+  if (options.reusePool) return pool[poolIndex++ % pool.length] as Payload;
+  return pool.pop() ?? build();
+}
 
 async function run(): Promise<LoadResult> {
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   let errors = 0;
+  let totalOk = 0;
   let measuring = false;
   let stop = false;
+  let issued = 0;
+  const total = options.totalRequests;
   const interval = options.rate ? (1000 * options.concurrency) / options.rate : 0;
 
-  async function worker(): Promise<void> {
-    let next = performance.now();
-    while (!stop) {
+  async function worker(offset: number): Promise<void> {
+    // Workers start spread over one interval, so a fixed rate is an even stream, not bursts.
+    let next = performance.now() + (interval * offset) / options.concurrency;
+    while (!stop && (total === undefined || issued < total)) {
       if (interval) {
         const wait = next - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         next += interval;
       }
-      const payload = pool.pop() ?? signedBody();
+      issued++;
+      const payload = nextPayload();
       const started = performance.now();
       try {
         const status = await post(payload);
+        if (status === 200) totalOk++;
         if (measuring) {
           latencies.push(performance.now() - started);
           statuses[status] = (statuses[status] ?? 0) + 1;
@@ -121,12 +227,25 @@ async function run(): Promise<LoadResult> {
     }
   }
 
-  const workers = Array.from({ length: options.concurrency }, worker);
-  await new Promise((r) => setTimeout(r, options.warmupMs));
-  measuring = true;
-  const started = performance.now();
-  await new Promise((r) => setTimeout(r, options.durationMs));
+  let started: number;
+  let workers: Promise<void>[];
+  let windowStart: number;
+  if (total !== undefined) {
+    measuring = true;
+    windowStart = epochNow();
+    started = performance.now();
+    workers = Array.from({ length: options.concurrency }, (_, i) => worker(i));
+    await Promise.all(workers);
+  } else {
+    workers = Array.from({ length: options.concurrency }, (_, i) => worker(i));
+    await new Promise((r) => setTimeout(r, options.warmupMs));
+    measuring = true;
+    windowStart = epochNow();
+    started = performance.now();
+    await new Promise((r) => setTimeout(r, options.durationMs));
+  }
   measuring = false;
+  const windowEnd = epochNow();
   const seconds = (performance.now() - started) / 1000;
   stop = true;
   await Promise.all(workers);
@@ -145,6 +264,8 @@ async function run(): Promise<LoadResult> {
     rps: Math.round(ok / seconds),
     eventsPerSec: Math.round((ok * options.eventsPerRequest) / seconds),
     latencyMs: { p50: at(0.5), p99: at(0.99), p999: at(0.999) },
+    totalOk,
+    window: { start: windowStart, end: windowEnd },
   };
 }
 

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import type { CanonicalEvent } from '../src/events.js';
 import { newId } from '../src/ids.js';
 import { SqliteStore } from '../src/store/index.js';
-import type { StatsGroupBy } from '../src/store/store.js';
+import type { EventQuery, StatsGroupBy } from '../src/store/store.js';
 
 /**
- * Stats over a large generated event set: time of GET /v1/stats's store query for each grouping,
- * against a baseline of a bare COUNT(*) over the same range on the same store.
+ * Queries over a large generated event set: the store calls behind GET /v1/stats (each grouping,
+ * against a bare COUNT(*) of the same table) and GET /v1/events filtered by recipient, type and
+ * message id (a page of 50, as the API's default, against an unfiltered page).
  */
 const TYPES = [
   'email.sent',
@@ -27,12 +28,21 @@ export interface StatsBench {
   /** A bare COUNT(*) of the table: the floor any aggregate pays. */
   baselineCountMs: number;
   queries: Record<StatsGroupBy, { ms: number; ratioToCount: number }>;
+  /** listEvents, first page of 50 newest first; the baseline is the same page without a filter. */
+  eventList: {
+    baselineMs: number;
+    filters: Record<string, { ms: number; rows: number; ratioToUnfiltered: number }>;
+  };
 }
+
+const PAGE = 50;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
+
+const round2 = (n: number) => Number(n.toFixed(2));
 
 export async function statsBench(total: number): Promise<StatsBench> {
   const dir = mkdtempSync(join(tmpdir(), 'mailhook-stats-'));
@@ -86,11 +96,32 @@ export async function statsBench(total: number): Promise<StatsBench> {
     }
     const count = await time(() => store.countEvents());
     for (const q of Object.values(queries)) q.ratioToCount = Number((q.ms / Math.max(1, count)).toFixed(2));
+
+    // Values that exist in the generated set: recipients repeat every 50,000 events, message ids
+    // cover 4 events each, bounces are 1 in 6.
+    const someone = `u${12_345 % 50_000}@${DOMAINS[12_345 % DOMAINS.length]}`;
+    const filters: Record<string, Omit<EventQuery, 'limit'>> = {
+      recipient: { recipient: someone },
+      type: { type: 'email.bounced' },
+      message_id: { messageId: `m${Math.floor(total / 8)}` },
+      'type+recipient': { type: TYPES[12_345 % TYPES.length] as string, recipient: someone },
+      'type+last 24 h': { type: 'email.clicked', since: new Date(start + 29 * DAY) },
+    };
+    const baselineMs = await time(() => store.listEvents({ limit: PAGE }));
+    const eventList: StatsBench['eventList'] = { baselineMs: round2(baselineMs), filters: {} };
+    for (const [name, filter] of Object.entries(filters)) {
+      let rows = 0;
+      const ms = await time(async () => {
+        rows = (await store.listEvents({ limit: PAGE, ...filter })).items.length;
+      });
+      eventList.filters[name] = { ms: round2(ms), rows, ratioToUnfiltered: round2(ms / Math.max(0.01, baselineMs)) };
+    }
     return {
       events: total,
       insertSeconds: Number(insertSeconds.toFixed(1)),
       baselineCountMs: Math.round(count),
       queries,
+      eventList,
     };
   } finally {
     await store.close();

@@ -5,6 +5,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { type ApiContext, apiRoutes } from './api/index.js';
+import { registerOpenApi } from './api/openapi.js';
 import type { Config } from './config.js';
 import { MailhookError, toMailhookError } from './errors.js';
 import { httpFetcher } from './ingest/fetcher.js';
@@ -12,6 +13,8 @@ import { type AppendInbox, InboxWriter } from './ingest/inbox-writer.js';
 import { ingestRoutes } from './ingest/route.js';
 import { SourceCache } from './ingest/source-cache.js';
 import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './monitoring/metrics.js';
+import type { SourceMonitor } from './monitoring/source-monitor.js';
 import { pipelineEffects } from './pipeline/effects.js';
 import type { Fetcher } from './providers/types.js';
 import type { Store } from './store/store.js';
@@ -30,6 +33,10 @@ export interface BuildOptions {
   fetcher?: Fetcher;
   /** Where ingest commits go; default the store. The server hands them to the pipeline thread. */
   appendInbox?: AppendInbox;
+  /** The process's metrics; one is created when not given. */
+  metrics?: Metrics;
+  /** Silent-source detection, told of every stored request. */
+  sourceMonitor?: SourceMonitor;
   /** Most ingest requests per commit (1 turns group commit off; benchmarks compare both). */
   inboxBatchMax?: number;
 }
@@ -41,6 +48,7 @@ export interface RouteInfo {
 
 export interface App {
   server: FastifyInstance;
+  metrics: Metrics;
   /** Every route registered, for auth tests and documentation. */
   routes: RouteInfo[];
   writer: InboxWriter;
@@ -93,6 +101,7 @@ export async function build(options: BuildOptions): Promise<App> {
   server.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
+  registerOpenApi(server);
   const sources = new SourceCache(store);
   const writer = new InboxWriter({
     append: options.appendInbox ?? ((rows) => store.appendInbox(rows)),
@@ -117,24 +126,51 @@ export async function build(options: BuildOptions): Promise<App> {
   );
 
   server.get('/healthz', async () => ({ status: 'ok' }));
+  /** Not ready when the store does not answer or the pipeline has fallen too far behind. */
   server.get('/readyz', async () => {
+    let counts: Awaited<ReturnType<Store['operationalCounts']>>;
     try {
-      await store.ping();
+      counts = await store.operationalCounts(now());
     } catch (err) {
       throw new MailhookError('MH_ERR_NOT_READY', 'The store does not answer', { cause: err });
     }
-    return { status: 'ready' };
+    const ageMs = counts.oldestPendingAt ? now().getTime() - counts.oldestPendingAt.getTime() : 0;
+    if (config.readyMaxBacklogMs > 0 && ageMs > config.readyMaxBacklogMs) {
+      throw new MailhookError(
+        'MH_ERR_NOT_READY',
+        `The oldest unprocessed inbox row is ${Math.round(ageMs / 1000)} s old`,
+      );
+    }
+    return { status: 'ready', inbox_backlog: counts.pendingInbox };
   });
 
   const publicUrl = () => config.publicUrl ?? listeningUrl(server, config);
   const fetcher = options.fetcher ?? httpFetcher;
+  const metrics = options.metrics ?? new Metrics(store, { now });
+  const monitor = options.sourceMonitor;
   await server.register(async (scope) =>
-    ingestRoutes(scope, { config, store, sources, writer, now, publicUrl, fetcher }),
+    ingestRoutes(scope, {
+      config,
+      store,
+      sources,
+      writer,
+      now,
+      publicUrl,
+      fetcher,
+      metrics,
+      ...(monitor && { onStored: (id: string, at: Date) => monitor.record(id, at) }),
+    }),
   );
+  server.get('/metrics', async (request, reply) => {
+    if (config.metricsToken && request.headers.authorization !== `Bearer ${config.metricsToken}`) {
+      throw new MailhookError('MH_ERR_UNAUTHORIZED', 'Send Authorization: Bearer <MAILHOOK_METRICS_TOKEN>');
+    }
+    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
   const api: ApiContext = { store, effects, config, publicUrl, sources, now, wakePipeline, wakeDelivery };
   await server.register(async (scope) => apiRoutes(scope, api), { prefix: '/v1' });
   // Requests already accepted finish their commit before the store is closed by the caller.
   server.addHook('onClose', async () => writer.drain());
-  return { server, routes, writer, sources };
+  return { server, metrics, routes, writer, sources };
 }

@@ -19,6 +19,10 @@ export interface Config {
   deliveryConcurrency: number;
   softBounceLimit: number;
   softBounceWindowMs: number;
+  metricsToken: string | null;
+  failingAfter: number;
+  silenceMinMs: number;
+  readyMaxBacklogMs: number;
   allowPrivateTargets: boolean;
   signatureToleranceSec: number;
   snsCertDir: string | null;
@@ -84,6 +88,27 @@ export const VARIABLES = {
     default: '7d',
     example: '14d',
     meaning: 'the window in which soft bounces are counted',
+  },
+  MAILHOOK_METRICS_TOKEN: {
+    default: '',
+    example: 'a-long-random-token',
+    meaning: 'when set, /metrics requires Authorization: Bearer <token>',
+  },
+  MAILHOOK_FAILING_AFTER: {
+    default: '5',
+    example: '3',
+    meaning: 'consecutive failed attempts after which an endpoint raises system.endpoint.failing',
+  },
+  MAILHOOK_SILENCE_MIN: {
+    default: '15m',
+    example: '1h',
+    meaning:
+      'shortest silence that raises system.source.silent (a source learns its usual gap; silent = 10 gaps)',
+  },
+  MAILHOOK_READY_MAX_BACKLOG: {
+    default: '5m',
+    example: '15m',
+    meaning: '/readyz fails while the oldest unprocessed inbox row is older than this; 0 never',
   },
   MAILHOOK_ALLOW_PRIVATE_TARGETS: {
     default: 'false',
@@ -261,6 +286,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     deliveryConcurrency: readPositiveInt(env, 'MAILHOOK_DELIVERY_CONCURRENCY'),
     softBounceLimit: readPositiveInt(env, 'MAILHOOK_SOFT_BOUNCE_LIMIT'),
     softBounceWindowMs: readDurationMs(env, 'MAILHOOK_SOFT_BOUNCE_WINDOW', 60_000, false),
+    metricsToken: read(env, 'MAILHOOK_METRICS_TOKEN') || null,
+    failingAfter: readPositiveInt(env, 'MAILHOOK_FAILING_AFTER'),
+    silenceMinMs: readDurationMs(env, 'MAILHOOK_SILENCE_MIN', 1000, false),
+    readyMaxBacklogMs: readDurationMs(env, 'MAILHOOK_READY_MAX_BACKLOG', 1000, true),
     allowPrivateTargets: readBoolean(env, 'MAILHOOK_ALLOW_PRIVATE_TARGETS'),
     signatureToleranceSec: readDurationSec(env, 'MAILHOOK_SIGNATURE_TOLERANCE'),
     snsCertDir: snsCertDir === '' ? null : resolve(cwd, snsCertDir),

@@ -3,6 +3,9 @@ import { build, listeningUrl } from './app.js';
 import type { Config } from './config.js';
 import { DeliveryThread } from './delivery/delivery-thread.js';
 import { createLogger } from './logger.js';
+import { Metrics } from './monitoring/metrics.js';
+import { DEFAULT_SILENCE_POLICY, SourceMonitor } from './monitoring/source-monitor.js';
+import { pipelineEffects } from './pipeline/effects.js';
 import { PipelineThread } from './pipeline/pipeline-thread.js';
 import { openStore } from './store/index.js';
 import { VERSION } from './version.js';
@@ -29,17 +32,30 @@ export async function startServer(config: Config): Promise<RunningServer> {
     );
   }
 
+  const metrics = new Metrics(store, { processMetrics: true });
   const delivery = new DeliveryThread(
     { config, userAgent: `mailhook/${VERSION}` },
     logger.child({ area: 'delivery' }),
+    (attempts) => metrics.recordAttempts(attempts),
   );
   const pipeline = new PipelineThread({
     config,
     logger: logger.child({ area: 'pipeline' }),
     onBatch: (summary) => {
+      metrics.recordBatch(summary);
       if (summary.deliveries > 0) delivery.wake();
     },
   });
+  const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
+  const monitor = new SourceMonitor(
+    store,
+    async (events) => {
+      await store.publishEvents(events, effects, new Date());
+      delivery.wake();
+    },
+    logger.child({ area: 'monitor' }),
+    { ...DEFAULT_SILENCE_POLICY, minSilenceMs: config.silenceMinMs },
+  );
   // The server keeps the store for reads and API writes. With SQLite, hot ingest commits go through
   // the pipeline thread, which owns the write path; PostgreSQL takes them directly (async I/O).
   const { server } = await build({
@@ -48,10 +64,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     wakePipeline: () => pipeline.wake(),
     wakeDelivery: () => delivery.wake(),
+    metrics,
+    sourceMonitor: monitor,
     ...(store.capabilities.blockingWrites && { appendInbox: (rows) => pipeline.appendInbox(rows) }),
   });
   pipeline.start();
   delivery.start();
+  monitor.start();
   await server.listen({ host: config.host, port: config.port });
   const url = listeningUrl(server, config);
   logger.info({ url, store: store.dialect, dataDir: config.dataDir }, 'mailhook listening');
@@ -61,6 +80,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     url,
     close() {
       closing ??= (async () => {
+        monitor.stop();
         await server.close();
         await pipeline.stop();
         await delivery.stop();

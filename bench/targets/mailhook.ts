@@ -7,15 +7,23 @@ import { build } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { newId } from '../../src/ids.js';
 import { PipelineThread } from '../../src/pipeline/pipeline-thread.js';
-import { SqliteStore } from '../../src/store/index.js';
+import { openStore } from '../../src/store/index.js';
 
 /**
- * mailhook's real ingest path and pipeline in one process, on a fresh SQLite file, with a SendGrid
- * source for the load generator's key. Options come as JSON in argv[2]. Bench-only routes report the
- * event-loop delay (how long the pipeline blocks ingest) and wait for the pipeline to drain.
+ * mailhook's real ingest path and pipeline in one process, on a fresh SQLite file or (with
+ * `databaseUrl`, a database the runner created) PostgreSQL, wired as src/main.ts wires them: with
+ * SQLite the ingest commits go through the pipeline thread that owns the write path, with
+ * PostgreSQL straight to the store. One source: SendGrid with the load generator's key, or Postmark
+ * with basic auth. Bench-only routes report the event-loop delay (how long the pipeline blocks
+ * ingest) and wait for the pipeline to drain. Options come as JSON in argv[2].
  */
 interface Options {
-  publicKey: string;
+  provider?: 'sendgrid' | 'postmark';
+  /** sendgrid: base64 DER public key. */
+  publicKey?: string;
+  /** postmark: `user:password`. */
+  basicAuth?: string;
+  databaseUrl?: string;
   inboxBatchMax?: number;
   pipelineBatch?: number;
   pipeline?: boolean;
@@ -27,8 +35,10 @@ const config = loadConfig({
   MAILHOOK_DATA_DIR: dir,
   MAILHOOK_API_KEY: 'bench-key-0123456789abcdef',
   PORT: '0',
+  DATABASE_URL: options.databaseUrl ?? '',
+  MAILHOOK_LOG_LEVEL: 'warn',
 });
-const store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
+const store = openStore(config);
 await store.migrate();
 const logger = pino({ level: 'warn' });
 const pipeline = new PipelineThread({
@@ -42,16 +52,20 @@ const app = await build({
   store,
   logger,
   wakePipeline: () => pipeline.wake(),
-  appendInbox: (rows) => pipeline.appendInbox(rows),
+  ...(store.capabilities.blockingWrites && { appendInbox: (rows) => pipeline.appendInbox(rows) }),
   ...(options.inboxBatchMax && { inboxBatchMax: options.inboxBatchMax }),
 });
 const sourceId = newId('source');
 const now = new Date();
+const [username = '', password = ''] = (options.basicAuth ?? '').split(':');
 await store.createSource({
   id: sourceId,
   name: 'bench',
-  provider: 'sendgrid',
-  config: { public_key: options.publicKey },
+  provider: options.provider ?? 'sendgrid',
+  config:
+    options.provider === 'postmark'
+      ? { basic_auth: { username, password } }
+      : { public_key: options.publicKey ?? '' },
   enabled: true,
   state: {},
   createdAt: now,

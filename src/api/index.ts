@@ -4,11 +4,14 @@ import type { ApiContext } from './context.js';
 import { deliveryRoutes } from './deliveries.js';
 import { endpointRoutes } from './endpoints.js';
 import { eventRoutes } from './events.js';
+import { historyRoutes } from './history.js';
 import { inboxRoutes } from './inbox.js';
+import { keyRoutes } from './keys.js';
 import { messageRoutes } from './messages.js';
 import { publishRoutes } from './publish.js';
 import { sourceRoutes } from './sources.js';
 import { statsRoutes } from './stats.js';
+import { streamRoutes } from './stream.js';
 import { suppressionRoutes } from './suppressions.js';
 
 export { ensureAdminKey, generateApiKey, hashApiKey } from './auth.js';
@@ -40,5 +43,8 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
   await suppressionRoutes(scope, ctx);
   await messageRoutes(scope, ctx);
   await statsRoutes(scope, ctx);
+  await streamRoutes(scope, ctx);
   await publishRoutes(scope, ctx);
+  await historyRoutes(scope, ctx);
+  await keyRoutes(scope, ctx);
 }

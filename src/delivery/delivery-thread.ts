@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
-import type { DeliveryThreadData, ToDelivery } from './thread-messages.js';
+import type { AttemptMetric } from '../monitoring/metrics.js';
+import type { DeliveryThreadData, FromDelivery, ToDelivery } from './thread-messages.js';
 
 /** Runs deliveries in a worker thread; restarted after a pause if it dies. */
 export class DeliveryThread {
@@ -11,12 +12,16 @@ export class DeliveryThread {
   constructor(
     private readonly data: DeliveryThreadData,
     private readonly logger: Logger,
+    private readonly onAttempts: (attempts: AttemptMetric[]) => void = () => {},
   ) {}
 
   start(): void {
     if (this.worker || this.stopping) return;
     const worker = new Worker(new URL('./thread-main.js', import.meta.url), { workerData: this.data });
     this.worker = worker;
+    worker.on('message', (message: FromDelivery) => {
+      if (message.type === 'attempts') this.onAttempts(message.attempts);
+    });
     worker.on('error', (err) => this.logger.error({ err }, 'delivery thread failed'));
     worker.on('exit', (code) => {
       this.worker = null;

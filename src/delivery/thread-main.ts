@@ -1,5 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../logger.js';
+import { endpointEvent } from '../monitoring/system-events.js';
+import { pipelineEffects } from '../pipeline/effects.js';
 import { openStore } from '../store/index.js';
 import { DeliveryClient } from './http-client.js';
 import { policyFromConfig } from './policy.js';
@@ -16,6 +18,8 @@ const port = parentPort;
 if (!port) throw new Error('the delivery thread must run in a worker thread');
 
 const logger = createLogger(config.logLevel).child({ area: 'delivery' });
+const send = (message: FromDelivery) => port.postMessage(message);
+const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
 const store = openStore(config, { poolSize: 5 });
 // A single-node store has no other worker whose leases could still be live: whatever was in flight
 // when the process died is due again now, not after its lease runs out.
@@ -33,10 +37,21 @@ const worker = new DeliveryWorker({
   disableAfterMs: config.disableAfterMs,
   concurrency: config.deliveryConcurrency,
   userAgent,
+  failingAfter: config.failingAfter,
+  onAttempts: (attempts) => send({ type: 'attempts', attempts }),
+  onTransitions: async (transitions) => {
+    for (const t of transitions) {
+      logger.warn(
+        { endpointId: t.endpointId, deliveryId: t.deliveryId, reason: t.reason },
+        `endpoint ${t.kind}`,
+      );
+    }
+    await store.publishEvents(transitions.map(endpointEvent), effects, new Date());
+    worker.wake();
+  },
 });
 const replays = new ReplayRunner(store, logger, () => worker.wake());
 const replayTimer = setInterval(() => void replays.tick(), 1000);
-const send = (message: FromDelivery) => port.postMessage(message);
 
 port.on('message', async (message: ToDelivery) => {
   if (message.type === 'wake') {

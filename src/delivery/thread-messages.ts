@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { AttemptMetric } from '../monitoring/metrics.js';
 
 export interface DeliveryThreadData {
   config: Pick<
@@ -11,9 +12,15 @@ export interface DeliveryThreadData {
     | 'disableAfterMs'
     | 'deliveryConcurrency'
     | 'allowPrivateTargets'
+    | 'failingAfter'
+    | 'softBounceLimit'
+    | 'softBounceWindowMs'
   >;
   userAgent: string;
 }
 
 export type ToDelivery = { type: 'wake' } | { type: 'stop' };
-export type FromDelivery = { type: 'started' } | { type: 'stopped' };
+export type FromDelivery =
+  | { type: 'started' }
+  | { type: 'stopped' }
+  | { type: 'attempts'; attempts: AttemptMetric[] };

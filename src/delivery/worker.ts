@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { newId } from '../ids.js';
-import type { AttemptResult, ClaimedDelivery, EndpointRecord, Store } from '../store/store.js';
+import type { AttemptMetric } from '../monitoring/metrics.js';
+import { isSystemPayload } from '../monitoring/system-events.js';
+import type {
+  AttemptResult,
+  ClaimedDelivery,
+  EndpointRecord,
+  EndpointTransition,
+  Store,
+} from '../store/store.js';
 import type { DeliveryRequest, DeliveryResponse } from './http-client.js';
 import { EndpointLimits } from './limits.js';
 import { type AttemptOutcome, nextAttempt, type RetryPolicy, shouldAutoDisable } from './schedule.js';
@@ -25,6 +33,12 @@ export interface DeliveryWorkerOptions {
   pollMs?: number;
   now?: () => Date;
   random?: () => number;
+  /** Consecutive failures after which an endpoint counts as failing. */
+  failingAfter?: number;
+  /** Endpoint health transitions caused by recorded attempts (become system.* events). */
+  onTransitions?: (transitions: EndpointTransition[]) => Promise<void> | void;
+  /** Every recorded attempt, for metrics. */
+  onAttempts?: (attempts: AttemptMetric[]) => void;
 }
 
 const SNIPPET_MAX = 1024;
@@ -35,11 +49,18 @@ const SNIPPET_MAX = 1024;
  * holds only its own slots and never the others'. Results are written in small groups.
  */
 export class DeliveryWorker {
-  private readonly o: Required<Omit<DeliveryWorkerOptions, 'now' | 'random' | 'pollMs'>> & {
+  private readonly o: Required<
+    Omit<DeliveryWorkerOptions, 'now' | 'random' | 'pollMs' | 'failingAfter' | 'onTransitions' | 'onAttempts'>
+  > & {
     now: () => Date;
     random: () => number;
     pollMs: number;
+    failingAfter: number;
+    onTransitions: DeliveryWorkerOptions['onTransitions'];
+    onAttempts: DeliveryWorkerOptions['onAttempts'];
   };
+  /** Deliveries of system events: their exhaustion raises nothing (no feedback loop). */
+  private readonly systemDeliveries = new Set<string>();
   readonly owner = `w_${randomBytes(6).toString('hex')}`;
   private readonly limits = new EndpointLimits();
   private readonly inflight = new Set<Promise<void>>();
@@ -60,6 +81,9 @@ export class DeliveryWorker {
       now: options.now ?? (() => new Date()),
       random: options.random ?? Math.random,
       pollMs: options.pollMs ?? 500,
+      failingAfter: options.failingAfter ?? 5,
+      onTransitions: options.onTransitions,
+      onAttempts: options.onAttempts,
     };
   }
 
@@ -133,6 +157,7 @@ export class DeliveryWorker {
 
   private async attempt(item: ClaimedDelivery): Promise<void> {
     const { delivery, endpoint, payload } = item;
+    if (isSystemPayload(payload)) this.systemDeliveries.add(delivery.id);
     const startedAt = this.o.now();
     const headers = webhookHeaders({
       id: delivery.eventId,
@@ -218,7 +243,20 @@ export class DeliveryWorker {
       const batch = this.pending;
       this.pending = [];
       try {
-        await this.o.store.recordAttempts(batch, this.o.now());
+        const transitions = await this.o.store.recordAttempts(batch, this.o.now(), {
+          failingAfter: this.o.failingAfter,
+        });
+        this.o.onAttempts?.(
+          batch.map((r) => ({
+            outcome: r.status === 'succeeded' ? 'succeeded' : r.status === 'pending' ? 'retrying' : 'failed',
+            seconds: r.attempt.durationMs / 1000,
+          })),
+        );
+        const raised = transitions.filter(
+          (t) => !(t.kind === 'exhausted' && this.systemDeliveries.has(t.deliveryId)),
+        );
+        for (const r of batch) if (r.status !== 'pending') this.systemDeliveries.delete(r.attempt.deliveryId);
+        if (raised.length > 0) await this.o.onTransitions?.(raised);
       } catch (err) {
         // The leases expire and the deliveries are attempted again: at-least-once holds.
         this.o.logger.error({ err, count: batch.length }, 'recording delivery attempts failed');

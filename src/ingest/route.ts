@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { MailhookError } from '../errors.js';
 import { newId } from '../ids.js';
+import type { Metrics } from '../monitoring/metrics.js';
 import { findAdapter } from '../providers/registry.js';
 import type { Fetcher, RawRequest, VerifyContext } from '../providers/types.js';
 import type { Store } from '../store/store.js';
@@ -18,7 +19,18 @@ export interface IngestOptions {
   now: () => Date;
   publicUrl: () => string;
   fetcher: Fetcher;
+  metrics: Metrics;
+  /** Told of every stored request (silent-source detection). */
+  onStored?: (sourceId: string, at: Date) => void;
 }
+
+const OUTCOMES: Record<number, string> = {
+  200: 'accepted',
+  401: 'unauthorized',
+  404: 'not_found',
+  413: 'too_large',
+  503: 'unavailable',
+};
 
 /** Credentials that verified the request have done their job; they are never written to disk. */
 const REDACTED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
@@ -79,7 +91,17 @@ function rawRequestOf(request: FastifyRequest, receivedAt: Date): RawRequest {
  * bytes because signatures cover them exactly; nothing is parsed here — the pipeline does that.
  */
 export async function ingestRoutes(scope: FastifyInstance, options: IngestOptions): Promise<void> {
-  const { config, store, sources, writer, now } = options;
+  const { config, store, sources, writer, now, metrics } = options;
+  // Outcomes are counted from the answer, so 413s decided by the body limit are counted too.
+  scope.addHook('onResponse', async (request, reply) => {
+    const params = request.params as { sourceId?: string } | undefined;
+    const cached = params?.sourceId ? await sources.get(params.sourceId) : null;
+    metrics.ingestRequests.inc({
+      source_id: cached ? cached.id : 'unknown',
+      provider: cached?.provider ?? 'unknown',
+      outcome: OUTCOMES[reply.statusCode] ?? 'other',
+    });
+  });
   const tokens = new TokenGuard();
   const certificates = new SnsCertificates(options.fetcher, config.snsCertDir);
   scope.removeAllContentTypeParsers();
@@ -117,6 +139,7 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
     const verification = await adapter.verify(raw, source, ctx);
     if (!verification.ok) {
       request.log.info({ sourceId: source.id, reason: verification.reason }, 'ingest request refused');
+      metrics.verificationFailures.inc({ provider: source.provider, reason: verification.reason });
       if (verification.retryable)
         throw new MailhookError('MH_ERR_VERIFICATION_UNAVAILABLE', verification.reason);
       throw new MailhookError('MH_ERR_SIGNATURE_INVALID', verification.reason);
@@ -140,6 +163,7 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
       request.log.error({ err, sourceId: source.id }, 'could not store ingest request');
       throw new MailhookError('MH_ERR_STORE_UNAVAILABLE', undefined, { cause: err });
     }
+    options.onStored?.(source.id, receivedAt);
     return reply.code(handshake?.status ?? 200).send({ status: 'stored', id });
   }
 

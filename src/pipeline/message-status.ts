@@ -18,7 +18,7 @@ const RANKS: Record<string, number> = {
   'email.complained': 70,
   'email.bounced:hard': 80,
   'email.dropped': 90,
-  'email.failed': 90,
+  'email.failed': 95,
 };
 
 export type MessageStatus =

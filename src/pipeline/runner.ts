@@ -127,7 +127,16 @@ export class PipelineRunner {
 }
 
 export function emptyTotals(): PipelineTotals {
-  return { batches: 0, rows: 0, processed: 0, quarantined: 0, inserted: 0, duplicates: 0, deliveries: 0 };
+  return {
+    batches: 0,
+    rows: 0,
+    processed: 0,
+    quarantined: 0,
+    inserted: 0,
+    duplicates: 0,
+    deliveries: 0,
+    insertedByType: {},
+  };
 }
 
 export function addBatch(totals: PipelineTotals, summary: BatchSummary): void {
@@ -139,4 +148,7 @@ export function addBatch(totals: PipelineTotals, summary: BatchSummary): void {
   totals.inserted += summary.inserted;
   totals.duplicates += summary.duplicates;
   totals.deliveries += summary.deliveries;
+  for (const [key, n] of Object.entries(summary.insertedByType)) {
+    totals.insertedByType[key] = (totals.insertedByType[key] ?? 0) + n;
+  }
 }

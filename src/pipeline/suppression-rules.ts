@@ -78,23 +78,28 @@ function bounceDetail(event: CanonicalEvent): string {
 }
 
 /**
- * True when, counting back from `at`, the address had `threshold` soft bounces within the window and
- * no delivery after the first of them. `history` holds the address's bounces and deliveries in the
- * window, in any order, including the event being processed.
+ * True when the address had `threshold` soft bounces within one window with no delivery after the
+ * first of them. `history` holds the address's bounces and deliveries from one window before `at` to
+ * one window after it, in any order: every soft bounce in it is tried as the end of a window, so the
+ * answer does not depend on the order in which the provider posted the events.
  */
 export function softBouncesSuppress(
   history: RecipientHistoryItem[],
   at: number,
   policy: SoftBouncePolicy,
 ): boolean {
-  const from = at - policy.windowMs;
-  const inWindow = history.filter((h) => h.occurredAt >= from && h.occurredAt <= at);
-  const lastDelivery = Math.max(
-    Number.NEGATIVE_INFINITY,
-    ...inWindow.filter((h) => h.type === 'email.delivered').map((h) => h.occurredAt),
-  );
-  const softSinceDelivery = inWindow.filter(
-    (h) => h.type === 'email.bounced' && h.bounceType === 'soft' && h.occurredAt > lastDelivery,
-  );
-  return softSinceDelivery.length >= policy.threshold;
+  const relevant = history.filter((h) => Math.abs(h.occurredAt - at) <= policy.windowMs);
+  const softs = relevant.filter((h) => h.type === 'email.bounced' && h.bounceType === 'soft');
+  const deliveries = relevant.filter((h) => h.type === 'email.delivered').map((h) => h.occurredAt);
+  return softs.some((end) => {
+    const from = end.occurredAt - policy.windowMs;
+    const lastDelivery = Math.max(
+      Number.NEGATIVE_INFINITY,
+      ...deliveries.filter((d) => d >= from && d <= end.occurredAt),
+    );
+    const count = softs.filter(
+      (s) => s.occurredAt >= from && s.occurredAt <= end.occurredAt && s.occurredAt > lastDelivery,
+    );
+    return count.length >= policy.threshold;
+  });
 }

@@ -145,3 +145,20 @@ export type ReplaySelect = (
   endpoint: EndpointRecord,
   types: string[],
 ) => CanonicalEvent[];
+
+/** A change in an endpoint's health that an attempt caused; it becomes a `system.*` event. */
+export interface EndpointTransition {
+  kind: 'failing' | 'disabled' | 'recovered' | 'exhausted';
+  endpointId: string;
+  /** The delivery (and its event) behind the transition. */
+  deliveryId: string;
+  eventId: string;
+  consecutiveFailures: number;
+  reason: string | null;
+  at: Date;
+}
+
+export interface RecordOptions {
+  /** Consecutive failures after which an endpoint counts as failing (and recovers on a success). */
+  failingAfter: number;
+}

@@ -32,7 +32,7 @@ export interface EventEffects {
   route?: RouteEvent;
   suppressions?: {
     intents: (event: CanonicalEvent) => SuppressionIntent[];
-    /** Decides from the recipient's bounces and deliveries within `windowMs` before the event. */
+    /** Decides from the recipient's bounces and deliveries within `windowMs` either side of the event. */
     softBouncesSuppress: (history: RecipientHistoryItem[], at: number) => boolean;
     windowMs: number;
   };
@@ -69,4 +69,21 @@ export interface StatsRow {
 export interface PublishedEvent {
   event: CanonicalEvent;
   dedupKey: string;
+}
+
+/** What /metrics and /readyz read from the store at scrape time. */
+export interface OperationalCounts {
+  pendingInbox: number;
+  oldestPendingAt: Date | null;
+  dueDeliveries: number;
+  endpointsByState: Record<string, number>;
+}
+
+/** One hour of an endpoint's attempts or a source's requests. */
+export interface HourBucket {
+  hour: string;
+  total: number;
+  ok: number;
+  /** Mean attempt duration (endpoints only). */
+  avgMs: number | null;
 }

@@ -7,13 +7,17 @@ import type {
   DeliveryRecord,
   EndpointPatch,
   EndpointRecord,
+  EndpointTransition,
   NewDelivery,
+  RecordOptions,
   ReplayRecord,
   ReplaySelect,
   RouteEvent,
 } from './delivery-types.js';
 import type {
   EventEffects,
+  HourBucket,
+  OperationalCounts,
   PublishedEvent,
   StatsQuery,
   StatsRow,
@@ -99,6 +103,8 @@ export interface BatchSummary {
   duplicates: number;
   /** Deliveries created by fan-out. */
   deliveries: number;
+  /** New events by `provider|type`, for metrics. */
+  insertedByType: Record<string, number>;
 }
 
 export interface ClaimOptions {
@@ -229,6 +235,12 @@ export interface Store {
   listRecipientEvents(recipient: string, limit: number): Promise<CanonicalEvent[]>;
   eventStats(query: StatsQuery): Promise<StatsRow[]>;
 
+  operationalCounts(now: Date): Promise<OperationalCounts>;
+  /** Hourly attempts (total, ok, mean duration) of an endpoint since a time. */
+  endpointHistory(endpointId: string, since: Date): Promise<HourBucket[]>;
+  /** Hourly stored requests of a source (ok = not quarantined) since a time. */
+  sourceHistory(sourceId: string, since: Date): Promise<HourBucket[]>;
+
   getSuppressions(email: string): Promise<SuppressionEntry[]>;
   /** Entries for many addresses in one round trip (keys are the normalised addresses). */
   checkSuppressions(emails: string[]): Promise<Map<string, SuppressionEntry[]>>;
@@ -257,8 +269,11 @@ export interface Store {
   releaseDeliveries(items: Array<{ id: string; owner: string; notBefore: Date }>): Promise<void>;
   /** Frees every lease (only for single-node stores, at start, after a crash). */
   releaseAllLeases(): Promise<number>;
-  /** Records attempts and applies their outcomes, fenced on the lease owner, in one transaction. */
-  recordAttempts(results: AttemptResult[], now: Date): Promise<void>;
+  /**
+   * Records attempts and applies their outcomes, fenced on the lease owner, in one transaction;
+   * returns the endpoint health transitions they caused (failing, disabled, recovered, exhausted).
+   */
+  recordAttempts(results: AttemptResult[], now: Date, options?: RecordOptions): Promise<EndpointTransition[]>;
   getDelivery(id: string): Promise<DeliveryRecord | null>;
   listDeliveries(query: DeliveryQuery): Promise<Page<DeliveryRecord, string>>;
   listAttempts(deliveryId: string): Promise<AttemptRecord[]>;
@@ -275,4 +290,8 @@ export interface Store {
   addApiKey(key: ApiKeyRecord): Promise<void>;
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
   countApiKeys(): Promise<number>;
+  /** Keys not revoked, oldest first. */
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Revokes a key for good; false when unknown or already revoked. */
+  revokeApiKey(id: string, now: Date): Promise<boolean>;
 }

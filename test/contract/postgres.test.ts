@@ -1,6 +1,8 @@
 import { describe, it } from 'vitest';
 import { dropSchema, postgresAvailable, postgresStore, testSchema } from '../helpers/postgres.js';
 import { runDeliveryContract } from './delivery-contract.js';
+import { runInsightsContract } from './insights-contract.js';
+import { runKeysContract } from './keys-contract.js';
 import { type MakeStore, runStoreContract } from './store-contract.js';
 
 /** The same contract suites as SQLite, each test on its own schema of the real PostgreSQL server. */
@@ -19,6 +21,8 @@ const makePostgresStore: MakeStore = async () => {
 if (await postgresAvailable()) {
   runStoreContract('PostgresStore', makePostgresStore);
   runDeliveryContract('PostgresStore', makePostgresStore);
+  runInsightsContract('PostgresStore', makePostgresStore);
+  runKeysContract('PostgresStore', makePostgresStore);
 } else {
   describe('PostgresStore', () => {
     it.skip('needs PostgreSQL at MAILHOOK_TEST_DATABASE_URL (never skipped in CI)', () => {});

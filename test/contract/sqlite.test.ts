@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/index.js';
 import { runDeliveryContract } from './delivery-contract.js';
+import { runInsightsContract } from './insights-contract.js';
+import { runKeysContract } from './keys-contract.js';
 import { type MakeStore, runStoreContract } from './store-contract.js';
 
 const makeSqliteStore: MakeStore = async () => {
@@ -19,3 +21,5 @@ const makeSqliteStore: MakeStore = async () => {
 
 runStoreContract('SqliteStore', makeSqliteStore);
 runDeliveryContract('SqliteStore', makeSqliteStore);
+runInsightsContract('SqliteStore', makeSqliteStore);
+runKeysContract('SqliteStore', makeSqliteStore);

@@ -511,6 +511,7 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
           inserted: 0,
           duplicates: 0,
           deliveries: 0,
+          insertedByType: expect.any(Object),
         });
         expect(ids((await store.listInbox({ status: 'pending', limit: 10 })).items)).toEqual([
           rows[4]!.id,
@@ -542,6 +543,7 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
           inserted: 2,
           duplicates: 0,
           deliveries: 0,
+          insertedByType: expect.any(Object),
         });
 
         const goodRow = await store.getInboxRow(good.id);
@@ -592,6 +594,7 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
           inserted: 1,
           duplicates: 2,
           deliveries: 0,
+          insertedByType: expect.any(Object),
         });
         expect(await store.countEvents()).toBe(1);
         expect(await store.getEvent(original.event.id)).toEqual(original.event);
@@ -668,6 +671,7 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
           inserted: 0,
           duplicates: 0,
           deliveries: 0,
+          insertedByType: expect.any(Object),
         });
         for (const call of plan.mock.calls) expect(call[0]).toEqual([]);
       });
@@ -772,6 +776,7 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
           inserted: 0,
           duplicates: 2,
           deliveries: 0,
+          insertedByType: expect.any(Object),
         });
         expect(await store.countEvents()).toBe(2);
         expect(ids((await store.listEvents({ limit: 10 })).items)).toEqual(stored);

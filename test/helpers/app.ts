@@ -7,6 +7,7 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { pipelineEffects } from '../../src/pipeline/effects.js';
 import { PipelineRunner } from '../../src/pipeline/runner.js';
 import { SqliteStore } from '../../src/store/index.js';
+import type { EventEffects } from '../../src/store/store.js';
 
 export const API_KEY = 'test-api-key-0123456789';
 export const AUTH = { authorization: `Bearer ${API_KEY}` };
@@ -15,6 +16,7 @@ export interface TestApp extends App {
   config: Config;
   store: SqliteStore;
   pipeline: PipelineRunner;
+  effects: EventEffects;
   dir: string;
   close(): Promise<void>;
 }
@@ -36,6 +38,7 @@ export async function testApp(env: Record<string, string> = {}, now?: () => Date
     config,
     store,
     pipeline,
+    effects,
     dir,
     async close() {
       await app.server.close();

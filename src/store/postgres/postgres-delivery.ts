@@ -20,7 +20,9 @@ import type {
   DeliveryRecord,
   EndpointPatch,
   EndpointRecord,
+  EndpointTransition,
   NewDelivery,
+  RecordOptions,
   ReplayRecord,
   ReplaySelect,
 } from '../delivery-types.js';
@@ -191,9 +193,15 @@ export async function release(
   }
 }
 
-/** Same fencing as SQLite: only the current lease owner's result changes the delivery and endpoint. */
-export async function applyAttempts(tx: Tx, results: AttemptResult[], now: Date): Promise<void> {
+/** Same fencing and transitions as SQLite: only the current lease owner's result changes anything. */
+export async function applyAttempts(
+  tx: Tx,
+  results: AttemptResult[],
+  now: Date,
+  options: RecordOptions = { failingAfter: 5 },
+): Promise<EndpointTransition[]> {
   const t = now.getTime();
+  const transitions: EndpointTransition[] = [];
   for (const result of results) {
     const a = result.attempt;
     await tx`
@@ -202,28 +210,47 @@ export async function applyAttempts(tx: Tx, results: AttemptResult[], now: Date)
       VALUES (${a.id}, ${a.deliveryId}, ${a.endpointId}, ${a.attempt}, ${a.startedAt.getTime()}, ${Math.round(a.durationMs)},
         ${a.ok ? 1 : 0}, ${a.httpStatus}, ${a.errorClass}, ${a.error}, ${a.responseSnippet})`;
     const final = result.status !== 'pending';
-    const fenced = await tx`
+    const [delivered] = await tx<{ event_id: string }[]>`
       UPDATE deliveries SET status = ${result.status}, attempts = attempts + 1,
         next_attempt_at = ${msOrNull(result.nextAttemptAt)}, lease_owner = NULL, lease_expires_at = NULL,
         last_status = ${a.httpStatus}, last_error = ${a.ok ? null : (a.error ?? a.errorClass ?? `HTTP ${a.httpStatus}`)},
         updated_at = ${t}, completed_at = ${final ? t : null}
-      WHERE id = ${a.deliveryId} AND lease_owner = ${result.leaseOwner} AND status = 'pending'`;
-    if (fenced.count === 0) continue;
+      WHERE id = ${a.deliveryId} AND lease_owner = ${result.leaseOwner} AND status = 'pending'
+      RETURNING event_id`;
+    if (!delivered) continue;
     const at = a.startedAt.getTime();
+    const [previous] = await tx<{ consecutive_failures: number }[]>`
+      SELECT consecutive_failures FROM endpoints WHERE id = ${a.endpointId} FOR UPDATE`;
+    const before = previous?.consecutive_failures ?? 0;
+    const transition = (kind: EndpointTransition['kind'], consecutive: number, reason: string | null) =>
+      transitions.push({
+        kind,
+        endpointId: a.endpointId,
+        deliveryId: a.deliveryId,
+        eventId: delivered.event_id,
+        consecutiveFailures: consecutive,
+        reason,
+        at: now,
+      });
     if (a.ok) {
       await tx`UPDATE endpoints SET consecutive_failures = 0, first_failure_at = NULL, last_success_at = ${at} WHERE id = ${a.endpointId}`;
+      if (before >= options.failingAfter) transition('recovered', 0, null);
     } else {
       await tx`
         UPDATE endpoints SET consecutive_failures = consecutive_failures + 1,
           first_failure_at = COALESCE(first_failure_at, ${at}), last_failure_at = ${at}
         WHERE id = ${a.endpointId}`;
+      if (before + 1 === options.failingAfter) transition('failing', before + 1, a.error ?? a.errorClass);
+      if (result.status === 'failed') transition('exhausted', before + 1, a.error);
     }
     if (result.disableEndpoint) {
-      await tx`
+      const disabled = await tx`
         UPDATE endpoints SET status = 'disabled', status_reason = ${result.disableEndpoint}, updated_at = ${t}
         WHERE id = ${a.endpointId} AND status <> 'disabled'`;
+      if (disabled.count > 0) transition('disabled', a.ok ? 0 : before + 1, result.disableEndpoint);
     }
   }
+  return transitions;
 }
 
 export async function selectDelivery(sql: Queryable, id: string): Promise<DeliveryRecord | null> {

@@ -3,6 +3,8 @@ import { newId } from '../../ids.js';
 import type { EndpointRecord, NewDelivery } from '../delivery-types.js';
 import type {
   EventEffects,
+  HourBucket,
+  OperationalCounts,
   RecipientHistoryItem,
   StatsQuery,
   StatsRow,
@@ -71,7 +73,7 @@ export async function applyEffects(tx: Queryable, event: CanonicalEvent, ctx: Ef
       const at = Date.parse(event.timestamp);
       const rows = await tx<{ type: string; bounce_type: string | null; occurred_at: number }[]>`
         SELECT type, bounce_type, occurred_at FROM events
-        WHERE recipient = ${recipient} AND occurred_at >= ${at - rules.windowMs} AND occurred_at <= ${at}
+        WHERE recipient = ${recipient} AND occurred_at >= ${at - rules.windowMs} AND occurred_at <= ${at + rules.windowMs}
           AND type IN ('email.bounced', 'email.delivered')`;
       const history = rows.map(
         (r): RecipientHistoryItem => ({ type: r.type, bounceType: r.bounce_type, occurredAt: r.occurred_at }),
@@ -208,4 +210,56 @@ export async function selectRecipientEvents(
   const rows = await sql<{ body: string }[]>`
     SELECT body FROM events WHERE recipient = ${recipient} ORDER BY occurred_at DESC, id DESC LIMIT ${limit}`;
   return rows.map((r) => JSON.parse(r.body) as CanonicalEvent);
+}
+
+export async function selectOperationalCounts(sql: Queryable, now: Date): Promise<OperationalCounts> {
+  const [oldest] = await sql<{ received_at: number }[]>`
+    SELECT received_at FROM inbox WHERE status = 'pending' ORDER BY id LIMIT 1`;
+  const [pending] = await sql<{ n: number }[]>`SELECT COUNT(*)::int AS n FROM inbox WHERE status = 'pending'`;
+  const [due] = await sql<{ n: number }[]>`
+    SELECT COUNT(*)::int AS n FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ${now.getTime()}`;
+  const endpointsByState: Record<string, number> = { active: 0, paused: 0, disabled: 0 };
+  const rows = await sql<{ status: string; n: number }[]>`
+    SELECT status, COUNT(*)::int AS n FROM endpoints WHERE deleted_at IS NULL GROUP BY status`;
+  for (const row of rows) endpointsByState[row.status] = row.n;
+  return {
+    pendingInbox: pending?.n ?? 0,
+    oldestPendingAt: oldest ? new Date(oldest.received_at) : null,
+    dueDeliveries: due?.n ?? 0,
+    endpointsByState,
+  };
+}
+
+const HOUR = 3_600_000;
+
+function bucketsOf(rows: Array<{ h: number; total: number; ok: number; avg: number | null }>): HourBucket[] {
+  return rows.map((r) => ({
+    hour: new Date(Number(r.h) * HOUR).toISOString(),
+    total: r.total,
+    ok: r.ok,
+    avgMs: r.avg === null ? null : Math.round(Number(r.avg)),
+  }));
+}
+
+export async function selectEndpointHistory(
+  sql: Queryable,
+  endpointId: string,
+  since: Date,
+): Promise<HourBucket[]> {
+  const rows = await sql<{ h: number; total: number; ok: number; avg: number | null }[]>`
+    SELECT (started_at / ${HOUR})::bigint AS h, COUNT(*)::int AS total, SUM(ok)::int AS ok, AVG(duration_ms)::float8 AS avg
+    FROM attempts WHERE endpoint_id = ${endpointId} AND started_at >= ${since.getTime()} GROUP BY h ORDER BY h`;
+  return bucketsOf(rows);
+}
+
+export async function selectSourceHistory(
+  sql: Queryable,
+  sourceId: string,
+  since: Date,
+): Promise<HourBucket[]> {
+  const rows = await sql<{ h: number; total: number; ok: number; avg: null }[]>`
+    SELECT (received_at / ${HOUR})::bigint AS h, COUNT(*)::int AS total,
+      SUM(CASE WHEN status = 'quarantined' THEN 0 ELSE 1 END)::int AS ok, NULL AS avg
+    FROM inbox WHERE source_id = ${sourceId} AND received_at >= ${since.getTime()} GROUP BY h ORDER BY h`;
+  return bucketsOf(rows);
 }

@@ -8,7 +8,9 @@ import type {
   DeliveryRecord,
   EndpointPatch,
   EndpointRecord,
+  EndpointTransition,
   NewDelivery,
+  RecordOptions,
   ReplayRecord,
   ReplaySelect,
   RouteEvent,
@@ -23,10 +25,12 @@ import type {
   EventCursor,
   EventEffects,
   EventQuery,
+  HourBucket,
   InboxCounts,
   InboxInsert,
   InboxQuery,
   InboxRow,
+  OperationalCounts,
   Page,
   PublishedEvent,
   RequeueSelector,
@@ -209,6 +213,7 @@ export class PostgresStore implements Store {
       inserted: 0,
       duplicates: 0,
       deliveries: 0,
+      insertedByType: {},
     };
     await this.sql.begin(async (tx) => {
       // The row locks are the claim: another node skips these rows, and if this one dies the
@@ -237,6 +242,8 @@ export class PostgresStore implements Store {
         if (!insertedIds.has(event.id) || applied.has(event.id)) continue;
         applied.add(event.id);
         await applyEffects(tx, event, ctx);
+        const key = `${event.data.provider}|${event.type}`;
+        summary.insertedByType[key] = (summary.insertedByType[key] ?? 0) + 1;
       }
       for (const outcome of outcomes) {
         if (outcome.kind === 'quarantined') {
@@ -311,6 +318,18 @@ export class PostgresStore implements Store {
 
   eventStats(query: StatsQuery): Promise<StatsRow[]> {
     return insights.selectStats(this.sql, query);
+  }
+
+  operationalCounts(now: Date): Promise<OperationalCounts> {
+    return insights.selectOperationalCounts(this.sql, now);
+  }
+
+  endpointHistory(endpointId: string, since: Date): Promise<HourBucket[]> {
+    return insights.selectEndpointHistory(this.sql, endpointId, since);
+  }
+
+  sourceHistory(sourceId: string, since: Date): Promise<HourBucket[]> {
+    return insights.selectSourceHistory(this.sql, sourceId, since);
   }
 
   async getSuppressions(email: string): Promise<SuppressionEntry[]> {
@@ -406,8 +425,15 @@ export class PostgresStore implements Store {
     return result.count;
   }
 
-  async recordAttempts(results: AttemptResult[], now: Date): Promise<void> {
-    if (results.length > 0) await this.sql.begin((tx) => delivery.applyAttempts(tx, results, now));
+  async recordAttempts(
+    results: AttemptResult[],
+    now: Date,
+    options?: RecordOptions,
+  ): Promise<EndpointTransition[]> {
+    if (results.length === 0) return [];
+    return this.sql.begin((tx) => delivery.applyAttempts(tx, results, now, options)) as Promise<
+      EndpointTransition[]
+    >;
   }
 
   getDelivery(id: string): Promise<DeliveryRecord | null> {
@@ -465,6 +491,23 @@ export class PostgresStore implements Store {
       { n: number }[]
     >`SELECT COUNT(*)::int AS n FROM api_keys WHERE revoked_at IS NULL`;
     return row?.n ?? 0;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    const rows = await this.sql<{ id: string; name: string; hash: string; created_at: number }[]>`
+      SELECT id, name, hash, created_at FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id`;
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      hash: row.hash,
+      createdAt: new Date(row.created_at),
+    }));
+  }
+
+  async revokeApiKey(id: string, now: Date): Promise<boolean> {
+    const result = await this.sql`
+      UPDATE api_keys SET revoked_at = ${now.getTime()} WHERE id = ${id} AND revoked_at IS NULL`;
+    return result.count > 0;
   }
 }
 

@@ -21,12 +21,16 @@ import type {
   DeliveryRecord,
   EndpointPatch,
   EndpointRecord,
+  EndpointTransition,
   NewDelivery,
+  RecordOptions,
   ReplayRecord,
   ReplaySelect,
 } from '../delivery-types.js';
 import type { AttemptSample, ClaimOptions, Page } from '../store.js';
 import { Filters } from './filters.js';
+
+export const DEFAULT_RECORD_OPTIONS: RecordOptions = { failingAfter: 5 };
 
 /**
  * The delivery half of the SQLite store: endpoints, deliveries, attempts, replays. Every function
@@ -236,7 +240,12 @@ export function release(
  * Applies attempt outcomes. The delivery update is fenced on the lease owner: a worker whose lease
  * was taken over cannot overwrite the new owner's result (its attempt is still logged).
  */
-export function applyAttempts(db: Database.Database, results: AttemptResult[], now: Date): void {
+export function applyAttempts(
+  db: Database.Database,
+  results: AttemptResult[],
+  now: Date,
+  options: RecordOptions = DEFAULT_RECORD_OPTIONS,
+): EndpointTransition[] {
   const insertAttempt = db.prepare(
     `INSERT INTO attempts (id, delivery_id, endpoint_id, attempt, started_at, duration_ms, ok, http_status,
        error_class, error, response_snippet)
@@ -247,6 +256,10 @@ export function applyAttempts(db: Database.Database, results: AttemptResult[], n
        lease_expires_at = NULL, last_status = ?, last_error = ?, updated_at = ?, completed_at = ?
      WHERE id = ? AND lease_owner = ? AND status = 'pending'`,
   );
+  const failures = db.prepare<[string], { consecutive_failures: number; event_id?: string }>(
+    'SELECT consecutive_failures FROM endpoints WHERE id = ?',
+  );
+  const eventOf = db.prepare<[string], { event_id: string }>('SELECT event_id FROM deliveries WHERE id = ?');
   const success = db.prepare(
     `UPDATE endpoints SET consecutive_failures = 0, first_failure_at = NULL, last_success_at = ? WHERE id = ?`,
   );
@@ -258,6 +271,7 @@ export function applyAttempts(db: Database.Database, results: AttemptResult[], n
     `UPDATE endpoints SET status = 'disabled', status_reason = ?, updated_at = ? WHERE id = ? AND status <> 'disabled'`,
   );
   const nowMs = now.getTime();
+  const transitions: EndpointTransition[] = [];
   for (const result of results) {
     const a = result.attempt;
     insertAttempt.run(
@@ -285,10 +299,31 @@ export function applyAttempts(db: Database.Database, results: AttemptResult[], n
       result.leaseOwner,
     );
     if (fenced.changes === 0) continue;
-    if (a.ok) success.run(a.startedAt.getTime(), a.endpointId);
-    else failure.run(a.startedAt.getTime(), a.startedAt.getTime(), a.endpointId);
-    if (result.disableEndpoint) disable.run(result.disableEndpoint, nowMs, a.endpointId);
+    const before = failures.get(a.endpointId)?.consecutive_failures ?? 0;
+    const eventId = eventOf.get(a.deliveryId)?.event_id ?? '';
+    const transition = (kind: EndpointTransition['kind'], consecutive: number, reason: string | null) =>
+      transitions.push({
+        kind,
+        endpointId: a.endpointId,
+        deliveryId: a.deliveryId,
+        eventId,
+        consecutiveFailures: consecutive,
+        reason,
+        at: now,
+      });
+    if (a.ok) {
+      success.run(a.startedAt.getTime(), a.endpointId);
+      if (before >= options.failingAfter) transition('recovered', 0, null);
+    } else {
+      failure.run(a.startedAt.getTime(), a.startedAt.getTime(), a.endpointId);
+      if (before + 1 === options.failingAfter) transition('failing', before + 1, a.error ?? a.errorClass);
+      if (result.status === 'failed') transition('exhausted', before + 1, a.error);
+    }
+    if (result.disableEndpoint && disable.run(result.disableEndpoint, nowMs, a.endpointId).changes > 0) {
+      transition('disabled', a.ok ? 0 : before + 1, result.disableEndpoint);
+    }
   }
+  return transitions;
 }
 
 export function selectDelivery(db: Database.Database, id: string): DeliveryRecord | null {

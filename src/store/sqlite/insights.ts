@@ -4,6 +4,8 @@ import { newId } from '../../ids.js';
 import type { EndpointRecord, NewDelivery } from '../delivery-types.js';
 import type {
   EventEffects,
+  HourBucket,
+  OperationalCounts,
   RecipientHistoryItem,
   StatsQuery,
   StatsRow,
@@ -92,7 +94,7 @@ export function applyEffects(db: Database.Database, event: CanonicalEvent, ctx: 
           `SELECT type, bounce_type, occurred_at FROM events
            WHERE recipient = ? AND occurred_at >= ? AND occurred_at <= ? AND type IN ('email.bounced', 'email.delivered')`,
         )
-        .all(recipient, at - rules.windowMs, at)
+        .all(recipient, at - rules.windowMs, at + rules.windowMs)
         .map(
           (r): RecipientHistoryItem => ({
             type: r.type,
@@ -241,4 +243,68 @@ export function selectRecipientEvents(
     )
     .all(recipient, limit)
     .map((r) => JSON.parse(r.body) as CanonicalEvent);
+}
+
+export function selectOperationalCounts(db: Database.Database, now: Date): OperationalCounts {
+  const oldest = db
+    .prepare<[], { received_at: number }>(
+      "SELECT received_at FROM inbox WHERE status = 'pending' ORDER BY id LIMIT 1",
+    )
+    .get();
+  const pending =
+    db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM inbox WHERE status = 'pending'").get()?.n ?? 0;
+  const due =
+    db
+      .prepare<[number], { n: number }>(
+        "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?",
+      )
+      .get(now.getTime())?.n ?? 0;
+  const endpointsByState: Record<string, number> = { active: 0, paused: 0, disabled: 0 };
+  for (const row of db
+    .prepare<[], { status: string; n: number }>(
+      'SELECT status, COUNT(*) AS n FROM endpoints WHERE deleted_at IS NULL GROUP BY status',
+    )
+    .all()) {
+    endpointsByState[row.status] = row.n;
+  }
+  return {
+    pendingInbox: pending,
+    oldestPendingAt: oldest ? new Date(oldest.received_at) : null,
+    dueDeliveries: due,
+    endpointsByState,
+  };
+}
+
+const HOUR = 3_600_000;
+
+function bucketsOf(rows: Array<{ h: number; total: number; ok: number; avg: number | null }>): HourBucket[] {
+  return rows.map((r) => ({
+    hour: new Date(r.h * HOUR).toISOString(),
+    total: r.total,
+    ok: r.ok,
+    avgMs: r.avg === null ? null : Math.round(r.avg),
+  }));
+}
+
+export function selectEndpointHistory(db: Database.Database, endpointId: string, since: Date): HourBucket[] {
+  return bucketsOf(
+    db
+      .prepare<[string, number], { h: number; total: number; ok: number; avg: number | null }>(
+        `SELECT started_at / ${HOUR} AS h, COUNT(*) AS total, SUM(ok) AS ok, AVG(duration_ms) AS avg
+         FROM attempts WHERE endpoint_id = ? AND started_at >= ? GROUP BY h ORDER BY h`,
+      )
+      .all(endpointId, since.getTime()),
+  );
+}
+
+export function selectSourceHistory(db: Database.Database, sourceId: string, since: Date): HourBucket[] {
+  return bucketsOf(
+    db
+      .prepare<[string, number], { h: number; total: number; ok: number; avg: null }>(
+        `SELECT received_at / ${HOUR} AS h, COUNT(*) AS total,
+           SUM(CASE WHEN status = 'quarantined' THEN 0 ELSE 1 END) AS ok, NULL AS avg
+         FROM inbox WHERE source_id = ? AND received_at >= ? GROUP BY h ORDER BY h`,
+      )
+      .all(sourceId, since.getTime()),
+  );
 }

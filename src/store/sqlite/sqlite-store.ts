@@ -17,16 +17,20 @@ import type {
   DeliveryRecord,
   EndpointPatch,
   EndpointRecord,
+  EndpointTransition,
   EventCursor,
   EventEffects,
   EventQuery,
+  HourBucket,
   InboxCounts,
   InboxInsert,
   InboxQuery,
   InboxRow,
   NewDelivery,
+  OperationalCounts,
   Page,
   PublishedEvent,
+  RecordOptions,
   ReplayRecord,
   ReplaySelect,
   RequeueSelector,
@@ -68,8 +72,11 @@ import {
   eventParams,
   insertEventStatement,
   pageSuppressions,
+  selectEndpointHistory,
   selectMessageEvents,
+  selectOperationalCounts,
   selectRecipientEvents,
+  selectSourceHistory,
   selectStats,
   selectSuppressions,
   upsertSuppression,
@@ -278,6 +285,7 @@ export class SqliteStore implements Store {
       inserted: 0,
       duplicates: 0,
       deliveries: 0,
+      insertedByType: {},
     };
     const insertEvent = insertEventStatement(this.db);
     const markProcessed = this.db.prepare(
@@ -321,7 +329,11 @@ export class SqliteStore implements Store {
           summary.duplicates += duplicates;
         }
         // Effects run once the whole batch is stored, so rules that read history see all of it.
-        for (const event of fresh) applyEffects(this.db, event, ctx);
+        for (const event of fresh) {
+          applyEffects(this.db, event, ctx);
+          const key = `${event.data.provider}|${event.type}`;
+          summary.insertedByType[key] = (summary.insertedByType[key] ?? 0) + 1;
+        }
         summary.deliveries = insertDeliveries(this.db, ctx.fanOut, new Date(now));
       })
       .immediate();
@@ -370,6 +382,18 @@ export class SqliteStore implements Store {
 
   async eventStats(query: StatsQuery): Promise<StatsRow[]> {
     return selectStats(this.db, query);
+  }
+
+  async operationalCounts(now: Date): Promise<OperationalCounts> {
+    return selectOperationalCounts(this.db, now);
+  }
+
+  async endpointHistory(endpointId: string, since: Date): Promise<HourBucket[]> {
+    return selectEndpointHistory(this.db, endpointId, since);
+  }
+
+  async sourceHistory(sourceId: string, since: Date): Promise<HourBucket[]> {
+    return selectSourceHistory(this.db, sourceId, since);
   }
 
   async getSuppressions(email: string): Promise<SuppressionEntry[]> {
@@ -473,8 +497,13 @@ export class SqliteStore implements Store {
       .run().changes;
   }
 
-  async recordAttempts(results: AttemptResult[], now: Date): Promise<void> {
-    if (results.length > 0) this.db.transaction(() => applyAttempts(this.db, results, now)).immediate();
+  async recordAttempts(
+    results: AttemptResult[],
+    now: Date,
+    options?: RecordOptions,
+  ): Promise<EndpointTransition[]> {
+    if (results.length === 0) return [];
+    return this.db.transaction(() => applyAttempts(this.db, results, now, options)).immediate();
   }
 
   async getDelivery(id: string): Promise<DeliveryRecord | null> {
@@ -539,6 +568,23 @@ export class SqliteStore implements Store {
     return (
       this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL').get()
         ?.n ?? 0
+    );
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.db
+      .prepare<[], { id: string; name: string; hash: string; created_at: number }>(
+        'SELECT id, name, hash, created_at FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id',
+      )
+      .all()
+      .map((row) => ({ id: row.id, name: row.name, hash: row.hash, createdAt: new Date(row.created_at) }));
+  }
+
+  async revokeApiKey(id: string, now: Date): Promise<boolean> {
+    return (
+      this.db
+        .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+        .run(now.getTime(), id).changes > 0
     );
   }
 }

@@ -1,0 +1,251 @@
+import type { FloorOptions } from './deliver-floor.js';
+import { keys } from './ingest.js';
+import type { LoadOptions, LoadResult } from './load.js';
+import { runTool, sampleRss, sleep, stopTarget, waitUntil } from './procs.js';
+import { type Receiver, startReceiver, startServer } from './server-api.js';
+
+/**
+ * Delivery, end-to-end and backlog scenarios against the whole server (src/main.ts: ingest, pipeline
+ * thread, delivery thread) and a receiver in its own process. Deliveries are counted where they
+ * arrive, at the receiver.
+ */
+
+/** mailhook's defaults, which the floor copies: 200 in flight in all, 20 per endpoint, 50 sockets per origin. */
+const GLOBAL_CONCURRENCY = 200;
+const PER_ENDPOINT = 20;
+const CONNECTIONS_PER_ORIGIN = 50;
+
+function fill(url: string, events: number, eventsPerRequest = 5): Promise<LoadResult> {
+  const options: LoadOptions = {
+    url,
+    privateKeyPem: keys.privateKeyPem,
+    concurrency: 50,
+    warmupMs: 0,
+    durationMs: 0,
+    eventsPerRequest,
+    totalRequests: Math.ceil(events / eventsPerRequest),
+  };
+  return runTool<LoadResult>('load.js', options);
+}
+
+/** Waits until the receiver's fast endpoints got `expected` deliveries; false on timeout. */
+function waitDelivered(receiver: Receiver, expected: number, timeoutMs: number): Promise<boolean> {
+  return waitUntil(async () => (await receiver.stats()).count >= expected, timeoutMs, 100);
+}
+
+export interface DeliveryRun {
+  endpoints: number;
+  slowEndpoints: number;
+  events: number;
+  deliveries: number;
+  /** Deliveries/s at the receiver, 10th–90th percentile arrivals. */
+  mailhook: number;
+  floor: number | null;
+  floorConcurrency: number;
+  complete: boolean;
+  /** From resume to the last fast delivery. */
+  seconds: number;
+}
+
+/**
+ * Events fanned out to `fast` endpoints (+ `slow` ones answering after 2 s): the endpoints are
+ * created paused, the events ingested and turned into deliveries, then the floor sends as many
+ * signed bodies straight to the same URLs; then the endpoints are resumed and mailhook drains.
+ */
+export async function deliveryScenario(opts: {
+  fast: number;
+  slow: number;
+  deliveries: number;
+  timeoutMs: number;
+  withFloor: boolean;
+}): Promise<DeliveryRun> {
+  const receiver = await startReceiver(opts.fast, opts.slow);
+  const server = await startServer();
+  try {
+    const events = Math.max(5, Math.round(opts.deliveries / opts.fast / 5) * 5);
+    const expected = events * opts.fast;
+    await server.addEndpoints([...receiver.fast, ...receiver.slow], true);
+    await fill(server.ingestUrl, events);
+    if (!(await server.waitPipelineDrained(60_000))) throw new Error('pipeline did not drain');
+    const floorConcurrency = Math.min(GLOBAL_CONCURRENCY, PER_ENDPOINT * opts.fast);
+    let floor: number | null = null;
+    if (opts.withFloor) {
+      const bodiesFile = await server.writeBodies(500);
+      await receiver.reset();
+      const floorOptions: FloorOptions = {
+        urls: receiver.fast,
+        bodiesFile,
+        secret: server.secret,
+        total: expected,
+        concurrency: floorConcurrency,
+        connections: CONNECTIONS_PER_ORIGIN,
+      };
+      await runTool('deliver-floor.js', floorOptions);
+      floor = (await receiver.stats()).steadyRate;
+    }
+    await receiver.reset();
+    const started = Date.now();
+    await server.resumeAll();
+    const complete = await waitDelivered(receiver, expected, opts.timeoutMs);
+    const stats = await receiver.stats();
+    return {
+      endpoints: opts.fast,
+      slowEndpoints: opts.slow,
+      events,
+      deliveries: expected,
+      mailhook: stats.steadyRate,
+      floor,
+      floorConcurrency,
+      complete,
+      seconds: Number(((stats.lastAt - started) / 1000).toFixed(2)),
+    };
+  } finally {
+    await server.stop();
+    await stopTarget(receiver.target);
+  }
+}
+
+export interface EndToEnd {
+  fixedRate: {
+    rps: number;
+    events: number;
+    delivered: number;
+    ackP99Ms: number;
+    latencyMs: { p50: number; p99: number; max: number };
+  };
+  sustained: {
+    ingestEventsPerSec: number;
+    deliveredPerSec: number;
+    /** Events acknowledged but not delivered by the end of the window, per second of the window. */
+    backlogGrowthPerSec: number;
+    catchUpSeconds: number | null;
+    latencyMs: { p50: number; p99: number };
+    check?: { rate: number; deliveredPerSec: number; backlogGrowthPerSec: number };
+  };
+}
+
+/**
+ * Ingest → delivered at one endpoint: first at a moderate fixed rate (latency from the send time the
+ * load generator writes into each event to its arrival at the receiver), then at full load with one
+ * event per request (how many deliveries/s the whole path sustains), optionally checked by a paced
+ * run at that rate.
+ */
+export async function endToEndScenario(opts: {
+  rate: number;
+  warmupMs: number;
+  durationMs: number;
+  check: boolean;
+}): Promise<EndToEnd> {
+  const receiver = await startReceiver(1);
+  const server = await startServer();
+  try {
+    await server.addEndpoints(receiver.fast, false);
+    const base: LoadOptions = {
+      url: server.ingestUrl,
+      privateKeyPem: keys.privateKeyPem,
+      concurrency: 50,
+      warmupMs: opts.warmupMs,
+      durationMs: opts.durationMs,
+      eventsPerRequest: 5,
+      embedSendTime: true,
+    };
+    await receiver.reset(true);
+    const paced = await runTool<LoadResult>('load.js', { ...base, rate: opts.rate });
+    await waitDelivered(receiver, paced.totalOk * 5, 30_000);
+    const fixed = await receiver.stats();
+
+    const window = async (rate?: number) => {
+      await receiver.reset(true);
+      const load = await runTool<LoadResult>('load.js', { ...base, eventsPerRequest: 1, ...(rate && { rate }) });
+      const inWindow = await receiver.stats(load.window.start, load.window.end);
+      const seconds = (load.window.end - load.window.start) / 1000;
+      const deliveredPerSec = Math.round(inWindow.countSince / seconds);
+      const ended = Date.now();
+      const caughtUp = await waitDelivered(receiver, load.totalOk, 60_000);
+      const after = await receiver.stats();
+      return {
+        load,
+        deliveredPerSec,
+        backlogGrowthPerSec: Math.max(0, load.eventsPerSec - deliveredPerSec),
+        catchUpSeconds: caughtUp ? Number(Math.max(0, (after.lastAt - ended) / 1000).toFixed(2)) : null,
+        latencyMs: { p50: after.latencyMs.p50, p99: after.latencyMs.p99 },
+      };
+    };
+    const full = await window();
+    const sustained: EndToEnd['sustained'] = {
+      ingestEventsPerSec: full.load.eventsPerSec,
+      deliveredPerSec: full.deliveredPerSec,
+      backlogGrowthPerSec: full.backlogGrowthPerSec,
+      catchUpSeconds: full.catchUpSeconds,
+      latencyMs: full.latencyMs,
+    };
+    if (opts.check) {
+      // Paced at the delivered rate of the full-load run: does the backlog stay flat there?
+      const rate = Math.max(100, Math.round(full.deliveredPerSec * 0.95));
+      const checked = await window(rate);
+      sustained.check = {
+        rate,
+        deliveredPerSec: checked.deliveredPerSec,
+        backlogGrowthPerSec: checked.backlogGrowthPerSec,
+      };
+    }
+    return {
+      fixedRate: {
+        rps: paced.rps,
+        events: paced.totalOk * 5,
+        delivered: fixed.count,
+        ackP99Ms: paced.latencyMs.p99,
+        latencyMs: { p50: fixed.latencyMs.p50, p99: fixed.latencyMs.p99, max: fixed.latencyMs.max },
+      },
+      sustained,
+    };
+  } finally {
+    await server.stop();
+    await stopTarget(receiver.target);
+  }
+}
+
+export interface BacklogRun {
+  events: number;
+  ingestSeconds: number;
+  pipelineSeconds: number;
+  drainSeconds: number;
+  /** Deliveries/s at the receiver while draining (10th–90th percentile arrivals). */
+  drainRate: number;
+  complete: boolean;
+  rssMb: { idle: number; peak: number; hwm: number };
+}
+
+/** N events ingested while the endpoint is paused, then resumed: drain rate and peak RSS. */
+export async function backlogScenario(opts: { events: number; timeoutMs: number }): Promise<BacklogRun> {
+  const receiver = await startReceiver(1);
+  const server = await startServer();
+  try {
+    await server.addEndpoints(receiver.fast, true);
+    await sleep(500);
+    const idle = sampleRss(server.target.pid).stop().peakMb;
+    const rss = sampleRss(server.target.pid);
+    const t0 = Date.now();
+    await fill(server.ingestUrl, opts.events, 10);
+    const t1 = Date.now();
+    if (!(await server.waitPipelineDrained(opts.timeoutMs))) throw new Error('pipeline did not drain');
+    const t2 = Date.now();
+    await receiver.reset();
+    await server.resumeAll();
+    const complete = await waitDelivered(receiver, opts.events, opts.timeoutMs);
+    const stats = await receiver.stats();
+    const peak = rss.stop();
+    return {
+      events: opts.events,
+      ingestSeconds: Number(((t1 - t0) / 1000).toFixed(1)),
+      pipelineSeconds: Number(((t2 - t0) / 1000).toFixed(1)),
+      drainSeconds: Number(((stats.lastAt - t2) / 1000).toFixed(1)),
+      drainRate: stats.steadyRate,
+      complete,
+      rssMb: { idle, peak: peak.peakMb, hwm: peak.hwmMb },
+    };
+  } finally {
+    await server.stop();
+    await stopTarget(receiver.target);
+  }
+}

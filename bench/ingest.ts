@@ -1,0 +1,206 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { LoadOptions, LoadResult } from './load.js';
+import { createBenchDatabase } from './pg.js';
+import { median, runTool, startTarget, stopTarget, type Target } from './procs.js';
+
+/**
+ * Ingest scenarios: one target process and one load-generator process each, the same load shape for
+ * all (fixed concurrency, warm-up, fresh ids), run in alternating rounds and reduced to medians.
+ */
+export interface IngestSettings {
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+  eventsPerRequest: number;
+}
+
+const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+export const keys = {
+  publicKeyDer: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+  privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  basicAuth: `postmark-bench:${randomBytes(12).toString('hex')}`,
+  hmacSecret: randomBytes(32).toString('hex'),
+};
+
+export interface MailhookStats {
+  eventLoopDelayMs: { p99: number; max: number };
+  writer: { commits: number; rows: number; largestBatch: number };
+  pipeline: { rows: number; inserted: number; duplicates: number };
+  inbox: { pending: number; processed: number; quarantined: number };
+  events: number;
+}
+
+export interface IngestRun {
+  result: LoadResult;
+  /** mailhook targets only. */
+  during?: MailhookStats;
+  after?: MailhookStats;
+  drainMs?: number;
+}
+
+export type IngestKey =
+  | 'floor'
+  | 'status_quo'
+  | 'sqlite_sendgrid'
+  | 'sqlite_single_commit'
+  | 'sqlite_half_rate'
+  | 'sqlite_pipeline_paused'
+  | 'sqlite_postmark'
+  | 'pg_sendgrid'
+  | 'pg_postmark'
+  | 'pg_half_rate';
+
+export interface IngestScenario {
+  key: IngestKey;
+  label: string;
+  /** The baseline its ratio is printed against. */
+  baseline: 'floor' | 'status_quo' | null;
+  /** Run in every round (the rows the issue's targets are about) or once. */
+  everyRound: boolean;
+  needsPostgres: boolean;
+  /** Half-rate rows pace themselves at half of this row's rate in the same round. */
+  halfOf?: IngestKey;
+}
+
+export const INGEST_SCENARIOS: IngestScenario[] = [
+  { key: 'floor', label: 'floor: bare node:http, read body, 200', baseline: null, everyRound: true, needsPostgres: false },
+  {
+    key: 'status_quo',
+    label: 'status quo: Express 5 + HMAC + pg INSERT/request',
+    baseline: 'floor',
+    everyRound: true,
+    needsPostgres: true,
+  },
+  { key: 'sqlite_sendgrid', label: 'mailhook SQLite, SendGrid, group commit', baseline: 'floor', everyRound: true, needsPostgres: false },
+  {
+    key: 'sqlite_half_rate',
+    label: 'mailhook SQLite, SendGrid, at half max rate',
+    baseline: 'floor',
+    everyRound: true,
+    needsPostgres: false,
+    halfOf: 'sqlite_sendgrid',
+  },
+  { key: 'pg_sendgrid', label: 'mailhook PostgreSQL, SendGrid, group commit', baseline: 'status_quo', everyRound: true, needsPostgres: true },
+  { key: 'sqlite_single_commit', label: 'mailhook SQLite, one commit per request', baseline: 'floor', everyRound: false, needsPostgres: false },
+  { key: 'sqlite_pipeline_paused', label: 'mailhook SQLite, pipeline paused', baseline: 'floor', everyRound: false, needsPostgres: false },
+  { key: 'sqlite_postmark', label: 'mailhook SQLite, Postmark 1 event/POST', baseline: 'floor', everyRound: false, needsPostgres: false },
+  { key: 'pg_postmark', label: 'mailhook PostgreSQL, Postmark 1 event/POST', baseline: 'status_quo', everyRound: false, needsPostgres: true },
+  {
+    key: 'pg_half_rate',
+    label: 'mailhook PostgreSQL, SendGrid, at half max rate',
+    baseline: 'status_quo',
+    everyRound: false,
+    needsPostgres: true,
+    halfOf: 'pg_sendgrid',
+  },
+];
+
+async function admin<T>(target: Target, method: 'GET' | 'POST', path: string): Promise<T> {
+  const res = await fetch(`${target.admin}${path}`, { method });
+  return (await res.json()) as T;
+}
+
+function runLoad(url: string, settings: IngestSettings, extra: Partial<LoadOptions>): Promise<LoadResult> {
+  const options: LoadOptions = {
+    url,
+    privateKeyPem: keys.privateKeyPem,
+    concurrency: settings.concurrency,
+    warmupMs: settings.warmupMs,
+    durationMs: settings.durationMs,
+    eventsPerRequest: settings.eventsPerRequest,
+    // Enough pre-signed bodies for ~4k req/s over warm-up and run; beyond that, signed inline.
+    poolSize: Math.ceil(((settings.warmupMs + settings.durationMs) / 1000) * 4000),
+    ...extra,
+  };
+  return runTool<LoadResult>('load.js', options);
+}
+
+async function mailhookRun(
+  settings: IngestSettings,
+  args: Record<string, unknown>,
+  load: Partial<LoadOptions>,
+): Promise<IngestRun> {
+  const target = await startTarget('mailhook.js', { publicKey: keys.publicKeyDer, basicAuth: keys.basicAuth, ...args });
+  try {
+    await admin(target, 'POST', '/__bench/reset');
+    const result = await runLoad(target.url, settings, load);
+    const during = await admin<MailhookStats>(target, 'GET', '/__bench/stats');
+    const drain = await admin<{ ms: number }>(target, 'POST', '/__bench/drain');
+    const after = await admin<MailhookStats>(target, 'GET', '/__bench/stats');
+    return { result, during, drainMs: drain.ms, after };
+  } finally {
+    await stopTarget(target);
+  }
+}
+
+/** One run of one scenario; `halfRate` is the rate a half-rate row paces itself at. */
+export async function runIngest(
+  scenario: IngestScenario,
+  settings: IngestSettings,
+  halfRate: number,
+): Promise<IngestRun> {
+  const postmark: Partial<LoadOptions> = { mode: 'postmark', basicAuth: keys.basicAuth, eventsPerRequest: 1 };
+  const paced: Partial<LoadOptions> = { rate: Math.max(100, Math.round(halfRate)) };
+  switch (scenario.key) {
+    case 'floor': {
+      const target = await startTarget('floor.js');
+      try {
+        // The floor never dedups, so cycling the pre-signed pool keeps the generator from being the limit.
+        return { result: await runLoad(target.url, settings, { reusePool: true, poolSize: 5000 }) };
+      } finally {
+        await stopTarget(target);
+      }
+    }
+    case 'status_quo': {
+      const db = await createBenchDatabase('sq');
+      try {
+        const target = await startTarget('status-quo.js', { databaseUrl: db.url, hmacSecret: keys.hmacSecret });
+        try {
+          return { result: await runLoad(target.url, settings, { mode: 'hmac', hmacSecret: keys.hmacSecret }) };
+        } finally {
+          await stopTarget(target);
+        }
+      } finally {
+        await db.drop();
+      }
+    }
+    case 'sqlite_sendgrid':
+      return mailhookRun(settings, {}, {});
+    case 'sqlite_single_commit':
+      return mailhookRun(settings, { inboxBatchMax: 1 }, {});
+    case 'sqlite_half_rate':
+      return mailhookRun(settings, {}, paced);
+    case 'sqlite_pipeline_paused':
+      return mailhookRun(settings, { pipeline: false }, {});
+    case 'sqlite_postmark':
+      return mailhookRun(settings, { provider: 'postmark' }, postmark);
+    case 'pg_sendgrid':
+    case 'pg_postmark':
+    case 'pg_half_rate': {
+      const db = await createBenchDatabase('mh');
+      try {
+        const provider = scenario.key === 'pg_postmark' ? 'postmark' : 'sendgrid';
+        const load = scenario.key === 'pg_postmark' ? postmark : scenario.key === 'pg_half_rate' ? paced : {};
+        return await mailhookRun(settings, { databaseUrl: db.url, provider }, load);
+      } finally {
+        await db.drop();
+      }
+    }
+  }
+}
+
+/** Medians over runs, metric by metric (each median comes from the same set of runs). */
+export function medianResult(runs: LoadResult[]): LoadResult {
+  const first = runs[0] as LoadResult;
+  if (runs.length === 1) return first;
+  const m = (f: (r: LoadResult) => number) => Number(median(runs.map(f)).toFixed(2));
+  return {
+    ...first,
+    requests: Math.round(m((r) => r.requests)),
+    ok: Math.round(m((r) => r.ok)),
+    errors: Math.round(m((r) => r.errors)),
+    rps: Math.round(m((r) => r.rps)),
+    eventsPerSec: Math.round(m((r) => r.eventsPerSec)),
+    latencyMs: { p50: m((r) => r.latencyMs.p50), p99: m((r) => r.latencyMs.p99), p999: m((r) => r.latencyMs.p999) },
+  };
+}

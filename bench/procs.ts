@@ -1,0 +1,115 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Child processes of the benchmark: targets (which print one JSON line once they listen), one-shot
+ * tools (the load generator and the delivery floor, which print one JSON result line), and peak-RSS
+ * sampling of a target from /proc. Everything runs on 127.0.0.1 and is stopped by its own pid.
+ */
+export const HERE = dirname(fileURLToPath(import.meta.url));
+
+// src/version.ts reads package.json two levels above itself: .bench-build/package.json in this build.
+copyFileSync(join(HERE, '..', '..', 'package.json'), join(HERE, '..', 'package.json'));
+
+export interface Target {
+  child: ChildProcess;
+  pid: number;
+  url: string;
+  admin?: string;
+  info: Record<string, unknown>;
+}
+
+export async function startTarget(script: string, args: unknown = {}): Promise<Target> {
+  const child = spawn(process.execPath, [join(HERE, 'targets', script), JSON.stringify(args)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  // Anything the target prints later (mailhook's key notice, say) must not fill the pipe.
+  child.stdout?.resume();
+  const info = JSON.parse(first) as { url: string; admin?: string } & Record<string, unknown>;
+  return { child, pid: child.pid ?? 0, url: info.url, ...(info.admin && { admin: info.admin }), info };
+}
+
+export async function stopTarget(target: Target, timeoutMs = 20_000): Promise<void> {
+  if (target.child.exitCode !== null || target.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => target.child.once('exit', resolve));
+  target.child.kill('SIGTERM');
+  const timer = setTimeout(() => target.child.kill('SIGKILL'), timeoutMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Runs a bench script to completion and parses the JSON line it prints. */
+export function runTool<T>(script: string, args: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(HERE, script), JSON.stringify(args)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${script} exited ${code}`)),
+    );
+  });
+}
+
+/** Resident set size of a process in MB, from /proc/<pid>/status (VmRSS now, VmHWM its peak). */
+export function rssMb(pid: number): { rss: number; hwm: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+  } catch {
+    return { rss: 0, hwm: 0 };
+  }
+}
+
+/** Samples VmRSS every `everyMs`; `stop()` returns the peak seen (and the kernel's VmHWM). */
+export function sampleRss(pid: number, everyMs = 100): { stop(): { peakMb: number; hwmMb: number } } {
+  let peak = 0;
+  let hwm = 0;
+  const take = () => {
+    const now = rssMb(pid);
+    peak = Math.max(peak, now.rss);
+    hwm = Math.max(hwm, now.hwm);
+  };
+  take();
+  const timer = setInterval(take, everyMs);
+  return {
+    stop() {
+      take();
+      clearInterval(timer);
+      return { peakMb: Math.round(peak), hwmMb: Math.round(hwm) };
+    },
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it returns true; false when `timeoutMs` passed first. */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (await check()) return true;
+    await sleep(everyMs);
+  }
+  return false;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return 0;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}

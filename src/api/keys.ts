@@ -1,0 +1,88 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MailhookError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { ApiKeyRecord } from '../store/store.js';
+import { generateApiKey, hashApiKey } from './auth.js';
+import type { ApiContext } from './context.js';
+
+/**
+ * API keys. A key is shown once, when it is created; only its SHA-256 is stored, so a lost key
+ * cannot be recovered, only revoked and replaced. Every key has the same (admin) rights.
+ */
+
+const idParams = {
+  type: 'object',
+  properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
+  required: ['id'],
+} as const;
+
+const createBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+
+/** The hash of the key this request authenticated with (the auth hook has checked it already). */
+function callerHash(request: FastifyRequest): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+  return match?.[1] ? hashApiKey(match[1]) : null;
+}
+
+function keyView(key: ApiKeyRecord, current: string | null) {
+  return {
+    id: key.id,
+    name: key.name,
+    created_at: key.createdAt.toISOString(),
+    current: key.hash === current,
+  };
+}
+
+export async function keyRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { store, now } = ctx;
+
+  scope.post<{ Body: { name: string } }>(
+    '/keys',
+    { schema: { body: createBody } },
+    async (request, reply) => {
+      const key = generateApiKey();
+      const record: ApiKeyRecord = {
+        id: newId('apiKey'),
+        name: request.body.name,
+        hash: hashApiKey(key),
+        createdAt: now(),
+      };
+      await store.addApiKey(record);
+      // The only time the plaintext key leaves the server.
+      return reply.code(201).send({ ...keyView(record, null), key });
+    },
+  );
+
+  scope.get('/keys', async (request) => {
+    const current = callerHash(request);
+    return { data: (await store.listApiKeys()).map((key) => keyView(key, current)) };
+  });
+
+  /**
+   * Revokes a key. A server that checked the key in the last few seconds may still accept it until
+   * its auth cache expires (5 s). The last active key cannot be revoked: nobody could manage the
+   * server afterwards.
+   */
+  scope.delete<{ Params: { id: string } }>(
+    '/keys/:id',
+    { schema: { params: idParams } },
+    async (request, reply) => {
+      const keys = await store.listApiKeys();
+      if (!keys.some((key) => key.id === request.params.id)) {
+        throw new MailhookError('MH_ERR_NOT_FOUND', 'No such API key');
+      }
+      if (keys.length === 1) {
+        throw new MailhookError('MH_ERR_VALIDATION', 'The last active API key cannot be revoked');
+      }
+      if (!(await store.revokeApiKey(request.params.id, now()))) {
+        throw new MailhookError('MH_ERR_NOT_FOUND', 'No such API key');
+      }
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,130 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { BatchSummary, Store } from '../store/store.js';
+
+/** One delivery attempt as the delivery thread reports it to the metrics. */
+export interface AttemptMetric {
+  /** succeeded, retrying or failed (after the last attempt). */
+  outcome: 'succeeded' | 'retrying' | 'failed';
+  seconds: number;
+}
+
+/**
+ * The Prometheus metrics of one mailhook process. Counters are fed by the ingest route and by the
+ * pipeline and delivery threads' reports; backlog gauges are read from the store at scrape time.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly ingestRequests: Counter<'source_id' | 'provider' | 'outcome'>;
+  readonly verificationFailures: Counter<'provider' | 'reason'>;
+  readonly inboxRows: Counter<'status'>;
+  readonly eventsStored: Counter<'provider' | 'type'>;
+  readonly duplicates: Counter;
+  readonly deliveries: Counter<'outcome'>;
+  readonly attemptSeconds: Histogram<'outcome'>;
+
+  constructor(store: Store, options: { processMetrics?: boolean; now?: () => Date } = {}) {
+    const registers = [this.registry];
+    const now = options.now ?? (() => new Date());
+    if (options.processMetrics)
+      collectDefaultMetrics({ register: this.registry, prefix: 'mailhook_process_' });
+    this.ingestRequests = new Counter({
+      name: 'mailhook_ingest_requests_total',
+      help: 'Ingest requests by source and outcome (accepted, unauthorized, not_found, too_large, unavailable, other)',
+      labelNames: ['source_id', 'provider', 'outcome'],
+      registers,
+    });
+    this.verificationFailures = new Counter({
+      name: 'mailhook_verification_failures_total',
+      help: 'Ingest requests refused by verification, by provider and reason',
+      labelNames: ['provider', 'reason'],
+      registers,
+    });
+    this.inboxRows = new Counter({
+      name: 'mailhook_pipeline_rows_total',
+      help: 'Inbox rows the pipeline finished, by status (processed, quarantined)',
+      labelNames: ['status'],
+      registers,
+    });
+    this.eventsStored = new Counter({
+      name: 'mailhook_events_stored_total',
+      help: 'New events stored, by provider and type',
+      labelNames: ['provider', 'type'],
+      registers,
+    });
+    this.duplicates = new Counter({
+      name: 'mailhook_events_duplicates_total',
+      help: 'Events dropped as duplicates of a stored event (same source and dedup key)',
+      registers,
+    });
+    this.deliveries = new Counter({
+      name: 'mailhook_delivery_attempts_total',
+      help: 'Delivery attempts by outcome (succeeded, retrying, failed after the last attempt)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.attemptSeconds = new Histogram({
+      name: 'mailhook_delivery_attempt_duration_seconds',
+      help: 'Duration of delivery attempts',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
+      registers,
+    });
+    // One store round trip per scrape serves every backlog gauge.
+    let snapshot: Promise<Awaited<ReturnType<Store['operationalCounts']>>> | null = null;
+    const counts = () => {
+      snapshot ??= store.operationalCounts(now()).finally(() => setTimeout(() => (snapshot = null), 0));
+      return snapshot;
+    };
+    new Gauge({
+      name: 'mailhook_inbox_backlog',
+      help: 'Inbox rows waiting for the pipeline',
+      registers,
+      async collect() {
+        this.set((await counts()).pendingInbox);
+      },
+    });
+    new Gauge({
+      name: 'mailhook_inbox_oldest_pending_age_seconds',
+      help: 'Age of the oldest inbox row the pipeline has not processed (0 when none)',
+      registers,
+      async collect() {
+        const oldest = (await counts()).oldestPendingAt;
+        this.set(oldest ? Math.max(0, (now().getTime() - oldest.getTime()) / 1000) : 0);
+      },
+    });
+    new Gauge({
+      name: 'mailhook_deliveries_due',
+      help: 'Deliveries due now and not yet attempted',
+      registers,
+      async collect() {
+        this.set((await counts()).dueDeliveries);
+      },
+    });
+    new Gauge({
+      name: 'mailhook_endpoints',
+      help: 'Endpoints by state',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        for (const [state, n] of Object.entries((await counts()).endpointsByState)) this.set({ state }, n);
+      },
+    });
+  }
+
+  recordBatch(summary: BatchSummary): void {
+    if (summary.processed) this.inboxRows.inc({ status: 'processed' }, summary.processed);
+    if (summary.quarantined) this.inboxRows.inc({ status: 'quarantined' }, summary.quarantined);
+    if (summary.duplicates) this.duplicates.inc(summary.duplicates);
+    for (const [key, n] of Object.entries(summary.insertedByType)) {
+      const [provider = '', type = ''] = key.split('|');
+      this.eventsStored.inc({ provider, type }, n);
+    }
+  }
+
+  recordAttempts(attempts: AttemptMetric[]): void {
+    for (const a of attempts) {
+      this.deliveries.inc({ outcome: a.outcome });
+      this.attemptSeconds.observe({ outcome: a.outcome }, a.seconds);
+    }
+  }
+}
