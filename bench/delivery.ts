@@ -58,9 +58,10 @@ export async function deliveryScenario(opts: {
   deliveries: number;
   timeoutMs: number;
   withFloor: boolean;
+  databaseUrl?: string;
 }): Promise<DeliveryRun> {
   const receiver = await startReceiver(opts.fast, opts.slow);
-  const server = await startServer();
+  const server = await startServer(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {});
   try {
     const events = Math.max(5, Math.round(opts.deliveries / opts.fast / 5) * 5);
     const expected = events * opts.fast;
@@ -135,9 +136,10 @@ export async function endToEndScenario(opts: {
   warmupMs: number;
   durationMs: number;
   check: boolean;
+  databaseUrl?: string;
 }): Promise<EndToEnd> {
   const receiver = await startReceiver(1);
-  const server = await startServer();
+  const server = await startServer(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {});
   try {
     await server.addEndpoints(receiver.fast, false);
     const base: LoadOptions = {
@@ -217,9 +219,13 @@ export interface BacklogRun {
 }
 
 /** N events ingested while the endpoint is paused, then resumed: drain rate and peak RSS. */
-export async function backlogScenario(opts: { events: number; timeoutMs: number }): Promise<BacklogRun> {
+export async function backlogScenario(opts: {
+  events: number;
+  timeoutMs: number;
+  databaseUrl?: string;
+}): Promise<BacklogRun> {
   const receiver = await startReceiver(1);
-  const server = await startServer();
+  const server = await startServer(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {});
   try {
     await server.addEndpoints(receiver.fast, true);
     await sleep(500);

@@ -22,8 +22,19 @@ export interface Target {
   info: Record<string, unknown>;
 }
 
+/**
+ * `npm run bench -- --profile=DIR` (or MAILHOOK_BENCH_PROFILE=DIR): targets run under
+ * `node --cpu-prof`, one .cpuprofile per thread in DIR, written when the target stops.
+ */
+const PROFILE_DIR =
+  process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length) ??
+  process.env.MAILHOOK_BENCH_PROFILE;
+if (PROFILE_DIR) process.env.MAILHOOK_BENCH_PROFILE = PROFILE_DIR;
+const profileArgs = (script: string) =>
+  PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, script.replace(/\.js$/, ''))}`] : [];
+
 export async function startTarget(script: string, args: unknown = {}): Promise<Target> {
-  const child = spawn(process.execPath, [join(HERE, 'targets', script), JSON.stringify(args)], {
+  const child = spawn(process.execPath, [...profileArgs(script), join(HERE, 'targets', script), JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });

@@ -18,6 +18,7 @@ import type { SourceMonitor } from './monitoring/source-monitor.js';
 import { pipelineEffects } from './pipeline/effects.js';
 import type { Fetcher } from './providers/types.js';
 import type { Store } from './store/store.js';
+import { webRoutes } from './web/serve.js';
 
 export interface BuildOptions {
   config: Config;
@@ -170,6 +171,7 @@ export async function build(options: BuildOptions): Promise<App> {
   const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
   const api: ApiContext = { store, effects, config, publicUrl, sources, now, wakePipeline, wakeDelivery };
   await server.register(async (scope) => apiRoutes(scope, api), { prefix: '/v1' });
+  await server.register(webRoutes);
   // Requests already accepted finish their commit before the store is closed by the caller.
   server.addHook('onClose', async () => writer.drain());
   return { server, metrics, routes, writer, sources };

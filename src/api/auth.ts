@@ -39,31 +39,22 @@ export async function ensureAdminKey(
     });
     return { generated: null };
   }
-  if ((await store.countApiKeys()) > 0) return { generated: null };
   const key = generateApiKey();
-  await store.addApiKey({
+  const added = await store.addFirstApiKey({
     id: newId('apiKey'),
     name: 'generated admin key',
     hash: hashApiKey(key),
     createdAt: now,
   });
-  return { generated: key };
+  return { generated: added ? key : null };
 }
 
-const CACHE_MS = 5000;
-
-/** Every route registered in the scope this hook is added to requires `Authorization: Bearer <key>`. */
 export function requireApiKey(scope: FastifyInstance, store: Store): void {
-  const cache = new Map<string, number>();
   scope.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match?.[1]) throw new MailhookError('MH_ERR_UNAUTHORIZED', 'Send Authorization: Bearer <api key>');
-    const hash = hashApiKey(match[1]);
-    const now = Date.now();
-    if ((cache.get(hash) ?? 0) > now) return;
-    if (!(await store.findApiKeyByHash(hash))) throw new MailhookError('MH_ERR_UNAUTHORIZED');
-    if (cache.size > 1000) cache.clear();
-    cache.set(hash, now + CACHE_MS);
+    // One indexed lookup per call, no cache: a revoked key stops working at once, on every node.
+    if (!(await store.findApiKeyByHash(hashApiKey(match[1])))) throw new MailhookError('MH_ERR_UNAUTHORIZED');
   });
 }

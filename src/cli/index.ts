@@ -1,10 +1,12 @@
 import { ConfigError } from '../config.js';
 import { MailhookError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { MANAGEMENT_COMMANDS } from './commands/index.js';
 import { listenCommand } from './listen.js';
 import { migrateCommand } from './migrate.js';
 import { reprocessCommand } from './reprocess.js';
 import { serveCommand } from './serve.js';
+import { simulateCommand } from './simulate.js';
 import { UsageError, usage } from './usage.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, config: 78 } as const;
@@ -14,6 +16,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   migrate: migrateCommand,
   reprocess: reprocessCommand,
   listen: listenCommand,
+  simulate: simulateCommand,
+  ...MANAGEMENT_COMMANDS,
 };
 
 export async function main(argv: string[]): Promise<number> {

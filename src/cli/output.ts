@@ -13,19 +13,20 @@ export function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
-const MAX_CELL = 60;
+const MAX_CELL = 80;
 
-function cell(value: unknown): string {
+function cell(value: unknown, cut: boolean): string {
   if (value === null || value === undefined || value === '') return '-';
   const text = Array.isArray(value) ? value.join(',') || '-' : String(value);
   const line = text.replace(/\s+/g, ' ');
-  return line.length > MAX_CELL ? `${line.slice(0, MAX_CELL - 1)}…` : line;
+  return cut && line.length > MAX_CELL ? `${line.slice(0, MAX_CELL - 1)}…` : line;
 }
 
 /** An aligned table; `empty` is printed instead when there are no rows. */
 export function table(headers: string[], rows: unknown[][], empty = '(none)'): string {
   if (rows.length === 0) return `${empty}\n`;
-  const cells = [headers, ...rows.map((row) => row.map(cell))];
+  // The last column is never cut: it is where long values (URLs, errors) go, and ids must stay whole.
+  const cells = [headers, ...rows.map((row) => row.map((value, i) => cell(value, i < row.length - 1)))];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return `${cells
     .map((row) =>
@@ -61,9 +62,10 @@ export function shortTime(iso: string | null | undefined): string {
 
 /** A one-line progress bar for stderr, redrawn in place. */
 export function progressBar(done: number, total: number | null, label: string, width = 30): string {
-  if (total === null || total <= 0) return `\r${label} ${done}`;
+  // \r and erase-line: each frame overwrites the previous one, whatever its length.
+  if (total === null || total <= 0) return `\r\x1b[2K${label} ${done}`;
   const ratio = Math.min(1, done / total);
   const filled = Math.round(ratio * width);
   const percent = String(Math.floor(ratio * 100)).padStart(3);
-  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${percent}% ${label}`;
+  return `\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${percent}% ${label}`;
 }

@@ -33,7 +33,8 @@ export interface TransportOptions {
 }
 
 export interface CallOptions {
-  query?: Record<string, string | number | boolean | undefined | null> | undefined;
+  /** Query parameters; undefined, null and empty values are left out. */
+  query?: object | undefined;
   body?: unknown;
   headers?: Record<string, string>;
   /** Return the body as text instead of parsing JSON (CSV exports). */
@@ -44,7 +45,7 @@ export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 function queryString(query: CallOptions['query']): string {
   const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(query ?? {})) {
+  for (const [name, value] of Object.entries(query ?? {}) as Array<[string, unknown]>) {
     if (value !== undefined && value !== null && value !== '') params.set(name, String(value));
   }
   const text = params.toString();

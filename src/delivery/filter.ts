@@ -17,10 +17,14 @@ export interface EndpointFilter {
 /**
  * `*` matches every type, `email.*` every type under `email.` (`email.bounced`, not `emailx.a`
  * nor `email` itself), anything else only itself. An empty list means all types.
+ * mailhook's own operational events (`system.*`) go only to endpoints that name them
+ * (`system.*`, `system.endpoint.*`, an exact type): an endpoint that takes "everything" gets the
+ * events it exists for, not mailhook's health reports about itself.
  */
 export function typeMatches(patterns: string[], type: string): boolean {
-  if (patterns.length === 0) return true;
-  return patterns.some((pattern) => patternMatches(pattern, type));
+  const system = type.startsWith('system.');
+  if (patterns.length === 0) return !system;
+  return patterns.some((pattern) => patternMatches(pattern, type) && (!system || pattern.startsWith('system.')));
 }
 
 function patternMatches(pattern: string, type: string): boolean {

@@ -20,7 +20,8 @@ export interface Credentials {
   token?: string;
 }
 
-export const CREDENTIALS_HELP = 'user:pass (basic auth) and/or header:<name>:<value> (a secret header)';
+export const CREDENTIALS_HELP =
+  'user:pass (basic auth) and/or header:<name>:<value> (a secret header); give --key twice for both';
 
 /**
  * `user:pass`, `header:<name>:<value>` or (with `allowToken`) `token:<value>`; several `--key`
@@ -39,7 +40,10 @@ export function parseCredentials(keys: string[], provider: string, allowToken = 
       if (colon <= 0 || colon === rest.length - 1)
         throw new KeyError('--key header:<name>:<value> needs both');
       credentials.header = { name: rest.slice(0, colon).toLowerCase(), value: rest.slice(colon + 1) };
-    } else if (allowToken && key.startsWith('token:')) {
+    } else if (key.startsWith('token:')) {
+      // Read as user "token" it would fail at the server with a puzzling 401.
+      if (!allowToken)
+        throw new KeyError(`--key token:<value> is for elasticemail; ${provider} takes ${CREDENTIALS_HELP}`);
       const token = key.slice('token:'.length);
       if (token === '') throw new KeyError('--key token:<value> needs a value');
       credentials.token = token;

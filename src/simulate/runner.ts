@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { Rng } from './rng.js';
 import { type Summary, Tally } from './stats.js';
-import { planTraffic, type Slot } from './traffic.js';
+import { planTraffic, type Slot, type Traffic } from './traffic.js';
 import type { AnySimulator, SimRequest } from './types.js';
 
 export interface RunOptions {
@@ -28,25 +28,33 @@ export interface RunOptions {
 
 /** The target URL with the request's own query parameters appended to any it already has. */
 export function targetPath(url: URL, query: string): string {
-  const search = url.search === '' ? (query === '' ? '' : `?${query}`) : query === '' ? url.search : `${url.search}&${query}`;
-  return `${url.pathname}${search}`;
+  if (query === '') return `${url.pathname}${url.search}`;
+  return `${url.pathname}${url.search === '' ? '?' : `${url.search}&`}${query}`;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+export type PlanOptions = Pick<
+  RunOptions,
+  'simulator' | 'credential' | 'url' | 'count' | 'batch' | 'duplicates' | 'badSignatures' | 'shuffle' | 'seed'
+>;
+
+export interface PreparedRun {
+  traffic: Traffic;
+  /** The request of a slot, built (and signed) the first time it is asked for, reused after. */
+  requestOf(slot: Slot): SimRequest;
+}
+
 /**
- * Sends the planned traffic: `concurrency` workers take the next request in order, each waiting for
- * its start time when a rate is set. Requests are built (and signed) just before they are first
- * sent, so signed timestamps stay fresh however long the run; a duplicate reuses the bytes built
- * for its original.
+ * Plans a run from its seed. Requests are built lazily, so signed timestamps stay fresh however
+ * long the run; a duplicate gets the very bytes built for its original, whichever is sent first.
  */
-export async function runSimulation(options: RunOptions): Promise<Summary> {
+export function prepareRun(options: PlanOptions): PreparedRun {
   const { simulator, credential } = options;
   const rng = new Rng(options.seed);
-  const batch = Math.max(1, Math.min(options.batch, simulator.maxBatch));
   const traffic = planTraffic(rng, {
     count: options.count,
-    batch,
+    batch: Math.max(1, Math.min(options.batch, simulator.maxBatch)),
     duplicates: options.duplicates,
     badSignatures: options.badSignatures,
     shuffle: options.shuffle,
@@ -55,16 +63,27 @@ export async function runSimulation(options: RunOptions): Promise<Summary> {
   });
   const forged = traffic.bad > 0 ? simulator.forge(credential, rng) : null;
   const built = new Map<number, SimRequest>();
-  const buildOnce = (slot: Slot): SimRequest => {
-    let request = built.get(slot.request);
-    if (!request) {
-      const key = slot.kind === 'bad' ? forged : credential;
-      request = simulator.request(slot.events, key, { rng, now: new Date(), url: options.url });
-      built.set(slot.request, request);
-    }
-    return request;
+  return {
+    traffic,
+    requestOf(slot) {
+      let request = built.get(slot.request);
+      if (!request) {
+        const key = slot.kind === 'bad' ? forged : credential;
+        request = simulator.request(slot.events, key, { rng, now: new Date(), url: options.url });
+        built.set(slot.request, request);
+      }
+      return request;
+    },
   };
+}
 
+/**
+ * Sends the planned traffic: `concurrency` workers take the next request in order, each waiting for
+ * its start time when a rate is set.
+ */
+export async function runSimulation(options: RunOptions): Promise<Summary> {
+  const { simulator } = options;
+  const { traffic, requestOf } = prepareRun(options);
   const url = new URL(options.url);
   const pool = new Pool(url.origin, {
     connections: options.concurrency,
@@ -77,9 +96,7 @@ export async function runSimulation(options: RunOptions): Promise<Summary> {
   let next = 0;
 
   async function send(slot: Slot): Promise<void> {
-    const request = buildOnce(slot);
-    // The original goes out once; later sends of it are the duplicates, already counted as such.
-    if (slot.kind === 'valid' || slot.kind === 'bad') built.set(slot.request, request);
+    const request = requestOf(slot);
     const t0 = performance.now();
     try {
       const response = await pool.request({

@@ -61,12 +61,16 @@ export class Tally {
     this.unexpected++;
     const key = outcome.status === null ? 'error' : String(outcome.status);
     this.byStatus[key] = (this.byStatus[key] ?? 0) + 1;
-    if (this.examples.length < 5) {
-      this.examples.push(`${outcome.kind} request → ${outcome.status ?? outcome.error ?? 'no answer'}`);
-    }
+    const example = `${outcome.kind} request → ${outcome.status ?? outcome.error ?? 'no answer'}`;
+    if (this.examples.length < 5 && !this.examples.includes(example)) this.examples.push(example);
   }
 
-  summary(base: Omit<Summary, 'sent' | 'acknowledged' | 'rejected' | 'unexpected' | 'latency_ms' | 'requests_per_second'>): Summary {
+  summary(
+    base: Omit<
+      Summary,
+      'sent' | 'acknowledged' | 'rejected' | 'unexpected' | 'latency_ms' | 'requests_per_second'
+    >,
+  ): Summary {
     const latencies = this.outcomes.map((o) => o.latencyMs).sort((a, b) => a - b);
     return {
       ...base,

@@ -12,7 +12,6 @@ import type {
   RecordOptions,
   ReplayRecord,
   ReplaySelect,
-  RouteEvent,
 } from './delivery-types.js';
 import type {
   EventEffects,
@@ -288,6 +287,8 @@ export interface Store {
   advanceReplay(id: string, pageSize: number, select: ReplaySelect, now: Date): Promise<ReplayRecord | null>;
 
   addApiKey(key: ApiKeyRecord): Promise<void>;
+  /** Adds the key only when no live key exists (first start), atomically across nodes; true when added. */
+  addFirstApiKey(key: ApiKeyRecord): Promise<boolean>;
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
   countApiKeys(): Promise<number>;
   /** Keys not revoked, oldest first. */

@@ -938,6 +938,19 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
     });
 
     describe('api keys', () => {
+      it('addFirstApiKey adds a key only while no live key exists, once among concurrent callers', async () => {
+        const make = (n: number) => ({
+          id: newId('apiKey'),
+          name: `first ${n}`,
+          hash: `hash-${n}`,
+          createdAt: new Date(T0),
+        });
+        const results = await Promise.all([1, 2, 3].map((n) => store.addFirstApiKey(make(n))));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.countApiKeys()).toBe(1);
+        expect(await store.addFirstApiKey(make(4))).toBe(false);
+      });
+
       const hash = 'a3f1c2d4e5b6978812ab34cd56ef7890a3f1c2d4e5b6978812ab34cd56ef7890';
 
       it('addApiKey then findApiKeyByHash returns the key', async () => {

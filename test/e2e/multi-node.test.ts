@@ -206,7 +206,7 @@ describe.runIf(available)('several nodes on one PostgreSQL database', () => {
       async () => ((await inboxDrained(anyUrl)) ? true : undefined),
       { timeoutMs: 20_000, intervalMs: 100 },
     );
-    const events = await allEvents(anyUrl);
+    const events = await allEvents(anyUrl, sourceId);
     const eventIds = new Set(events.map((e) => e.id));
     const { missing, duplicated, unknown } = checkStored(events, result.acknowledgedIds, result.sentIds);
 

@@ -216,15 +216,18 @@ export interface DeliveryView {
   last_error: string | null;
 }
 
-/** Every stored event, paging through GET /v1/events with limit=500. */
-export async function allEvents(url: string): Promise<EventView[]> {
+/**
+ * Every stored event of one source (or of all sources), paging through GET /v1/events with
+ * limit=500. mailhook's own system.* events (source src_system) are listed too when no source is given.
+ */
+export async function allEvents(url: string, sourceId?: string): Promise<EventView[]> {
   const events: EventView[] = [];
   let cursor: string | null = null;
   do {
     const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
     const page = await api<{ data: EventView[]; next_cursor: string | null }>(
       url,
-      `/v1/events?limit=500${query}`,
+      `/v1/events?limit=500${sourceId ? `&source_id=${sourceId}` : ''}${query}`,
     );
     expect(page.status, JSON.stringify(page.body)).toBe(200);
     events.push(...page.body.data);

@@ -1,5 +1,12 @@
 import type { DeliveryStatus } from '../../client/index.js';
-import { EXIT_CODES, numberValue, onePositional, runResource, type Subcommand, stringValue } from '../http.js';
+import {
+  EXIT_CODES,
+  numberValue,
+  onePositional,
+  runResource,
+  type Subcommand,
+  stringValue,
+} from '../http.js';
 import { keyValues, print, printJson, shortTime, table } from '../output.js';
 import { UsageError } from '../usage.js';
 

@@ -11,7 +11,6 @@ import {
   stringValue,
 } from '../http.js';
 import { keyValues, print, printJson, shortTime, table } from '../output.js';
-import { UsageError } from '../usage.js';
 
 /** `mailhook endpoints …`: subscriber URLs that receive events as signed webhooks. */
 
@@ -40,7 +39,6 @@ function describe(endpoint: Endpoint, health?: EndpointHealth): string {
 const add: Subcommand = {
   summary: 'create an endpoint; prints its signing secret (shown once)',
   options: {
-    url: { type: 'string' },
     events: { type: 'string', multiple: true },
     filter: { type: 'string' },
     header: { type: 'string', multiple: true },
@@ -50,10 +48,11 @@ const add: Subcommand = {
     description: { type: 'string' },
     paused: { type: 'boolean' },
   },
-  help: `mailhook endpoints add --url <url> [options]
+  help: `mailhook endpoints add <url> [options]
 
-  --url <url>               where deliveries are POSTed (private addresses need
-                            MAILHOOK_ALLOW_PRIVATE_TARGETS=true on the server)
+  <url>                     where deliveries are POSTed (private addresses need
+                            MAILHOOK_ALLOW_PRIVATE_TARGETS=true on the server); --url is the
+                            server's own address, as for every command
   --events <types>          comma-separated types or wildcards (email.bounced,email.*); default all
   --filter <json>           {"metadata": {…}, "tags": […], "recipient_domains": […]}
   --header name=value       a custom header sent with each delivery (repeatable)
@@ -64,12 +63,11 @@ const add: Subcommand = {
   --paused                  create it paused (deliveries accumulate until resumed)
 
 Examples:
-  mailhook endpoints add --url https://crm.example.com/hooks/email --events email.bounced,email.complained
-  mailhook endpoints add --url http://127.0.0.1:9000/ --json | jq -r .secret
+  mailhook endpoints add https://crm.example.com/hooks/email --events email.bounced,email.complained
+  mailhook endpoints add http://127.0.0.1:9000/ --json | jq -r .secret
 `,
   async run({ values, positionals, json, client }) {
-    const url = stringValue(values, 'url') ?? positionals[0];
-    if (!url) throw new UsageError('--url is required');
+    const url = onePositional(positionals, 'the endpoint URL (mailhook endpoints add <url>)');
     const events = listValue(values, 'events');
     const filter = jsonObjectValue(values, 'filter');
     const headers = pairsValue(values, 'header');
@@ -118,7 +116,7 @@ Example:
             e.consecutive_failures,
             e.url,
           ]),
-          'No endpoints yet: mailhook endpoints add --url …',
+          'No endpoints yet: mailhook endpoints add <url>',
         ),
       );
     }

@@ -148,6 +148,8 @@ interface TailOptions {
   intervalMs: number;
   count: number | null;
   emit: (event: CanonicalEvent) => void;
+  /** Called once the first poll has answered: from then on every new event is printed. */
+  onFollowing: () => void;
   signal: AbortSignal;
 }
 
@@ -164,6 +166,7 @@ async function tail(options: TailOptions): Promise<void> {
   let printing = options.backlogSince !== null;
   let printed = 0;
   let offline = false;
+  let following = false;
   while (!signal.aborted) {
     const fresh: CanonicalEvent[] = [];
     try {
@@ -186,6 +189,10 @@ async function tail(options: TailOptions): Promise<void> {
       } while (cursor && pages < MAX_PAGES);
       if (offline) process.stderr.write('mailhook events tail: connected again\n');
       offline = false;
+      if (!following) {
+        following = true;
+        options.onFollowing();
+      }
     } catch (err) {
       if (!(err instanceof MailhookConnectionError)) throw err;
       // A restarting server is normal while developing: say so once and keep polling.
@@ -200,15 +207,21 @@ async function tail(options: TailOptions): Promise<void> {
         if (options.count !== null && printed >= options.count) return;
       }
     }
-    printing = true;
+    // What the first successful poll found existed before the tail started.
+    if (following) printing = true;
     let newest = windowStart;
     for (const time of seen.values()) if (time > newest) newest = time;
     newest = Math.min(newest, Date.now());
     windowStart = Math.max(windowStart, newest - windowMs);
     for (const [id, time] of seen) if (time < windowStart) seen.delete(id);
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, options.intervalMs);
-      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      const wake = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, options.intervalMs);
+      signal.addEventListener('abort', wake, { once: true });
     });
   }
 }
@@ -250,7 +263,6 @@ Examples:
     const stop = () => controller.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    if (!json) process.stderr.write(`mailhook events tail: following ${client.url} (Ctrl-C to stop)\n`);
     try {
       await tail({
         client,
@@ -260,6 +272,9 @@ Examples:
         intervalMs,
         count,
         emit: (event) => (json ? printJsonLine(event) : print(line(event))),
+        // On stderr, so that --json output stays pure; scripts and tests can wait for it.
+        onFollowing: () =>
+          process.stderr.write(`mailhook events tail: following ${client.url} (Ctrl-C to stop)\n`),
         signal: controller.signal,
       });
     } finally {

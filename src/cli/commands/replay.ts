@@ -88,7 +88,10 @@ const replayCommand: Subcommand = {
     process.once('SIGINT', stop);
     try {
       while (replay.status === 'running' && !interrupted) {
-        if (tty) process.stderr.write(progressBar(replay.scanned, total, `scanned ${replay.scanned}, enqueued ${replay.enqueued}`));
+        if (tty)
+          process.stderr.write(
+            progressBar(replay.scanned, total, `scanned ${replay.scanned}, enqueued ${replay.enqueued}`),
+          );
         await new Promise((resolve) => setTimeout(resolve, intervalMs));
         replay = await client.endpoints.getReplay(endpointId, replay.id);
       }

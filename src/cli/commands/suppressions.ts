@@ -21,7 +21,11 @@ function reasonsTable(reasons: SuppressionReason[]): string {
 function answerLines(answers: SuppressionAnswer[]): string {
   return table(
     ['EMAIL', 'SUPPRESSED', 'REASONS'],
-    answers.map((a) => [a.email, a.suppressed ? 'yes' : 'no', a.reasons.map((r) => `${r.reason}@${r.scope}`)]),
+    answers.map((a) => [
+      a.email,
+      a.suppressed ? 'yes' : 'no',
+      a.reasons.map((r) => `${r.reason}@${r.scope}`),
+    ]),
   );
 }
 

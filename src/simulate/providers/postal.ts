@@ -18,6 +18,20 @@ const EVENT_NAME = {
   bounced: 'MessageDeliveryFailed',
 } as const;
 
+const keyIds = new WeakMap<KeyObject, string>();
+
+/** Postal's key id: 64 hex characters naming the signing key (a SHA-256 of its public half here). */
+function keyIdOf(key: KeyObject): string {
+  let id = keyIds.get(key);
+  if (!id) {
+    id = createHash('sha256')
+      .update(createPublicKey(key).export({ type: 'spki', format: 'der' }))
+      .digest('hex');
+    keyIds.set(key, id);
+  }
+  return id;
+}
+
 function messageOf(event: SimEvent): Record<string, unknown> {
   const msg = event.message;
   return {
@@ -94,14 +108,13 @@ export const postalSimulator = simulator<KeyObject>({
       uuid: stableUuid(`postal:${event.key}`),
       payload: payloadOf(event),
     });
-    const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
     return {
       method: 'POST',
       query: '',
       headers: {
         'content-type': 'application/json',
         'user-agent': 'Postal/3.3.4',
-        'x-postal-signature-kid': createHash('sha256').update(spki).digest('hex'),
+        'x-postal-signature-kid': keyIdOf(key),
         'x-postal-signature': sign('sha1', Buffer.from(body), key).toString('base64'),
         'x-postal-signature-256': sign('sha256', Buffer.from(body), key).toString('base64'),
       },

@@ -1,5 +1,4 @@
 import type { CanonicalEvent } from '../../events.js';
-import { newId } from '../../ids.js';
 import type {
   AttemptRecord,
   AttemptResult,
@@ -13,7 +12,6 @@ import type {
   RecordOptions,
   ReplayRecord,
   ReplaySelect,
-  RouteEvent,
 } from '../delivery-types.js';
 import { loadMigrations } from '../migrations.js';
 import { type InboxDbRow, inboxRowFrom, type SourceRow, sourceFrom } from '../rows.js';
@@ -484,6 +482,18 @@ export class PostgresStore implements Store {
     const [row] = await this.sql<{ id: string; name: string; hash: string; created_at: number }[]>`
       SELECT id, name, hash, created_at FROM api_keys WHERE hash = ${hash} AND revoked_at IS NULL`;
     return row ? { id: row.id, name: row.name, hash: row.hash, createdAt: new Date(row.created_at) } : null;
+  }
+
+  async addFirstApiKey(key: ApiKeyRecord): Promise<boolean> {
+    return this.sql.begin(async (tx) => {
+      // Nodes starting together on an empty database: one generates the key, the others see it.
+      await tx`SELECT pg_advisory_xact_lock(hashtext(${`mailhook:first-key:${this.schema}`}))`;
+      const result = await tx`
+        INSERT INTO api_keys (id, name, hash, created_at)
+        SELECT ${key.id}, ${key.name}, ${key.hash}, ${key.createdAt.getTime()}
+        WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)`;
+      return result.count === 1;
+    }) as Promise<boolean>;
   }
 
   async countApiKeys(): Promise<number> {

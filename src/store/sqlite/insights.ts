@@ -189,11 +189,8 @@ export function deleteSuppressions(
   email: string,
   filter: { scope?: string; reason?: string },
 ): number {
-  let sql = 'DELETE FROM suppressions WHERE email = ?';
-  const params: unknown[] = [email];
-  if (filter.scope) (sql += ' AND scope = ?'), params.push(filter.scope);
-  if (filter.reason) (sql += ' AND reason = ?'), params.push(filter.reason);
-  return db.prepare(sql).run(...params).changes;
+  const filters = new Filters('email = ?').add('scope = ?', filter.scope).add('reason = ?', filter.reason);
+  return db.prepare(`DELETE FROM suppressions ${filters.where}`).run(email, ...filters.params).changes;
 }
 
 const GROUP_EXPRESSIONS: Record<StatsQuery['groupBy'], string> = {
@@ -207,15 +204,16 @@ const GROUP_EXPRESSIONS: Record<StatsQuery['groupBy'], string> = {
 /** Counts per (group, type) over the events_time index; the group expression comes from a constant table. */
 export function selectStats(db: Database.Database, query: StatsQuery): StatsRow[] {
   const group = GROUP_EXPRESSIONS[query.groupBy];
-  const params: unknown[] = [query.since.getTime(), query.until.getTime()];
-  let where = 'occurred_at >= ? AND occurred_at < ?';
-  if (query.sourceId) (where += ' AND source_id = ?'), params.push(query.sourceId);
+  const filters = new Filters()
+    .add('occurred_at >= ?', query.since.getTime())
+    .add('occurred_at < ?', query.until.getTime())
+    .add('source_id = ?', query.sourceId);
   return db
     .prepare<unknown[], { grp: string | null; type: string; n: number; m: number }>(
       `SELECT ${group} AS grp, type, COUNT(*) AS n, COUNT(DISTINCT message_id) AS m
-       FROM events WHERE ${where} GROUP BY grp, type ORDER BY grp, type`,
+       FROM events ${filters.where} GROUP BY grp, type ORDER BY grp, type`,
     )
-    .all(...params)
+    .all(...filters.params)
     .map((r) => ({ group: r.grp === null ? null : String(r.grp), type: r.type, count: r.n, messages: r.m }));
 }
 

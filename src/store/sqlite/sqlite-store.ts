@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
-import { newId } from '../../ids.js';
 import { loadMigrations } from '../migrations.js';
 import { type EventRow, type InboxDbRow, inboxRowFrom, type SourceRow, sourceFrom } from '../rows.js';
 import type {
@@ -34,7 +33,6 @@ import type {
   ReplayRecord,
   ReplaySelect,
   RequeueSelector,
-  RouteEvent,
   RowOutcome,
   SourcePatch,
   SourceRecord,
@@ -562,6 +560,16 @@ export class SqliteStore implements Store {
       )
       .get(hash);
     return row ? { id: row.id, name: row.name, hash: row.hash, createdAt: new Date(row.created_at) } : null;
+  }
+
+  async addFirstApiKey(key: ApiKeyRecord): Promise<boolean> {
+    const result = this.db
+      .prepare(
+        `INSERT INTO api_keys (id, name, hash, created_at)
+         SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)`,
+      )
+      .run(key.id, key.name, key.hash, key.createdAt.getTime());
+    return result.changes === 1;
   }
 
   async countApiKeys(): Promise<number> {

@@ -45,13 +45,12 @@ function parseHash() {
   for (const r of ROUTES) {
     const pattern = r.path.split('/');
     if (pattern.length !== parts.length) continue;
+    if (!pattern.every((seg, i) => seg.startsWith(':') || seg === parts[i])) continue;
     const params = {};
-    if (
-      pattern.every((seg, i) =>
-        seg.startsWith(':') ? ((params[seg.slice(1)] = parts[i]), true) : seg === parts[i],
-      )
-    )
-      return { route: r, params, query: new URLSearchParams(queryText) };
+    pattern.forEach((seg, i) => {
+      if (seg.startsWith(':')) params[seg.slice(1)] = parts[i];
+    });
+    return { route: r, params, query: new URLSearchParams(queryText) };
   }
   return { route: parts.length === 0 ? ROUTES[0] : null, params: {}, query: new URLSearchParams(queryText) };
 }

@@ -30,8 +30,9 @@ function niceMax(value) {
  * Returns a <figure> with the chart, a legend and a visually hidden data table.
  */
 export function stackedBars({ buckets, types, caption }) {
-  const width = 720;
-  const height = 220;
+  // About the drawn size at 1280 px wide, so text keeps its proportions (the SVG scales evenly).
+  const width = 1000;
+  const height = 240;
   const pad = { top: 12, right: 8, bottom: 26, left: 44 };
   const totals = buckets.map((b) => types.reduce((sum, t) => sum + (b.counts[t] ?? 0), 0));
   const max = niceMax(Math.max(0, ...totals));
@@ -46,12 +47,15 @@ export function stackedBars({ buckets, types, caption }) {
     class: 'chart',
     role: 'img',
     'aria-label': `${caption}: ${totals.reduce((a, b) => a + b, 0)} events in ${buckets.length} intervals`,
-    preserveAspectRatio: 'none',
   });
   for (const v of [0, max / 2, max]) {
     svg.append(
       s('line', { x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v), class: 'gridline' }),
-      s('text', { x: pad.left - 6, y: y(v) + 4, class: 'axis', 'text-anchor': 'end' }, String(Math.round(v))),
+      s(
+        'text',
+        { x: pad.left - 6, y: y(v) + 4, class: 'axis', 'text-anchor': 'end' },
+        String(Number.isInteger(v) ? v : v.toFixed(1)),
+      ),
     );
   }
   const labelEvery = Math.ceil(buckets.length / 12);

@@ -36,6 +36,12 @@ function append(el, children) {
   }
 }
 
+/** Appends children, skipping null/undefined/false (the DOM's own append would print "null"). */
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
 export function clear(el, ...children) {
   el.replaceChildren();
   append(el, children);
@@ -44,6 +50,16 @@ export function clear(el, ...children) {
 
 export function link(href, text, props = {}) {
   return h('a', { href, ...props }, text);
+}
+
+/**
+ * A link to a resource named by a long prefixed id (`evt_01JD…`): shows the prefix and the last
+ * characters, which are the ones that differ between ids made close together; the title has it all.
+ */
+export function idLink(href, id) {
+  const short =
+    id.length > 16 && /^[a-z]+_/.test(id) ? `${id.slice(0, id.indexOf('_') + 1)}…${id.slice(-8)}` : id;
+  return h('a', { href, class: 'mono', title: id }, short);
 }
 
 /** `#/path` with a query string built from the non-empty values. */
@@ -195,7 +211,8 @@ export function toast(message, kind = 'info') {
     ),
   );
   box.append(item);
-  if (kind !== 'error') setTimeout(() => item.remove(), 5000);
+  if (kind !== 'error') setTimeout(() => item.remove(), 4000);
+  while (box.children.length > 4) box.firstElementChild.remove();
 }
 
 /** Runs an action from a button: disabled while it runs, errors shown; resolves to its result. */

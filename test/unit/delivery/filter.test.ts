@@ -265,3 +265,15 @@ describe('validateFilter', () => {
     expect(matches(filter)).toBe(true);
   });
 });
+
+describe('system events', () => {
+  it('go only to endpoints that name system types, not to catch-all endpoints', () => {
+    expect(typeMatches([], 'system.endpoint.failing')).toBe(false);
+    expect(typeMatches(['*'], 'system.endpoint.failing')).toBe(false);
+    expect(typeMatches(['system.*'], 'system.endpoint.failing')).toBe(true);
+    expect(typeMatches(['system.endpoint.*'], 'system.endpoint.failing')).toBe(true);
+    expect(typeMatches(['system.endpoint.*'], 'system.source.silent')).toBe(false);
+    expect(typeMatches(['system.source.silent'], 'system.source.silent')).toBe(true);
+    expect(typeMatches([], 'email.delivered')).toBe(true);
+  });
+});

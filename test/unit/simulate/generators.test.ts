@@ -115,7 +115,9 @@ describe('simulate generators', () => {
         const { credential, source, ctx } = setUp(sim);
         for (const event of sampleEvents(new Rng(42), new Date(), sim.kinds)) {
           const request = raw(build(sim, [event], credential));
-          expect(await adapter.verify(request, source, ctx()), `${sim.id} ${event.kind}`).toEqual({ ok: true });
+          expect(await adapter.verify(request, source, ctx()), `${sim.id} ${event.kind}`).toEqual({
+            ok: true,
+          });
           const parsed = adapter.parse(request);
           expect(parsed.skipped).toEqual([]);
           expect(parsed.events).toHaveLength(1);
@@ -159,7 +161,9 @@ describe('simulate generators', () => {
         const keys = new Set<string>();
         for (let i = 0; i < events.length; i += sim.maxBatch) {
           const batch = events.slice(i, i + sim.maxBatch);
-          const parsed = adapter.parse(raw(sim.request(batch, credential, { rng, now: new Date(), url: INGEST_URL })));
+          const parsed = adapter.parse(
+            raw(sim.request(batch, credential, { rng, now: new Date(), url: INGEST_URL })),
+          );
           expect(parsed.events).toHaveLength(batch.length);
           for (const e of parsed.events) keys.add(e.dedupKey);
         }

@@ -22,23 +22,45 @@ function parseHeaders(text) {
 }
 
 /**
- * `endpoint` (for editing) pre-fills the form. `onSubmit(body)` gets the API body; masked header
- * values ([redacted]) are left out on edit so saving does not overwrite them.
+ * `endpoint` (for editing) pre-fills the form. `onSubmit(body)` gets the API body. The API masks
+ * credential-like header values as [redacted], so on edit the headers are only sent when changed.
  */
 export function endpointForm({ endpoint, submitLabel, onSubmit }) {
   const types = endpoint?.event_types ?? [];
   const custom = types.filter((t) => !EMAIL_TYPES.includes(t));
-  const url = h('input', { name: 'url', type: 'url', required: true, value: endpoint?.url ?? '', placeholder: 'https://crm.example.com/hooks/email' });
-  const description = h('input', { name: 'description', type: 'text', value: endpoint?.description ?? '', maxlength: 1000 });
+  const url = h('input', {
+    name: 'url',
+    type: 'url',
+    required: true,
+    value: endpoint?.url ?? '',
+    placeholder: 'https://crm.example.com/hooks/email',
+  });
+  const description = h('input', {
+    name: 'description',
+    type: 'text',
+    value: endpoint?.description ?? '',
+    maxlength: 1000,
+  });
   const checks = EMAIL_TYPES.map((t) =>
-    h('label', null, h('input', { type: 'checkbox', name: 'event_types', value: t, checked: types.includes(t) }), t),
+    h(
+      'label',
+      null,
+      h('input', { type: 'checkbox', name: 'event_types', value: t, checked: types.includes(t) }),
+      t,
+    ),
   );
-  const other = h('input', { name: 'other_types', type: 'text', value: custom.join(', '), placeholder: 'email.*, invoice.paid' });
+  const other = h('input', {
+    name: 'other_types',
+    type: 'text',
+    value: custom.join(', '),
+    placeholder: 'email.*, invoice.paid',
+  });
   const filter = h('textarea', {
     name: 'filter',
     rows: 3,
     spellcheck: 'false',
-    placeholder: '{"metadata": {"tenant": "acme"}, "tags": ["welcome"], "recipient_domains": ["example.com"]}',
+    placeholder:
+      '{"metadata": {"tenant": "acme"}, "tags": ["welcome"], "recipient_domains": ["example.com"]}',
     value: endpoint?.filter ? JSON.stringify(endpoint.filter, null, 2) : '',
   });
   const headers = h('textarea', {
@@ -48,9 +70,23 @@ export function endpointForm({ endpoint, submitLabel, onSubmit }) {
     placeholder: 'x-tenant: acme',
     value: headersText(endpoint?.headers),
   });
-  const rate = h('input', { name: 'rate_limit', type: 'number', min: 0, step: 'any', value: endpoint?.rate_limit ?? '' });
-  const concurrency = h('input', { name: 'max_concurrency', type: 'number', min: 1, max: 1000, value: endpoint?.max_concurrency ?? '' });
-  const paused = endpoint ? null : h('label', null, h('input', { type: 'checkbox', name: 'paused' }), ' Start paused');
+  const rate = h('input', {
+    name: 'rate_limit',
+    type: 'number',
+    min: 0,
+    step: 'any',
+    value: endpoint?.rate_limit ?? '',
+  });
+  const concurrency = h('input', {
+    name: 'max_concurrency',
+    type: 'number',
+    min: 1,
+    max: 1000,
+    value: endpoint?.max_concurrency ?? '',
+  });
+  const paused = endpoint
+    ? null
+    : h('label', null, h('input', { type: 'checkbox', name: 'paused' }), ' Start paused');
   const error = h('p', { class: 'error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', class: 'primary' }, submitLabel);
 
@@ -67,9 +103,18 @@ export function endpointForm({ endpoint, submitLabel, onSubmit }) {
       h('div', { class: 'checks' }, checks),
       field('Other types or wildcards (comma separated)', other),
     ),
-    field('Filter (JSON, optional)', filter, 'Every clause must hold: metadata, tags, recipient_domains, providers, source_ids.'),
+    field(
+      'Filter (JSON, optional)',
+      filter,
+      'Every clause must hold: metadata (exact values), tags (all of them), recipient_domains (any of them).',
+    ),
     field('Custom headers (one "name: value" per line)', headers),
-    h('div', { class: 'filters' }, field('Rate limit (per second)', rate), field('Max concurrency', concurrency)),
+    h(
+      'div',
+      { class: 'filters' },
+      field('Rate limit (per second)', rate),
+      field('Max concurrency', concurrency),
+    ),
     paused,
     error,
     h('div', { class: 'actions' }, submit),
@@ -80,8 +125,14 @@ export function endpointForm({ endpoint, submitLabel, onSubmit }) {
     error.hidden = true;
     let body;
     try {
-      const chosen = checks.map((l) => l.querySelector('input')).filter((c) => c.checked).map((c) => c.value);
-      const extra = other.value.split(',').map((t) => t.trim()).filter(Boolean);
+      const chosen = checks
+        .map((l) => l.querySelector('input'))
+        .filter((c) => c.checked)
+        .map((c) => c.value);
+      const extra = other.value
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
       const allTypes = [...chosen, ...extra];
       let parsedFilter = null;
       if (filter.value.trim()) {
@@ -91,16 +142,17 @@ export function endpointForm({ endpoint, submitLabel, onSubmit }) {
           throw new Error('The filter is not valid JSON');
         }
       }
+      // Masked values cannot be sent back: unchanged headers are left alone, changed ones re-entered.
+      const headersChanged = headers.value !== headersText(endpoint?.headers);
       const parsedHeaders = parseHeaders(headers.value);
-      if (endpoint) {
-        for (const [name, value] of Object.entries(parsedHeaders)) if (value === '[redacted]') delete parsedHeaders[name];
-      }
+      if (headersChanged && Object.values(parsedHeaders).includes('[redacted]'))
+        throw new Error('Type the real value of each [redacted] header, or leave the headers unchanged');
       body = {
         url: url.value.trim(),
         description: description.value.trim(),
         event_types: allTypes.length ? allTypes : null,
         filter: parsedFilter,
-        ...((!endpoint || Object.keys(parsedHeaders).length || headers.value.trim() === '') && { headers: parsedHeaders }),
+        ...((!endpoint || headersChanged) && { headers: parsedHeaders }),
         rate_limit: rate.value === '' ? null : Number(rate.value),
         ...(concurrency.value !== '' && { max_concurrency: Number(concurrency.value) }),
         ...(paused?.querySelector('input').checked && { status: 'paused' }),

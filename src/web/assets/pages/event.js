@@ -2,7 +2,7 @@
 // deliveries made for it.
 
 import { api, findInPages } from '../api.js';
-import { act, badge, h, jsonBlock, link, route, table, time } from '../dom.js';
+import { act, add, badge, h, idLink, jsonBlock, link, route, table, time } from '../dom.js';
 import { section, slot, typeLabel } from './shared.js';
 
 /** Deliveries per endpoint scanned for this event (newest first): enough for recent events. */
@@ -10,7 +10,8 @@ const DELIVERY_PAGES = 2;
 
 async function timelineSection(event, signal) {
   const messageId = event.data.message_id;
-  if (!messageId) return section('Message timeline', h('p', { class: 'muted' }, 'This event names no message id.'));
+  if (!messageId)
+    return section('Message timeline', h('p', { class: 'muted' }, 'This event names no message id.'));
   const message = await api(`/messages/${encodeURIComponent(messageId)}`, { signal });
   return section(
     'Message timeline',
@@ -24,7 +25,9 @@ async function timelineSection(event, signal) {
           { class: e.id === event.id ? 'current' : null, 'aria-current': e.id === event.id ? 'true' : null },
           time(e.timestamp),
           ' ',
-          e.id === event.id ? typeLabel(e.type) : link(route(`events/${encodeURIComponent(e.id)}`), typeLabel(e.type)),
+          e.id === event.id
+            ? typeLabel(e.type)
+            : link(route(`events/${encodeURIComponent(e.id)}`), typeLabel(e.type)),
           e.data.recipient ? h('span', { class: 'muted' }, ` ${e.data.recipient}`) : null,
         ),
       ),
@@ -58,15 +61,25 @@ async function deliveriesSection(event, signal) {
     'Deliveries',
     table(
       [
-        { label: 'Delivery', cell: (d) => link(route(`deliveries/${encodeURIComponent(d.id)}`), d.id, { class: 'mono' }) },
+        {
+          label: 'Delivery',
+          cell: (d) => idLink(route(`deliveries/${encodeURIComponent(d.id)}`), d.id),
+        },
         {
           label: 'Endpoint',
-          cell: (d) => link(route(`endpoints/${encodeURIComponent(d.endpoint.id)}`), d.endpoint.description || d.endpoint.url),
+          cell: (d) =>
+            link(
+              route(`endpoints/${encodeURIComponent(d.endpoint.id)}`),
+              d.endpoint.description || d.endpoint.url,
+            ),
         },
         { label: 'Origin', cell: (d) => d.origin },
         { label: 'Status', cell: (d) => badge(d.status) },
         { label: 'Attempts', cell: (d) => String(d.attempts) },
-        { label: 'Last answer', cell: (d) => (d.last_status ? String(d.last_status) : (d.last_error ?? '—')) },
+        {
+          label: 'Last answer',
+          cell: (d) => (d.last_status ? String(d.last_status) : (d.last_error ?? '—')),
+        },
         { label: 'Updated', class: 'nowrap', cell: (d) => time(d.updated_at) },
       ],
       rows,
@@ -87,7 +100,8 @@ export async function render(main, { params, signal }) {
   const event = await api(`/events/${encodeURIComponent(params.id)}`, { signal });
   const { raw, ...data } = event.data;
   const d = event.data;
-  main.append(
+  add(
+    main,
     h('div', { class: 'page-head' }, h('h1', null, typeLabel(event.type), ' ', h('code', null, event.id))),
     h(
       'div',
@@ -102,14 +116,28 @@ export async function render(main, { params, signal }) {
           h('dt', null, 'Received'),
           h('dd', null, time(d.received_at)),
           h('dt', null, 'Recipient'),
-          h('dd', null, d.recipient ? link(route(`recipients/${encodeURIComponent(d.recipient)}`), d.recipient) : '—'),
+          h(
+            'dd',
+            null,
+            d.recipient ? link(route(`recipients/${encodeURIComponent(d.recipient)}`), d.recipient) : '—',
+          ),
           h('dt', null, 'Message id'),
           h('dd', null, d.message_id ? h('code', null, d.message_id) : '—'),
           h('dt', null, 'Source'),
-          h('dd', null, link(route(`sources/${encodeURIComponent(d.source_id)}`), d.source_id), ` (${d.provider})`),
+          h(
+            'dd',
+            null,
+            link(route(`sources/${encodeURIComponent(d.source_id)}`), d.source_id),
+            ` (${d.provider})`,
+          ),
           h('dt', null, 'Provider event id'),
           h('dd', null, d.provider_event_id ?? '—'),
-          d.bounce ? [h('dt', null, 'Bounce'), h('dd', null, `${d.bounce.type} ${d.bounce.code ?? ''} ${d.bounce.reason ?? ''}`)] : null,
+          d.bounce
+            ? [
+                h('dt', null, 'Bounce'),
+                h('dd', null, `${d.bounce.type} ${d.bounce.code ?? ''} ${d.bounce.reason ?? ''}`),
+              ]
+            : null,
           d.click ? [h('dt', null, 'Clicked URL'), h('dd', null, d.click.url)] : null,
         ),
       ),
@@ -118,7 +146,10 @@ export async function render(main, { params, signal }) {
     h(
       'div',
       { class: 'grid' },
-      section('Canonical event', jsonBlock({ ...event, data }, 'Canonical event JSON without the raw payload')),
+      section(
+        'Canonical event',
+        jsonBlock({ ...event, data }, 'Canonical event JSON without the raw payload'),
+      ),
       section("Provider's raw payload", jsonBlock(raw ?? null, 'Raw provider payload JSON')),
     ),
     slot(deliveriesSection(event, signal)),

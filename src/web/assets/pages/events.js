@@ -2,7 +2,7 @@
 // Filters live in the URL hash, so a filtered view can be bookmarked and the back button works.
 
 import { api } from '../api.js';
-import { field, formValues, fromLocalInput, h, route, select, table, toLocalInput } from '../dom.js';
+import { add, field, formValues, fromLocalInput, h, route, select, table, toLocalInput } from '../dom.js';
 import { eventColumns, loadSources, pager, sourceSelect, typeSelect } from './shared.js';
 
 const FILTERS = ['type', 'recipient', 'message_id', 'source_id', 'since', 'until'];
@@ -16,11 +16,20 @@ export async function render(main, { query, signal, go }) {
     'form',
     { class: 'filters card', 'aria-label': 'Event filters' },
     field('Type', typeSelect(q.type)),
-    field('Recipient', h('input', { name: 'recipient', type: 'text', value: q.recipient, placeholder: 'user@example.com' })),
+    field(
+      'Recipient',
+      h('input', { name: 'recipient', type: 'text', value: q.recipient, placeholder: 'user@example.com' }),
+    ),
     field('Message id', h('input', { name: 'message_id', type: 'text', value: q.message_id })),
     field('Source', sourceSelect(sources, q.source_id)),
-    field('From (local time)', h('input', { name: 'since', type: 'datetime-local', value: q.since ? toLocalInput(q.since) : '' })),
-    field('Until (local time)', h('input', { name: 'until', type: 'datetime-local', value: q.until ? toLocalInput(q.until) : '' })),
+    field(
+      'From (local time)',
+      h('input', { name: 'since', type: 'datetime-local', value: q.since ? toLocalInput(q.since) : '' }),
+    ),
+    field(
+      'Until (local time)',
+      h('input', { name: 'until', type: 'datetime-local', value: q.until ? toLocalInput(q.until) : '' }),
+    ),
     field('Per page', select('limit', ['50', '100', '200'], limit)),
     h('button', { type: 'submit', class: 'primary' }, 'Search'),
     h('a', { href: '#/events' }, 'Reset'),
@@ -28,7 +37,13 @@ export async function render(main, { query, signal, go }) {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const values = formValues(form);
-    go(route('events', { ...values, since: fromLocalInput(values.since), until: fromLocalInput(values.until) }));
+    go(
+      route('events', {
+        ...values,
+        since: fromLocalInput(values.since),
+        until: fromLocalInput(values.until),
+      }),
+    );
   });
 
   const apiQuery = { ...Object.fromEntries(FILTERS.map((n) => [n, q[n]])), limit };
@@ -37,9 +52,14 @@ export async function render(main, { query, signal, go }) {
     caption: 'Events, newest first',
     empty: 'No events match these filters.',
   });
-  const more = pager((cursor) => api('/events', { query: { ...apiQuery, cursor } }), list.addRows, first.next_cursor);
+  const more = pager(
+    (cursor) => api('/events', { query: { ...apiQuery, cursor } }),
+    list.addRows,
+    first.next_cursor,
+  );
 
-  main.append(
+  add(
+    main,
     h('div', { class: 'page-head' }, h('h1', null, 'Events')),
     form,
     h('div', { class: 'card table-wrap' }, list.el, more),

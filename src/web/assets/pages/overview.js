@@ -3,7 +3,7 @@
 
 import { api } from '../api.js';
 import { rateMeter, stackedBars } from '../chart.js';
-import { ago, badge, h, link, ms, pct, route, table, time } from '../dom.js';
+import { add, ago, badge, h, link, ms, pct, route, table, time } from '../dom.js';
 import { EMAIL_TYPES, section, slot, sourceState } from './shared.js';
 
 const MINUTE = 60_000;
@@ -210,7 +210,8 @@ export async function render(main, { query, signal }) {
       ),
     ),
   );
-  main.append(
+  add(
+    main,
     h('div', { class: 'page-head' }, h('h1', null, 'Overview'), ranges),
     slot(chartSection(rangeKey, signal)),
     h('div', { class: 'grid' }, slot(endpointsSection(signal)), slot(sourcesSection(signal))),

@@ -2,7 +2,7 @@
 
 import { api } from '../api.js';
 import { typeClass } from '../chart.js';
-import { badge, errorBox, field, h, link, route, select, time, toast } from '../dom.js';
+import { badge, errorBox, field, h, idLink, link, route, select, time, toast } from '../dom.js';
 
 export const EMAIL_TYPES = [
   'email.sent',
@@ -57,7 +57,7 @@ export function eventColumns(sources) {
     {
       label: 'Event',
       class: 'nowrap',
-      cell: (e) => link(route(`events/${encodeURIComponent(e.id)}`), e.id, { class: 'mono' }),
+      cell: (e) => idLink(route(`events/${encodeURIComponent(e.id)}`), e.id),
     },
   ];
 }

@@ -4,6 +4,7 @@
 import { api } from '../api.js';
 import {
   act,
+  add,
   ago,
   copyButton,
   field,
@@ -39,12 +40,12 @@ function ingestPath(source) {
 
 function sampleForm(source) {
   if (source.provider !== 'standard') {
-    const command = `mailhook simulate --provider ${source.provider} --url ${source.ingest_url} --count 1`;
+    const command = `mailhook simulate --provider ${source.provider} --key <credential> --url ${source.ingest_url} --count 1`;
     return [
       h(
         'p',
         null,
-        `${providerById(source.provider)?.name ?? source.provider} signs with its own scheme, which the browser cannot reproduce without your provider credentials. Send a realistic signed sample from a terminal (add the credential option that "mailhook simulate --help" lists for this provider):`,
+        `${providerById(source.provider)?.name ?? source.provider} signs with its own scheme, which the browser cannot reproduce without your provider credentials. Send a realistic signed sample from a terminal; --key is the same credential this source was given ("mailhook simulate --help" shows its form for each provider):`,
       ),
       h('div', { class: 'secret' }, h('code', null, command), copyButton(command)),
     ];
@@ -62,12 +63,29 @@ function sampleForm(source) {
       { class: 'hint' },
       'Paste the source\u2019s signing secret: the browser signs the sample with it (the secret is not stored or sent) and posts it to the ingest URL, exactly as a sender would.',
     ),
-    field('Signing secret', h('input', { name: 'secret', type: 'password', required: true, autocomplete: 'off', placeholder: 'whsec_…' })),
+    field(
+      'Signing secret',
+      h('input', {
+        name: 'secret',
+        type: 'password',
+        required: true,
+        autocomplete: 'off',
+        placeholder: 'whsec_…',
+      }),
+    ),
     h(
       'div',
       { class: 'filters' },
       field('Type', select('type', EMAIL_TYPES, 'email.delivered')),
-      field('Recipient', h('input', { name: 'recipient', type: 'email', value: 'sample.recipient@example.com', required: true })),
+      field(
+        'Recipient',
+        h('input', {
+          name: 'recipient',
+          type: 'email',
+          value: 'sample.recipient@example.com',
+          required: true,
+        }),
+      ),
     ),
     h('div', { class: 'actions' }, submit),
     result,
@@ -84,34 +102,40 @@ function sampleForm(source) {
         recipient: values.recipient,
         message_id: randomId('sample'),
         tags: ['mailhook-sample'],
-        ...(values.type === 'email.bounced' && { bounce: { type: 'hard', code: '5.1.1', reason: 'sample bounce' } }),
+        ...(values.type === 'email.bounced' && {
+          bounce: { type: 'hard', code: '5.1.1', reason: 'sample bounce' },
+        }),
         ...(values.type === 'email.clicked' && { click: { url: 'https://example.com/' } }),
       },
     });
-    await act(submit, async () => {
-      let signature;
-      try {
-        signature = await signStandard(values.secret, id, timestamp, body);
-      } catch {
-        throw new Error('That is not a whsec_… secret');
-      }
-      const response = await fetch(ingestPath(source), {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'webhook-id': id,
-          'webhook-timestamp': timestamp,
-          'webhook-signature': signature,
-        },
-        body,
-      });
-      const text = await response.text();
-      result.replaceChildren(
-        `Ingest answered ${response.status}${response.ok ? ' — stored; it appears in the live tail once processed. ' : `: ${text} `}`,
-        response.ok ? link('#/tail', 'Open the live tail') : '',
-      );
-      if (!response.ok) throw new Error(`Ingest answered ${response.status}`);
-    }, 'Sample event sent');
+    await act(
+      submit,
+      async () => {
+        let signature;
+        try {
+          signature = await signStandard(values.secret, id, timestamp, body);
+        } catch {
+          throw new Error('That is not a whsec_… secret');
+        }
+        const response = await fetch(ingestPath(source), {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'webhook-id': id,
+            'webhook-timestamp': timestamp,
+            'webhook-signature': signature,
+          },
+          body,
+        });
+        const text = await response.text();
+        result.replaceChildren(
+          `Ingest answered ${response.status}${response.ok ? ' — stored; it appears in the live tail once processed. ' : `: ${text} `}`,
+          response.ok ? link('#/tail', 'Open the live tail') : '',
+        );
+        if (!response.ok) throw new Error(`Ingest answered ${response.status}`);
+      },
+      'Sample event sent',
+    );
   });
   return form;
 }
@@ -127,9 +151,15 @@ function credentialsForm(source, refresh) {
       'p',
       null,
       'Set now: ',
-      source.config_keys.length ? source.config_keys.map((k) => h('code', null, k)).flatMap((c) => [c, ' ']) : 'nothing',
+      source.config_keys.length
+        ? source.config_keys.map((k) => h('code', null, k)).flatMap((c) => [c, ' '])
+        : 'nothing',
     ),
-    h('p', { class: 'hint' }, 'Credentials are write-only: they are never shown. Saving replaces the whole config.'),
+    h(
+      'p',
+      { class: 'hint' },
+      'Credentials are write-only: they are never shown. Saving replaces the whole config.',
+    ),
     configFields(provider),
     h('div', { class: 'actions' }, submit),
   );
@@ -155,8 +185,25 @@ async function recentEvents(source, signal) {
   const last = page.data[0];
   return section(
     'Recent events',
-    h('p', null, 'Last event: ', last ? [link(route(`events/${encodeURIComponent(last.id)}`), last.type), ` received ${ago(last.data.received_at)}`] : 'none yet'),
-    h('div', { class: 'table-wrap' }, table(eventColumns(null), page.data, { caption: 'Recent events of this source', empty: 'No events yet.' }).el),
+    h(
+      'p',
+      null,
+      'Last event: ',
+      last
+        ? [
+            link(route(`events/${encodeURIComponent(last.id)}`), last.type),
+            ` received ${ago(last.data.received_at)}`,
+          ]
+        : 'none yet',
+    ),
+    h(
+      'div',
+      { class: 'table-wrap' },
+      table(eventColumns(null), page.data, {
+        caption: 'Recent events of this source',
+        empty: 'No events yet.',
+      }).el,
+    ),
     h('p', null, link(route('events', { source_id: source.id }), 'All events from this source')),
   );
 }
@@ -171,10 +218,14 @@ export async function render(main, ctx) {
   };
   const toggle = h('button', { type: 'button' }, source.enabled ? 'Disable' : 'Enable');
   toggle.addEventListener('click', () =>
-    act(toggle, async () => {
-      await api(path, { method: 'PATCH', body: { enabled: !source.enabled } });
-      await refresh();
-    }, source.enabled ? 'Source disabled' : 'Source enabled'),
+    act(
+      toggle,
+      async () => {
+        await api(path, { method: 'PATCH', body: { enabled: !source.enabled } });
+        await refresh();
+      },
+      source.enabled ? 'Source disabled' : 'Source enabled',
+    ),
   );
   const remove = h('button', { type: 'button', class: 'danger' }, 'Delete');
   remove.addEventListener('click', async () => {
@@ -183,10 +234,20 @@ export async function render(main, ctx) {
     if (done !== undefined) go('#/sources');
   });
 
-  main.append(
-    h('div', { class: 'page-head' }, h('h1', null, source.name), h('div', { class: 'actions' }, sourceState(source), toggle, remove)),
+  add(
+    main,
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', null, source.name),
+      h('div', { class: 'actions' }, sourceState(source), toggle, remove),
+    ),
     query.get('created')
-      ? h('p', { class: 'card', role: 'status' }, 'Source created. Give the provider the URL and settings below.')
+      ? h(
+          'p',
+          { class: 'card', role: 'status' },
+          'Source created. Give the provider the URL and settings below.',
+        )
       : null,
     h(
       'div',
@@ -206,7 +267,9 @@ export async function render(main, ctx) {
       section(
         'Credentials',
         credentialsForm(source, refresh),
-        Object.keys(source.state ?? {}).length ? [h('h3', null, 'State'), jsonBlock(source.state, 'Source state')] : null,
+        Object.keys(source.state ?? {}).length
+          ? [h('h3', null, 'State'), jsonBlock(source.state, 'Source state')]
+          : null,
       ),
     ),
   );

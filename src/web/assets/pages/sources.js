@@ -2,13 +2,17 @@
 // static table in providers.js; the server validates them).
 
 import { api } from '../api.js';
-import { field, formValues, h, link, route, select, table, time, toast } from '../dom.js';
+import { add, field, formValues, h, link, route, select, table, time, toast } from '../dom.js';
 import { configFields, configFrom, PROVIDERS, providerById } from '../providers.js';
 import { section, sourceState } from './shared.js';
 
 function addForm(go) {
   const configBox = h('div', { id: 'provider-config' });
-  const provider = select('provider', [['', 'Choose a provider…'], ...PROVIDERS.map((p) => [p.id, p.name])], '');
+  const provider = select(
+    'provider',
+    [['', 'Choose a provider…'], ...PROVIDERS.map((p) => [p.id, p.name])],
+    '',
+  );
   provider.required = true;
   provider.addEventListener('change', () => {
     const p = providerById(provider.value);
@@ -18,10 +22,24 @@ function addForm(go) {
   const form = h(
     'form',
     { 'aria-label': 'Add a source' },
-    field('Name', h('input', { name: 'name', type: 'text', required: true, maxlength: 200, placeholder: 'SendGrid production' })),
+    field(
+      'Name',
+      h('input', {
+        name: 'name',
+        type: 'text',
+        required: true,
+        maxlength: 200,
+        placeholder: 'SendGrid production',
+      }),
+    ),
     field('Provider', provider),
     configBox,
-    h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'enabled', checked: true }), ' Enabled (accepts posts at once)'),
+    h(
+      'label',
+      { class: 'check' },
+      h('input', { type: 'checkbox', name: 'enabled', checked: true }),
+      ' Enabled (accepts posts at once)',
+    ),
     h('div', { class: 'actions' }, submit),
   );
   form.addEventListener('submit', async (e) => {
@@ -32,7 +50,12 @@ function addForm(go) {
     try {
       const created = await api('/sources', {
         method: 'POST',
-        body: { name: values.name, provider: values.provider, config: configFrom(p, values), enabled: values.enabled },
+        body: {
+          name: values.name,
+          provider: values.provider,
+          config: configFrom(p, values),
+          enabled: values.enabled,
+        },
       });
       toast(`Source "${created.name}" created`, 'success');
       go(route(`sources/${encodeURIComponent(created.id)}`, { created: 1 }));
@@ -59,7 +82,8 @@ export async function render(main, { signal, go, query }) {
     { caption: 'Sources', empty: 'No sources yet: add one below.' },
   );
   const adding = query.get('add') === '1' || data.length === 0;
-  main.append(
+  add(
+    main,
     h('div', { class: 'page-head' }, h('h1', null, 'Sources')),
     h('div', { class: 'card table-wrap' }, list.el),
     section(

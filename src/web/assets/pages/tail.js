@@ -3,7 +3,7 @@
 // missing (an older server), it polls GET /v1/events every 2 s instead.
 
 import { api, readEventStream } from '../api.js';
-import { field, formValues, h, route, table } from '../dom.js';
+import { add, field, formValues, h, route, table } from '../dom.js';
 import { eventColumns, loadSources, sourceSelect, typeSelect } from './shared.js';
 
 const KEEP = 300;
@@ -27,7 +27,15 @@ export async function render(main, { query, signal, go }) {
     'form',
     { class: 'filters card', 'aria-label': 'Tail filters' },
     field('Type', typeSelect(filters.type)),
-    field('Recipient', h('input', { name: 'recipient', type: 'text', value: filters.recipient, placeholder: 'user@example.com' })),
+    field(
+      'Recipient',
+      h('input', {
+        name: 'recipient',
+        type: 'text',
+        value: filters.recipient,
+        placeholder: 'user@example.com',
+      }),
+    ),
     field('Source', sourceSelect(sources, filters.source_id)),
     field('Message id', h('input', { name: 'message_id', type: 'text', value: filters.message_id })),
     h('button', { type: 'submit', class: 'primary' }, 'Apply'),
@@ -58,7 +66,7 @@ export async function render(main, { query, signal, go }) {
     if (fresh) for (const n of nodes) n.classList.add('fresh');
     while (list.tbody.children.length > KEEP) list.tbody.lastElementChild.remove();
   };
-  const add = (events, fresh = true) => {
+  const addEvents = (events, fresh = true) => {
     const unseen = events.filter((e) => !seen.has(e.id));
     for (const e of unseen) seen.add(e.id);
     if (unseen.length === 0) return;
@@ -89,8 +97,14 @@ export async function render(main, { query, signal, go }) {
     dot.className = `live-dot ${kind}`;
   };
 
-  main.append(
-    h('div', { class: 'page-head' }, h('h1', null, 'Live tail'), h('div', { class: 'actions' }, dot, state, count, pause, clearButton)),
+  add(
+    main,
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', null, 'Live tail'),
+      h('div', { class: 'actions' }, dot, state, count, pause, clearButton),
+    ),
     form,
     h('div', { class: 'card table-wrap' }, list.el),
   );
@@ -98,7 +112,7 @@ export async function render(main, { query, signal, go }) {
   const apiFilters = Object.fromEntries(Object.entries(filters).filter(([, v]) => v));
   // The newest few first (oldest at the bottom), so the page is never empty when events exist.
   const backlog = await api('/events', { query: { ...apiFilters, limit: BACKLOG }, signal });
-  add([...backlog.data].reverse(), false);
+  addEvents([...backlog.data].reverse(), false);
 
   const sleep = (ms) =>
     new Promise((resolve) => {
@@ -114,7 +128,7 @@ export async function render(main, { query, signal, go }) {
     while (!signal.aborted) {
       try {
         const page = await api('/events', { query: { ...apiFilters, limit: 100 }, signal });
-        add([...page.data].reverse());
+        addEvents([...page.data].reverse());
         setState('Polling every 2 s', 'on');
       } catch (err) {
         if (signal.aborted) return;
@@ -135,7 +149,7 @@ export async function render(main, { query, signal, go }) {
           onOpen: () => setState('Live', 'on'),
           onEvent: (event) => {
             lastEventId = event.id;
-            add([event]);
+            addEvents([event]);
           },
         });
         if (signal.aborted) return;

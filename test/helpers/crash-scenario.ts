@@ -1,0 +1,243 @@
+import { expect } from 'vitest';
+import { createSendGridSource, randomInt, sleep } from './pg-database.js';
+import { api, type Exit, waitFor } from './process.js';
+import { type ReceivedRequest, type Receiver, startReceiver, verifiedByBoth } from './receiver.js';
+import { createEndpoint, postBatch } from './reliability.js';
+import { type SendGridSigner, sendGridEvents, sendGridSigner } from './sendgrid.js';
+import { type Progress, type Snapshot, type StoreProbe, sendGridInboxRow } from './store-probe.js';
+
+/**
+ * The crash-during-pipeline-and-delivery scenario, run on either store: a large backlog is written
+ * into the inbox, then a server works through it (parsing, storing events, fanning out and
+ * delivering) while a few senders keep ingesting, and is SIGKILLed at random moments. After the
+ * last restart has drained everything, the database itself is checked: every row processed once,
+ * every event stored once, every delivery finished, and no success without the receiver's 2xx.
+ */
+
+export interface CrashNode {
+  url: string;
+  crash(): Promise<Exit>;
+  stop(timeoutMs?: number): Promise<Exit>;
+}
+
+export interface CrashScenarioOptions {
+  probe: StoreProbe;
+  start: () => Promise<CrashNode>;
+  cycles: number;
+  backlogRows: number;
+  /** How long to wait for the final drain (PostgreSQL must wait out the killed node's leases). */
+  drainTimeoutMs: number;
+  label: string;
+}
+
+export interface CycleFigures {
+  killAfterMs: number;
+  atKill: Progress;
+  acknowledged: number;
+  refused: number;
+}
+
+export interface CrashFigures {
+  cycles: CycleFigures[];
+  backlogRows: number;
+  backlogEvents: number;
+  rows: number;
+  events: number;
+  deliveries: number;
+  receiverRequests: number;
+  /** Events the receiver got more than once (at-least-once after a kill). */
+  redelivered: number;
+  drainMs: number;
+}
+
+interface Sent {
+  /** Inbox row id → the sg_event_ids in it (backlog rows and acknowledged live requests). */
+  rows: Map<string, string[]>;
+  /** Every sg_event_id sent, acknowledged or not. */
+  all: Set<string>;
+}
+
+/** A few senders ingesting signed batches until `stopped()`; acknowledged rows are recorded by inbox id. */
+async function liveLoad(
+  url: string,
+  sourceId: string,
+  signer: SendGridSigner,
+  sent: Sent,
+  stopped: () => boolean,
+) {
+  let acknowledged = 0;
+  let refused = 0;
+  const sender = async () => {
+    while (!stopped()) {
+      const events = sendGridEvents(randomInt(1, 5));
+      const ids = events.map((e) => String(e.sg_event_id));
+      for (const id of ids) sent.all.add(id);
+      const answer = await postBatch(url, sourceId, signer, events, { timeoutMs: 5000 });
+      if (answer.status === 200) {
+        acknowledged++;
+        sent.rows.set((JSON.parse(answer.body) as { id: string }).id, ids);
+      } else {
+        refused++;
+        await sleep(20);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, sender));
+  return { acknowledged, refused };
+}
+
+export async function runCrashScenario(options: CrashScenarioOptions): Promise<CrashFigures> {
+  const { probe } = options;
+  const receiver: Receiver = await startReceiver({
+    respond: (r) => ({ status: 200, delayMs: (r.index % 4) * 10 }),
+  });
+  try {
+    const signer = sendGridSigner();
+    let node = await options.start();
+    const sourceId = await createSendGridSource(node.url, signer, options.label);
+    const endpoint = await createEndpoint(node.url, receiver.url, { max_concurrency: 50 });
+    receiver.secrets.push(endpoint.secret);
+    await node.stop();
+
+    const sent: Sent = { rows: new Map(), all: new Set() };
+    const backlog = Array.from({ length: options.backlogRows }, () => {
+      const events = sendGridEvents(randomInt(1, 5));
+      const row = sendGridInboxRow(sourceId, events);
+      const ids = events.map((e) => String(e.sg_event_id));
+      sent.rows.set(row.id, ids);
+      for (const id of ids) sent.all.add(id);
+      return row;
+    });
+    await probe.prefill(backlog);
+    const backlogEvents = [...sent.rows.values()].reduce((n, ids) => n + ids.length, 0);
+
+    const cycles: CycleFigures[] = [];
+    for (let cycle = 1; cycle <= options.cycles; cycle++) {
+      node = await options.start();
+      let stopped = false;
+      const load = liveLoad(node.url, sourceId, signer, sent, () => stopped);
+      const killAfterMs = randomInt(300, 1200);
+      await sleep(killAfterMs);
+      const atKill = await probe.progress();
+      const exit = await node.crash();
+      stopped = true;
+      const { acknowledged, refused } = await load;
+      expect(exit.signal).toBe('SIGKILL');
+      cycles.push({ killAfterMs, atKill, acknowledged, refused });
+    }
+
+    node = await options.start();
+    const drainStarted = Date.now();
+    await waitFor(
+      'the backlog to be processed and every delivery to finish',
+      async () => {
+        const p = await probe.progress();
+        return p.pendingRows === 0 && p.pendingDeliveries === 0 ? true : undefined;
+      },
+      { timeoutMs: options.drainTimeoutMs, intervalMs: 250 },
+    );
+    const drainMs = Date.now() - drainStarted;
+    const ready = await api(node.url, '/readyz');
+    expect(ready.status).toBe(200);
+    await node.stop();
+
+    const snapshot = await probe.snapshot();
+    const figures = check(snapshot, sent, receiver);
+    return {
+      cycles,
+      backlogRows: options.backlogRows,
+      backlogEvents,
+      ...figures,
+      drainMs,
+    };
+  } finally {
+    await receiver.close();
+  }
+}
+
+const is2xx = (r: ReceivedRequest) =>
+  r.answeredStatus !== null && r.answeredStatus >= 200 && r.answeredStatus < 300;
+
+/** The invariants, on the database as the last (clean) stop left it. */
+function check(snapshot: Snapshot, sent: Sent, receiver: Receiver) {
+  const rowsById = new Map(snapshot.inbox.map((row) => [row.id, row]));
+  const problems: string[] = [];
+
+  // No inbox row lost, none left unprocessed, none counted twice.
+  for (const [id, ids] of sent.rows) {
+    const row = rowsById.get(id);
+    if (!row) problems.push(`inbox row ${id} (acknowledged or backlog) is missing`);
+    else if (row.status !== 'processed') problems.push(`inbox row ${id} is ${row.status}`);
+    else if (row.event_count !== ids.length || row.duplicate_count !== 0) {
+      problems.push(
+        `inbox row ${id}: ${ids.length} events sent, counted ${row.event_count} new + ${row.duplicate_count} duplicates`,
+      );
+    }
+  }
+  for (const row of snapshot.inbox) {
+    if (row.status !== 'processed') problems.push(`inbox row ${row.id} is ${row.status}`);
+    if (row.duplicate_count !== 0) problems.push(`inbox row ${row.id} counted ${row.duplicate_count} duplicates`);
+  }
+
+  // No event stored twice, each in the row it came in, nothing nobody sent.
+  const rowOf = new Map<string, string>();
+  for (const [id, ids] of sent.rows) for (const eventId of ids) rowOf.set(eventId, id);
+  const keys = new Map<string, number>();
+  for (const event of snapshot.events) keys.set(event.dedup_key, (keys.get(event.dedup_key) ?? 0) + 1);
+  const duplicated = [...keys].filter(([, n]) => n > 1).map(([k]) => k);
+  if (duplicated.length > 0) problems.push(`events stored twice: ${duplicated.slice(0, 5).join(', ')}`);
+  for (const event of snapshot.events) {
+    if (!sent.all.has(event.dedup_key)) problems.push(`event ${event.dedup_key} was never sent`);
+    const expectedRow = rowOf.get(event.dedup_key);
+    if (expectedRow !== undefined && event.inbox_id !== expectedRow) {
+      problems.push(`event ${event.dedup_key} attributed to ${event.inbox_id}, sent in ${expectedRow}`);
+    }
+  }
+  for (const eventId of rowOf.keys()) if (!keys.has(eventId)) problems.push(`event ${eventId} is missing`);
+  const counted = snapshot.inbox.reduce((n, row) => n + row.event_count, 0);
+  if (counted !== snapshot.events.length) {
+    problems.push(`inbox rows count ${counted} events, the events table holds ${snapshot.events.length}`);
+  }
+
+  // One delivery per event, every one succeeded, each success backed by a 2xx the receiver sent.
+  const eventIds = new Set(snapshot.events.map((e) => e.id));
+  const deliveredEvents = new Set(snapshot.deliveries.map((d) => d.event_id));
+  if (snapshot.deliveries.length !== eventIds.size || deliveredEvents.size !== eventIds.size) {
+    problems.push(`${snapshot.deliveries.length} deliveries for ${eventIds.size} events`);
+  }
+  for (const delivery of snapshot.deliveries) {
+    const answered2xx = receiver.byId(delivery.event_id).filter(is2xx).length;
+    if (delivery.status !== 'succeeded') problems.push(`delivery ${delivery.id} is ${delivery.status}`);
+    if (delivery.ok > answered2xx || (delivery.status === 'succeeded' && answered2xx === 0)) {
+      problems.push(`delivery ${delivery.id}: ${delivery.ok} ok attempts, ${answered2xx} 2xx sent by the receiver`);
+    }
+  }
+  const unsigned = receiver.requests.filter((r) => !verifiedByBoth(r)).length;
+  if (unsigned > 0) problems.push(`${unsigned} requests whose signature did not verify`);
+
+  expect(problems.slice(0, 30)).toEqual([]);
+  const redelivered = [...eventIds].filter((id) => receiver.byId(id).length > 1).length;
+  return {
+    rows: snapshot.inbox.length,
+    events: snapshot.events.length,
+    deliveries: snapshot.deliveries.length,
+    receiverRequests: receiver.requests.length,
+    redelivered,
+  };
+}
+
+export function describeFigures(label: string, f: CrashFigures): string {
+  const kills = f.cycles
+    .map(
+      (c, i) =>
+        `kill ${i + 1} after ${c.killAfterMs} ms: ${c.atKill.pendingRows} rows pending, ` +
+        `${c.atKill.pendingDeliveries} deliveries pending (${c.atKill.leasedDeliveries} in flight), ` +
+        `${c.acknowledged} live requests acknowledged`,
+    )
+    .join('; ');
+  return (
+    `${label}: backlog ${f.backlogRows} rows / ${f.backlogEvents} events; ${kills}; after the last restart ` +
+    `drained in ${(f.drainMs / 1000).toFixed(1)} s: ${f.rows} rows, ${f.events} events, ${f.deliveries} deliveries ` +
+    `all succeeded, ${f.receiverRequests} requests at the receiver, ${f.redelivered} events delivered more than once`
+  );
+}
