@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { loadMigrations } from '../migrations.js';
-import { type EventRow, type InboxDbRow, inboxRowFrom, type SourceRow, sourceFrom } from '../rows.js';
+import { type EventRow, type InboxDbRow, inboxRowFrom } from '../rows.js';
 import type {
   ApiKeyRecord,
   AttemptRecord,
@@ -62,13 +62,10 @@ import {
   selectReplay,
   softDeleteEndpoint,
 } from './delivery-store.js';
+import { processInboxBatch, publishEventBatch } from './event-writer.js';
 import { Filters } from './filters.js';
 import {
-  applyEffects,
   deleteSuppressions,
-  type EffectsContext,
-  eventParams,
-  insertEventStatement,
   pageSuppressions,
   selectEndpointHistory,
   selectMessageEvents,
@@ -79,6 +76,7 @@ import {
   selectSuppressions,
   upsertSuppression,
 } from './insights.js';
+import * as sources from './sources.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -139,68 +137,27 @@ export class SqliteStore implements Store {
   }
 
   async createSource(source: SourceRecord): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO sources (id, name, provider, config, enabled, state, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        source.id,
-        source.name,
-        source.provider,
-        JSON.stringify(source.config),
-        source.enabled ? 1 : 0,
-        JSON.stringify(source.state),
-        source.createdAt.getTime(),
-        source.updatedAt.getTime(),
-      );
+    return sources.createSource(this.db, source);
   }
 
   async getSource(id: string): Promise<SourceRecord | null> {
-    const row = this.db
-      .prepare<[string], SourceRow>('SELECT * FROM sources WHERE id = ? AND deleted_at IS NULL')
-      .get(id);
-    return row ? sourceFrom(row) : null;
+    return sources.getSource(this.db, id);
   }
 
   async listSources(): Promise<SourceRecord[]> {
-    return this.db
-      .prepare<[], SourceRow>('SELECT * FROM sources WHERE deleted_at IS NULL ORDER BY id')
-      .all()
-      .map(sourceFrom);
+    return sources.listSources(this.db);
   }
 
   async updateSource(id: string, patch: SourcePatch, now: Date): Promise<SourceRecord | null> {
-    const result = this.db
-      .prepare(
-        `UPDATE sources SET
-           name = COALESCE(?, name),
-           config = COALESCE(?, config),
-           enabled = COALESCE(?, enabled),
-           updated_at = ?
-         WHERE id = ? AND deleted_at IS NULL`,
-      )
-      .run(
-        patch.name ?? null,
-        patch.config ? JSON.stringify(patch.config) : null,
-        patch.enabled === undefined ? null : patch.enabled ? 1 : 0,
-        now.getTime(),
-        id,
-      );
-    return result.changes === 0 ? null : this.getSource(id);
+    return sources.updateSource(this.db, id, patch, now);
   }
 
   async updateSourceState(id: string, state: Record<string, unknown>, now: Date): Promise<void> {
-    this.db
-      .prepare('UPDATE sources SET state = json_patch(state, ?), updated_at = ? WHERE id = ?')
-      .run(JSON.stringify(state), now.getTime(), id);
+    return sources.updateSourceState(this.db, id, state, now);
   }
 
   async deleteSource(id: string, now: Date): Promise<boolean> {
-    const result = this.db
-      .prepare('UPDATE sources SET deleted_at = ?, enabled = 0 WHERE id = ? AND deleted_at IS NULL')
-      .run(now.getTime(), id);
-    return result.changes > 0;
+    return sources.deleteSource(this.db, id, now);
   }
 
   async appendInbox(rows: InboxInsert[]): Promise<void> {
@@ -276,71 +233,7 @@ export class SqliteStore implements Store {
     effects?: EventEffects,
     at?: Date,
   ): Promise<BatchSummary> {
-    const summary: BatchSummary = {
-      rows: 0,
-      processed: 0,
-      quarantined: 0,
-      inserted: 0,
-      duplicates: 0,
-      deliveries: 0,
-      insertedByType: {},
-    };
-    const insertEvent = insertEventStatement(this.db);
-    const markProcessed = this.db.prepare(
-      `UPDATE inbox SET status = 'processed', attempts = attempts + 1, error = NULL, notes = ?,
-         event_count = ?, duplicate_count = ?, processed_at = ?
-       WHERE id = ? AND status = 'pending'`,
-    );
-    const markQuarantined = this.db.prepare(
-      `UPDATE inbox SET status = 'quarantined', attempts = attempts + 1, error = ?, notes = NULL,
-         event_count = 0, duplicate_count = 0, processed_at = ?
-       WHERE id = ? AND status = 'pending'`,
-    );
-    this.db
-      .transaction(() => {
-        const rows = this.db
-          .prepare<[number], InboxDbRow>("SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?")
-          .all(limit)
-          .map(inboxRowFrom);
-        summary.rows = rows.length;
-        if (rows.length === 0) return;
-        const now = (at ?? new Date()).getTime();
-        const ctx = this.effectsContext(effects, now);
-        const fresh: CanonicalEvent[] = [];
-        for (const outcome of plan(rows)) {
-          if (outcome.kind === 'quarantined') {
-            markQuarantined.run(outcome.error, now, outcome.inboxId);
-            summary.quarantined++;
-            continue;
-          }
-          let inserted = 0;
-          for (const { dedupKey, event } of outcome.events) {
-            if (insertEvent.run(...eventParams(event, dedupKey, outcome.inboxId)).changes !== 1) continue;
-            inserted++;
-            fresh.push(event);
-          }
-          const duplicates = outcome.events.length - inserted;
-          const notes = outcome.notes.length ? JSON.stringify(outcome.notes) : null;
-          markProcessed.run(notes, inserted, duplicates, now, outcome.inboxId);
-          summary.processed++;
-          summary.inserted += inserted;
-          summary.duplicates += duplicates;
-        }
-        // Effects run once the whole batch is stored, so rules that read history see all of it.
-        for (const event of fresh) {
-          applyEffects(this.db, event, ctx);
-          const key = `${event.data.provider}|${event.type}`;
-          summary.insertedByType[key] = (summary.insertedByType[key] ?? 0) + 1;
-        }
-        summary.deliveries = insertDeliveries(this.db, ctx.fanOut, new Date(now));
-      })
-      .immediate();
-    return summary;
-  }
-
-  private effectsContext(effects: EventEffects | undefined, now: number): EffectsContext {
-    const endpoints = effects?.route ? selectEndpoints(this.db, { routable: true }) : [];
-    return { effects, endpoints, now, fanOut: [] };
+    return processInboxBatch(this.db, limit, plan, effects, at);
   }
 
   async publishEvents(
@@ -348,26 +241,7 @@ export class SqliteStore implements Store {
     effects: EventEffects,
     at: Date,
   ): Promise<Array<{ event: CanonicalEvent; created: boolean }>> {
-    const insertEvent = insertEventStatement(this.db);
-    const existing = this.db.prepare<[string, string], { body: string }>(
-      'SELECT body FROM events WHERE source_id = ? AND dedup_key = ?',
-    );
-    return this.db
-      .transaction(() => {
-        const now = at.getTime();
-        const ctx = this.effectsContext(effects, now);
-        const results = events.map(({ event, dedupKey }) => {
-          if (insertEvent.run(...eventParams(event, dedupKey, null)).changes === 1) {
-            applyEffects(this.db, event, ctx);
-            return { event, created: true };
-          }
-          const row = existing.get(event.data.source_id, dedupKey);
-          return { event: row ? (JSON.parse(row.body) as CanonicalEvent) : event, created: false };
-        });
-        insertDeliveries(this.db, ctx.fanOut, at);
-        return results;
-      })
-      .immediate();
+    return publishEventBatch(this.db, events, effects, at);
   }
 
   async listMessageEvents(messageId: string, limit: number): Promise<CanonicalEvent[]> {
@@ -546,53 +420,26 @@ export class SqliteStore implements Store {
   }
 
   async addApiKey(key: ApiKeyRecord): Promise<void> {
-    this.db
-      .prepare(
-        'INSERT INTO api_keys (id, name, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
-      )
-      .run(key.id, key.name, key.hash, key.createdAt.getTime());
+    return sources.addApiKey(this.db, key);
   }
 
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const row = this.db
-      .prepare<[string], { id: string; name: string; hash: string; created_at: number }>(
-        'SELECT id, name, hash, created_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL',
-      )
-      .get(hash);
-    return row ? { id: row.id, name: row.name, hash: row.hash, createdAt: new Date(row.created_at) } : null;
+    return sources.findApiKeyByHash(this.db, hash);
   }
 
   async addFirstApiKey(key: ApiKeyRecord): Promise<boolean> {
-    const result = this.db
-      .prepare(
-        `INSERT INTO api_keys (id, name, hash, created_at)
-         SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)`,
-      )
-      .run(key.id, key.name, key.hash, key.createdAt.getTime());
-    return result.changes === 1;
+    return sources.addFirstApiKey(this.db, key);
   }
 
   async countApiKeys(): Promise<number> {
-    return (
-      this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL').get()
-        ?.n ?? 0
-    );
+    return sources.countApiKeys(this.db);
   }
 
   async listApiKeys(): Promise<ApiKeyRecord[]> {
-    return this.db
-      .prepare<[], { id: string; name: string; hash: string; created_at: number }>(
-        'SELECT id, name, hash, created_at FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id',
-      )
-      .all()
-      .map((row) => ({ id: row.id, name: row.name, hash: row.hash, createdAt: new Date(row.created_at) }));
+    return sources.listApiKeys(this.db);
   }
 
   async revokeApiKey(id: string, now: Date): Promise<boolean> {
-    return (
-      this.db
-        .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
-        .run(now.getTime(), id).changes > 0
-    );
+    return sources.revokeApiKey(this.db, id, now);
   }
 }

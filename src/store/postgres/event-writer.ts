@@ -1,0 +1,122 @@
+import type { CanonicalEvent } from '../../events.js';
+import { type InboxDbRow, inboxRowFrom } from '../rows.js';
+import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
+import type { Queryable, Sql } from './connection.js';
+import * as delivery from './postgres-delivery.js';
+import { applyEffects, type EffectsContext, eventRow } from './postgres-insights.js';
+
+/**
+ * Writing events, for PostgreSQL: the pipeline's ONE transaction per batch (rows claimed with
+ * FOR UPDATE SKIP LOCKED, events inserted with ON CONFLICT DO NOTHING, effects applied, rows
+ * marked) and publishing.
+ */
+
+export async function processInboxBatch(
+  sql: Sql,
+  limit: number,
+  plan: (rows: InboxRow[]) => RowOutcome[],
+  effects?: EventEffects,
+  at?: Date,
+): Promise<BatchSummary> {
+  const summary: BatchSummary = {
+    rows: 0,
+    processed: 0,
+    quarantined: 0,
+    inserted: 0,
+    duplicates: 0,
+    deliveries: 0,
+    insertedByType: {},
+  };
+  await sql.begin(async (tx) => {
+    // The row locks are the claim: another node skips these rows, and if this one dies the
+    // transaction rolls back and they are pending again.
+    const rows = (
+      await tx<InboxDbRow[]>`
+        SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`
+    ).map(inboxRowFrom);
+    summary.rows = rows.length;
+    if (rows.length === 0) return;
+    const now = (at ?? new Date()).getTime();
+    const outcomes = plan(rows);
+    const candidates = outcomes.flatMap((o) =>
+      o.kind === 'processed' ? o.events.map((e) => ({ inboxId: o.inboxId, ...e })) : [],
+    );
+    const insertedIds = new Set<string>();
+    if (candidates.length > 0) {
+      const values = candidates.map(({ inboxId, dedupKey, event }) => eventRow(event, dedupKey, inboxId));
+      const returned = await tx<{ id: string }[]>`
+        INSERT INTO events ${tx(values)} ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
+      for (const r of returned) insertedIds.add(r.id);
+    }
+    const ctx = await effectsContext(tx, effects, now);
+    const applied = new Set<string>();
+    for (const { event } of candidates) {
+      if (!insertedIds.has(event.id) || applied.has(event.id)) continue;
+      applied.add(event.id);
+      await applyEffects(tx, event, ctx);
+      const key = `${event.data.provider}|${event.type}`;
+      summary.insertedByType[key] = (summary.insertedByType[key] ?? 0) + 1;
+    }
+    for (const outcome of outcomes) {
+      if (outcome.kind === 'quarantined') {
+        await tx`
+          UPDATE inbox SET status = 'quarantined', attempts = attempts + 1, error = ${outcome.error}, notes = NULL,
+            event_count = 0, duplicate_count = 0, processed_at = ${now}
+          WHERE id = ${outcome.inboxId} AND status = 'pending'`;
+        summary.quarantined++;
+        continue;
+      }
+      // An id counts once even if a plan hands the same event to two rows (the first one wins).
+      const inserted = outcome.events.filter((e) => insertedIds.delete(e.event.id)).length;
+      const duplicates = outcome.events.length - inserted;
+      await tx`
+        UPDATE inbox SET status = 'processed', attempts = attempts + 1, error = NULL,
+          notes = ${outcome.notes.length ? JSON.stringify(outcome.notes) : null},
+          event_count = ${inserted}, duplicate_count = ${duplicates}, processed_at = ${now}
+        WHERE id = ${outcome.inboxId} AND status = 'pending'`;
+      summary.processed++;
+      summary.inserted += inserted;
+      summary.duplicates += duplicates;
+    }
+    summary.deliveries = await delivery.insertDeliveries(tx, ctx.fanOut, new Date(now));
+  });
+  return summary;
+}
+
+async function effectsContext(
+  tx: Queryable,
+  effects: EventEffects | undefined,
+  now: number,
+): Promise<EffectsContext> {
+  const endpoints = effects?.route ? await delivery.selectEndpoints(tx, { routable: true }) : [];
+  return { effects, endpoints, now, fanOut: [] };
+}
+
+export async function publishEventBatch(
+  sql: Sql,
+  events: PublishedEvent[],
+  effects: EventEffects,
+  at: Date,
+): Promise<Array<{ event: CanonicalEvent; created: boolean }>> {
+  return sql.begin(async (tx) => {
+    const now = at.getTime();
+    const ctx = await effectsContext(tx, effects, now);
+    const results: Array<{ event: CanonicalEvent; created: boolean }> = [];
+    for (const { event, dedupKey } of events) {
+      const [row] = await tx<{ id: string }[]>`
+        INSERT INTO events ${tx(eventRow(event, dedupKey, null))}
+        ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
+      if (row) {
+        await applyEffects(tx, event, ctx);
+        results.push({ event, created: true });
+        continue;
+      }
+      // A concurrent or earlier publish with the same key won: return what it stored.
+      const [stored] = await tx<{ body: string }[]>`
+        SELECT body FROM events WHERE source_id = ${event.data.source_id} AND dedup_key = ${dedupKey}`;
+      results.push({ event: stored ? (JSON.parse(stored.body) as CanonicalEvent) : event, created: false });
+    }
+    await delivery.insertDeliveries(tx, ctx.fanOut, at);
+    return results;
+  }) as Promise<Array<{ event: CanonicalEvent; created: boolean }>>;
+}
