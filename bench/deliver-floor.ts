@@ -40,7 +40,13 @@ async function worker(): Promise<void> {
       userAgent: 'mailhook-bench-floor',
     });
     try {
-      const res = await agent.request({ origin: url.origin, path: url.pathname, method: 'POST', headers, body });
+      const res = await agent.request({
+        origin: url.origin,
+        path: url.pathname,
+        method: 'POST',
+        headers,
+        body,
+      });
       await res.body.dump();
       if (res.statusCode >= 200 && res.statusCode < 300) ok++;
       else failed++;

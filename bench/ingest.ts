@@ -48,7 +48,8 @@ export type IngestKey =
   | 'sqlite_postmark'
   | 'pg_sendgrid'
   | 'pg_postmark'
-  | 'pg_half_rate';
+  | 'pg_half_rate'
+  | 'pg_pipeline_paused';
 
 export interface IngestScenario {
   key: IngestKey;
@@ -63,7 +64,13 @@ export interface IngestScenario {
 }
 
 export const INGEST_SCENARIOS: IngestScenario[] = [
-  { key: 'floor', label: 'floor: bare node:http, read body, 200', baseline: null, everyRound: true, needsPostgres: false },
+  {
+    key: 'floor',
+    label: 'floor: bare node:http, read body, 200',
+    baseline: null,
+    everyRound: true,
+    needsPostgres: false,
+  },
   {
     key: 'status_quo',
     label: 'status quo: Express 5 + HMAC + pg INSERT/request',
@@ -71,7 +78,13 @@ export const INGEST_SCENARIOS: IngestScenario[] = [
     everyRound: true,
     needsPostgres: true,
   },
-  { key: 'sqlite_sendgrid', label: 'mailhook SQLite, SendGrid, group commit', baseline: 'floor', everyRound: true, needsPostgres: false },
+  {
+    key: 'sqlite_sendgrid',
+    label: 'mailhook SQLite, SendGrid, group commit',
+    baseline: 'floor',
+    everyRound: true,
+    needsPostgres: false,
+  },
   {
     key: 'sqlite_half_rate',
     label: 'mailhook SQLite, SendGrid, at half max rate',
@@ -80,11 +93,41 @@ export const INGEST_SCENARIOS: IngestScenario[] = [
     needsPostgres: false,
     halfOf: 'sqlite_sendgrid',
   },
-  { key: 'pg_sendgrid', label: 'mailhook PostgreSQL, SendGrid, group commit', baseline: 'status_quo', everyRound: true, needsPostgres: true },
-  { key: 'sqlite_single_commit', label: 'mailhook SQLite, one commit per request', baseline: 'floor', everyRound: false, needsPostgres: false },
-  { key: 'sqlite_pipeline_paused', label: 'mailhook SQLite, pipeline paused', baseline: 'floor', everyRound: false, needsPostgres: false },
-  { key: 'sqlite_postmark', label: 'mailhook SQLite, Postmark 1 event/POST', baseline: 'floor', everyRound: false, needsPostgres: false },
-  { key: 'pg_postmark', label: 'mailhook PostgreSQL, Postmark 1 event/POST', baseline: 'status_quo', everyRound: false, needsPostgres: true },
+  {
+    key: 'pg_sendgrid',
+    label: 'mailhook PostgreSQL, SendGrid, group commit',
+    baseline: 'status_quo',
+    everyRound: true,
+    needsPostgres: true,
+  },
+  {
+    key: 'sqlite_single_commit',
+    label: 'mailhook SQLite, one commit per request',
+    baseline: 'floor',
+    everyRound: false,
+    needsPostgres: false,
+  },
+  {
+    key: 'sqlite_pipeline_paused',
+    label: 'mailhook SQLite, pipeline paused',
+    baseline: 'floor',
+    everyRound: false,
+    needsPostgres: false,
+  },
+  {
+    key: 'sqlite_postmark',
+    label: 'mailhook SQLite, Postmark 1 event/POST',
+    baseline: 'floor',
+    everyRound: false,
+    needsPostgres: false,
+  },
+  {
+    key: 'pg_postmark',
+    label: 'mailhook PostgreSQL, Postmark 1 event/POST',
+    baseline: 'status_quo',
+    everyRound: false,
+    needsPostgres: true,
+  },
   {
     key: 'pg_half_rate',
     label: 'mailhook PostgreSQL, SendGrid, at half max rate',
@@ -92,6 +135,14 @@ export const INGEST_SCENARIOS: IngestScenario[] = [
     everyRound: false,
     needsPostgres: true,
     halfOf: 'pg_sendgrid',
+  },
+  {
+    // What the status quo does (store the request, no processing), so the closest like-for-like.
+    key: 'pg_pipeline_paused',
+    label: 'mailhook PostgreSQL, pipeline paused',
+    baseline: 'status_quo',
+    everyRound: false,
+    needsPostgres: true,
   },
 ];
 
@@ -120,7 +171,11 @@ async function mailhookRun(
   args: Record<string, unknown>,
   load: Partial<LoadOptions>,
 ): Promise<IngestRun> {
-  const target = await startTarget('mailhook.js', { publicKey: keys.publicKeyDer, basicAuth: keys.basicAuth, ...args });
+  const target = await startTarget('mailhook.js', {
+    publicKey: keys.publicKeyDer,
+    basicAuth: keys.basicAuth,
+    ...args,
+  });
   try {
     await admin(target, 'POST', '/__bench/reset');
     const result = await runLoad(target.url, settings, load);
@@ -154,9 +209,14 @@ export async function runIngest(
     case 'status_quo': {
       const db = await createBenchDatabase('sq');
       try {
-        const target = await startTarget('status-quo.js', { databaseUrl: db.url, hmacSecret: keys.hmacSecret });
+        const target = await startTarget('status-quo.js', {
+          databaseUrl: db.url,
+          hmacSecret: keys.hmacSecret,
+        });
         try {
-          return { result: await runLoad(target.url, settings, { mode: 'hmac', hmacSecret: keys.hmacSecret }) };
+          return {
+            result: await runLoad(target.url, settings, { mode: 'hmac', hmacSecret: keys.hmacSecret }),
+          };
         } finally {
           await stopTarget(target);
         }
@@ -176,12 +236,14 @@ export async function runIngest(
       return mailhookRun(settings, { provider: 'postmark' }, postmark);
     case 'pg_sendgrid':
     case 'pg_postmark':
-    case 'pg_half_rate': {
+    case 'pg_half_rate':
+    case 'pg_pipeline_paused': {
       const db = await createBenchDatabase('mh');
       try {
         const provider = scenario.key === 'pg_postmark' ? 'postmark' : 'sendgrid';
         const load = scenario.key === 'pg_postmark' ? postmark : scenario.key === 'pg_half_rate' ? paced : {};
-        return await mailhookRun(settings, { databaseUrl: db.url, provider }, load);
+        const pipeline = scenario.key !== 'pg_pipeline_paused';
+        return await mailhookRun(settings, { databaseUrl: db.url, provider, pipeline }, load);
       } finally {
         await db.drop();
       }
@@ -201,6 +263,10 @@ export function medianResult(runs: LoadResult[]): LoadResult {
     errors: Math.round(m((r) => r.errors)),
     rps: Math.round(m((r) => r.rps)),
     eventsPerSec: Math.round(m((r) => r.eventsPerSec)),
-    latencyMs: { p50: m((r) => r.latencyMs.p50), p99: m((r) => r.latencyMs.p99), p999: m((r) => r.latencyMs.p999) },
+    latencyMs: {
+      p50: m((r) => r.latencyMs.p50),
+      p99: m((r) => r.latencyMs.p99),
+      p999: m((r) => r.latencyMs.p999),
+    },
   };
 }

@@ -146,7 +146,8 @@ function postmarkBody(): Payload {
               Email: recipient,
               BouncedAt: at,
               Details: 'smtp;550 5.1.1 The email account that you tried to reach does not exist',
-              Description: 'The server was unable to deliver your message (ex: unknown user, mailbox not found).',
+              Description:
+                'The server was unable to deliver your message (ex: unknown user, mailbox not found).',
             };
   const body = Buffer.from(JSON.stringify(record));
   return {

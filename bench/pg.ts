@@ -6,7 +6,8 @@ import postgres from 'postgres';
  * maintenance database, DROP … WITH (FORCE) afterwards), so mailhook's pipeline and delivery threads,
  * which connect with DATABASE_URL alone, find an empty schema, and so does the status quo.
  */
-export const BENCH_PG_URL = process.env.MAILHOOK_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const BENCH_PG_URL =
+  process.env.MAILHOOK_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export interface BenchDatabase {
   url: string;
@@ -43,6 +44,7 @@ export async function createBenchDatabase(prefix: string): Promise<BenchDatabase
   await admin((sql) => sql.unsafe(`CREATE DATABASE ${name}`));
   return {
     url: urlOf(name),
-    drop: () => admin((sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      admin((sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }

@@ -34,9 +34,13 @@ const profileArgs = (script: string) =>
   PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, script.replace(/\.js$/, ''))}`] : [];
 
 export async function startTarget(script: string, args: unknown = {}): Promise<Target> {
-  const child = spawn(process.execPath, [...profileArgs(script), join(HERE, 'targets', script), JSON.stringify(args)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...profileArgs(script), join(HERE, 'targets', script), JSON.stringify(args)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const first = await new Promise<string>((resolve, reject) => {
     lines.once('line', resolve);
@@ -109,7 +113,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` until it returns true; false when `timeoutMs` passed first. */
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     if (await check()) return true;

@@ -59,58 +59,65 @@ export interface TargetInputs {
   slowEffect: number | null;
   e2eVsFloor: number | null;
   e2eP50: number | null;
+  e2eP50Postgres: number | null;
   backlog: { events: number; peakMb: number; complete: boolean } | null;
 }
 
 const judge = (value: number | null, ok: (v: number) => boolean) => (value === null ? null : ok(value));
 
 export function judgeTargets(t: TargetInputs): Target[] {
-  const f = (v: number | null, digits = 2) => (v === null ? 'not measured' : v.toFixed(digits));
+  const f = (v: number | null, digits: number, unit: string) =>
+    v === null ? 'not measured' : `${v.toFixed(digits)}${unit}`;
   return [
     {
       target: 'ingest SQLite (synchronous=FULL, signature checked) ≥ 0.6× floor',
-      measured: `${f(t.sqliteVsFloor)}×`,
+      measured: f(t.sqliteVsFloor, 2, '×'),
       met: judge(t.sqliteVsFloor, (v) => v >= 0.6),
     },
     {
       target: 'ingest PostgreSQL ≥ 4× status quo',
-      measured: `${f(t.pgVsStatusQuo)}×`,
+      measured: f(t.pgVsStatusQuo, 2, '×'),
       met: judge(t.pgVsStatusQuo, (v) => v >= 4),
     },
     {
       target: 'p99 ack at half max rate ≤ 10 ms (SQLite)',
-      measured: `${f(t.halfRateP99, 1)} ms`,
+      measured: f(t.halfRateP99, 1, ' ms'),
       met: judge(t.halfRateP99, (v) => v <= 10),
     },
     {
       target: 'p99 ack at half max rate ≤ 10 ms (PostgreSQL)',
-      measured: `${f(t.pgHalfRateP99, 1)} ms`,
+      measured: f(t.pgHalfRateP99, 1, ' ms'),
       met: judge(t.pgHalfRateP99, (v) => v <= 10),
     },
     {
       target: 'delivery, 1 fast endpoint ≥ 0.5× undici floor',
-      measured: `${f(t.delivery1VsFloor)}×`,
+      measured: f(t.delivery1VsFloor, 2, '×'),
       met: judge(t.delivery1VsFloor, (v) => v >= 0.5),
     },
     {
       target: 'delivery, 100 endpoints ≥ 0.4× undici floor',
-      measured: `${f(t.delivery100VsFloor)}×`,
+      measured: f(t.delivery100VsFloor, 2, '×'),
       met: judge(t.delivery100VsFloor, (v) => v >= 0.4),
     },
     {
       target: 'a 2 s endpoint does not slow the others (≥ 0.9× their rate without it)',
-      measured: `${f(t.slowEffect)}×`,
+      measured: f(t.slowEffect, 2, '×'),
       met: judge(t.slowEffect, (v) => v >= 0.9),
     },
     {
       target: 'sustained end to end ≥ 0.25× floor',
-      measured: `${f(t.e2eVsFloor)}×`,
+      measured: f(t.e2eVsFloor, 2, '×'),
       met: judge(t.e2eVsFloor, (v) => v >= 0.25),
     },
     {
-      target: 'p50 ingest → delivered ≤ 25 ms at moderate load',
-      measured: `${f(t.e2eP50, 1)} ms`,
+      target: 'p50 ingest → delivered ≤ 25 ms at moderate load (SQLite)',
+      measured: f(t.e2eP50, 1, ' ms'),
       met: judge(t.e2eP50, (v) => v <= 25),
+    },
+    {
+      target: 'p50 ingest → delivered ≤ 25 ms at moderate load (PostgreSQL)',
+      measured: f(t.e2eP50Postgres, 1, ' ms'),
+      met: judge(t.e2eP50Postgres, (v) => v <= 25),
     },
     {
       target: 'backlog of 1,000,000 drains with peak RSS < 300 MB',

@@ -38,7 +38,9 @@ export async function startReceiver(fast: number, slow = 0, slowMs = 2000): Prom
     fast: info.fast,
     slow: info.slow,
     async reset(latency = false) {
-      await (await fetch(`${target.url}/reset${latency ? '?latency=1' : ''}`, { method: 'POST' })).arrayBuffer();
+      await (
+        await fetch(`${target.url}/reset${latency ? '?latency=1' : ''}`, { method: 'POST' })
+      ).arrayBuffer();
     },
     async stats(since = 0, until = 0) {
       const res = await fetch(`${target.url}/stats?since=${since}&until=${until}`);
@@ -64,7 +66,9 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export async function startServer(options: { databaseUrl?: string; env?: Record<string, string> } = {}): Promise<Server> {
+export async function startServer(
+  options: { databaseUrl?: string; env?: Record<string, string> } = {},
+): Promise<Server> {
   const target = await startTarget('mailhook-server.js', { apiKey: API_KEY, ...options });
   const tmp = mkdtempSync(join(tmpdir(), 'mailhook-bench-bodies-'));
   async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -118,7 +122,10 @@ export async function startServer(options: { databaseUrl?: string; env?: Record<
     async writeBodies(limit) {
       const page = await api<{ data: { id: string }[] }>('GET', `/v1/events?limit=${Math.min(500, limit)}`);
       const file = join(tmp, 'bodies.json');
-      writeFileSync(file, JSON.stringify(page.data.map((event) => ({ id: event.id, body: JSON.stringify(event) }))));
+      writeFileSync(
+        file,
+        JSON.stringify(page.data.map((event) => ({ id: event.id, body: JSON.stringify(event) }))),
+      );
       return file;
     },
     async stop() {

@@ -114,7 +114,11 @@ export async function statsBench(total: number): Promise<StatsBench> {
       const ms = await time(async () => {
         rows = (await store.listEvents({ limit: PAGE, ...filter })).items.length;
       });
-      eventList.filters[name] = { ms: round2(ms), rows, ratioToUnfiltered: round2(ms / Math.max(0.01, baselineMs)) };
+      eventList.filters[name] = {
+        ms: round2(ms),
+        rows,
+        ratioToUnfiltered: round2(ms / Math.max(0.01, baselineMs)),
+      };
     }
     return {
       events: total,

@@ -135,6 +135,11 @@ export const VARIABLES = {
     example: 'debug',
     meaning: 'log level: fatal, error, warn, info, debug, trace or silent',
   },
+  MAILHOOK_CONFIG: {
+    default: '',
+    example: './mailhook.yaml',
+    meaning: `a YAML or JSON file of sources and endpoints applied at start: created or updated by name, deleted only with "prune": true; \${VAR} in values is read from the environment`,
+  },
 } as const satisfies Record<string, VariableSpec>;
 
 export type VariableName = keyof typeof VARIABLES;

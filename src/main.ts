@@ -1,6 +1,7 @@
 import { ensureAdminKey } from './api/index.js';
 import { build, listeningUrl } from './app.js';
 import type { Config } from './config.js';
+import { applyConfigFile } from './config-file.js';
 import { DeliveryThread } from './delivery/delivery-thread.js';
 import { createLogger } from './logger.js';
 import { Metrics } from './monitoring/metrics.js';
@@ -68,6 +69,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     sourceMonitor: monitor,
     ...(store.capabilities.blockingWrites && { appendInbox: (rows) => pipeline.appendInbox(rows) }),
   });
+  // MAILHOOK_CONFIG: sources and endpoints as code, applied before anything runs or listens.
+  await applyConfigFile({ env: process.env, server, store, logger: logger.child({ area: 'config-file' }) });
   pipeline.start();
   delivery.start();
   monitor.start();

@@ -87,7 +87,9 @@ function firstAtOrAfter(t: number): number {
   return lo;
 }
 
-const fastPorts = await Promise.all(Array.from({ length: options.fast }, () => listen(createServer(handler(false)))));
+const fastPorts = await Promise.all(
+  Array.from({ length: options.fast }, () => listen(createServer(handler(false)))),
+);
 const slowPorts = await Promise.all(
   Array.from({ length: options.slow ?? 0 }, () => listen(createServer(handler(true)))),
 );

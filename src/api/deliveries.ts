@@ -15,6 +15,15 @@ const idParams = {
   required: ['id'],
 } as const;
 
+const replayParams = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: 100 },
+    replayId: { type: 'string', minLength: 1, maxLength: 100 },
+  },
+  required: ['id', 'replayId'],
+} as const;
+
 const listQuery = {
   type: 'object',
   additionalProperties: false,
@@ -226,6 +235,7 @@ export async function deliveryRoutes(scope: FastifyInstance, ctx: ApiContext): P
 
   scope.get<{ Params: { id: string; replayId: string } }>(
     '/endpoints/:id/replays/:replayId',
+    { schema: { params: replayParams } },
     async (request) => {
       const replay = await store.getReplay(request.params.replayId);
       if (!replay || replay.endpointId !== request.params.id)

@@ -4,6 +4,12 @@ import type { EventCursor } from '../store/store.js';
 import type { ApiContext } from './context.js';
 import { decodeCursor, encodeCursor, parseTime } from './cursor.js';
 
+const idParams = {
+  type: 'object',
+  properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
+  required: ['id'],
+} as const;
+
 const listQuery = {
   type: 'object',
   additionalProperties: false,
@@ -71,7 +77,7 @@ export async function eventRoutes(scope: FastifyInstance, ctx: ApiContext): Prom
     },
   );
 
-  scope.get<{ Params: { id: string } }>('/events/:id', async (request) => {
+  scope.get<{ Params: { id: string } }>('/events/:id', { schema: { params: idParams } }, async (request) => {
     const event = await store.getEvent(request.params.id);
     if (!event) throw new MailhookError('MH_ERR_EVENT_NOT_FOUND');
     return event;

@@ -3,6 +3,11 @@ import { MailhookError } from '../errors.js';
 import type { ApiContext } from './context.js';
 
 const HOUR = 3_600_000;
+const idParams = {
+  type: 'object',
+  properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
+  required: ['id'],
+} as const;
 const query = {
   type: 'object',
   additionalProperties: false,
@@ -15,7 +20,7 @@ export async function historyRoutes(scope: FastifyInstance, ctx: ApiContext): Pr
 
   scope.get<{ Params: { id: string }; Querystring: { hours: number } }>(
     '/endpoints/:id/history',
-    { schema: { querystring: query } },
+    { schema: { params: idParams, querystring: query } },
     async (request) => {
       if (!(await ctx.store.getEndpoint(request.params.id)))
         throw new MailhookError('MH_ERR_ENDPOINT_NOT_FOUND');
@@ -29,7 +34,7 @@ export async function historyRoutes(scope: FastifyInstance, ctx: ApiContext): Pr
 
   scope.get<{ Params: { id: string }; Querystring: { hours: number } }>(
     '/sources/:id/history',
-    { schema: { querystring: query } },
+    { schema: { params: idParams, querystring: query } },
     async (request) => {
       if (!(await ctx.store.getSource(request.params.id))) throw new MailhookError('MH_ERR_SOURCE_NOT_FOUND');
       const buckets = await ctx.store.sourceHistory(request.params.id, since(request.query.hours));

@@ -4,6 +4,12 @@ import { INBOX_STATUSES, type InboxRow, type RequeueSelector } from '../store/st
 import type { ApiContext } from './context.js';
 import { parseTime } from './cursor.js';
 
+const idParams = {
+  type: 'object',
+  properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
+  required: ['id'],
+} as const;
+
 const listQuery = {
   type: 'object',
   additionalProperties: false,
@@ -16,7 +22,7 @@ const listQuery = {
 } as const;
 
 const reprocessBody = {
-  type: 'object',
+  type: ['object', 'null'],
   additionalProperties: false,
   properties: {
     ids: {
@@ -85,7 +91,7 @@ export async function inboxRoutes(scope: FastifyInstance, ctx: ApiContext): Prom
     return { data: page.items.map(rowView), next_cursor: page.next };
   });
 
-  scope.get<{ Params: { id: string } }>('/inbox/:id', async (request) => {
+  scope.get<{ Params: { id: string } }>('/inbox/:id', { schema: { params: idParams } }, async (request) => {
     const row = await store.getInboxRow(request.params.id);
     if (!row) throw new MailhookError('MH_ERR_INBOX_ROW_NOT_FOUND');
     return {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { ERROR_CODES } from '../errors.js';
 import { VERSION } from '../version.js';
+import { renderDocsPage } from './docs.js';
 
 /**
  * The OpenAPI 3.1 document, generated from the JSON schemas the routes validate with: Fastify hands
@@ -208,45 +209,9 @@ export function registerOpenApi(server: FastifyInstance): void {
     return document;
   };
   server.get('/openapi.json', async () => current());
-  server.get('/docs', async (_request, reply) =>
-    reply.header('content-type', 'text/html; charset=utf-8').send(DOCS_PAGE),
-  );
+  let page: string | null = null;
+  server.get('/docs', async (_request, reply) => {
+    page ??= renderDocsPage(current());
+    return reply.header('content-type', 'text/html; charset=utf-8').send(page);
+  });
 }
-
-/** A dependency-free page that renders /openapi.json: mailhook must work without internet access. */
-const DOCS_PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>mailhook API</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#222}
-h2{border-bottom:1px solid #ddd;margin-top:2rem}
-details{border:1px solid #e3e3e3;border-radius:6px;margin:.4rem 0;padding:.3rem .7rem}
-summary{cursor:pointer;font-family:ui-monospace,monospace}
-.m{display:inline-block;width:4.5rem;font-weight:bold}
-.get{color:#0a6}.post{color:#06c}.patch{color:#a60}.delete{color:#c33}
-pre{background:#f6f6f6;padding:.6rem;overflow:auto;font-size:13px}
-</style></head><body>
-<h1>mailhook API</h1>
-<p>Every <code>/v1</code> route needs <code>Authorization: Bearer &lt;api key&gt;</code>. Errors are
-<code>{"code", "message"}</code>. Machine-readable: <a href="openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
-<div id="ops">Loading…</div>
-<script>
-const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'})[c]);
-fetch('openapi.json').then((r) => r.json()).then((doc) => {
-  const byTag = {};
-  for (const [path, ops] of Object.entries(doc.paths)) for (const [method, op] of Object.entries(ops)) {
-    (byTag[op.tags[0]] ??= []).push({ path, method, op });
-  }
-  document.getElementById('ops').innerHTML = Object.entries(byTag).map(([tag, list]) =>
-    '<h2>' + esc(tag) + '</h2>' + list.map(({ path, method, op }) => {
-      const params = (op.parameters || []).map((p) => '<li><code>' + esc(p.name) + '</code> (' + p.in +
-        (p.required ? ', required' : '') + '): <code>' + esc(JSON.stringify(p.schema)) + '</code></li>').join('');
-      const body = op.requestBody ? '<p>Body (JSON):</p><pre>' +
-        esc(JSON.stringify(op.requestBody.content['application/json'].schema, null, 2)) + '</pre>' : '';
-      return '<details><summary><span class="m ' + method + '">' + method.toUpperCase() + '</span>' +
-        esc(path) + '</summary><p><code>' + esc(op.operationId) + '</code></p>' +
-        (params ? '<ul>' + params + '</ul>' : '') + body + '</details>';
-    }).join('')).join('');
-}).catch((err) => { document.getElementById('ops').textContent = 'Could not load openapi.json: ' + err; });
-</script></body></html>
-`;

@@ -12,6 +12,24 @@ export const PUBLISHED_SOURCE_ID = 'src_published';
 const MAX_BATCH = 1000;
 const KEY = /^[\x21-\x7e]{1,200}$/;
 
+/**
+ * Deliberately permissive: it documents both shapes, but the fields carry no types, so Ajv neither
+ * coerces nor refuses anything; readCanonicalEvent validates each event and names the batch index.
+ */
+const publishBody = {
+  type: 'object',
+  description:
+    'One event {"type", "timestamp"?, "data", "idempotency_key"?} or a batch {"events": [...]} of 1 to ' +
+    `${MAX_BATCH} such events. email.* types are validated against GET /v1/event-types.`,
+  properties: {
+    type: { description: 'The event type: email.bounced, or your own such as invoice.paid' },
+    timestamp: { description: 'When it happened (ISO 8601); default: when it is received' },
+    data: { description: 'The event data; email.* events need at least recipient' },
+    idempotency_key: { description: 'Per event, instead of the Idempotency-Key header' },
+    events: { description: `A batch: an array of 1 to ${MAX_BATCH} events of the shape above` },
+  },
+} as const;
+
 interface PublishBody {
   events?: unknown[];
   [key: string]: unknown;
@@ -65,31 +83,38 @@ export async function publishRoutes(scope: FastifyInstance, ctx: ApiContext): Pr
    * 1000). They are stored, counted for suppressions and fanned out exactly like provider events.
    * `Idempotency-Key`: the same key returns the same event and creates nothing new.
    */
-  scope.post<{ Body: PublishBody }>('/events', { bodyLimit: 10 * 1024 * 1024 }, async (request, reply) => {
-    const header = request.headers['idempotency-key'];
-    const key = typeof header === 'string' ? header.trim() : null;
-    if (key !== null && !KEY.test(key)) {
-      throw new MailhookError('MH_ERR_VALIDATION', 'Idempotency-Key must be 1–200 visible ASCII characters');
-    }
-    const body = request.body;
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-      throw new MailhookError('MH_ERR_VALIDATION', 'the body must be an event object or {"events": [...]}');
-    }
-    const receivedAt = ctx.now();
-    const batch = Array.isArray(body.events);
-    const items = batch ? (body.events as unknown[]) : [body];
-    if (items.length === 0 || items.length > MAX_BATCH) {
-      throw new MailhookError('MH_ERR_VALIDATION', `a batch holds 1 to ${MAX_BATCH} events`);
-    }
-    const published = items.map((item, i) => toPublished(item, batch ? i : null, key, receivedAt));
-    const results = await ctx.store.publishEvents(published, ctx.effects, receivedAt);
-    if (results.some((r) => r.created)) ctx.wakeDelivery();
-    const created = results.some((r) => r.created);
-    if (!batch) return reply.code(created ? 201 : 200).send(results[0]?.event);
-    return reply.code(created ? 201 : 200).send({
-      data: results.map((r) => ({ event: r.event, created: r.created })),
-    });
-  });
+  scope.post<{ Body: PublishBody }>(
+    '/events',
+    { bodyLimit: 10 * 1024 * 1024, schema: { body: publishBody } },
+    async (request, reply) => {
+      const header = request.headers['idempotency-key'];
+      const key = typeof header === 'string' ? header.trim() : null;
+      if (key !== null && !KEY.test(key)) {
+        throw new MailhookError(
+          'MH_ERR_VALIDATION',
+          'Idempotency-Key must be 1–200 visible ASCII characters',
+        );
+      }
+      const body = request.body;
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+        throw new MailhookError('MH_ERR_VALIDATION', 'the body must be an event object or {"events": [...]}');
+      }
+      const receivedAt = ctx.now();
+      const batch = Array.isArray(body.events);
+      const items = batch ? (body.events as unknown[]) : [body];
+      if (items.length === 0 || items.length > MAX_BATCH) {
+        throw new MailhookError('MH_ERR_VALIDATION', `a batch holds 1 to ${MAX_BATCH} events`);
+      }
+      const published = items.map((item, i) => toPublished(item, batch ? i : null, key, receivedAt));
+      const results = await ctx.store.publishEvents(published, ctx.effects, receivedAt);
+      if (results.some((r) => r.created)) ctx.wakeDelivery();
+      const created = results.some((r) => r.created);
+      if (!batch) return reply.code(created ? 201 : 200).send(results[0]?.event);
+      return reply.code(created ? 201 : 200).send({
+        data: results.map((r) => ({ event: r.event, created: r.created })),
+      });
+    },
+  );
 
   scope.get('/event-types', async () => ({ data: eventCatalog() }));
 }

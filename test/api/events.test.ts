@@ -197,3 +197,16 @@ describe('POST /v1/inbox/reprocess', () => {
     }
   });
 });
+
+describe('POST /v1/inbox/reprocess without a body', () => {
+  it('requeues the quarantined rows by default', async () => {
+    const app = await testApp();
+    try {
+      const res = await app.server.inject({ method: 'POST', url: '/v1/inbox/reprocess', headers: AUTH });
+      expect(res.statusCode, res.body).toBe(202);
+      expect(res.json()).toEqual({ requeued: 0 });
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,4 +1,6 @@
+import Fastify, { type RouteOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiRoutes } from '../../src/api/index.js';
 import { openApiPath, operationIdOf } from '../../src/api/openapi.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { type TestApp, testApp } from '../helpers/app.js';
@@ -146,6 +148,23 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/v1/endpoints/{id}/test']?.post?.requestBody?.required).toBe(false);
   });
 
+  it('renders a readable /docs page without an API key, a script or anything from another host', async () => {
+    const page = await app.server.inject({ method: 'GET', url: '/docs' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    const html = page.body;
+    expect(html).toContain('/v1/sources');
+    expect(html).toContain('/v1/endpoints/{id}/replays/{replayId}');
+    expect(html).toMatch(/>PATCH<\/span> \/v1\/sources\/\{id\}/);
+    // Parameters with what they accept, body fields, responses and the error codes.
+    expect(html).toContain('<code>limit</code>');
+    expect(html).toContain('1–500, default 50');
+    expect(html).toContain('<code>provider</code> <b>required</b>');
+    expect(html).toContain('<code>401</code>');
+    for (const name of Object.keys(ERROR_CODES)) expect(html).toContain(name);
+    expect(html).not.toMatch(/<script|<link|@import|(src|href)="https?:/i);
+  });
+
   it('documents the error shape {code, message} with every stable code', () => {
     const error = doc.components.schemas.Error;
     expect(error?.required).toEqual(['code', 'message']);
@@ -153,5 +172,78 @@ describe('GET /openapi.json', () => {
     const responses = doc.paths['/v1/sources/{id}']?.get?.responses ?? {};
     expect(responses['401']).toEqual({ $ref: '#/components/responses/Error' });
     expect(responses['404']).toEqual({ $ref: '#/components/responses/Error' });
+  });
+});
+
+/** Action routes that take no body at all: anything sent is ignored, so no schema documents one. */
+const BODILESS = new Set([
+  'POST /v1/endpoints/:id/pause',
+  'POST /v1/endpoints/:id/resume',
+  'POST /v1/deliveries/:id/retry',
+]);
+
+describe('every /v1 route declares the schemas OpenAPI is generated from', () => {
+  let app: TestApp;
+  const routes: Array<{ method: string; url: string; schema: Record<string, unknown> }> = [];
+  beforeAll(async () => {
+    app = await testApp();
+    // The /v1 scope registered on a bare instance, to see each route's own schema.
+    const server = Fastify();
+    server.addHook('onRoute', (route: RouteOptions) => {
+      for (const method of [route.method].flat()) {
+        if (method === 'HEAD') continue;
+        routes.push({ method, url: route.url, schema: (route.schema ?? {}) as Record<string, unknown> });
+      }
+    });
+    await server.register(
+      async (scope) =>
+        apiRoutes(scope, {
+          store: app.store,
+          effects: app.effects,
+          config: app.config,
+          publicUrl: () => 'http://127.0.0.1:8787',
+          sources: app.sources,
+          now: () => new Date(),
+          wakePipeline: () => {},
+          wakeDelivery: () => {},
+        }),
+      { prefix: '/v1' },
+    );
+    await server.close();
+  });
+  afterAll(async () => app.close());
+
+  it('sees the same /v1 routes as the application serves', () => {
+    const served = app.routes
+      .filter((r) => r.url.startsWith('/v1/') && r.method !== 'HEAD')
+      .map((r) => `${r.method} ${r.url}`)
+      .sort();
+    expect(routes.map((r) => `${r.method} ${r.url}`).sort()).toEqual(served);
+  });
+
+  it('gives every route with parameters in its URL a params schema naming each of them', () => {
+    const missing: string[] = [];
+    for (const route of routes) {
+      const names = [...route.url.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]);
+      if (names.length === 0) continue;
+      const params = route.schema.params as { properties?: Record<string, unknown>; required?: string[] };
+      const declared = Object.keys(params?.properties ?? {});
+      const required = params?.required ?? [];
+      if (!names.every((name) => name && declared.includes(name) && required.includes(name))) {
+        missing.push(`${route.method} ${route.url}`);
+      }
+    }
+    expect(missing, 'routes without a complete params schema').toEqual([]);
+  });
+
+  it('gives every POST, PATCH and PUT a body schema unless it is listed as taking no body', () => {
+    const missing = routes
+      .filter((r) => ['POST', 'PATCH', 'PUT'].includes(r.method))
+      .map((r) => ({ key: `${r.method} ${r.url}`, body: r.schema.body }))
+      .filter(({ key, body }) => body === undefined && !BODILESS.has(key))
+      .map(({ key }) => key);
+    expect(missing, 'routes that take a body without a body schema').toEqual([]);
+    const known = new Set(routes.map((r) => `${r.method} ${r.url}`));
+    for (const key of BODILESS) expect(known.has(key), `${key} is still a route`).toBe(true);
   });
 });

@@ -3,6 +3,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { checkSignature, type SecretCheck } from './receiver.js';
 
+export { pick, seededRandom } from './random.js';
+
 /**
  * A webhook receiver that misbehaves on purpose, the way real endpoints do: 500s, 429 and 503 with
  * Retry-After, requests left hanging past the sender's timeout, connections reset mid-request, and
@@ -30,7 +32,10 @@ export interface FlakyAttempt {
   behaviour: Behaviour;
   /** `performance.now()` when the request body had been read. */
   receivedAt: number;
-  /** When the answer (or the reset) was complete; null for requests left hanging. */
+  /**
+   * When the answer (or the reset) was complete; for a request left hanging, when the sender gave
+   * up and closed the connection (null while it has not).
+   */
   endedAt: number | null;
   check: SecretCheck | null;
 }
@@ -55,22 +60,6 @@ export interface FlakyReceiver {
   /** What attempt `nth` of a planned id does. */
   behaviourOf(plan: Plan, nth: number): Behaviour;
   close(): Promise<void>;
-}
-
-/** A small seeded generator (mulberry32), so a failing run can be replayed with its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function pick<T>(random: () => number, items: readonly T[]): T {
-  return items[Math.floor(random() * items.length)] as T;
 }
 
 export async function startFlakyReceiver(options: FlakyReceiverOptions): Promise<FlakyReceiver> {
@@ -149,12 +138,15 @@ export async function startFlakyReceiver(options: FlakyReceiverOptions): Promise
     };
     switch (behaviour) {
       case 'ok':
-        return finish(200);
+        finish(200);
+        return;
       case '500':
-        return finish(500);
+        finish(500);
+        return;
       case '429':
       case '503':
-        return finish(Number(behaviour), { 'retry-after': retryAfter });
+        finish(Number(behaviour), { 'retry-after': retryAfter });
+        return;
       case 'reset': {
         const socket = req.socket as Socket & { resetAndDestroy?: () => Socket };
         if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
@@ -164,10 +156,16 @@ export async function startFlakyReceiver(options: FlakyReceiverOptions): Promise
       }
       case 'timeout':
         // Hold the request past the sender's deadline; the sender gives up first.
+        res.once('close', () => {
+          record.endedAt ??= performance.now();
+        });
         later(options.senderTimeoutMs + 1000, () => res.destroy());
         return;
       case 'slow-body-timeout':
         // A 2xx status line the sender must not count: the body never completes in time.
+        res.once('close', () => {
+          record.endedAt ??= performance.now();
+        });
         res.writeHead(200, { 'content-type': 'text/plain' });
         trickle(res, record, Number.POSITIVE_INFINITY, 100);
         return;

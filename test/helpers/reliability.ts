@@ -132,8 +132,4 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
 }
 
-/** The seed of this run: MAILHOOK_TEST_SEED replays a failing run, otherwise a fresh one. */
-export function runSeed(): number {
-  const given = Number(process.env.MAILHOOK_TEST_SEED);
-  return Number.isInteger(given) && given > 0 ? given : Math.floor(Math.random() * 2 ** 31) + 1;
-}
+export { runSeed } from './random.js';

@@ -28,7 +28,7 @@ export interface InboxSnapshotRow {
 
 export interface Snapshot {
   inbox: InboxSnapshotRow[];
-  events: { id: string; dedup_key: string; inbox_id: string | null }[];
+  events: { id: string; source_id: string; dedup_key: string; inbox_id: string | null }[];
   deliveries: { id: string; event_id: string; status: string; attempts: number; ok: number }[];
 }
 
@@ -48,7 +48,7 @@ const PROGRESS_SQL = `
     (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS "pendingDeliveries",
     (SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND lease_owner IS NOT NULL) AS "leasedDeliveries"`;
 const INBOX_SQL = 'SELECT id, status, event_count, duplicate_count FROM inbox ORDER BY id';
-const EVENTS_SQL = 'SELECT id, dedup_key, inbox_id FROM events ORDER BY id';
+const EVENTS_SQL = 'SELECT id, source_id, dedup_key, inbox_id FROM events ORDER BY id';
 const DELIVERIES_SQL = `
   SELECT d.id, d.event_id, d.status, d.attempts,
          (SELECT COUNT(*) FROM attempts a WHERE a.delivery_id = d.id AND a.ok = 1) AS ok

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { MailhookClient } from '../../client/index.js';
 import {
   type Action,
@@ -16,13 +17,12 @@ import { UsageError } from '../usage.js';
 
 /** `mailhook apply -f mailhook.json`: make the server's sources and endpoints match a file. */
 
-const HELP = `mailhook apply -f <file.json> [--dry-run] [--prune] [--update-secrets] [--json]
+const HELP = `mailhook apply -f <file.json|file.yaml> [--dry-run] [--prune] [--update-secrets] [--json]
 
 Creates and updates sources and endpoints so that they match the file; a second apply of the same
 file changes nothing. Sources are matched by name, endpoints by name (kept as their description).
 Only the fields a declaration names are managed. "\${VAR}" in any string is replaced by that
-environment variable, so secrets stay out of the file. JSON only: YAML would need a parser
-dependency mailhook does not ship.
+environment variable, so secrets stay out of the file. JSON, or YAML for .yaml/.yml files.
 
   -f, --file <path>    the declaration ("-" reads standard input)
   --dry-run            print the plan, change nothing
@@ -56,10 +56,7 @@ async function readText(file: string): Promise<string> {
 }
 
 async function load(file: string): Promise<Declaration> {
-  const ext = extname(file).toLowerCase();
-  if (ext === '.yaml' || ext === '.yml') {
-    throw new UsageError('YAML needs a parser dependency mailhook does not ship; write the file as JSON');
-  }
+  const yaml = ['.yaml', '.yml'].includes(extname(file).toLowerCase());
   let text: string;
   try {
     text = await readText(file);
@@ -68,9 +65,11 @@ async function load(file: string): Promise<Declaration> {
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = yaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`);
+    throw new UsageError(
+      `${file} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
   return readDeclaration(parsed, process.env);
 }

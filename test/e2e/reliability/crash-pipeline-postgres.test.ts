@@ -54,7 +54,9 @@ describe.runIf(available)('crash during pipeline and delivery on PostgreSQL', ()
         label: 'crash postgres',
       });
       console.log(describeFigures('crash during pipeline and delivery (PostgreSQL)', figures));
-      expect(figures.cycles[0]?.atKill.pendingRows, 'inbox rows pending at the first kill').toBeGreaterThan(0);
+      expect(figures.cycles[0]?.atKill.pendingRows, 'inbox rows pending at the first kill').toBeGreaterThan(
+        0,
+      );
       expect(
         figures.cycles.some((c) => c.atKill.leasedDeliveries > 0),
         'a kill with deliveries in flight',

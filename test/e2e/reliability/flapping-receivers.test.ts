@@ -79,12 +79,12 @@ function expectedRecord(behaviour: Behaviour): Pick<AttemptView, 'ok' | 'http_st
 /**
  * The least time the policy allows between the start of attempt n and the start of attempt n + 1,
  * measured at the receiver: Retry-After (≥ 1 s) after 429/503, the scheduled 100 ms −20% otherwise,
- * both counted from the end of attempt n (for a hanging request, the sender's deadline).
+ * both counted from the end of attempt n (for a hanging request, when the sender gave up and closed
+ * the connection, as the receiver saw it).
  */
 function minimumGap(previous: FlakyAttempt): { from: number; ms: number } {
   const hung = previous.behaviour === 'timeout' || previous.behaviour === 'slow-body-timeout';
-  // The sender's clock started a little before the receiver saw the request: 100 ms of slack.
-  const from = hung ? previous.receivedAt + TIMEOUT_MS - 100 : (previous.endedAt ?? previous.receivedAt);
+  const from = previous.endedAt ?? previous.receivedAt + TIMEOUT_MS;
   const scheduled = (SCHEDULE[previous.nth] ?? 0) * 0.8;
   const ms =
     previous.behaviour === '429' || previous.behaviour === '503'
@@ -92,7 +92,8 @@ function minimumGap(previous: FlakyAttempt): { from: number; ms: number } {
       : hung
         ? Math.max(scheduled, 100)
         : scheduled;
-  return { from, ms: ms - 15 };
+  // Slack for this process noticing a close or a request a few ms late (its event loop is busy).
+  return { from, ms: ms - (hung ? 30 : 15) };
 }
 
 describe('delivery to flapping receivers', () => {
@@ -146,7 +147,8 @@ describe('delivery to flapping receivers', () => {
       { timeoutMs: 60_000, intervalMs: 250 },
     );
     const elapsedMs = performance.now() - started;
-    const events = await allEvents(server.url);
+    // Only this source's events: mailhook also stores its own system.* events (failing endpoint…).
+    const events = (await allEvents(server.url)).filter((e) => e.data.source_id === sourceId);
     expect(events).toHaveLength(EVENTS);
 
     const problems: string[] = [];
@@ -163,7 +165,8 @@ describe('delivery to flapping receivers', () => {
       const expectedStatus = plan.success === null ? 'failed' : 'succeeded';
       const log = await attemptsOf(server.url, delivery.id);
       const label = `${delivery.event_id} [${plan.faults.join(' ')} → ${plan.success ?? 'never'}]`;
-      if (delivery.status !== expectedStatus) problems.push(`${label}: ${delivery.status}, ${delivery.last_error}`);
+      if (delivery.status !== expectedStatus)
+        problems.push(`${label}: ${delivery.status}, ${delivery.last_error}`);
       if (seen.length !== expectedAttempts) problems.push(`${label}: ${seen.length} requests received`);
       if (delivery.attempts !== expectedAttempts || log.length !== expectedAttempts) {
         problems.push(`${label}: ${delivery.attempts} attempts counted, ${log.length} logged`);
@@ -172,7 +175,9 @@ describe('delivery to flapping receivers', () => {
         const want = expectedRecord(target.behaviourOf(plan, i + 1));
         const got = { ok: attempt.ok, http_status: attempt.http_status, error_class: attempt.error_class };
         if (JSON.stringify(got) !== JSON.stringify(want)) {
-          problems.push(`${label}: attempt ${i + 1} logged ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+          problems.push(
+            `${label}: attempt ${i + 1} logged ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`,
+          );
         }
       }
       for (let i = 1; i < seen.length; i++) {

@@ -11,7 +11,15 @@ import {
   inboxDrained,
   sleep,
 } from '../../helpers/pg-database.js';
-import { api, e2eEnv, killAll, runCli, type ServerProcess, startServer, waitFor } from '../../helpers/process.js';
+import {
+  api,
+  e2eEnv,
+  killAll,
+  runCli,
+  type ServerProcess,
+  startServer,
+  waitFor,
+} from '../../helpers/process.js';
 import { ingestLoad, type LoadRecord, tally } from '../../helpers/reliability.js';
 import { sendGridEvents, sendGridSigner } from '../../helpers/sendgrid.js';
 
@@ -94,7 +102,7 @@ interface FaultRun {
 }
 
 /**
- * Ingest load (6 senders, ~2 KB events) around a fault: 1.5 s healthy, `inject()`, 2.5 s faulty,
+ * Ingest load (4 senders, ~2 KB events) around a fault: 1.5 s healthy, `inject()`, 2.5 s faulty,
  * `clear()`, 2.5 s recovered. Then the pipeline must drain and every acknowledged event be stored once.
  */
 async function loadAroundFault(
@@ -110,7 +118,7 @@ async function loadAroundFault(
     url: server.url,
     sourceId,
     signer,
-    senders: 6,
+    senders: 4,
     t0,
     stopped: () => stopped,
     timeoutMs: 20_000,
@@ -130,8 +138,12 @@ async function loadAroundFault(
   await waitFor('the inbox to drain', async () => ((await inboxDrained(server.url)) ? true : undefined), {
     timeoutMs: 40_000,
     intervalMs: 200,
+  }).catch((err: unknown) => {
+    const df = execFileSync('df', ['-k', server.dataDir]).toString();
+    const errors = errorLines(server, /./).slice(-3).join('\n');
+    throw new Error(`${String(err)}\n${df}\nlast error lines:\n${errors}`);
   });
-  const events = await allEvents(server.url);
+  const events = (await allEvents(server.url)).filter((e) => e.data.source_id === sourceId);
   const acknowledged = new Set(load.records.filter((r) => r.status === 200).flatMap((r) => r.ids));
   const { missing, duplicated, unknown } = checkStored(
     events,
@@ -141,7 +153,13 @@ async function loadAroundFault(
   expect(missing, 'acknowledged events lost').toEqual([]);
   expect(duplicated, 'events stored twice').toEqual([]);
   expect(unknown).toEqual([]);
-  return { records: load.records, faultAt, clearedAt, stored: events.length, acknowledged: acknowledged.size };
+  return {
+    records: load.records,
+    faultAt,
+    clearedAt,
+    stored: events.length,
+    acknowledged: acknowledged.size,
+  };
 }
 
 function summary(run: FaultRun): { during: Record<string, number>; after: Record<string, number> } {
@@ -161,7 +179,7 @@ function errorLines(server: ServerProcess, pattern: RegExp): string[] {
 
 describe.skipIf(!canMountTmpfs())('SQLite on a full disk', () => {
   it('answers 503 while the disk is full, logs why, and stores everything it acknowledged once space is back', async () => {
-    const dataDir = tmpfs(64);
+    const dataDir = tmpfs(128);
     const server = await startServer({ dataDir, env: { MAILHOOK_LOG_LEVEL: 'warn' } });
     let filled = 0;
     const run = await loadAroundFault(
@@ -174,7 +192,7 @@ describe.skipIf(!canMountTmpfs())('SQLite on a full disk', () => {
     const { during, after } = summary(run);
     const logged = errorLines(server, /database or disk is full/);
     console.log(
-      `full disk: filled ${(filled / 1024 / 1024).toFixed(1)} MB of a 64 MB tmpfs; requests while full ` +
+      `full disk: filled ${(filled / 1024 / 1024).toFixed(1)} MB of a 128 MB tmpfs; requests while full ` +
         `${JSON.stringify(during)}, after space returned ${JSON.stringify(after)}; ${run.acknowledged} events ` +
         `acknowledged, ${run.stored} stored, 0 lost; ${logged.length} error log lines name the cause`,
     );
@@ -239,7 +257,9 @@ describe.skipIf(!canMountTmpfs())('SQLite on a read-only filesystem at start', (
 
     const refused = await runCli(['serve'], e2eEnv(dataDir, { HOST: '127.0.0.1', PORT: '0' }), 15_000);
     const output = `${refused.stderr}${refused.stdout}`;
-    console.log(`read-only data dir at start: exit ${refused.code} after ${refused.ms} ms: ${output.trim().slice(0, 300)}`);
+    console.log(
+      `read-only data dir at start: exit ${refused.code} after ${refused.ms} ms: ${output.trim().slice(0, 300)}`,
+    );
 
     execFileSync('mount', ['-o', 'remount,rw', dataDir]);
     const again = await startServer({ dataDir });
