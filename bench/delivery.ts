@@ -121,6 +121,8 @@ export interface EndToEnd {
      * its backlog stayed flat (within 5%), else what was delivered under full load.
      */
     sustainedPerSec: number;
+    /** True when the paced check held the backlog flat (else sustainedPerSec is only an upper bound). */
+    flat: boolean;
     ingestEventsPerSec: number;
     deliveredPerSec: number;
     /** Events acknowledged but not delivered by the end of the window, per second of the window. */
@@ -191,6 +193,7 @@ export async function endToEndScenario(opts: {
     const full = await window();
     result.sustained = {
       sustainedPerSec: full.deliveredPerSec,
+      flat: full.backlogGrowthPerSec <= 0.05 * full.load.eventsPerSec,
       ingestEventsPerSec: full.load.eventsPerSec,
       deliveredPerSec: full.deliveredPerSec,
       backlogGrowthPerSec: full.backlogGrowthPerSec,
@@ -208,6 +211,7 @@ export async function endToEndScenario(opts: {
       };
       if (checked.backlogGrowthPerSec <= 0.05 * rate) {
         result.sustained.sustainedPerSec = Math.max(full.deliveredPerSec, checked.deliveredPerSec);
+        result.sustained.flat = true;
       }
     }
     return result;

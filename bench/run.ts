@@ -40,7 +40,7 @@ const backlogArg = process.argv.find((a) => a.startsWith('--backlog='))?.slice('
 
 const settings: IngestSettings = {
   concurrency: 50,
-  warmupMs: quick ? 300 : 800,
+  warmupMs: quick ? 300 : 700,
   durationMs: quick ? 1000 : 2000,
   eventsPerRequest: 5,
 };
@@ -48,8 +48,11 @@ const ROUNDS = quick ? 1 : 3;
 const DELIVERIES = quick ? 1500 : 3000;
 const DELIVERY_ROUNDS = quick ? 1 : 2;
 const STATS_EVENTS = quick ? 100_000 : 1_000_000;
-/** The whole default run must end within this; the backlog takes what the other sections leave. */
-const BUDGET_S = 300;
+/**
+ * The whole default run (with the ~10 s of `tsc` before it) must end within 5 minutes; the backlog
+ * takes what the other sections leave.
+ */
+const BUDGET_S = 285;
 const BACKLOG_TARGET = 1_000_000;
 /** The moderate fixed rate of the end-to-end latency run (requests/s, one event each). */
 const E2E_RATE = 200;
@@ -162,7 +165,7 @@ if (runs('delivery')) {
 const e2e: EndToEnd[] = [];
 if (runs('e2e')) {
   const timing = {
-    warmupMs: quick ? 300 : 800,
+    warmupMs: quick ? 300 : 700,
     durationMs: quick ? 1500 : 3000,
     catchUpMs: quick ? 10_000 : 20_000,
   };
@@ -200,7 +203,9 @@ if (runs('e2e')) {
       );
     }
     console.log(
-      `  sustained with no growing backlog: ${s.sustainedPerSec} events/s = ${ratio(s.sustainedPerSec, floorRps) ?? '—'}× floor req/s`,
+      s.flat
+        ? `  sustained with no growing backlog: ${s.sustainedPerSec} events/s = ${ratio(s.sustainedPerSec, floorRps) ?? '—'}× floor req/s`
+        : `  no rate without a growing backlog was seen; at most ${s.sustainedPerSec} events/s delivered = ${ratio(s.sustainedPerSec, floorRps) ?? '—'}× floor req/s`,
     );
   }
   console.log(`[${elapsed()}]`);
@@ -237,7 +242,7 @@ if (runs('backlog')) {
   const drainRate = deliveryMedian(0, (r) => r.mailhook) ?? 1000;
   const fillRate = 8000;
   const perEvent = 1 / fillRate + 1 / drainRate;
-  const leftS = BUDGET_S - (performance.now() - benchStarted) / 1000 - 15;
+  const leftS = BUDGET_S - (performance.now() - benchStarted) / 1000 - 10;
   const fits = Math.floor(leftS / perEvent / 10_000) * 10_000;
   const events = backlogArg
     ? Number(backlogArg)

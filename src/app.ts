@@ -93,6 +93,9 @@ export async function build(options: BuildOptions): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    // Cut off clients that trickle a request (slowloris) instead of holding a socket forever.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
     // Unknown fields are refused rather than silently dropped, so a typo never goes unnoticed.
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },

@@ -20,6 +20,9 @@ export interface RunningServer {
 /** config → store.open → migrate → admin key → workers → listen. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
+  // A driver's stray rejection during a database outage must not take the whole node down: work
+  // in flight is protected by transactions and leases, so logging it and carrying on is safe.
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
   const store = openStore(config);
   const applied = await store.migrate();
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');

@@ -24,7 +24,9 @@ export interface EndpointFilter {
 export function typeMatches(patterns: string[], type: string): boolean {
   const system = type.startsWith('system.');
   if (patterns.length === 0) return !system;
-  return patterns.some((pattern) => patternMatches(pattern, type) && (!system || pattern.startsWith('system.')));
+  return patterns.some(
+    (pattern) => patternMatches(pattern, type) && (!system || pattern.startsWith('system.')),
+  );
 }
 
 function patternMatches(pattern: string, type: string): boolean {

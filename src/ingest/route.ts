@@ -24,6 +24,20 @@ export interface IngestOptions {
   onStored?: (sourceId: string, at: Date) => void;
 }
 
+/**
+ * A commit that has not finished by then is answered 503 so the provider retries instead of timing
+ * out; if it commits later after all, the retry is absorbed by the dedup key.
+ */
+const COMMIT_DEADLINE_MS = 10_000;
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the store did not commit within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 const OUTCOMES: Record<number, string> = {
   200: 'accepted',
   401: 'unauthorized',
@@ -110,7 +124,13 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
   );
 
   async function sourceFor(id: string) {
-    const source = await sources.get(id);
+    let source: Awaited<ReturnType<SourceCache['get']>>;
+    try {
+      source = await sources.get(id);
+    } catch (err) {
+      // The store is down: the provider must retry, not give up on a 500.
+      throw new MailhookError('MH_ERR_STORE_UNAVAILABLE', undefined, { cause: err });
+    }
     const adapter = source?.enabled ? findAdapter(source.provider) : undefined;
     // Unknown, disabled and deleted sources get the same answer, so ids cannot be probed.
     if (!source || !adapter) throw new MailhookError('MH_ERR_SOURCE_NOT_FOUND');
@@ -158,7 +178,10 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
     try {
       const headers = withoutCredentials(raw.headers, source.config);
       const query = withoutSecretParams(raw.query, adapter.secretQueryParams);
-      await writer.add({ id, sourceId: source.id, provider: source.provider, ...raw, headers, query });
+      await withDeadline(
+        writer.add({ id, sourceId: source.id, provider: source.provider, ...raw, headers, query }),
+        COMMIT_DEADLINE_MS,
+      );
     } catch (err) {
       request.log.error({ err, sourceId: source.id }, 'could not store ingest request');
       throw new MailhookError('MH_ERR_STORE_UNAVAILABLE', undefined, { cause: err });

@@ -52,7 +52,9 @@ describe('API key on every /v1 route', () => {
 
   it('leaves health checks and ingest open to unauthenticated callers', async () => {
     expect((await app.server.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
-    expect((await app.server.inject({ method: 'GET', url: '/readyz' })).json()).toMatchObject({ status: 'ready' });
+    expect((await app.server.inject({ method: 'GET', url: '/readyz' })).json()).toMatchObject({
+      status: 'ready',
+    });
     expect(
       (await app.server.inject({ method: 'POST', url: '/ingest/src_nope', payload: 'x' })).statusCode,
     ).toBe(404);

@@ -547,9 +547,9 @@ describe('mailhook apply', () => {
     const missingEnv = await mh(srv.url, ['apply', '-f', path], { RESEND_SECRET: undefined });
     expect(missingEnv.code).toBe(2);
     expect(missingEnv.stderr).toContain('RESEND_SECRET');
-    const yaml = await mh(srv.url, ['apply', '-f', file('mailhook.yaml', 'sources: []\n')]);
+    const yaml = await mh(srv.url, ['apply', '-f', file('broken.yaml', 'sources: [\n')]);
     expect(yaml.code).toBe(2);
-    expect(yaml.stderr).toContain('JSON');
+    expect(yaml.stderr).toContain('not valid YAML');
     expect(
       (await mh(srv.url, ['apply', '-f', file('typo.json', { sources: [{ name: 'x', provder: 'resend' }] })]))
         .code,

@@ -24,6 +24,10 @@ export function connect(options: PostgresOptions): Sql {
   if (!IDENTIFIER.test(schema)) throw new Error(`invalid schema name "${schema}"`);
   return postgres(options.url, {
     max: options.max ?? 10,
+    // After a database restart, reconnect within a second or two instead of postgres.js's default
+    // backoff of up to 20 s, so ingest answers 503 briefly and then recovers by itself.
+    connect_timeout: 5,
+    backoff: (attempt: number) => Math.min(2, 0.1 * 2 ** attempt),
     onnotice: () => {},
     connection: { search_path: schema, application_name: 'mailhook' },
     types: {

@@ -95,7 +95,14 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
-    this.db = new Database(options.filename);
+    try {
+      this.db = new Database(options.filename);
+    } catch (err) {
+      throw new Error(
+        `cannot open the SQLite database ${options.filename}: ${(err as Error).message} (check that MAILHOOK_DATA_DIR exists and is writable)`,
+        { cause: err },
+      );
+    }
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
