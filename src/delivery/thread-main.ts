@@ -20,7 +20,8 @@ if (!port) throw new Error('the delivery thread must run in a worker thread');
 const logger = createLogger(config.logLevel).child({ area: 'delivery' });
 const send = (message: FromDelivery) => port.postMessage(message);
 const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
-const store = openStore(config, { poolSize: 5 });
+// Delivery bookkeeping may be redone after a power cut (at-least-once), so it skips the fsync.
+const store = openStore(config, { poolSize: 5, synchronous: 'NORMAL' });
 // A single-node store has no other worker whose leases could still be live: whatever was in flight
 // when the process died is due again now, not after its lease runs out.
 if (store.capabilities.singleNode) {

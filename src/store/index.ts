@@ -14,8 +14,11 @@ export const SQLITE_FILENAME = 'mailhook.db';
 /** The single entrance to storage: picks the implementation from the configuration. */
 export function openStore(
   config: Pick<Config, 'databaseUrl' | 'dataDir'>,
-  options: { poolSize?: number } = {},
+  options: { poolSize?: number; synchronous?: 'FULL' | 'NORMAL' } = {},
 ): Store {
   if (config.databaseUrl) return new PostgresStore({ url: config.databaseUrl, max: options.poolSize ?? 10 });
-  return new SqliteStore({ filename: join(config.dataDir, SQLITE_FILENAME) });
+  return new SqliteStore({
+    filename: join(config.dataDir, SQLITE_FILENAME),
+    ...(options.synchronous && { synchronous: options.synchronous }),
+  });
 }

@@ -81,6 +81,11 @@ import * as sources from './sources.js';
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
   filename: string;
+  /**
+   * FULL (default): a commit survives a power cut. The delivery thread's connection uses NORMAL: its
+   * writes (attempts, delivery states) may be redone after a power cut, which at-least-once allows.
+   */
+  synchronous?: 'FULL' | 'NORMAL';
 }
 
 /**
@@ -95,18 +100,22 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
+    let db: Database.Database | undefined;
     try {
-      this.db = new Database(options.filename);
+      db = new Database(options.filename);
+      // SQLite opens lazily: a read-only directory shows up here, not in the constructor.
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
     } catch (err) {
+      db?.close();
       throw new Error(
         `cannot open the SQLite database ${options.filename}: ${(err as Error).message} (check that MAILHOOK_DATA_DIR exists and is writable)`,
         { cause: err },
       );
     }
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('foreign_keys = ON');
+    this.db = db;
   }
 
   async migrate(): Promise<number[]> {
