@@ -105,7 +105,8 @@ export class PipelineRunner {
         await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
-      const delay = failures > 0 ? Math.min(30_000, 250 * 2 ** failures) : this.pollMs;
+      // Short backoff: a store outage usually ends within seconds, and rows must not wait long after it.
+      const delay = failures > 0 ? Math.min(5_000, 250 * 2 ** failures) : this.pollMs;
       await this.sleep(delay);
     }
   }
