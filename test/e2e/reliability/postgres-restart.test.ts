@@ -170,7 +170,7 @@ describe.skipIf(unavailable !== null)('PostgreSQL stopped and restarted under in
         .soft(outage.recoveredAt - outage.backAt, `ms to recover after the ${outage.mode} stop`)
         .toBeLessThan(ANSWER_BUDGET_MS);
     }
-  }, 90_000);
+  }, 120_000);
 });
 
 if (unavailable !== null) {
