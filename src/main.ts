@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import { applyConfigFile } from './config-file.js';
 import { DeliveryThread } from './delivery/delivery-thread.js';
 import { createLogger } from './logger.js';
-import { Metrics } from './monitoring/metrics.js';
+import { type AttemptMetric, Metrics } from './monitoring/metrics.js';
 import { DEFAULT_SILENCE_POLICY, SourceMonitor } from './monitoring/source-monitor.js';
 import { pipelineEffects } from './pipeline/effects.js';
 import { PipelineThread } from './pipeline/pipeline-thread.js';
@@ -37,19 +37,28 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
 
   const metrics = new Metrics(store, { processMetrics: true });
-  const delivery = new DeliveryThread(
-    { config, userAgent: `mailhook/${VERSION}` },
-    logger.child({ area: 'delivery' }),
-    (attempts) => metrics.recordAttempts(attempts),
-  );
+  const recordAttempts = (attempts: AttemptMetric[]) => metrics.recordAttempts(attempts);
+  const deliveryData = { config, userAgent: `mailhook/${VERSION}` };
+  // SQLite: delivery runs on the pipeline thread, so one thread owns every write and the pipeline
+  // and delivery never wait on each other's lock. PostgreSQL: a delivery thread of its own.
+  const ownThread = !store.capabilities.blockingWrites;
+  const deliveryThread = ownThread
+    ? new DeliveryThread(deliveryData, logger.child({ area: 'delivery' }), recordAttempts)
+    : null;
   const pipeline = new PipelineThread({
     config,
     logger: logger.child({ area: 'pipeline' }),
+    ...(!ownThread && { delivery: deliveryData, onAttempts: recordAttempts }),
     onBatch: (summary) => {
       metrics.recordBatch(summary);
-      if (summary.deliveries > 0) delivery.wake();
+      if (summary.deliveries > 0) deliveryThread?.wake();
     },
   });
+  const delivery = {
+    wake: () => (deliveryThread ? deliveryThread.wake() : pipeline.wakeDelivery()),
+    start: () => deliveryThread?.start(),
+    stop: async () => deliveryThread?.stop(),
+  };
   const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
   const monitor = new SourceMonitor(
     store,

@@ -1,4 +1,6 @@
 import type { Config } from '../config.js';
+import type { DeliveryThreadData } from '../delivery/thread-messages.js';
+import type { AttemptMetric } from '../monitoring/metrics.js';
 import type { BatchSummary, InboxInsert } from '../store/store.js';
 
 /** What the main thread hands the pipeline thread at start. */
@@ -10,12 +12,15 @@ export interface PipelineThreadData {
   pollMs: number;
   /** Start with the runner paused (appends still work); `resume` starts it. */
   paused: boolean;
+  /** Also run delivery on this thread (SQLite: one thread owns every write). */
+  delivery: DeliveryThreadData | null;
 }
 
 export type ToPipeline =
   | { type: 'wake' }
   | { type: 'stop' }
   | { type: 'resume' }
+  | { type: 'wake-delivery' }
   /** Ingest rows to commit; answered with `appended` carrying the same id. */
   | { type: 'append'; id: number; rows: InboxInsert[] };
 
@@ -23,4 +28,5 @@ export type FromPipeline =
   | { type: 'started' }
   | { type: 'batch'; summary: BatchSummary }
   | { type: 'appended'; id: number; error: string | null }
+  | { type: 'attempts'; attempts: AttemptMetric[] }
   | { type: 'stopped' };

@@ -1,6 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
+import type { DeliveryThreadData } from '../delivery/thread-messages.js';
 import type { Logger } from '../logger.js';
+import type { AttemptMetric } from '../monitoring/metrics.js';
 import type { BatchSummary, InboxInsert } from '../store/store.js';
 import type { FromPipeline, PipelineThreadData, ToPipeline } from './messages.js';
 import { addBatch, emptyTotals, type PipelineTotals } from './runner.js';
@@ -13,6 +15,10 @@ export interface PipelineThreadOptions {
   pollMs?: number;
   /** Start with processing paused (ingest commits still work) until `resume()`. */
   paused?: boolean;
+  /** Run delivery on this thread too (SQLite), with this configuration. */
+  delivery?: DeliveryThreadData;
+  /** Delivery attempts made on this thread, for metrics. */
+  onAttempts?: (attempts: AttemptMetric[]) => void;
   /** Called with each batch's summary (metrics, benchmarks). */
   onBatch?: (summary: BatchSummary) => void;
 }
@@ -44,6 +50,7 @@ export class PipelineThread {
       batchSize: this.options.batchSize ?? 20,
       pollMs: this.options.pollMs ?? 1000,
       paused: this.options.paused ?? false,
+      delivery: this.options.delivery ?? null,
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     this.worker = worker;
@@ -51,6 +58,8 @@ export class PipelineThread {
       if (message.type === 'batch') {
         addBatch(this.totals, message.summary);
         this.options.onBatch?.(message.summary);
+      } else if (message.type === 'attempts') {
+        this.options.onAttempts?.(message.attempts);
       } else if (message.type === 'appended') {
         const pending = this.appends.get(message.id);
         this.appends.delete(message.id);
@@ -84,6 +93,10 @@ export class PipelineThread {
 
   wake(): void {
     this.post({ type: 'wake' });
+  }
+
+  wakeDelivery(): void {
+    this.post({ type: 'wake-delivery' });
   }
 
   resume(): void {

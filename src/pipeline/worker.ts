@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { startDeliveryRuntime } from '../delivery/runtime.js';
 import { createLogger } from '../logger.js';
 import { openStore } from '../store/index.js';
 import type { InboxInsert } from '../store/store.js';
@@ -34,7 +35,20 @@ function revive(rows: InboxInsert[]): InboxInsert[] {
   }));
 }
 
-runner.onBatch = (summary) => send({ type: 'batch', summary });
+const delivery = data.delivery
+  ? await startDeliveryRuntime({
+      store,
+      config: data.delivery.config,
+      userAgent: data.delivery.userAgent,
+      logger: logger.child({ area: 'delivery' }),
+      onAttempts: (attempts) => send({ type: 'attempts', attempts }),
+    })
+  : null;
+
+runner.onBatch = (summary) => {
+  send({ type: 'batch', summary });
+  if (summary.deliveries > 0) delivery?.wake();
+};
 port.on('message', async (message: ToPipeline) => {
   switch (message.type) {
     case 'append':
@@ -53,8 +67,12 @@ port.on('message', async (message: ToPipeline) => {
     case 'resume':
       runner.start();
       break;
+    case 'wake-delivery':
+      delivery?.wake();
+      break;
     case 'stop':
       await runner.stop();
+      await delivery?.stop();
       await store.close();
       send({ type: 'stopped' });
       port.close();

@@ -1,0 +1,76 @@
+import type { Logger } from 'pino';
+import type { AttemptMetric } from '../monitoring/metrics.js';
+import { endpointEvent } from '../monitoring/system-events.js';
+import { pipelineEffects } from '../pipeline/effects.js';
+import type { Store } from '../store/store.js';
+import { DeliveryClient } from './http-client.js';
+import { policyFromConfig } from './policy.js';
+import { ReplayRunner } from './replay-runner.js';
+import type { DeliveryThreadData } from './thread-messages.js';
+import { DeliveryWorker } from './worker.js';
+
+export interface DeliveryRuntime {
+  wake(): void;
+  /** Lets attempts in flight finish and be recorded; the caller closes the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything that sends deliveries — HTTP client, delivery worker, replay runner, system events —
+ * on a given store connection. It runs on its own thread (PostgreSQL) or on the pipeline's thread
+ * (SQLite: one thread owns every write, so the pipeline and delivery never wait on each other's lock).
+ */
+export async function startDeliveryRuntime(options: {
+  store: Store;
+  config: DeliveryThreadData['config'];
+  userAgent: string;
+  logger: Logger;
+  onAttempts: (attempts: AttemptMetric[]) => void;
+}): Promise<DeliveryRuntime> {
+  const { store, config, userAgent, logger } = options;
+  const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
+  // A single-node store has no other worker whose leases could still be live: whatever was in
+  // flight when the process died is due again now, not after its lease runs out.
+  if (store.capabilities.singleNode) {
+    const freed = await store.releaseAllLeases();
+    if (freed > 0) logger.info({ freed }, 'resumed deliveries that were in flight at the last stop');
+  }
+  const client = new DeliveryClient({ allowPrivate: config.allowPrivateTargets, userAgent });
+  const worker: DeliveryWorker = new DeliveryWorker({
+    store,
+    sender: client,
+    logger,
+    policy: policyFromConfig(config),
+    timeoutMs: config.deliveryTimeoutMs,
+    disableAfterMs: config.disableAfterMs,
+    concurrency: config.deliveryConcurrency,
+    userAgent,
+    failingAfter: config.failingAfter,
+    onAttempts: options.onAttempts,
+    onTransitions: async (transitions) => {
+      for (const t of transitions) {
+        logger.warn(
+          { endpointId: t.endpointId, deliveryId: t.deliveryId, reason: t.reason },
+          `endpoint ${t.kind}`,
+        );
+      }
+      await store.publishEvents(transitions.map(endpointEvent), effects, new Date());
+      worker.wake();
+    },
+  });
+  const replays = new ReplayRunner(store, logger, () => worker.wake());
+  const replayTimer = setInterval(() => void replays.tick(), 1000);
+  worker.start();
+  void replays.tick();
+  return {
+    wake() {
+      worker.wake();
+      void replays.tick();
+    },
+    async stop() {
+      clearInterval(replayTimer);
+      await worker.stop();
+      await client.close();
+    },
+  };
+}
