@@ -1,4 +1,4 @@
-import type { InboxNote, InboxRow, InboxStatus, SourceRecord } from './store.js';
+import type { InboxNote, InboxRow, InboxStatus, SourceRecord, SuppressionEntry } from './store.js';
 
 /** Column shapes as SQLite returns them, and their mapping to domain records. */
 export interface SourceRow {
@@ -68,5 +68,27 @@ export function inboxRowFrom(row: InboxDbRow): InboxRow {
     eventCount: row.event_count,
     duplicateCount: row.duplicate_count,
     processedAt: row.processed_at === null ? null : new Date(row.processed_at),
+  };
+}
+
+export interface SuppressionRow {
+  email: string;
+  scope: string;
+  reason: string;
+  detail: string | null;
+  event_id: string | null;
+  source_id: string | null;
+  created_at: number;
+}
+
+export function suppressionFrom(row: SuppressionRow): SuppressionEntry {
+  return {
+    email: row.email,
+    scope: row.scope,
+    reason: row.reason,
+    detail: row.detail,
+    eventId: row.event_id,
+    sourceId: row.source_id,
+    createdAt: new Date(row.created_at),
   };
 }

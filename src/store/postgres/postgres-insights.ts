@@ -11,6 +11,7 @@ import type {
   SuppressionEntry,
   SuppressionQuery,
 } from '../insight-types.js';
+import { type SuppressionRow, suppressionFrom } from '../rows.js';
 import type { Page } from '../store.js';
 import type { Queryable } from './connection.js';
 
@@ -99,28 +100,6 @@ export async function upsertSuppression(sql: Queryable, e: SuppressionEntry): Pr
     INSERT INTO suppressions (email, scope, reason, detail, event_id, source_id, created_at)
     VALUES (${e.email}, ${e.scope}, ${e.reason}, ${e.detail}, ${e.eventId}, ${e.sourceId}, ${e.createdAt.getTime()})
     ON CONFLICT (email, scope, reason) DO NOTHING`;
-}
-
-interface SuppressionRow {
-  email: string;
-  scope: string;
-  reason: string;
-  detail: string | null;
-  event_id: string | null;
-  source_id: string | null;
-  created_at: number;
-}
-
-function suppressionFrom(row: SuppressionRow): SuppressionEntry {
-  return {
-    email: row.email,
-    scope: row.scope,
-    reason: row.reason,
-    detail: row.detail,
-    eventId: row.event_id,
-    sourceId: row.source_id,
-    createdAt: new Date(row.created_at),
-  };
 }
 
 export async function selectSuppressions(

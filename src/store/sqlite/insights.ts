@@ -12,6 +12,7 @@ import type {
   SuppressionEntry,
   SuppressionQuery,
 } from '../insight-types.js';
+import { type SuppressionRow, suppressionFrom } from '../rows.js';
 import type { Page } from '../store.js';
 import { Filters } from './filters.js';
 
@@ -124,28 +125,6 @@ export function upsertSuppression(db: Database.Database, e: SuppressionEntry): v
     `INSERT INTO suppressions (email, scope, reason, detail, event_id, source_id, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email, scope, reason) DO NOTHING`,
   ).run(e.email, e.scope, e.reason, e.detail, e.eventId, e.sourceId, e.createdAt.getTime());
-}
-
-interface SuppressionRow {
-  email: string;
-  scope: string;
-  reason: string;
-  detail: string | null;
-  event_id: string | null;
-  source_id: string | null;
-  created_at: number;
-}
-
-function suppressionFrom(row: SuppressionRow): SuppressionEntry {
-  return {
-    email: row.email,
-    scope: row.scope,
-    reason: row.reason,
-    detail: row.detail,
-    eventId: row.event_id,
-    sourceId: row.source_id,
-    createdAt: new Date(row.created_at),
-  };
 }
 
 export function selectSuppressions(db: Database.Database, emails: string[]): Map<string, SuppressionEntry[]> {
