@@ -1,17 +1,9 @@
 import { MalformedPayloadError } from '../errors.js';
 import type { BounceInfo, EmailEventType, ParsedEvent } from '../events.js';
 import { brevoTimeOf } from './brevo-time.js';
-import { credentialSetup, validateCredentialConfig, verifyCredentials } from './credentials.js';
+import { credentialAuth, credentialSetup } from './credentials.js';
 import { parseBodyJson, parseJsonLossless } from './json.js';
-import type {
-  ParseResult,
-  ProviderAdapter,
-  RawRequest,
-  SkippedItem,
-  Source,
-  Verification,
-  VerifyContext,
-} from './types.js';
+import type { ParseResult, ProviderAdapter, RawRequest, SkippedItem, Source } from './types.js';
 
 /**
  * Brevo (ex-Sendinblue) transactional email webhooks.
@@ -21,14 +13,7 @@ import type {
  * JSON array. No event id exists: the dedup key is a composite (see `dedupKeyOf`).
  */
 
-function validateConfig(config: unknown): Record<string, unknown> {
-  return { ...validateCredentialConfig(config, 'brevo') };
-}
-
-function verify(req: RawRequest, source: Source, _ctx: VerifyContext): Verification {
-  // Brevo sends no signed timestamp, so there is no freshness window to check.
-  return verifyCredentials(req, source.config);
-}
+const auth = credentialAuth('brevo');
 
 /** `event` values of transactional email webhooks (developers.brevo.com "Transactional webhooks"). */
 const EVENT_TYPES: Record<string, EmailEventType> = {
@@ -252,8 +237,7 @@ function setup(source: Source, ingestUrl: string): string {
 export const brevo = {
   id: 'brevo',
   displayName: 'Brevo',
-  validateConfig,
-  verify,
+  ...auth,
   parse,
   setup,
 } satisfies ProviderAdapter;

@@ -1,6 +1,6 @@
 import { MailhookError } from '../errors.js';
 import { asConfigObject, safeEqual } from './crypto.js';
-import { type RawRequest, rejected, type Verification, verified } from './types.js';
+import { type RawRequest, rejected, type Verification, type VerifyContext, verified } from './types.js';
 
 /**
  * Providers that sign nothing (Postmark, SparkPost, Mailjet, Brevo, SMTP2GO, Elastic Email) are
@@ -85,6 +85,30 @@ export function verifyCredentials(req: RawRequest, config: Record<string, unknow
     if (!safeEqual(value, header.value)) return rejected(`${header.name} header does not match`);
   }
   return verified;
+}
+
+/**
+ * `validateConfig` and `verify` of a provider that signs nothing and sends no timestamp: there is no
+ * freshness window, only the configured credentials.
+ */
+export function credentialAuth(provider: string) {
+  return {
+    validateConfig: (config: unknown): Record<string, unknown> => ({
+      ...validateCredentialConfig(config, provider),
+    }),
+    verify: (
+      req: RawRequest,
+      source: { config: Record<string, unknown> },
+      _ctx?: VerifyContext,
+    ): Verification => {
+      try {
+        return verifyCredentials(req, source.config);
+      } catch {
+        // A malformed stored config must refuse the request, never crash the route.
+        return rejected('credentials could not be checked');
+      }
+    },
+  };
 }
 
 /** Setup text lines shared by credential-only providers. */

@@ -1,16 +1,8 @@
 import { MalformedPayloadError } from '../errors.js';
 import type { BounceInfo, BounceType, EmailEventType, ParsedEvent } from '../events.js';
-import { credentialSetup, validateCredentialConfig, verifyCredentials } from './credentials.js';
+import { credentialAuth, credentialSetup } from './credentials.js';
 import { parseBodyJson, parseJsonLossless } from './json.js';
-import type {
-  ParseResult,
-  ProviderAdapter,
-  RawRequest,
-  SkippedItem,
-  Source,
-  Verification,
-  VerifyContext,
-} from './types.js';
+import type { ParseResult, ProviderAdapter, RawRequest, SkippedItem, Source } from './types.js';
 
 /**
  * Mailjet Event API ("event notifications", webhooks).
@@ -21,14 +13,7 @@ import type {
  * `MessageID` is a 64-bit integer beyond 2^53: the body is parsed losslessly and ids stay strings.
  */
 
-function validateConfig(config: unknown): Record<string, unknown> {
-  return { ...validateCredentialConfig(config, 'mailjet') };
-}
-
-function verify(req: RawRequest, source: Source, _ctx: VerifyContext): Verification {
-  // Mailjet sends no timestamp header, so there is no freshness window to check.
-  return verifyCredentials(req, source.config);
-}
+const auth = credentialAuth('mailjet');
 
 const EVENT_TYPES: Record<string, EmailEventType> = {
   // "Dispatched when the destination SMTP server has accepted the message": that is a delivery.
@@ -244,8 +229,7 @@ function setup(source: Source, ingestUrl: string): string {
 export const mailjet = {
   id: 'mailjet',
   displayName: 'Mailjet',
-  validateConfig,
-  verify,
+  ...auth,
   parse,
   setup,
 } satisfies ProviderAdapter;

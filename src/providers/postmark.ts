@@ -1,19 +1,10 @@
 import { MalformedPayloadError } from '../errors.js';
 import type { EmailEventType, ParsedEvent } from '../events.js';
-import { credentialSetup, validateCredentialConfig, verifyCredentials } from './credentials.js';
+import { credentialAuth, credentialSetup } from './credentials.js';
 import { sha256Hex } from './crypto.js';
 import { parseBodyJson } from './json.js';
 import { type PostmarkOutcome, postmarkBounceOutcome } from './postmark-bounce-types.js';
-import {
-  type ParseResult,
-  type ProviderAdapter,
-  type RawRequest,
-  rejected,
-  type SkippedItem,
-  type Source,
-  type Verification,
-  type VerifyContext,
-} from './types.js';
+import type { ParseResult, ProviderAdapter, RawRequest, SkippedItem, Source } from './types.js';
 
 /**
  * Postmark outbound webhooks (https://postmarkapp.com/developer/webhooks/webhooks-overview).
@@ -34,18 +25,7 @@ const TIME_FIELD: Readonly<Record<string, string>> = {
   SubscriptionChange: 'ChangedAt',
 };
 
-function validateConfig(config: unknown): Record<string, unknown> {
-  return { ...validateCredentialConfig(config, 'postmark') };
-}
-
-/** Credentials only: nothing signed or timestamped is sent, so there is nothing else to check. */
-function verify(req: RawRequest, source: Source, _ctx: VerifyContext): Verification {
-  try {
-    return verifyCredentials(req, source.config);
-  } catch {
-    return rejected('credentials could not be checked');
-  }
-}
+const auth = credentialAuth('postmark');
 
 function stringOrNull(value: unknown): string | null {
   if (typeof value === 'string') return value.trim() === '' ? null : value;
@@ -267,8 +247,7 @@ function setup(source: Source, ingestUrl: string): string {
 export const postmark = {
   id: 'postmark',
   displayName: 'Postmark',
-  validateConfig,
-  verify,
+  ...auth,
   parse,
   setup,
 } satisfies ProviderAdapter;

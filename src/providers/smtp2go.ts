@@ -1,22 +1,16 @@
 import { MalformedPayloadError } from '../errors.js';
 import type { BounceInfo, BounceType, EmailEventType, ParsedEvent } from '../events.js';
-import { credentialSetup, validateCredentialConfig, verifyCredentials } from './credentials.js';
+import { credentialAuth, credentialSetup } from './credentials.js';
 import { sha256Hex } from './crypto.js';
 import { parseBodyJson } from './json.js';
-import type { ParseResult, ProviderAdapter, RawRequest, SkippedItem, Source, Verification } from './types.js';
+import type { ParseResult, ProviderAdapter, RawRequest, SkippedItem, Source } from './types.js';
 
 /**
  * SMTP2GO webhooks. One POST per event, JSON or form-encoded (the webhook's "Output type"). SMTP2GO
  * signs nothing; the webhook can send an `Authorization` header (basic or bearer) or carry basic
  * auth in its URL, which is what the credential config checks.
  */
-function validateConfig(config: unknown): Record<string, unknown> {
-  return { ...validateCredentialConfig(config, 'smtp2go') };
-}
-
-function verify(req: RawRequest, source: Source): Verification {
-  return verifyCredentials(req, source.config);
-}
+const auth = credentialAuth('smtp2go');
 
 /** Documented event names (SMTP2GO support article 223087967 / developers "Webhooks Overview"). */
 const EVENT_TYPES: Record<string, EmailEventType> = {
@@ -278,8 +272,7 @@ function setup(source: Source, ingestUrl: string): string {
 export const smtp2go = {
   id: 'smtp2go',
   displayName: 'SMTP2GO',
-  validateConfig,
-  verify,
+  ...auth,
   parse,
   setup,
 } satisfies ProviderAdapter;

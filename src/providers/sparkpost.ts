@@ -1,19 +1,10 @@
 import { MalformedPayloadError } from '../errors.js';
 import type { EmailEventType, ParsedEvent } from '../events.js';
-import { validateCredentialConfig, verifyCredentials } from './credentials.js';
+import { credentialAuth } from './credentials.js';
 import { sha256Hex } from './crypto.js';
 import { parseBodyJson } from './json.js';
 import { ADMIN_FAILURE_CLASS, bounceTypeOfClass, sparkPostBounceClass } from './sparkpost-bounce-classes.js';
-import {
-  type ParseResult,
-  type ProviderAdapter,
-  type RawRequest,
-  rejected,
-  type SkippedItem,
-  type Source,
-  type Verification,
-  type VerifyContext,
-} from './types.js';
+import type { ParseResult, ProviderAdapter, RawRequest, SkippedItem, Source } from './types.js';
 
 /**
  * SparkPost (Bird) event webhooks (https://developers.sparkpost.com/api/webhooks/). SparkPost signs
@@ -57,18 +48,7 @@ const SKIPPED_CLASSES: Readonly<Record<string, string>> = {
   ingest_event: 'SparkPost events-ingest event',
 };
 
-function validateConfig(config: unknown): Record<string, unknown> {
-  return { ...validateCredentialConfig(config, 'sparkpost') };
-}
-
-/** Credentials only: nothing signed or timestamped is sent, so there is nothing else to check. */
-function verify(req: RawRequest, source: Source, _ctx: VerifyContext): Verification {
-  try {
-    return verifyCredentials(req, source.config);
-  } catch {
-    return rejected('credentials could not be checked');
-  }
-}
+const auth = credentialAuth('sparkpost');
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -264,8 +244,7 @@ function setup(source: Source, ingestUrl: string): string {
 export const sparkpost = {
   id: 'sparkpost',
   displayName: 'SparkPost',
-  validateConfig,
-  verify,
+  ...auth,
   parse,
   setup,
 } satisfies ProviderAdapter;

@@ -1,9 +1,10 @@
 import type { CanonicalEvent } from '../../events.js';
+import type { EffectsContext } from '../effects.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
 import type { Queryable, Sql } from './connection.js';
 import * as delivery from './postgres-delivery.js';
-import { applyEffects, type EffectsContext, eventRow } from './postgres-insights.js';
+import { applyEffects, eventRow } from './postgres-insights.js';
 
 /**
  * Writing events, for PostgreSQL: the pipeline's ONE transaction per batch (rows claimed with

@@ -1,8 +1,6 @@
 import type { CanonicalEvent } from '../../events.js';
-import { newId } from '../../ids.js';
-import type { EndpointRecord, NewDelivery } from '../delivery-types.js';
+import { type EffectsContext, queueFanOut, softBouncesEntry, suppressionEntry } from '../effects.js';
 import type {
-  EventEffects,
   HourBucket,
   OperationalCounts,
   RecipientHistoryItem,
@@ -33,41 +31,14 @@ export function eventRow(event: CanonicalEvent, dedupKey: string, inboxId: strin
   };
 }
 
-export interface EffectsContext {
-  effects: EventEffects | undefined;
-  endpoints: EndpointRecord[];
-  now: number;
-  fanOut: NewDelivery[];
-}
-
 export async function applyEffects(tx: Queryable, event: CanonicalEvent, ctx: EffectsContext): Promise<void> {
-  const { effects } = ctx;
-  if (effects?.route && ctx.endpoints.length > 0) {
-    for (const endpoint of effects.route(event, ctx.endpoints)) {
-      ctx.fanOut.push({
-        id: newId('delivery'),
-        eventId: event.id,
-        endpointId: endpoint.id,
-        origin: 'event',
-        dedupe: '',
-        nextAttemptAt: new Date(ctx.now),
-      });
-    }
-  }
-  const rules = effects?.suppressions;
+  queueFanOut(event, ctx);
+  const rules = ctx.effects?.suppressions;
   const recipient = event.data.recipient;
   if (!rules || !recipient) return;
   for (const intent of rules.intents(event)) {
     if (intent.op === 'add') {
-      await upsertSuppression(tx, {
-        email: recipient,
-        scope: intent.scope,
-        reason: intent.reason,
-        detail: intent.detail,
-        eventId: event.id,
-        sourceId: event.data.source_id,
-        createdAt: new Date(ctx.now),
-      });
+      await upsertSuppression(tx, suppressionEntry(event, recipient, intent, ctx.now));
     } else if (intent.op === 'remove') {
       await tx`DELETE FROM suppressions WHERE email = ${recipient} AND scope = ${intent.scope} AND reason = ${intent.reason}`;
     } else {
@@ -80,16 +51,7 @@ export async function applyEffects(tx: Queryable, event: CanonicalEvent, ctx: Ef
         (r): RecipientHistoryItem => ({ type: r.type, bounceType: r.bounce_type, occurredAt: r.occurred_at }),
       );
       if (rules.softBouncesSuppress(history, at)) {
-        const soft = history.filter((h) => h.type === 'email.bounced' && h.bounceType === 'soft').length;
-        await upsertSuppression(tx, {
-          email: recipient,
-          scope: 'global',
-          reason: 'soft_bounces',
-          detail: `${soft} soft bounces without a delivery in between`,
-          eventId: event.id,
-          sourceId: event.data.source_id,
-          createdAt: new Date(ctx.now),
-        });
+        await upsertSuppression(tx, softBouncesEntry(event, recipient, history, ctx.now));
       }
     }
   }

@@ -1,9 +1,10 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
+import type { EffectsContext } from '../effects.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
 import { insertDeliveries, selectEndpoints } from './delivery-store.js';
-import { applyEffects, type EffectsContext, eventParams, insertEventStatement } from './insights.js';
+import { applyEffects, eventParams, insertEventStatement } from './insights.js';
 
 /**
  * Writing events, for SQLite: the pipeline's ONE transaction per batch (claim rows, insert events,

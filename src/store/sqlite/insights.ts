@@ -1,9 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
-import { newId } from '../../ids.js';
-import type { EndpointRecord, NewDelivery } from '../delivery-types.js';
+import { type EffectsContext, queueFanOut, softBouncesEntry, suppressionEntry } from '../effects.js';
 import type {
-  EventEffects,
   HourBucket,
   OperationalCounts,
   RecipientHistoryItem,
@@ -45,43 +43,15 @@ export function eventParams(event: CanonicalEvent, dedupKey: string, inboxId: st
   ];
 }
 
-export interface EffectsContext {
-  effects: EventEffects | undefined;
-  /** Routable endpoints, loaded once per transaction. */
-  endpoints: EndpointRecord[];
-  now: number;
-  fanOut: NewDelivery[];
-}
-
 /** Applies a NEW event's effects: queue its deliveries and update the suppression list. */
 export function applyEffects(db: Database.Database, event: CanonicalEvent, ctx: EffectsContext): void {
-  const { effects } = ctx;
-  if (effects?.route && ctx.endpoints.length > 0) {
-    for (const endpoint of effects.route(event, ctx.endpoints)) {
-      ctx.fanOut.push({
-        id: newId('delivery'),
-        eventId: event.id,
-        endpointId: endpoint.id,
-        origin: 'event',
-        dedupe: '',
-        nextAttemptAt: new Date(ctx.now),
-      });
-    }
-  }
-  const rules = effects?.suppressions;
+  queueFanOut(event, ctx);
+  const rules = ctx.effects?.suppressions;
   const recipient = event.data.recipient;
   if (!rules || !recipient) return;
   for (const intent of rules.intents(event)) {
     if (intent.op === 'add') {
-      upsertSuppression(db, {
-        email: recipient,
-        scope: intent.scope,
-        reason: intent.reason,
-        detail: intent.detail,
-        eventId: event.id,
-        sourceId: event.data.source_id,
-        createdAt: new Date(ctx.now),
-      });
+      upsertSuppression(db, suppressionEntry(event, recipient, intent, ctx.now));
     } else if (intent.op === 'remove') {
       db.prepare('DELETE FROM suppressions WHERE email = ? AND scope = ? AND reason = ?').run(
         recipient,
@@ -104,16 +74,7 @@ export function applyEffects(db: Database.Database, event: CanonicalEvent, ctx: 
           }),
         );
       if (rules.softBouncesSuppress(history, at)) {
-        const soft = history.filter((h) => h.type === 'email.bounced' && h.bounceType === 'soft').length;
-        upsertSuppression(db, {
-          email: recipient,
-          scope: 'global',
-          reason: 'soft_bounces',
-          detail: `${soft} soft bounces without a delivery in between`,
-          eventId: event.id,
-          sourceId: event.data.source_id,
-          createdAt: new Date(ctx.now),
-        });
+        upsertSuppression(db, softBouncesEntry(event, recipient, history, ctx.now));
       }
     }
   }

@@ -1,0 +1,65 @@
+import type { CanonicalEvent } from '../events.js';
+import { newId } from '../ids.js';
+import type { EndpointRecord, NewDelivery } from './delivery-types.js';
+import type { EventEffects, RecipientHistoryItem, SuppressionEntry } from './insight-types.js';
+
+/**
+ * The dialect-free half of applying a new event's effects: both stores call these and keep only
+ * their own SQL (suppression writes, the history query).
+ */
+export interface EffectsContext {
+  effects: EventEffects | undefined;
+  /** Routable endpoints, loaded once per transaction. */
+  endpoints: EndpointRecord[];
+  now: number;
+  fanOut: NewDelivery[];
+}
+
+/** Queues one delivery per endpoint the route picks for the event. */
+export function queueFanOut(event: CanonicalEvent, ctx: EffectsContext): void {
+  if (!ctx.effects?.route || ctx.endpoints.length === 0) return;
+  for (const endpoint of ctx.effects.route(event, ctx.endpoints)) {
+    ctx.fanOut.push({
+      id: newId('delivery'),
+      eventId: event.id,
+      endpointId: endpoint.id,
+      origin: 'event',
+      dedupe: '',
+      nextAttemptAt: new Date(ctx.now),
+    });
+  }
+}
+
+/** The suppression entry an event causes for its recipient. */
+export function suppressionEntry(
+  event: CanonicalEvent,
+  recipient: string,
+  entry: { scope: string; reason: string; detail: string | null },
+  now: number,
+): SuppressionEntry {
+  return {
+    email: recipient,
+    scope: entry.scope,
+    reason: entry.reason,
+    detail: entry.detail,
+    eventId: event.id,
+    sourceId: event.data.source_id,
+    createdAt: new Date(now),
+  };
+}
+
+/** The entry for a recipient whose soft bounces crossed the threshold. */
+export function softBouncesEntry(
+  event: CanonicalEvent,
+  recipient: string,
+  history: RecipientHistoryItem[],
+  now: number,
+): SuppressionEntry {
+  const soft = history.filter((h) => h.type === 'email.bounced' && h.bounceType === 'soft').length;
+  return suppressionEntry(
+    event,
+    recipient,
+    { scope: 'global', reason: 'soft_bounces', detail: `${soft} soft bounces without a delivery in between` },
+    now,
+  );
+}
