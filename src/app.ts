@@ -148,7 +148,15 @@ export async function build(options: BuildOptions): Promise<App> {
     return { status: 'ready', inbox_backlog: counts.pendingInbox };
   });
 
-  const publicUrl = () => config.publicUrl ?? listeningUrl(server, config);
+  // Asked on every ingest request (signatures that cover the URL), so the bound address is read once.
+  let boundUrl: string | null = null;
+  const publicUrl = () => {
+    if (config.publicUrl) return config.publicUrl;
+    if (boundUrl) return boundUrl;
+    const url = listeningUrl(server, config);
+    if (server.server.listening) boundUrl = url;
+    return url;
+  };
   const fetcher = options.fetcher ?? httpFetcher;
   const metrics = options.metrics ?? new Metrics(store, { now });
   const monitor = options.sourceMonitor;

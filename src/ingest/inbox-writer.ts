@@ -13,6 +13,11 @@ export interface InboxWriterOptions {
   append: AppendInbox;
   /** Most rows in one transaction. */
   maxBatch?: number;
+  /**
+   * Commits in flight at once. Two lets the next group travel to the writer while one commits, so a
+   * request that arrives just after a commit started does not wait for it to finish first.
+   */
+  maxInFlight?: number;
   /** Called after each successful commit (wakes the pipeline). */
   onCommitted?: (rows: number) => void;
 }
@@ -26,16 +31,18 @@ export interface InboxWriterOptions {
 export class InboxWriter {
   private readonly append: AppendInbox;
   private readonly maxBatch: number;
+  private readonly maxInFlight: number;
   private readonly onCommitted: ((rows: number) => void) | undefined;
   private queue: Pending[] = [];
   private scheduled = false;
-  private flushing: Promise<void> | null = null;
+  private readonly flushing = new Set<Promise<void>>();
   /** Commits done and rows written, for metrics and tests. */
   readonly stats = { commits: 0, rows: 0, largestBatch: 0 };
 
   constructor(options: InboxWriterOptions) {
     this.append = options.append;
     this.maxBatch = options.maxBatch ?? 1000;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 2);
     this.onCommitted = options.onCommitted;
   }
 
@@ -48,21 +55,24 @@ export class InboxWriter {
 
   /** Resolves once everything appended so far has been committed (or rejected). */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing || this.scheduled) {
-      if (this.flushing) await this.flushing;
+    while (this.queue.length > 0 || this.flushing.size > 0 || this.scheduled) {
+      if (this.flushing.size > 0) await Promise.all(this.flushing);
       else await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing) return;
+    if (this.scheduled || this.flushing.size >= this.maxInFlight) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.flushing = this.flush().finally(() => {
-        this.flushing = null;
+      if (this.queue.length === 0) return;
+      const flush: Promise<void> = this.flush().finally(() => {
+        this.flushing.delete(flush);
         if (this.queue.length > 0) this.schedule();
       });
+      this.flushing.add(flush);
+      if (this.queue.length > 0) this.schedule();
     });
   }
 

@@ -8,7 +8,8 @@ export interface PipelineThreadData {
   store: Pick<Config, 'databaseUrl' | 'dataDir'>;
   logLevel: string;
   softBounce: { threshold: number; windowMs: number };
-  batchSize: number;
+  /** Fixed rows per transaction, or null to adapt them (BatchSizer). */
+  batchSize: number | null;
   pollMs: number;
   /** Start with the runner paused (appends still work); `resume` starts it. */
   paused: boolean;

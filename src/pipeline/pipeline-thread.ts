@@ -10,7 +10,7 @@ import { addBatch, emptyTotals, type PipelineTotals } from './runner.js';
 export interface PipelineThreadOptions {
   config: Pick<Config, 'databaseUrl' | 'dataDir' | 'logLevel' | 'softBounceLimit' | 'softBounceWindowMs'>;
   logger: Logger;
-  /** Rows per transaction; small, because the write lock is shared with ingest commits. */
+  /** Fixed rows per transaction; by default the size adapts to ingest activity (BatchSizer). */
   batchSize?: number;
   pollMs?: number;
   /** Start with processing paused (ingest commits still work) until `resume()`. */
@@ -47,7 +47,7 @@ export class PipelineThread {
         threshold: this.options.config.softBounceLimit,
         windowMs: this.options.config.softBounceWindowMs,
       },
-      batchSize: this.options.batchSize ?? 20,
+      batchSize: this.options.batchSize ?? null,
       pollMs: this.options.pollMs ?? 1000,
       paused: this.options.paused ?? false,
       delivery: this.options.delivery ?? null,

@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
 import type { BatchSummary, EventEffects, Store } from '../store/store.js';
+import { BatchSizer, type BatchSizing } from './batch-sizer.js';
 import { pipelineEffects } from './effects.js';
 import { processRows } from './process-row.js';
 
 export interface PipelineOptions {
   store: Store;
   logger: Logger;
-  /** Rows per transaction: small enough that one batch blocks the event loop only briefly. */
+  /** A fixed number of rows per transaction; without it the size adapts (see BatchSizer). */
   batchSize?: number;
+  sizing?: BatchSizing;
   /** How often an idle runner looks for work that another process appended. */
   pollMs?: number;
   now?: () => Date;
@@ -26,7 +28,8 @@ export interface PipelineTotals extends BatchSummary {
 export class PipelineRunner {
   private readonly store: Store;
   private readonly logger: Logger;
-  private readonly batchSize: number;
+  private readonly batchSize: number | null;
+  private readonly sizer: BatchSizer;
   private readonly pollMs: number;
   private readonly now: () => Date;
   private readonly effects: EventEffects;
@@ -41,7 +44,8 @@ export class PipelineRunner {
   constructor(options: PipelineOptions) {
     this.store = options.store;
     this.logger = options.logger;
-    this.batchSize = options.batchSize ?? 200;
+    this.batchSize = options.batchSize ?? null;
+    this.sizer = new BatchSizer(options.sizing);
     this.pollMs = options.pollMs ?? 1000;
     this.now = options.now ?? (() => new Date());
     this.effects = options.effects ?? pipelineEffects();
@@ -66,9 +70,16 @@ export class PipelineRunner {
     this.wakeUp?.();
   }
 
+  /** Ingest commits share the write lock with our transactions: keep them short for a while. */
+  noteIngest(): void {
+    this.sizer.noteIngest();
+  }
+
   /** Processes one batch; exported for the CLI and tests. */
-  async runOnce(): Promise<BatchSummary> {
-    const summary = await this.store.processInbox(this.batchSize, processRows, this.effects, this.now());
+  async runOnce(limit = this.batchSize ?? this.sizer.next()): Promise<BatchSummary> {
+    const started = performance.now();
+    const summary = await this.store.processInbox(limit, processRows, this.effects, this.now());
+    this.sizer.record(summary.rows, performance.now() - started);
     addBatch(this.totals, summary);
     if (summary.rows > 0) this.onBatch?.(summary);
     if (summary.quarantined > 0)
@@ -92,8 +103,9 @@ export class PipelineRunner {
       this.wakeRequested = false;
       let full = false;
       try {
-        const summary = await this.runOnce();
-        full = summary.rows >= this.batchSize;
+        const limit = this.batchSize ?? this.sizer.next();
+        const summary = await this.runOnce(limit);
+        full = summary.rows >= limit;
         failures = 0;
       } catch (err) {
         failures++;

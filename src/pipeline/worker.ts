@@ -21,7 +21,7 @@ const store = openStore(data.store, { poolSize: 4 });
 const runner = new PipelineRunner({
   store,
   logger,
-  batchSize: data.batchSize,
+  ...(data.batchSize !== null && { batchSize: data.batchSize }),
   pollMs: data.pollMs,
   effects: pipelineEffects(data.softBounce),
 });
@@ -53,6 +53,7 @@ port.on('message', async (message: ToPipeline) => {
   switch (message.type) {
     case 'append':
       try {
+        runner.noteIngest();
         await store.appendInbox(revive(message.rows));
         send({ type: 'appended', id: message.id, error: null });
         runner.wake();

@@ -77,6 +77,7 @@ import {
   upsertSuppression,
 } from './insights.js';
 import * as sources from './sources.js';
+import { cacheStatements } from './statement-cache.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -115,6 +116,7 @@ export class SqliteStore implements Store {
         { cause: err },
       );
     }
+    cacheStatements(db);
     this.db = db;
   }
 

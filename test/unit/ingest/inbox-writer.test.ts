@@ -58,6 +58,51 @@ describe('InboxWriter group commit', () => {
     expect(commits.map((c) => c.length)).toEqual([1, 10]);
   });
 
+  it('keeps at most maxInFlight commits going and gathers the rest for the next one', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const sizes: number[] = [];
+    const writer = new InboxWriter({
+      maxInFlight: 2,
+      append: async (rows) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 20));
+        sizes.push(rows.length);
+        inFlight--;
+      },
+    });
+    const all: Promise<void>[] = [writer.add(row(0))];
+    await new Promise((r) => setTimeout(r, 5));
+    all.push(writer.add(row(1)));
+    await new Promise((r) => setTimeout(r, 5));
+    for (let i = 2; i < 12; i++) all.push(writer.add(row(i)));
+    await Promise.all(all);
+    expect(most).toBe(2);
+    expect(sizes).toEqual([1, 1, 10]);
+  });
+
+  it('with maxInFlight 1 never overlaps commits', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const writer = new InboxWriter({
+      maxInFlight: 1,
+      append: async () => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+      },
+    });
+    const all: Promise<void>[] = [];
+    for (let i = 0; i < 5; i++) {
+      all.push(writer.add(row(i)));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await Promise.all(all);
+    expect(most).toBe(1);
+  });
+
   it('splits a burst larger than maxBatch into several commits', async () => {
     const { store, commits } = recordingStore();
     const writer = new InboxWriter({ append: store.appendInbox.bind(store), maxBatch: 8 });

@@ -1,0 +1,43 @@
+import { keys } from './ingest.js';
+import type { LoadResult } from './load.js';
+import { runTool, startTarget, stopTarget } from './procs.js';
+
+/**
+ * One ingest load against one mailhook target, for profiling and quick experiments (not part of
+ * `npm run bench`). After `npx tsc -p tsconfig.bench.json`:
+ *   node .bench-build/bench/probe.js '{"pipeline":true}' '{"rate":1500}'
+ * argv[2]: the target's options (bench/targets/mailhook.ts); argv[3]: the load generator's
+ * (bench/load.ts). Add MAILHOOK_BENCH_PROFILE=DIR for CPU profiles of every thread.
+ */
+const args = JSON.parse(process.argv[2] ?? '{}');
+const load = JSON.parse(process.argv[3] ?? '{}');
+const target = await startTarget('mailhook.js', {
+  publicKey: keys.publicKeyDer,
+  basicAuth: keys.basicAuth,
+  ...args,
+});
+try {
+  await fetch(`${target.admin}/__bench/reset`, { method: 'POST' });
+  const result = await runTool<LoadResult>('load.js', {
+    url: target.url,
+    privateKeyPem: keys.privateKeyPem,
+    concurrency: 50,
+    warmupMs: 500,
+    durationMs: 3000,
+    eventsPerRequest: 5,
+    poolSize: 16000,
+    ...load,
+  });
+  const stats = (await (await fetch(`${target.admin}/__bench/stats`)).json()) as Record<string, unknown>;
+  console.log(
+    JSON.stringify({
+      rps: result.rps,
+      lat: result.latencyMs,
+      el: stats.eventLoopDelayMs,
+      writer: stats.writer,
+      inbox: stats.inbox,
+    }),
+  );
+} finally {
+  await stopTarget(target);
+}
