@@ -70,7 +70,7 @@ export class DeliveryWorker {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private wakeRequested = false;
-  private wakeTimer: NodeJS.Timeout | null = null;
+  private wakeScheduled = false;
   /** The earliest retry this worker scheduled: the loop wakes for it rather than waiting a full poll. */
   private earliestRetryAt = Number.POSITIVE_INFINITY;
   /** Attempts made and their outcomes, for metrics and tests. */
@@ -108,15 +108,17 @@ export class DeliveryWorker {
   }
 
   /**
-   * A finished attempt frees a slot; waking a couple of milliseconds later lets the other attempts
-   * finishing meanwhile share one claim transaction instead of one claim each.
+   * A finished attempt frees a slot; waking after this turn of the event loop lets the other
+   * attempts finishing in it share one claim transaction. (Waiting 2 ms instead gathered more per
+   * claim but left slots idle: a backlog to one endpoint drained at 6,000/s rather than 10,000/s.)
    */
   private wakeSoon(): void {
-    if (this.wakeTimer) return;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = null;
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
       this.wake();
-    }, 2);
+    });
   }
 
   /** Resolves when nothing is in flight and every result is recorded. */

@@ -98,15 +98,17 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly capabilities = { singleNode: true, blockingWrites: true };
   private readonly db: Database.Database;
+  private readonly synchronous: 'FULL' | 'NORMAL';
 
   constructor(options: SqliteStoreOptions) {
+    this.synchronous = options.synchronous ?? 'FULL';
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
     let db: Database.Database | undefined;
     try {
       db = new Database(options.filename);
       // SQLite opens lazily: a read-only directory shows up here, not in the constructor.
       db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+      db.pragma(`synchronous = ${this.synchronous}`);
       db.pragma('busy_timeout = 5000');
       db.pragma('foreign_keys = ON');
     } catch (err) {
@@ -372,11 +374,11 @@ export class SqliteStore implements Store {
   }
 
   async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
-    return this.db.transaction(() => claimDue(this.db, options)).immediate();
+    return this.relaxed(() => this.db.transaction(() => claimDue(this.db, options)).immediate());
   }
 
   async releaseDeliveries(items: Array<{ id: string; owner: string; notBefore: Date }>): Promise<void> {
-    if (items.length > 0) this.db.transaction(() => release(this.db, items)).immediate();
+    if (items.length > 0) this.relaxed(() => this.db.transaction(() => release(this.db, items)).immediate());
   }
 
   async releaseAllLeases(): Promise<number> {
@@ -393,7 +395,25 @@ export class SqliteStore implements Store {
     options?: RecordOptions,
   ): Promise<EndpointTransition[]> {
     if (results.length === 0) return [];
-    return this.db.transaction(() => applyAttempts(this.db, results, now, options)).immediate();
+    return this.relaxed(() =>
+      this.db.transaction(() => applyAttempts(this.db, results, now, options)).immediate(),
+    );
+  }
+
+  /**
+   * Runs delivery bookkeeping (leases, attempt results) without an fsync of its own. Lost in a power
+   * cut, it is redone: a lease expires and the attempt is made again under the same webhook-id,
+   * which at-least-once delivery allows. The next synchronous commit (every ingest commit) makes
+   * these pages durable too, since the WAL is written in order.
+   */
+  private relaxed<T>(work: () => T): T {
+    if (this.synchronous !== 'FULL') return work();
+    this.db.prepare('PRAGMA synchronous = NORMAL').run();
+    try {
+      return work();
+    } finally {
+      this.db.prepare('PRAGMA synchronous = FULL').run();
+    }
   }
 
   async getDelivery(id: string): Promise<DeliveryRecord | null> {

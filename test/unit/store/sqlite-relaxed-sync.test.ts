@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newId } from '../../../src/ids.js';
+import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
+import type { AttemptResult } from '../../../src/store/store.js';
+
+/**
+ * Delivery bookkeeping runs with synchronous=NORMAL on the connection that also takes ingest
+ * commits; everything else on it must stay FULL, whatever happens inside.
+ */
+const FULL = 2;
+const NORMAL = 1;
+
+let dir: string;
+let store: SqliteStore;
+const syncOf = (s: SqliteStore) =>
+  (s as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mailhook-sync-'));
+  store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
+  await store.migrate();
+  const now = new Date();
+  await store.createEndpoint({
+    id: newId('endpoint'),
+    url: 'https://hooks.example.com/in',
+    description: '',
+    eventTypes: [],
+    filter: null,
+    headers: {},
+    secrets: [{ secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', expiresAt: null }],
+    status: 'active',
+    statusReason: null,
+    rateLimit: null,
+    maxConcurrency: 10,
+    consecutiveFailures: 0,
+    firstFailureAt: null,
+    lastSuccessAt: null,
+    lastFailureAt: null,
+    createdAt: now,
+    updatedAt: now,
+  });
+});
+
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('SQLite delivery bookkeeping without its own fsync', () => {
+  it('claims with synchronous=NORMAL and returns the connection to FULL', async () => {
+    expect(syncOf(store)).toBe(FULL);
+    const seen: number[] = [];
+    await store.claimDueDeliveries({
+      owner: 'w_test',
+      now: new Date(),
+      leaseMs: 30_000,
+      limit: 10,
+      slots: () => {
+        seen.push(syncOf(store) as number);
+        return 10;
+      },
+    });
+    expect(seen).toEqual([NORMAL]);
+    expect(syncOf(store)).toBe(FULL);
+  });
+
+  it('returns to FULL when recording attempts fails', async () => {
+    const broken = {
+      attempt: { id: 'a', deliveryId: 'd', endpointId: 'e', attempt: 1, startedAt: new Date(Number.NaN) },
+    } as unknown as AttemptResult;
+    await expect(store.recordAttempts([broken], new Date())).rejects.toThrow();
+    expect(syncOf(store)).toBe(FULL);
+  });
+
+  it('leaves a store opened with NORMAL as it is', async () => {
+    const relaxed = new SqliteStore({ filename: join(dir, 'other.db'), synchronous: 'NORMAL' });
+    await relaxed.migrate();
+    await relaxed.recordAttempts([], new Date());
+    expect(syncOf(relaxed)).toBe(NORMAL);
+    await relaxed.close();
+  });
+});
