@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThreadPriority } from '../background-priority.js';
 import { startDeliveryRuntime } from '../delivery/runtime.js';
 import { createLogger } from '../logger.js';
 import { openStore } from '../store/index.js';
@@ -18,6 +19,7 @@ if (!port) throw new Error('pipeline worker must run in a worker thread');
 
 const logger = createLogger(data.logLevel).child({ area: 'pipeline' });
 const store = openStore(data.store, { poolSize: 4 });
+if (!store.capabilities.blockingWrites) lowerThreadPriority(logger);
 const runner = new PipelineRunner({
   store,
   logger,
