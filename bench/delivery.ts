@@ -1,7 +1,7 @@
 import type { FloorOptions } from './deliver-floor.js';
 import { keys } from './ingest.js';
 import type { LoadOptions, LoadResult } from './load.js';
-import { runTool, sampleRss, sleep, stopTarget, waitUntil } from './procs.js';
+import { cpuMeter, postgresCpuMeter, runTool, sampleRss, sleep, stopTarget, waitUntil } from './procs.js';
 import { type Receiver, startReceiver, startServer } from './server-api.js';
 
 /**
@@ -129,6 +129,8 @@ export interface EndToEnd {
     backlogGrowthPerSec: number;
     catchUpSeconds: number | null;
     latencyMs: { p50: number; p99: number };
+    /** CPU per event from the start of the load until the last one arrived, process by process. */
+    cpuUsPerEvent: { server: number; postgres: number; receiver: number; generator: number };
     check?: { rate: number; deliveredPerSec: number; backlogGrowthPerSec: number; latencyP50Ms: number };
   };
 }
@@ -163,6 +165,9 @@ export async function endToEndScenario(opts: {
     };
     const window = async (rate?: number) => {
       await receiver.reset(true);
+      const serverCpu = cpuMeter(server.target.pid);
+      const receiverCpu = cpuMeter(receiver.target.pid);
+      const databaseCpu = postgresCpuMeter();
       const load = await runTool<LoadResult>('load.js', { ...base, ...(rate && { rate }) });
       const inWindow = await receiver.stats(load.window.start, load.window.end);
       const seconds = (load.window.end - load.window.start) / 1000;
@@ -170,9 +175,18 @@ export async function endToEndScenario(opts: {
       const ended = Date.now();
       const caughtUp = await waitDelivered(receiver, load.totalOk, opts.catchUpMs);
       const after = await receiver.stats();
+      // Until every event is delivered, so each event's whole path is counted once.
+      const perEvent = (ms: number) => Math.round((ms * 1000) / Math.max(1, load.totalOk));
+      const cpuUsPerEvent = {
+        server: perEvent(serverCpu.stop()),
+        postgres: opts.databaseUrl ? perEvent(databaseCpu.stop()) : 0,
+        receiver: perEvent(receiverCpu.stop()),
+        generator: Math.round(load.cpuUsPerRequest),
+      };
       return {
         load,
         after,
+        cpuUsPerEvent,
         deliveredPerSec,
         backlogGrowthPerSec: Math.max(0, load.eventsPerSec - deliveredPerSec),
         catchUpSeconds: caughtUp ? Number(Math.max(0, (after.lastAt - ended) / 1000).toFixed(2)) : null,
@@ -199,6 +213,7 @@ export async function endToEndScenario(opts: {
       backlogGrowthPerSec: full.backlogGrowthPerSec,
       catchUpSeconds: full.catchUpSeconds,
       latencyMs: { p50: full.after.latencyMs.p50, p99: full.after.latencyMs.p99 },
+      cpuUsPerEvent: full.cpuUsPerEvent,
     };
     if (opts.check) {
       const rate = Math.max(50, Math.round(full.deliveredPerSec * 0.9));

@@ -1,7 +1,15 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { LoadOptions, LoadResult } from './load.js';
 import { createBenchDatabase } from './pg.js';
-import { median, runTool, startTarget, stopTarget, type Target } from './procs.js';
+import {
+  cpuMeter,
+  median,
+  postgresCpuMeter,
+  runTool,
+  startTarget,
+  stopTarget,
+  type Target,
+} from './procs.js';
 
 /**
  * Ingest scenarios: one target process and one load-generator process each, the same load shape for
@@ -151,6 +159,24 @@ async function admin<T>(target: Target, method: 'GET' | 'POST', path: string): P
   return (await res.json()) as T;
 }
 
+/** The load against a target, with the target's CPU per request over the same interval. */
+async function measuredLoad(
+  target: Target,
+  settings: IngestSettings,
+  extra: Partial<LoadOptions>,
+): Promise<LoadResult> {
+  const cpu = cpuMeter(target.pid);
+  const database = postgresCpuMeter();
+  const result = await runLoad(target.url, settings, extra);
+  const used = cpu.stop();
+  const perRequest = (ms: number) => Number(((ms * 1000) / Math.max(1, result.issued)).toFixed(1));
+  return {
+    ...result,
+    serverCpuUsPerRequest: perRequest(used),
+    postgresCpuUsPerRequest: perRequest(database.stop()),
+  };
+}
+
 function runLoad(url: string, settings: IngestSettings, extra: Partial<LoadOptions>): Promise<LoadResult> {
   const options: LoadOptions = {
     url,
@@ -159,8 +185,9 @@ function runLoad(url: string, settings: IngestSettings, extra: Partial<LoadOptio
     warmupMs: settings.warmupMs,
     durationMs: settings.durationMs,
     eventsPerRequest: settings.eventsPerRequest,
-    // Enough pre-signed bodies for ~4k req/s over warm-up and run; beyond that, signed inline.
-    poolSize: Math.ceil(((settings.warmupMs + settings.durationMs) / 1000) * 4000),
+    // Enough pre-signed bodies for ~10k req/s over warm-up and run (beyond that, signed inline): an
+    // ECDSA signature per request would take CPU from the target on the same two cores.
+    poolSize: Math.ceil(((settings.warmupMs + settings.durationMs) / 1000) * 10_000),
     ...extra,
   };
   return runTool<LoadResult>('load.js', options);
@@ -178,7 +205,7 @@ async function mailhookRun(
   });
   try {
     await admin(target, 'POST', '/__bench/reset');
-    const result = await runLoad(target.url, settings, load);
+    const result = await measuredLoad(target, settings, load);
     const during = await admin<MailhookStats>(target, 'GET', '/__bench/stats');
     const drain = await admin<{ ms: number }>(target, 'POST', '/__bench/drain');
     const after = await admin<MailhookStats>(target, 'GET', '/__bench/stats');
@@ -201,7 +228,7 @@ export async function runIngest(
       const target = await startTarget('floor.js');
       try {
         // The floor never dedups, so cycling the pre-signed pool keeps the generator from being the limit.
-        return { result: await runLoad(target.url, settings, { reusePool: true, poolSize: 5000 }) };
+        return { result: await measuredLoad(target, settings, { reusePool: true, poolSize: 5000 }) };
       } finally {
         await stopTarget(target);
       }
@@ -215,7 +242,7 @@ export async function runIngest(
         });
         try {
           return {
-            result: await runLoad(target.url, settings, { mode: 'hmac', hmacSecret: keys.hmacSecret }),
+            result: await measuredLoad(target, settings, { mode: 'hmac', hmacSecret: keys.hmacSecret }),
           };
         } finally {
           await stopTarget(target);
@@ -268,5 +295,8 @@ export function medianResult(runs: LoadResult[]): LoadResult {
       p99: m((r) => r.latencyMs.p99),
       p999: m((r) => r.latencyMs.p999),
     },
+    cpuUsPerRequest: m((r) => r.cpuUsPerRequest),
+    serverCpuUsPerRequest: m((r) => r.serverCpuUsPerRequest ?? Number.NaN),
+    postgresCpuUsPerRequest: m((r) => r.postgresCpuUsPerRequest ?? Number.NaN),
   };
 }

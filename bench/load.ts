@@ -56,6 +56,14 @@ export interface LoadResult {
   totalOk: number;
   /** The measuring window, ms since the epoch (to count a receiver's arrivals inside it). */
   window: { start: number; end: number };
+  /** Every request sent, warm-up included (what CPU use is divided by). */
+  issued: number;
+  /** The generator's own CPU per request sent (µs), signing of pre-built bodies excluded. */
+  cpuUsPerRequest: number;
+  /** The target process's CPU per request sent (µs, all its threads), added by the runner. */
+  serverCpuUsPerRequest?: number;
+  /** PostgreSQL's server processes' CPU per request sent over the same interval (µs). */
+  postgresCpuUsPerRequest?: number;
 }
 
 interface Payload {
@@ -193,6 +201,7 @@ function nextPayload(): Payload {
 }
 
 async function run(): Promise<LoadResult> {
+  const cpuAtStart = process.cpuUsage();
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   let errors = 0;
@@ -251,6 +260,7 @@ async function run(): Promise<LoadResult> {
   stop = true;
   await Promise.all(workers);
   agent.destroy();
+  const cpu = process.cpuUsage(cpuAtStart);
 
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
@@ -267,6 +277,8 @@ async function run(): Promise<LoadResult> {
     latencyMs: { p50: at(0.5), p99: at(0.99), p999: at(0.999) },
     totalOk,
     window: { start: windowStart, end: windowEnd },
+    issued,
+    cpuUsPerRequest: Number(((cpu.user + cpu.system) / Math.max(1, issued)).toFixed(1)),
   };
 }
 

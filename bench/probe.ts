@@ -21,6 +21,7 @@ try {
   const result = await runTool<LoadResult>('load.js', {
     url: target.url,
     privateKeyPem: keys.privateKeyPem,
+    basicAuth: keys.basicAuth,
     concurrency: 50,
     warmupMs: 500,
     durationMs: 3000,

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,50 @@ export function rssMb(pid: number): { rss: number; hwm: number } {
   } catch {
     return { rss: 0, hwm: 0 };
   }
+}
+
+/** CPU time a process has used so far (user + system, all threads), in ms, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+const CLOCK_TICKS = 100;
+
+/** Measures a process's CPU use over an interval: `stop()` returns the ms it used since `cpuMeter`. */
+export function cpuMeter(pid: number): { stop(): number } {
+  const start = cpuMs(pid);
+  return { stop: () => cpuMs(pid) - start };
+}
+
+/** CPU time used so far by every process named `postgres` (the server and its backends), in ms. */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      total += cpuMs(Number(entry));
+    } catch {
+      // A backend that exited between the listing and the read.
+    }
+  }
+  return total;
+}
+
+/**
+ * PostgreSQL's CPU over an interval. Backends that exit within it take their time with them (so
+ * per-request pools, not the long-lived ones used here, would be undercounted).
+ */
+export function postgresCpuMeter(): { stop(): number } {
+  const start = postgresCpuMs();
+  return { stop: () => postgresCpuMs() - start };
 }
 
 /** Samples VmRSS every `everyMs`; `stop()` returns the peak seen (and the kernel's VmHWM). */

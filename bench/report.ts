@@ -20,6 +20,9 @@ export function ingestHeader(): string {
     pad('p50 ms', 7),
     pad('p99 ms', 7),
     pad('p99.9', 7),
+    pad('cpu µs', 7),
+    pad('pg µs', 6),
+    pad('gen µs', 7),
     pad('runs', 5),
   ].join(' ');
 }
@@ -39,6 +42,14 @@ export function ingestRow(
     pad(r.latencyMs.p50.toFixed(1), 7),
     pad(r.latencyMs.p99.toFixed(1), 7),
     pad(r.latencyMs.p999.toFixed(1), 7),
+    pad(Number.isFinite(r.serverCpuUsPerRequest) ? Math.round(r.serverCpuUsPerRequest ?? 0) : '—', 7),
+    pad(
+      r.postgresCpuUsPerRequest && r.postgresCpuUsPerRequest >= 1
+        ? Math.round(r.postgresCpuUsPerRequest)
+        : '—',
+      6,
+    ),
+    pad(Math.round(r.cpuUsPerRequest), 7),
     pad(runs, 5),
   ].join(' ');
 }

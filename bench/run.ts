@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
+import { type CpuBudget, cpuBudget, printCpuBudget } from './cpu-budget.js';
 import {
   type BacklogRun,
   backlogScenario,
@@ -73,6 +74,7 @@ if (!pg) console.log('PostgreSQL at 127.0.0.1:5432 does not answer: its rows are
 // Ingest
 const ingestRuns = new Map<IngestKey, IngestRun[]>();
 const ingest = new Map<IngestKey, LoadResult>();
+let budget: CpuBudget | null = null;
 if (runs('ingest')) {
   for (let round = 0; round < ROUNDS; round++) {
     for (const scenario of INGEST_SCENARIOS) {
@@ -103,6 +105,14 @@ if (runs('ingest')) {
       `rows per commit (group commit, last run): ${(grouped.during.writer.rows / Math.max(1, grouped.during.writer.commits)).toFixed(1)} on average, ${grouped.during.writer.largestBatch} at most; ${grouped.during.inbox.pending} rows pending when load stopped, drained in ${Math.round(grouped.drainMs ?? 0)} ms; server event-loop delay p99 ${grouped.during.eventLoopDelayMs.p99.toFixed(1)} ms`,
     );
   }
+  budget = cpuBudget({
+    floor: ingest.get('floor'),
+    statusQuo: ingest.get('status_quo'),
+    sqlite: ingest.get('sqlite_sendgrid'),
+    postgres: ingest.get('pg_sendgrid'),
+    postgresPaused: ingest.get('pg_pipeline_paused'),
+  });
+  printCpuBudget(budget);
   for (const key of ['sqlite_pipeline_paused', 'pg_pipeline_paused'] as const) {
     const run = ingestRuns.get(key)?.at(-1);
     if (!run?.after || !run.drainMs) continue;
@@ -207,6 +217,21 @@ if (runs('e2e')) {
         ? `  sustained with no growing backlog: ${s.sustainedPerSec} events/s = ${ratio(s.sustainedPerSec, floorRps) ?? '—'}× floor req/s`
         : `  no rate without a growing backlog was seen; at most ${s.sustainedPerSec} events/s delivered = ${ratio(s.sustainedPerSec, floorRps) ?? '—'}× floor req/s`,
     );
+    const c = s.cpuUsPerEvent;
+    const floor = ingest.get('floor');
+    const cores = cpus().length;
+    const need = (rate: number, usPerEvent: number) => ((rate * usPerEvent) / 1e6).toFixed(2);
+    console.log(
+      `  CPU per event, ingest to delivered: mailhook ${c.server}${c.postgres ? ` + PostgreSQL ${c.postgres}` : ''} + receiver ${c.receiver} + generator ${c.generator} µs = ${c.server + c.postgres + c.receiver + c.generator} µs → at most ${Math.round((cores * 1e6) / Math.max(1, c.server + c.postgres + c.receiver + c.generator))}/s on ${cores} cores`,
+    );
+    if (floor && budget && floorRps) {
+      const target = 0.25 * floorRps;
+      const unavoidable =
+        (floor.cpuUsPerRequest ?? 0) + budget.ecdsaVerifyUs + 2 * (floor.serverCpuUsPerRequest ?? 0);
+      console.log(
+        `  0.25× floor = ${Math.round(target)}/s: generator + ECDSA verify + two bare HTTP servers (mailhook's, the receiver's) = ${Math.round(unavoidable)} µs = ${need(target, unavoidable)} cores before storing or sending anything; mailhook's own ${c.server + c.postgres} µs per event would need ${need(target, c.server + c.postgres)}`,
+      );
+    }
   }
   console.log(`[${elapsed()}]`);
 }
@@ -317,6 +342,7 @@ const summary = {
       { ...result, runs: ingestRuns.get(key)?.map((r) => r.result.rps) },
     ]),
   ),
+  cpuBudget: budget,
   ingestDetail: {
     sqliteGroupCommit: ingestRuns.get('sqlite_sendgrid')?.at(-1)?.during ?? null,
     pipelinePausedDrainMs: ingestRuns.get('sqlite_pipeline_paused')?.at(-1)?.drainMs ?? null,

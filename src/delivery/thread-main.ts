@@ -1,5 +1,4 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { lowerThreadPriority } from '../background-priority.js';
 import { createLogger } from '../logger.js';
 import { openStore } from '../store/index.js';
 import { startDeliveryRuntime } from './runtime.js';
@@ -17,7 +16,6 @@ const logger = createLogger(config.logLevel).child({ area: 'delivery' });
 const send = (message: FromDelivery) => port.postMessage(message);
 // Delivery bookkeeping may be redone after a power cut (at-least-once), so it skips the fsync.
 const store = openStore(config, { poolSize: 5, synchronous: 'NORMAL' });
-lowerThreadPriority(logger);
 const runtime = await startDeliveryRuntime({
   store,
   config,

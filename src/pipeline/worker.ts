@@ -1,5 +1,4 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { lowerThreadPriority } from '../background-priority.js';
 import { startDeliveryRuntime } from '../delivery/runtime.js';
 import { createLogger } from '../logger.js';
 import { openStore } from '../store/index.js';
@@ -14,17 +13,22 @@ import { PipelineRunner } from './runner.js';
  * blocks the event loop that answers providers, and the two writers never wait on each other's lock.
  */
 const data = workerData as PipelineThreadData;
+/**
+ * Costs ~2 ms of ingest → delivered latency; under a steady stream of single events (1,500/s, more
+ * than this thread keeps up with on 2 cores) it halved the delivered latency (p50 1.2 s → 0.6 s).
+ */
+const PIPELINE_GATHER_MS = 2;
 const port = parentPort;
 if (!port) throw new Error('pipeline worker must run in a worker thread');
 
 const logger = createLogger(data.logLevel).child({ area: 'pipeline' });
 const store = openStore(data.store, { poolSize: 4 });
-if (!store.capabilities.blockingWrites) lowerThreadPriority(logger);
 const runner = new PipelineRunner({
   store,
   logger,
   ...(data.batchSize !== null && { batchSize: data.batchSize }),
   pollMs: data.pollMs,
+  gatherMs: PIPELINE_GATHER_MS,
   effects: pipelineEffects(data.softBounce),
 });
 const send = (message: FromPipeline) => port.postMessage(message);
