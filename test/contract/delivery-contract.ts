@@ -22,6 +22,7 @@ import type {
   RowOutcome,
   Store,
 } from '../../src/store/store.js';
+import { endpointRecord as endpointRecordAt } from '../helpers/endpoint-record.js';
 import type { MakeStore } from './store-contract.js';
 
 /**
@@ -43,26 +44,7 @@ function at(ms: number): Date {
 }
 
 function endpointRecord(overrides: Partial<EndpointRecord> = {}): EndpointRecord {
-  return {
-    id: newId('endpoint'),
-    url: 'https://hooks.example.com/mailhook',
-    description: 'CRM sync',
-    eventTypes: [],
-    filter: null,
-    headers: { 'x-team': 'growth' },
-    secrets: [{ secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', expiresAt: null }],
-    status: 'active',
-    statusReason: null,
-    rateLimit: null,
-    maxConcurrency: 10,
-    consecutiveFailures: 0,
-    firstFailureAt: null,
-    lastSuccessAt: null,
-    lastFailureAt: null,
-    createdAt: new Date(T0),
-    updatedAt: new Date(T0),
-    ...overrides,
-  };
+  return endpointRecordAt({ headers: { 'x-team': 'growth' }, ...overrides }, new Date(T0));
 }
 
 interface EventSpec {

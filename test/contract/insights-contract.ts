@@ -13,6 +13,7 @@ import type {
   SuppressionEntry,
   SuppressionQuery,
 } from '../../src/store/store.js';
+import { endpointRecord as endpointRecordAt } from '../helpers/endpoint-record.js';
 import type { MakeStore } from './store-contract.js';
 
 /**
@@ -139,26 +140,7 @@ function delivered(at: number, recipient = ADA): NewEvent {
 }
 
 function endpointRecord(overrides: Partial<EndpointRecord> = {}): EndpointRecord {
-  return {
-    id: newId('endpoint'),
-    url: 'https://hooks.example.com/mailhook',
-    description: 'CRM sync',
-    eventTypes: [],
-    filter: null,
-    headers: {},
-    secrets: [{ secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', expiresAt: null }],
-    status: 'active',
-    statusReason: null,
-    rateLimit: null,
-    maxConcurrency: 10,
-    consecutiveFailures: 0,
-    firstFailureAt: null,
-    lastSuccessAt: null,
-    lastFailureAt: null,
-    createdAt: new Date(T0),
-    updatedAt: new Date(T0),
-    ...overrides,
-  };
+  return endpointRecordAt(overrides, new Date(T0));
 }
 
 function manual(

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { newId } from '../../../src/ids.js';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import type { AttemptResult } from '../../../src/store/store.js';
+import { endpointRecord } from '../../helpers/endpoint-record.js';
 
 /**
  * Delivery bookkeeping runs with synchronous=NORMAL on the connection that also takes ingest
@@ -23,26 +23,7 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mailhook-sync-'));
   store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
   await store.migrate();
-  const now = new Date();
-  await store.createEndpoint({
-    id: newId('endpoint'),
-    url: 'https://hooks.example.com/in',
-    description: '',
-    eventTypes: [],
-    filter: null,
-    headers: {},
-    secrets: [{ secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', expiresAt: null }],
-    status: 'active',
-    statusReason: null,
-    rateLimit: null,
-    maxConcurrency: 10,
-    consecutiveFailures: 0,
-    firstFailureAt: null,
-    lastSuccessAt: null,
-    lastFailureAt: null,
-    createdAt: now,
-    updatedAt: now,
-  });
+  await store.createEndpoint(endpointRecord());
 });
 
 afterEach(async () => {
