@@ -106,13 +106,18 @@ function rawRequestOf(request: FastifyRequest, receivedAt: Date): RawRequest {
  */
 export async function ingestRoutes(scope: FastifyInstance, options: IngestOptions): Promise<void> {
   const { config, store, sources, writer, now, metrics } = options;
-  // Outcomes are counted from the answer, so 413s decided by the body limit are counted too.
+  /** The source each request resolved to, so the answer is counted without looking it up again. */
+  const resolved = new WeakMap<FastifyRequest, { id: string; provider: string }>();
+  // Outcomes are counted from the answer, so 413s decided by the body limit (before the handler ran)
+  // are counted too; those still need the lookup, and a store that is down must not stop the count.
   scope.addHook('onResponse', async (request, reply) => {
     const params = request.params as { sourceId?: string } | undefined;
-    const cached = params?.sourceId ? await sources.get(params.sourceId) : null;
+    const source =
+      resolved.get(request) ??
+      (params?.sourceId ? await sources.get(params.sourceId).catch(() => null) : null);
     metrics.ingestRequests.inc({
-      source_id: cached ? cached.id : 'unknown',
-      provider: cached?.provider ?? 'unknown',
+      source_id: source?.id ?? 'unknown',
+      provider: source?.provider ?? 'unknown',
       outcome: OUTCOMES[reply.statusCode] ?? 'other',
     });
   });
@@ -140,6 +145,7 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
   async function ingest(request: FastifyRequest<{ Params: { sourceId: string } }>, reply: FastifyReply) {
     const receivedAt = now();
     const { source, adapter } = await sourceFor(request.params.sourceId);
+    resolved.set(request, source);
     if (request.method === 'HEAD' || (request.method === 'GET' && !adapter.acceptsGet)) {
       // A browser or a provider's URL check: the URL is right, but events must be POSTed.
       return reply.code(200).send({ status: 'ok', provider: source.provider });

@@ -38,6 +38,26 @@ describe('/metrics', () => {
   });
   afterEach(async () => app.close());
 
+  it('counts a 503 while the store cannot be read (the source is unknown then)', async () => {
+    const original = app.store.getSource.bind(app.store);
+    app.store.getSource = async () => {
+      throw new Error('connection refused');
+    };
+    const body = sendGridBody(sendGridEvents(1));
+    const answer = await app.server.inject({
+      method: 'POST',
+      url: '/ingest/src_while_down',
+      headers: signer.headers(body),
+      payload: body,
+    });
+    app.store.getSource = original;
+    expect(answer.statusCode).toBe(503);
+    const text = (await app.server.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(
+      sample(text, 'mailhook_ingest_requests_total', { source_id: 'unknown', outcome: 'unavailable' }),
+    ).toBe(1);
+  });
+
   it('counts exactly what was sent: accepted, refused, unknown, duplicates, stored events by type', async () => {
     const events = sendGridEvents(4);
     const body = sendGridBody(events);
