@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { skipOutsideCi } from '../../helpers/ci.js';
 import {
   allEvents,
   checkStored,
@@ -177,7 +178,10 @@ function errorLines(server: ServerProcess, pattern: RegExp): string[] {
     .filter((line) => line.includes('"level":50') && pattern.test(line));
 }
 
-describe.skipIf(!canMountTmpfs())('SQLite on a full disk', () => {
+const TMPFS = canMountTmpfs() ? null : 'cannot mount a tmpfs (needs root)';
+const CHATTR = canChattr() ? null : 'cannot set the immutable attribute with chattr (needs root on ext2/3/4)';
+
+describe.skipIf(skipOutsideCi('the full-disk tests', TMPFS))('SQLite on a full disk', () => {
   it('answers 503 while the disk is full, logs why, and stores everything it acknowledged once space is back', async () => {
     const dataDir = tmpfs(128);
     const server = await startServer({ dataDir, env: { MAILHOOK_LOG_LEVEL: 'warn' } });
@@ -205,72 +209,78 @@ describe.skipIf(!canMountTmpfs())('SQLite on a full disk', () => {
   }, 60_000);
 });
 
-describe.skipIf(!canChattr())('SQLite files that cannot be written', () => {
-  it('answers 503 while the database and its WAL are immutable, logs why, and recovers when they are writable again', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'mailhook-immutable-'));
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const server = await startServer({ dataDir, env: { MAILHOOK_LOG_LEVEL: 'warn' } });
-    // The -shm file is memory-mapped: an immutable mapping would fault, not fail a write. Real
-    // read-only remounts cannot be produced under a running server (the kernel refuses while files
-    // are open for writing), so immutability is the closest fault that reaches SQLite's writes.
-    const files = () =>
-      readdirSync(dataDir)
-        .filter((f) => f === 'mailhook.db' || f === 'mailhook.db-wal')
-        .map((f) => join(dataDir, f));
-    let locked: string[] = [];
-    cleanups.push(() => {
-      if (locked.length > 0) execFileSync('chattr', ['-i', ...locked]);
-    });
-    const run = await loadAroundFault(
-      server,
-      () => {
-        locked = files();
-        execFileSync('chattr', ['+i', ...locked]);
-      },
-      () => {
-        execFileSync('chattr', ['-i', ...locked]);
-        locked = [];
-      },
-    );
-    const { during, after } = summary(run);
-    const logged = errorLines(server, /disk I\/O error|SQLITE_IOERR|readonly/i);
-    console.log(
-      `immutable database files: requests while locked ${JSON.stringify(during)}, after ${JSON.stringify(after)}; ` +
-        `${run.acknowledged} events acknowledged, ${run.stored} stored, 0 lost; ${logged.length} error log lines name the cause`,
-    );
-    expect(during['503'] ?? 0).toBeGreaterThan(0);
-    expect(Object.keys(during).filter((s) => s !== '200' && s !== '503')).toEqual([]);
-    expect(after).toEqual({ '200': expect.any(Number) });
-    expect(logged.some((l) => l.includes('could not store ingest request'))).toBe(true);
-    await server.stop();
-  }, 60_000);
-});
+describe.skipIf(skipOutsideCi('the immutable-file tests', CHATTR))(
+  'SQLite files that cannot be written',
+  () => {
+    it('answers 503 while the database and its WAL are immutable, logs why, and recovers when they are writable again', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'mailhook-immutable-'));
+      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+      const server = await startServer({ dataDir, env: { MAILHOOK_LOG_LEVEL: 'warn' } });
+      // The -shm file is memory-mapped: an immutable mapping would fault, not fail a write. Real
+      // read-only remounts cannot be produced under a running server (the kernel refuses while files
+      // are open for writing), so immutability is the closest fault that reaches SQLite's writes.
+      const files = () =>
+        readdirSync(dataDir)
+          .filter((f) => f === 'mailhook.db' || f === 'mailhook.db-wal')
+          .map((f) => join(dataDir, f));
+      let locked: string[] = [];
+      cleanups.push(() => {
+        if (locked.length > 0) execFileSync('chattr', ['-i', ...locked]);
+      });
+      const run = await loadAroundFault(
+        server,
+        () => {
+          locked = files();
+          execFileSync('chattr', ['+i', ...locked]);
+        },
+        () => {
+          execFileSync('chattr', ['-i', ...locked]);
+          locked = [];
+        },
+      );
+      const { during, after } = summary(run);
+      const logged = errorLines(server, /disk I\/O error|SQLITE_IOERR|readonly/i);
+      console.log(
+        `immutable database files: requests while locked ${JSON.stringify(during)}, after ${JSON.stringify(after)}; ` +
+          `${run.acknowledged} events acknowledged, ${run.stored} stored, 0 lost; ${logged.length} error log lines name the cause`,
+      );
+      expect(during['503'] ?? 0).toBeGreaterThan(0);
+      expect(Object.keys(during).filter((s) => s !== '200' && s !== '503')).toEqual([]);
+      expect(after).toEqual({ '200': expect.any(Number) });
+      expect(logged.some((l) => l.includes('could not store ingest request'))).toBe(true);
+      await server.stop();
+    }, 60_000);
+  },
+);
 
-describe.skipIf(!canMountTmpfs())('SQLite on a read-only filesystem at start', () => {
-  it('refuses to start with a message naming the database file, and starts with its data intact once writable', async () => {
-    const dataDir = tmpfs(16);
-    const first = await startServer({ dataDir });
-    const signer = sendGridSigner();
-    const sourceId = await createSendGridSource(first.url, signer, 'read-only start');
-    await first.stop();
-    execFileSync('mount', ['-o', 'remount,ro', dataDir]);
+describe.skipIf(skipOutsideCi('the read-only filesystem test', TMPFS))(
+  'SQLite on a read-only filesystem at start',
+  () => {
+    it('refuses to start with a message naming the database file, and starts with its data intact once writable', async () => {
+      const dataDir = tmpfs(16);
+      const first = await startServer({ dataDir });
+      const signer = sendGridSigner();
+      const sourceId = await createSendGridSource(first.url, signer, 'read-only start');
+      await first.stop();
+      execFileSync('mount', ['-o', 'remount,ro', dataDir]);
 
-    const refused = await runCli(['serve'], e2eEnv(dataDir, { HOST: '127.0.0.1', PORT: '0' }), 15_000);
-    const output = `${refused.stderr}${refused.stdout}`;
-    console.log(
-      `read-only data dir at start: exit ${refused.code} after ${refused.ms} ms: ${output.trim().slice(0, 300)}`,
-    );
+      const refused = await runCli(['serve'], e2eEnv(dataDir, { HOST: '127.0.0.1', PORT: '0' }), 15_000);
+      const output = `${refused.stderr}${refused.stdout}`;
+      console.log(
+        `read-only data dir at start: exit ${refused.code} after ${refused.ms} ms: ${output.trim().slice(0, 300)}`,
+      );
 
-    execFileSync('mount', ['-o', 'remount,rw', dataDir]);
-    const again = await startServer({ dataDir });
-    const source = await api<{ id: string }>(again.url, `/v1/sources/${sourceId}`);
-    expect(source.status).toBe(200);
-    await again.stop();
+      execFileSync('mount', ['-o', 'remount,rw', dataDir]);
+      const again = await startServer({ dataDir });
+      const source = await api<{ id: string }>(again.url, `/v1/sources/${sourceId}`);
+      expect(source.status).toBe(200);
+      await again.stop();
 
-    expect(refused.code, 'exit code of serve on a read-only data dir').not.toBe(0);
-    expect(refused.signal).toBeNull();
-    // What an operator needs to act: which file, and that it could not be opened or written.
-    expect(output).toMatch(/unable to open|read-only|readonly/i);
-    expect(output, 'the message names the database file').toContain(join(dataDir, 'mailhook.db'));
-  }, 40_000);
-});
+      expect(refused.code, 'exit code of serve on a read-only data dir').not.toBe(0);
+      expect(refused.signal).toBeNull();
+      // What an operator needs to act: which file, and that it could not be opened or written.
+      expect(output).toMatch(/unable to open|read-only|readonly/i);
+      expect(output, 'the message names the database file').toContain(join(dataDir, 'mailhook.db'));
+    }, 40_000);
+  },
+);

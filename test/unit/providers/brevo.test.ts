@@ -6,6 +6,7 @@ import { brevo } from '../../../src/providers/brevo.js';
 import { brevoTimeOf, parisLocalToUtcMs } from '../../../src/providers/brevo-time.js';
 import { parseJsonLossless } from '../../../src/providers/json.js';
 import type { RawRequest, Source } from '../../../src/providers/types.js';
+import { adapterSource, rawRequest } from '../../helpers/adapter-request.js';
 import { verifyContext } from '../../helpers/verify-context.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/brevo');
@@ -13,27 +14,11 @@ const PASSWORD = 'correct-horse-battery';
 const TOKEN = 'brevo-bearer-token-0123456789';
 
 function sourceWith(config: unknown): Source {
-  const now = new Date();
-  return {
-    id: 'src_test',
-    name: 'brevo',
-    provider: 'brevo',
-    config: brevo.validateConfig(config),
-    enabled: true,
-    createdAt: now,
-    updatedAt: now,
-  };
+  return adapterSource(brevo, config);
 }
 
 function request(body: string, headers: Record<string, string> = {}): RawRequest {
-  return {
-    method: 'POST',
-    path: '/ingest/src_test',
-    query: '',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: Buffer.from(body, 'utf8'),
-    receivedAt: new Date(),
-  };
+  return rawRequest(body, { 'content-type': 'application/json', ...headers });
 }
 
 function basic(username: string, password: string): string {
@@ -69,11 +54,9 @@ describe('Brevo source configuration', () => {
   it('refuses a config without credentials with MH_ERR_INVALID_SOURCE_CONFIG', () => {
     expect(() => brevo.validateConfig({})).toThrow(MailhookError);
     expect(() => brevo.validateConfig({ header: { name: 'x-secret', value: 'short' } })).toThrow(/16/);
-    try {
-      brevo.validateConfig({ basic_auth: { username: 'a:b', password: PASSWORD } });
-    } catch (err) {
-      expect((err as MailhookError).code).toBe('MH_ERR_INVALID_SOURCE_CONFIG');
-    }
+    expect(() => brevo.validateConfig({ basic_auth: { username: 'a:b', password: PASSWORD } })).toThrow(
+      expect.objectContaining({ code: 'MH_ERR_INVALID_SOURCE_CONFIG' }),
+    );
   });
 });
 

@@ -5,21 +5,13 @@ import { MalformedPayloadError } from '../../../src/errors.js';
 import { elasticemail } from '../../../src/providers/elasticemail.js';
 import { parseEventDate } from '../../../src/providers/elasticemail-fields.js';
 import type { RawRequest, Source } from '../../../src/providers/types.js';
+import { adapterSource } from '../../helpers/adapter-request.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/elasticemail');
 const TOKEN = 'q7Yx2mN9pL4vR8sT1wZ3';
 
 function sourceWith(config: Record<string, unknown>): Source {
-  const now = new Date();
-  return {
-    id: 'src_test',
-    name: 'ee',
-    provider: 'elasticemail',
-    config: elasticemail.validateConfig(config),
-    enabled: true,
-    createdAt: now,
-    updatedAt: now,
-  };
+  return adapterSource(elasticemail, config);
 }
 
 function get(query: string, headers: Record<string, string> = {}): RawRequest {

@@ -10,6 +10,7 @@ import {
 } from '../../../src/providers/mailersend.js';
 import { parseTimestamp } from '../../../src/providers/mailersend-payload.js';
 import type { RawRequest, Source } from '../../../src/providers/types.js';
+import { adapterSource, rawRequest } from '../../helpers/adapter-request.js';
 import { verifyContext } from '../../helpers/verify-context.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures');
@@ -30,15 +31,7 @@ function fixture(name: string): Record<string, unknown> {
 }
 
 function source(config: Record<string, unknown> = { signing_secret: SECRET }): Source {
-  return {
-    id: 'src_ms',
-    name: 'mailersend',
-    provider: 'mailersend',
-    config: mailersend.validateConfig(config),
-    enabled: true,
-    createdAt: new Date(),
-    updatedAt: new Date(),
-  };
+  return adapterSource(mailersend, config);
 }
 
 /** MailerSend escapes "/" in its JSON bodies; the signature covers those exact bytes. */
@@ -52,14 +45,7 @@ function sign(body: string, secret = SECRET): string {
 }
 
 function request(body: string, headers: Record<string, string> = {}): RawRequest {
-  return {
-    method: 'POST',
-    path: '/ingest/src_ms',
-    query: '',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: Buffer.from(body),
-    receivedAt: new Date(),
-  };
+  return rawRequest(body, { 'content-type': 'application/json', ...headers });
 }
 
 function signed(payload: unknown, secret = SECRET): RawRequest {

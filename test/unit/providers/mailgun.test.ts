@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { MailhookError, MalformedPayloadError } from '../../../src/errors.js';
 import { mailgun } from '../../../src/providers/mailgun.js';
 import type { RawRequest, Source, VerifyContext } from '../../../src/providers/types.js';
+import { adapterSource, rawRequest } from '../../helpers/adapter-request.js';
 import { verifyContext } from '../../helpers/verify-context.js';
 
 const VECTORS = join(import.meta.dirname, '../../fixtures/vectors/mailgun');
@@ -37,31 +38,11 @@ function fixture<T = CurrentFixture>(name: string): T {
 }
 
 function sourceWith(signingKey: string): Source {
-  const now = new Date();
-  return {
-    id: 'src_test',
-    name: 'mg',
-    provider: 'mailgun',
-    config: mailgun.validateConfig({ signing_key: signingKey }),
-    enabled: true,
-    createdAt: now,
-    updatedAt: now,
-  };
-}
-
-function request(body: string | Buffer, headers: Record<string, string> = {}): RawRequest {
-  return {
-    method: 'POST',
-    path: '/ingest/src_test',
-    query: '',
-    headers,
-    body: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'),
-    receivedAt: new Date(),
-  };
+  return adapterSource(mailgun, { signing_key: signingKey });
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
-const jsonRequest = (payload: unknown) => request(JSON.stringify(payload), JSON_HEADERS);
+const jsonRequest = (payload: unknown) => rawRequest(JSON.stringify(payload), JSON_HEADERS);
 
 function hmac(timestamp: string, token: string, key = KEY): string {
   return createHmac('sha256', key)
@@ -83,7 +64,7 @@ function legacyRequest(legacy: LegacyFixture): RawRequest {
   if (legacy.encoding === 'urlencoded') {
     const params = new URLSearchParams();
     for (const [name, value] of legacy.fields) params.append(name, value);
-    return request(params.toString(), { 'content-type': 'application/x-www-form-urlencoded' });
+    return rawRequest(params.toString(), { 'content-type': 'application/x-www-form-urlencoded' });
   }
   const boundary = '----mailhookBoundary7MA4YWxkTrZu0gW';
   const parts = legacy.fields.map(
@@ -95,7 +76,7 @@ function legacyRequest(legacy: LegacyFixture): RawRequest {
         `Content-Type: ${file.type}\r\n\r\n${file.content}\r\n`,
     );
   }
-  return request(`${parts.join('')}--${boundary}--\r\n`, {
+  return rawRequest(`${parts.join('')}--${boundary}--\r\n`, {
     'content-type': `multipart/form-data; boundary=${boundary}`,
   });
 }
@@ -151,7 +132,7 @@ describe('Mailgun verification against the official mailgun-php vector', () => {
       token: vector.token,
       signature: vector.expected_signature,
     }).toString();
-    const req = request(body, { 'content-type': 'application/x-www-form-urlencoded' });
+    const req = rawRequest(body, { 'content-type': 'application/x-www-form-urlencoded' });
     expect(mailgun.verify(req, source, noFreshness())).toEqual({ ok: true });
   });
 
@@ -202,7 +183,7 @@ describe('Mailgun verification of signatures, freshness and tokens', () => {
     for (const variant of variants) {
       expect(mailgun.verify(jsonRequest(variant), source, fiveMinutes()).ok).toBe(false);
     }
-    expect(mailgun.verify(request('{"signature": ', JSON_HEADERS), source, fiveMinutes()).ok).toBe(false);
+    expect(mailgun.verify(rawRequest('{"signature": ', JSON_HEADERS), source, fiveMinutes()).ok).toBe(false);
   });
 
   it('accepts an upper-case hex signature and a timestamp posted as a JSON integer', () => {
@@ -302,13 +283,13 @@ describe('Mailgun verification of signatures, freshness and tokens', () => {
   });
 
   it('refuses a multipart post that cannot be read and a form without signature fields', () => {
-    const broken = request('--b\r\nContent-Disposition: form-data; name="token"\r\n\r\nabc', {
+    const broken = rawRequest('--b\r\nContent-Disposition: form-data; name="token"\r\n\r\nabc', {
       'content-type': 'multipart/form-data; boundary=b',
     });
     expect(mailgun.verify(broken, source, noFreshness()).ok).toBe(false);
-    const noBoundary = request('x', { 'content-type': 'multipart/form-data' });
+    const noBoundary = rawRequest('x', { 'content-type': 'multipart/form-data' });
     expect(mailgun.verify(noBoundary, source, noFreshness()).ok).toBe(false);
-    const unsigned = request('event=delivered', { 'content-type': 'application/x-www-form-urlencoded' });
+    const unsigned = rawRequest('event=delivered', { 'content-type': 'application/x-www-form-urlencoded' });
     expect(mailgun.verify(unsigned, source, noFreshness()).ok).toBe(false);
   });
 });
@@ -391,7 +372,7 @@ describe('Mailgun parsing of current webhooks', () => {
 
   it('gives the same dedup key to a resend, and another to the same id on another day', () => {
     const payload = fixture('delivered');
-    const again = mailgun.parse(request(JSON.stringify(payload, null, 4))).events[0]?.dedupKey;
+    const again = mailgun.parse(rawRequest(JSON.stringify(payload, null, 4))).events[0]?.dedupKey;
     expect(again).toBe(mailgun.parse(jsonRequest(payload)).events[0]?.dedupKey);
     const nextDay = { ...payload['event-data'], timestamp: 1770232831.6585283 };
     const other = mailgun.parse(jsonRequest({ ...payload, 'event-data': nextDay })).events[0]?.dedupKey;
@@ -424,7 +405,7 @@ describe('Mailgun parsing of current webhooks', () => {
       '{"event-data": {"event": "delivered", "timestamp": "soon"}}',
     ];
     for (const body of bodies)
-      expect(() => mailgun.parse(request(body, JSON_HEADERS)), body).toThrow(MalformedPayloadError);
+      expect(() => mailgun.parse(rawRequest(body, JSON_HEADERS)), body).toThrow(MalformedPayloadError);
   });
 });
 
@@ -448,18 +429,18 @@ describe('Mailgun parsing of legacy form webhooks', () => {
   });
 
   it('skips an inbound route post and a form without an event', () => {
-    const inbound = request('sender=a%40example.com&body-plain=hi&timestamp=1&token=t&signature=s', {
+    const inbound = rawRequest('sender=a%40example.com&body-plain=hi&timestamp=1&token=t&signature=s', {
       'content-type': 'application/x-www-form-urlencoded',
     });
     expect(mailgun.parse(inbound).skipped[0]?.reason).toMatch(/inbound route post/);
-    const empty = request('foo=bar', { 'content-type': 'application/x-www-form-urlencoded' });
+    const empty = rawRequest('foo=bar', { 'content-type': 'application/x-www-form-urlencoded' });
     expect(mailgun.parse(empty).skipped).toHaveLength(1);
   });
 
   it('quarantines an unreadable multipart body and a legacy post without a timestamp', () => {
-    const broken = request('garbage', { 'content-type': 'multipart/form-data; boundary=b' });
+    const broken = rawRequest('garbage', { 'content-type': 'multipart/form-data; boundary=b' });
     expect(() => mailgun.parse(broken)).toThrow(MalformedPayloadError);
-    const noTime = request('event=delivered&token=t', {
+    const noTime = rawRequest('event=delivered&token=t', {
       'content-type': 'application/x-www-form-urlencoded',
     });
     expect(() => mailgun.parse(noTime)).toThrow(MalformedPayloadError);

@@ -5,33 +5,18 @@ import { MailhookError, MalformedPayloadError } from '../../../src/errors.js';
 import { parseJsonLossless } from '../../../src/providers/json.js';
 import { mailjet } from '../../../src/providers/mailjet.js';
 import type { RawRequest, Source } from '../../../src/providers/types.js';
+import { adapterSource, rawRequest } from '../../helpers/adapter-request.js';
 import { verifyContext } from '../../helpers/verify-context.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/mailjet');
 const PASSWORD = 'correct-horse-battery';
 
 function sourceWith(config: unknown): Source {
-  const now = new Date();
-  return {
-    id: 'src_test',
-    name: 'mj',
-    provider: 'mailjet',
-    config: mailjet.validateConfig(config),
-    enabled: true,
-    createdAt: now,
-    updatedAt: now,
-  };
+  return adapterSource(mailjet, config);
 }
 
 function request(body: string, headers: Record<string, string> = {}): RawRequest {
-  return {
-    method: 'POST',
-    path: '/ingest/src_test',
-    query: '',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: Buffer.from(body, 'utf8'),
-    receivedAt: new Date(),
-  };
+  return rawRequest(body, { 'content-type': 'application/json', ...headers });
 }
 
 function basic(username: string, password: string): string {
@@ -70,11 +55,9 @@ describe('Mailjet source configuration', () => {
     ]) {
       expect(() => mailjet.validateConfig(config)).toThrow(MailhookError);
     }
-    try {
-      mailjet.validateConfig({});
-    } catch (err) {
-      expect((err as MailhookError).code).toBe('MH_ERR_INVALID_SOURCE_CONFIG');
-    }
+    expect(() => mailjet.validateConfig({})).toThrow(
+      expect.objectContaining({ code: 'MH_ERR_INVALID_SOURCE_CONFIG' }),
+    );
   });
 });
 

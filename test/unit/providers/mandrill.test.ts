@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { MalformedPayloadError } from '../../../src/errors.js';
 import { mandrill, mandrillSignature } from '../../../src/providers/mandrill.js';
 import type { RawRequest, Source } from '../../../src/providers/types.js';
+import { adapterSource, rawRequest } from '../../helpers/adapter-request.js';
 import { verifyContext } from '../../helpers/verify-context.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures');
@@ -24,15 +25,7 @@ function fixture(name: string): Record<string, unknown>[] {
 }
 
 function source(config: Record<string, unknown> = { webhook_key: KEY }): Source {
-  return {
-    id: 'src_test',
-    name: 'mandrill',
-    provider: 'mandrill',
-    config: mandrill.validateConfig(config),
-    enabled: true,
-    createdAt: new Date(),
-    updatedAt: new Date(),
-  };
+  return adapterSource(mandrill, config);
 }
 
 /** The form body Mandrill posts: PHP's json_encode escapes "/", http_build_query encodes spaces as "+". */
@@ -48,14 +41,7 @@ function sign(body: string, url = INGEST_URL, key = KEY): string {
 }
 
 function request(body: string, headers: Record<string, string> = {}, query = ''): RawRequest {
-  return {
-    method: 'POST',
-    path: '/ingest/src_test',
-    query,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: Buffer.from(body),
-    receivedAt: new Date(),
-  };
+  return rawRequest(body, { 'content-type': 'application/x-www-form-urlencoded', ...headers }, { query });
 }
 
 function signed(events: unknown[]): RawRequest {

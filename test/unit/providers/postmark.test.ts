@@ -5,7 +5,8 @@ import { MalformedPayloadError } from '../../../src/errors.js';
 import { parseJsonLossless } from '../../../src/providers/json.js';
 import { parseIsoInstant, postmark } from '../../../src/providers/postmark.js';
 import { POSTMARK_BOUNCE_TYPES } from '../../../src/providers/postmark-bounce-types.js';
-import type { RawRequest, Source } from '../../../src/providers/types.js';
+import type { Source } from '../../../src/providers/types.js';
+import { adapterSource, rawRequest } from '../../helpers/adapter-request.js';
 import { verifyContext } from '../../helpers/verify-context.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/postmark');
@@ -18,27 +19,7 @@ function basic(user: string, password: string): string {
 }
 
 function sourceWith(config: Record<string, unknown>): Source {
-  const now = new Date();
-  return {
-    id: 'src_test',
-    name: 'pm',
-    provider: 'postmark',
-    config: postmark.validateConfig(config),
-    enabled: true,
-    createdAt: now,
-    updatedAt: now,
-  };
-}
-
-function request(body: string | Buffer, headers: Record<string, string> = {}): RawRequest {
-  return {
-    method: 'POST',
-    path: '/ingest/src_test',
-    query: '',
-    headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
-    body: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'),
-    receivedAt: new Date(),
-  };
+  return adapterSource(postmark, config);
 }
 
 function fixtureText(name: string): string {
@@ -52,7 +33,7 @@ function fixture(name: string): Record<string, unknown> {
 
 /** Parses one record, given as the raw text Postmark posts or as an object to serialise. */
 function parseOne(record: string | Record<string, unknown>) {
-  const result = postmark.parse(request(typeof record === 'string' ? record : JSON.stringify(record)));
+  const result = postmark.parse(rawRequest(typeof record === 'string' ? record : JSON.stringify(record)));
   expect(result.events, JSON.stringify(result.skipped)).toHaveLength(1);
   return result.events[0]!;
 }
@@ -94,51 +75,65 @@ describe('Postmark verification by credentials', () => {
 
   it('accepts the configured basic auth credentials', async () => {
     expect(
-      await postmark.verify(request(body, { authorization: basic(USER, PASSWORD) }), basicSource, ctx),
+      await postmark.verify(rawRequest(body, { authorization: basic(USER, PASSWORD) }), basicSource, ctx),
     ).toEqual({ ok: true });
   });
 
   it('refuses a wrong password, a wrong user and a missing Authorization header', async () => {
     for (const auth of [basic(USER, `${PASSWORD}!`), basic('someone', PASSWORD), undefined]) {
       const headers: Record<string, string> = auth ? { authorization: auth } : {};
-      expect((await postmark.verify(request(body, headers), basicSource, ctx)).ok).toBe(false);
+      expect((await postmark.verify(rawRequest(body, headers), basicSource, ctx)).ok).toBe(false);
     }
   });
 
   it('accepts the configured secret header whatever the case of its name, and refuses a wrong value', async () => {
     expect(
-      (await postmark.verify(request(body, { 'X-MAILHOOK-SECRET': HEADER.value }), headerSource, ctx)).ok,
+      (await postmark.verify(rawRequest(body, { 'X-MAILHOOK-SECRET': HEADER.value }), headerSource, ctx)).ok,
     ).toBe(true);
     expect(
-      (await postmark.verify(request(body, { 'x-mailhook-secret': `${HEADER.value}x` }), headerSource, ctx))
-        .ok,
+      (
+        await postmark.verify(
+          rawRequest(body, { 'x-mailhook-secret': `${HEADER.value}x` }),
+          headerSource,
+          ctx,
+        )
+      ).ok,
     ).toBe(false);
-    expect((await postmark.verify(request(body), headerSource, ctx)).ok).toBe(false);
+    expect((await postmark.verify(rawRequest(body), headerSource, ctx)).ok).toBe(false);
   });
 
   it('requires both credentials when both are configured', async () => {
     const auth = { authorization: basic(USER, PASSWORD) };
-    expect((await postmark.verify(request(body, auth), bothSource, ctx)).ok).toBe(false);
+    expect((await postmark.verify(rawRequest(body, auth), bothSource, ctx)).ok).toBe(false);
     expect(
-      (await postmark.verify(request(body, { ...auth, 'x-mailhook-secret': HEADER.value }), bothSource, ctx))
-        .ok,
+      (
+        await postmark.verify(
+          rawRequest(body, { ...auth, 'x-mailhook-secret': HEADER.value }),
+          bothSource,
+          ctx,
+        )
+      ).ok,
     ).toBe(true);
   });
 
   it('refuses garbage Authorization headers and sources without credentials without throwing', async () => {
     for (const auth of ['Basic', 'Basic !!!', 'Bearer x', basic('', '')]) {
-      expect((await postmark.verify(request(body, { authorization: auth }), basicSource, ctx)).ok).toBe(
+      expect((await postmark.verify(rawRequest(body, { authorization: auth }), basicSource, ctx)).ok).toBe(
         false,
       );
     }
     const bare: Source = { ...basicSource, config: {} };
     expect(
-      (await postmark.verify(request(body, { authorization: basic(USER, PASSWORD) }), bare, ctx)).ok,
+      (await postmark.verify(rawRequest(body, { authorization: basic(USER, PASSWORD) }), bare, ctx)).ok,
     ).toBe(false);
   });
 
   it('never puts the secret in the refusal reason', async () => {
-    const result = await postmark.verify(request(body, { 'x-mailhook-secret': 'nope' }), headerSource, ctx);
+    const result = await postmark.verify(
+      rawRequest(body, { 'x-mailhook-secret': 'nope' }),
+      headerSource,
+      ctx,
+    );
     expect(result.ok).toBe(false);
     expect(JSON.stringify(result)).not.toContain(HEADER.value);
   });
@@ -360,7 +355,7 @@ describe('Postmark bounce type classification', () => {
     it(`classifies a ${type} bounce record as ${outcome === 'skipped' ? 'skipped' : outcome.join(' ')}`, () => {
       const entry = POSTMARK_BOUNCE_TYPES[type]!;
       const record = { ...fixture('bounce-hard'), Type: type, TypeCode: entry.code };
-      const result = postmark.parse(request(JSON.stringify(record)));
+      const result = postmark.parse(rawRequest(JSON.stringify(record)));
       if (outcome === 'skipped') {
         expect(result.events).toEqual([]);
         expect(result.skipped).toEqual([{ index: 0, reason: expect.stringContaining(type) }]);
@@ -426,19 +421,19 @@ describe('Postmark dedup keys for records without an id', () => {
 describe('Postmark records that are not outbound email events', () => {
   it('skips an inbound message webhook and a record type it does not know, with reasons', () => {
     const inbound = { FromFull: { Email: 'a@example.net', Name: '' }, Subject: 'hi', MessageID: 'x' };
-    expect(postmark.parse(request(JSON.stringify(inbound)))).toEqual({
+    expect(postmark.parse(rawRequest(JSON.stringify(inbound)))).toEqual({
       events: [],
       skipped: [{ index: 0, reason: expect.stringContaining('inbound') }],
     });
     const future = { RecordType: 'Engagement', MessageID: 'x', Recipient: 'a@example.com' };
-    expect(postmark.parse(request(JSON.stringify(future))).skipped).toEqual([
+    expect(postmark.parse(rawRequest(JSON.stringify(future))).skipped).toEqual([
       { index: 0, reason: expect.stringContaining('"Engagement"') },
     ]);
   });
 
   it('throws a malformed-payload error for broken JSON and records missing what identifies them', () => {
-    expect(() => postmark.parse(request('{"RecordType":'))).toThrow(MalformedPayloadError);
-    expect(() => postmark.parse(request('42'))).toThrow(/not a JSON object/);
+    expect(() => postmark.parse(rawRequest('{"RecordType":'))).toThrow(MalformedPayloadError);
+    expect(() => postmark.parse(rawRequest('42'))).toThrow(/not a JSON object/);
     const { Recipient: _r, ...noRecipient } = fixture('delivery');
     expect(() => parseOne(noRecipient)).toThrow(/recipient/);
     expect(() => parseOne({ ...fixture('delivery'), DeliveredAt: 'yesterday' })).toThrow(/DeliveredAt/);

@@ -4,7 +4,8 @@ import { EventWebhook } from '@sendgrid/eventwebhook';
 import { describe, expect, it } from 'vitest';
 import { MalformedPayloadError } from '../../../src/errors.js';
 import { sendgrid } from '../../../src/providers/sendgrid.js';
-import type { RawRequest, Source, VerifyContext } from '../../../src/providers/types.js';
+import type { Source, VerifyContext } from '../../../src/providers/types.js';
+import { adapterSource, rawRequest } from '../../helpers/adapter-request.js';
 import { sendGridBody, sendGridEvents, sendGridSigner } from '../../helpers/sendgrid.js';
 import { verifyContext } from '../../helpers/verify-context.js';
 
@@ -22,28 +23,7 @@ function loadVector(file: string): Vector {
 }
 
 function sourceWith(publicKey: string): Source {
-  const now = new Date();
-  return {
-    id: 'src_test',
-    name: 'sg',
-    provider: 'sendgrid',
-    config: sendgrid.validateConfig({ public_key: publicKey }),
-    enabled: true,
-    createdAt: now,
-    updatedAt: now,
-  };
-}
-
-function request(body: string | Buffer, headers: Record<string, string>): RawRequest {
-  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-  return {
-    method: 'POST',
-    path: '/ingest/src_test',
-    query: '',
-    headers: lower,
-    body: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'),
-    receivedAt: new Date(),
-  };
+  return adapterSource(sendgrid, { public_key: publicKey });
 }
 
 const noFreshness: VerifyContext = verifyContext({ toleranceSec: 0 });
@@ -54,16 +34,18 @@ describe('SendGrid verification against the official SDK vectors', () => {
   const source = sourceWith(vector.public_key_base64_spki_der);
 
   it('accepts the sendgrid-nodejs vector', () => {
-    expect(sendgrid.verify(request(vector.body, vector.headers), source, noFreshness)).toEqual({ ok: true });
+    expect(sendgrid.verify(rawRequest(vector.body, vector.headers), source, noFreshness)).toEqual({
+      ok: true,
+    });
   });
 
   it('refuses the vector with a changed body', () => {
-    expect(sendgrid.verify(request('payload', vector.headers), source, noFreshness).ok).toBe(false);
+    expect(sendgrid.verify(rawRequest('payload', vector.headers), source, noFreshness).ok).toBe(false);
   });
 
   it('refuses the vector with a non-numeric timestamp', () => {
     const headers = { ...vector.headers, 'X-Twilio-Email-Event-Webhook-Timestamp': 'timestamp' };
-    expect(sendgrid.verify(request(vector.body, headers), source, noFreshness).ok).toBe(false);
+    expect(sendgrid.verify(rawRequest(vector.body, headers), source, noFreshness).ok).toBe(false);
   });
 
   it('refuses the vector with a signature altered in one character', () => {
@@ -72,28 +54,28 @@ describe('SendGrid verification against the official SDK vectors', () => {
       'X-Twilio-Email-Event-Webhook-Signature':
         'MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH3j/0=',
     };
-    expect(sendgrid.verify(request(vector.body, headers), source, noFreshness).ok).toBe(false);
+    expect(sendgrid.verify(rawRequest(vector.body, headers), source, noFreshness).ok).toBe(false);
   });
 
   it('refuses the vector under another public key', () => {
     const other = sourceWith(
       'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqTxd43gyp8IOEto2LdIfjRQrIbsd4SXZkLW6jDutdhXSJCWHw8REntlo7aNDthvj+y7GjUuFDb/R1NGe1OPzpA==',
     );
-    expect(sendgrid.verify(request(vector.body, vector.headers), other, noFreshness).ok).toBe(false);
+    expect(sendgrid.verify(rawRequest(vector.body, vector.headers), other, noFreshness).ok).toBe(false);
   });
 
   it('accepts the sendgrid-python vector whose signed body ends in CRLF, and refuses it without the CRLF', () => {
     const crlf = loadVector('vector-python-sdk-crlf.json');
     const crlfSource = sourceWith(crlf.public_key_base64_spki_der);
     expect(crlf.body.endsWith('\r\n')).toBe(true);
-    expect(sendgrid.verify(request(crlf.body, crlf.headers), crlfSource, noFreshness).ok).toBe(true);
-    expect(sendgrid.verify(request(crlf.body.trimEnd(), crlf.headers), crlfSource, noFreshness).ok).toBe(
+    expect(sendgrid.verify(rawRequest(crlf.body, crlf.headers), crlfSource, noFreshness).ok).toBe(true);
+    expect(sendgrid.verify(rawRequest(crlf.body.trimEnd(), crlf.headers), crlfSource, noFreshness).ok).toBe(
       false,
     );
   });
 
   it('refuses the vector as stale once the freshness check is on', () => {
-    expect(sendgrid.verify(request(vector.body, vector.headers), source, fiveMinutes())).toEqual({
+    expect(sendgrid.verify(rawRequest(vector.body, vector.headers), source, fiveMinutes())).toEqual({
       ok: false,
       reason: 'timestamp outside the tolerance window',
     });
@@ -113,7 +95,7 @@ describe('SendGrid verification cross-checked with @sendgrid/eventwebhook', () =
       const ts = headers['x-twilio-email-event-webhook-timestamp'] ?? '';
       const sig = headers['x-twilio-email-event-webhook-signature'] ?? '';
       expect(sdk.verifySignature(sdkKey, body, sig, ts)).toBe(true);
-      expect(sendgrid.verify(request(body, headers), source, fiveMinutes()).ok).toBe(true);
+      expect(sendgrid.verify(rawRequest(body, headers), source, fiveMinutes()).ok).toBe(true);
     }
   });
 
@@ -124,11 +106,11 @@ describe('SendGrid verification cross-checked with @sendgrid/eventwebhook', () =
     const sig = headers['x-twilio-email-event-webhook-signature'] ?? '';
     const tampered = body.replace('delivered', 'bounce');
     expect(sdk.verifySignature(sdkKey, tampered, sig, ts)).toBe(false);
-    expect(sendgrid.verify(request(tampered, headers), source, fiveMinutes()).ok).toBe(false);
+    expect(sendgrid.verify(rawRequest(tampered, headers), source, fiveMinutes()).ok).toBe(false);
     const otherTs = String(Number(ts) - 1);
     const shifted = { ...headers, 'x-twilio-email-event-webhook-timestamp': otherTs };
     expect(sdk.verifySignature(sdkKey, body, sig, otherTs)).toBe(false);
-    expect(sendgrid.verify(request(body, shifted), source, fiveMinutes()).ok).toBe(false);
+    expect(sendgrid.verify(rawRequest(body, shifted), source, fiveMinutes()).ok).toBe(false);
   });
 });
 
@@ -139,7 +121,7 @@ describe('SendGrid verification of headers and freshness', () => {
 
   it('refuses a request without the signature headers', () => {
     expect(
-      sendgrid.verify(request(body, { 'content-type': 'application/json' }), source, fiveMinutes()).ok,
+      sendgrid.verify(rawRequest(body, { 'content-type': 'application/json' }), source, fiveMinutes()).ok,
     ).toBe(false);
   });
 
@@ -147,24 +129,24 @@ describe('SendGrid verification of headers and freshness', () => {
     const now = new Date();
     const nowSec = Math.floor(now.getTime() / 1000);
     expect(
-      sendgrid.verify(request(body, signer.headers(body, nowSec - 301)), source, fiveMinutes(now)).ok,
+      sendgrid.verify(rawRequest(body, signer.headers(body, nowSec - 301)), source, fiveMinutes(now)).ok,
     ).toBe(false);
     expect(
-      sendgrid.verify(request(body, signer.headers(body, nowSec + 301)), source, fiveMinutes(now)).ok,
+      sendgrid.verify(rawRequest(body, signer.headers(body, nowSec + 301)), source, fiveMinutes(now)).ok,
     ).toBe(false);
     expect(
-      sendgrid.verify(request(body, signer.headers(body, nowSec - 299)), source, fiveMinutes(now)).ok,
+      sendgrid.verify(rawRequest(body, signer.headers(body, nowSec - 299)), source, fiveMinutes(now)).ok,
     ).toBe(true);
   });
 
   it('refuses a garbage signature without throwing', () => {
     const headers = { ...signer.headers(body), 'x-twilio-email-event-webhook-signature': '!!not base64!!' };
-    expect(sendgrid.verify(request(body, headers), source, fiveMinutes()).ok).toBe(false);
+    expect(sendgrid.verify(rawRequest(body, headers), source, fiveMinutes()).ok).toBe(false);
   });
 
   it('refuses every request while the source has no public key yet', () => {
     const keyless: Source = { ...source, config: sendgrid.validateConfig({}) };
-    expect(sendgrid.verify(request(body, signer.headers(body)), keyless, fiveMinutes()).ok).toBe(false);
+    expect(sendgrid.verify(rawRequest(body, signer.headers(body)), keyless, fiveMinutes()).ok).toBe(false);
   });
 
   it('rejects a config whose public key is not a P-256 key', () => {
@@ -184,7 +166,7 @@ function fixture(name: string): Record<string, unknown>[] {
 
 function parseFixture(name: string) {
   const events = fixture(name);
-  const result = sendgrid.parse(request(sendGridBody(events), {}));
+  const result = sendgrid.parse(rawRequest(sendGridBody(events), {}));
   return { source: events, ...result };
 }
 
@@ -248,7 +230,7 @@ describe('SendGrid parsing of every documented event type', () => {
 
   it('classifies a bounce without a type from its status code', () => {
     const [event] = sendgrid.parse(
-      request(sendGridBody([{ ...fixture('bounce')[0], type: undefined, status: '4.2.2' }]), {}),
+      rawRequest(sendGridBody([{ ...fixture('bounce')[0], type: undefined, status: '4.2.2' }]), {}),
     ).events;
     expect(event?.data.bounce?.type).toBe('soft');
   });
@@ -257,7 +239,7 @@ describe('SendGrid parsing of every documented event type', () => {
     const [bounced] = parseFixture('dropped').events;
     expect(bounced?.data.bounce).toMatchObject({ type: 'hard', reason: 'Bounced Address' });
     const [unsub] = sendgrid.parse(
-      request(sendGridBody([{ ...fixture('dropped')[0], reason: 'Unsubscribed Address' }]), {}),
+      rawRequest(sendGridBody([{ ...fixture('dropped')[0], reason: 'Unsubscribed Address' }]), {}),
     ).events;
     expect(unsub?.data.bounce?.type).toBe('undetermined');
   });
@@ -281,14 +263,14 @@ describe('SendGrid parsing of every documented event type', () => {
   it('turns a category string or array into tags', () => {
     expect(parseFixture('bounce').events[0]?.data.tags).toEqual(['password-reset']);
     const [event] = sendgrid.parse(
-      request(sendGridBody([{ ...fixture('delivered')[0], category: ['a', 'b'] }]), {}),
+      rawRequest(sendGridBody([{ ...fixture('delivered')[0], category: ['a', 'b'] }]), {}),
     ).events;
     expect(event?.data.tags).toEqual(['a', 'b']);
   });
 
   it('falls back to the smtp-id when an asynchronous bounce has no sg_message_id', () => {
     const [event] = sendgrid.parse(
-      request(sendGridBody([{ ...fixture('bounce')[0], sg_message_id: undefined }]), {}),
+      rawRequest(sendGridBody([{ ...fixture('bounce')[0], sg_message_id: undefined }]), {}),
     ).events;
     expect(event?.data.message_id).toBe('Yw9eR4kDTJ2bFa6nUq1XpQ@ismtpd0104p1mdw1.sendgrid.net');
   });
@@ -308,30 +290,32 @@ describe('SendGrid parsing of every documented event type', () => {
       },
       ...fixture('delivered'),
     ]);
-    const result = sendgrid.parse(request(body, {}));
+    const result = sendgrid.parse(rawRequest(body, {}));
     expect(result.events).toHaveLength(1);
     expect(result.skipped).toEqual([{ index: 0, reason: expect.stringContaining('account_status_change') }]);
   });
 
   it('reads a timestamp given in milliseconds', () => {
     const [event] = sendgrid.parse(
-      request(sendGridBody([{ ...fixture('delivered')[0], timestamp: 1718035206123 }]), {}),
+      rawRequest(sendGridBody([{ ...fixture('delivered')[0], timestamp: 1718035206123 }]), {}),
     ).events;
     expect(event?.timestamp.toISOString()).toBe('2024-06-10T16:00:06.123Z');
   });
 
   it('throws a malformed-payload error for invalid JSON, non-object items and missing fields', () => {
-    expect(() => sendgrid.parse(request('[{"event":', {}))).toThrow(MalformedPayloadError);
-    expect(() => sendgrid.parse(request('[42]', {}))).toThrow(/not a JSON object/);
-    expect(() => sendgrid.parse(request('[{"email":"a@b.c","timestamp":1}]', {}))).toThrow(/"event"/);
-    expect(() => sendgrid.parse(request('[{"event":"delivered","timestamp":1}]', {}))).toThrow(/"email"/);
-    expect(() => sendgrid.parse(request('[{"event":"delivered","email":"a@b.c"}]', {}))).toThrow(/timestamp/);
+    expect(() => sendgrid.parse(rawRequest('[{"event":', {}))).toThrow(MalformedPayloadError);
+    expect(() => sendgrid.parse(rawRequest('[42]', {}))).toThrow(/not a JSON object/);
+    expect(() => sendgrid.parse(rawRequest('[{"email":"a@b.c","timestamp":1}]', {}))).toThrow(/"event"/);
+    expect(() => sendgrid.parse(rawRequest('[{"event":"delivered","timestamp":1}]', {}))).toThrow(/"email"/);
+    expect(() => sendgrid.parse(rawRequest('[{"event":"delivered","email":"a@b.c"}]', {}))).toThrow(
+      /timestamp/,
+    );
   });
 
   it('gives an event without sg_event_id a stable content hash as its dedup key', () => {
     const body = sendGridBody([{ ...fixture('delivered')[0], sg_event_id: undefined }]);
-    const first = sendgrid.parse(request(body, {})).events[0]?.dedupKey;
-    const second = sendgrid.parse(request(body, {})).events[0]?.dedupKey;
+    const first = sendgrid.parse(rawRequest(body, {})).events[0]?.dedupKey;
+    const second = sendgrid.parse(rawRequest(body, {})).events[0]?.dedupKey;
     expect(first).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(second).toBe(first);
   });

@@ -15,6 +15,7 @@ import {
   TEST_CERT_PEM,
   TEST_TOPIC,
 } from '../../fixtures/ses/signing/sns-signer.js';
+import { adapterSource, rawRequest } from '../../helpers/adapter-request.js';
 import { verifyContext } from '../../helpers/verify-context.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/ses');
@@ -30,29 +31,11 @@ function fixture(name: string): Record<string, unknown> {
 }
 
 function sourceWith(config: Record<string, unknown> = {}): Source {
-  const now = new Date();
-  const validated = ses.validateConfig(config);
-  return {
-    id: 'src_ses',
-    name: 'ses',
-    provider: 'ses',
-    config: validated,
-    enabled: true,
-    createdAt: now,
-    updatedAt: now,
-  };
+  return adapterSource(ses, config);
 }
 
 function request(fields: unknown, headers: Record<string, string> = {}): RawRequest {
-  const body = typeof fields === 'string' ? fields : JSON.stringify(fields);
-  return {
-    method: 'POST',
-    path: '/ingest/src_ses',
-    query: '',
-    headers,
-    body: Buffer.from(body, 'utf8'),
-    receivedAt: new Date(),
-  };
+  return rawRequest(typeof fields === 'string' ? fields : JSON.stringify(fields), headers);
 }
 
 /** A context whose certificate lookup serves `pem` for any URL and records what was asked. */

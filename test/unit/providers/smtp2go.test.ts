@@ -4,34 +4,18 @@ import { describe, expect, it } from 'vitest';
 import { MalformedPayloadError } from '../../../src/errors.js';
 import { smtp2go } from '../../../src/providers/smtp2go.js';
 import type { RawRequest, Source } from '../../../src/providers/types.js';
+import { adapterSource, rawRequest } from '../../helpers/adapter-request.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/smtp2go');
 const BASIC = { username: 'smtp2go', password: 'correct-horse-battery' };
 const BEARER = { name: 'Authorization', value: 'Bearer 9f1c2e7a4b8d4e0f' };
 
 function sourceWith(config: Record<string, unknown>): Source {
-  const now = new Date();
-  return {
-    id: 'src_test',
-    name: 'smtp2go',
-    provider: 'smtp2go',
-    config: smtp2go.validateConfig(config),
-    enabled: true,
-    createdAt: now,
-    updatedAt: now,
-  };
+  return adapterSource(smtp2go, config);
 }
 
 function request(body: string, headers: Record<string, string> = {}): RawRequest {
-  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-  return {
-    method: 'POST',
-    path: '/ingest/src_test',
-    query: '',
-    headers: { 'content-type': 'application/json', ...lower },
-    body: Buffer.from(body, 'utf8'),
-    receivedAt: new Date(),
-  };
+  return rawRequest(body, { 'content-type': 'application/json', ...headers });
 }
 
 function basicHeader(username: string, password: string): string {

@@ -7,7 +7,8 @@ import {
   bounceTypeOfClass,
   SPARKPOST_BOUNCE_CLASSES,
 } from '../../../src/providers/sparkpost-bounce-classes.js';
-import type { RawRequest, Source } from '../../../src/providers/types.js';
+import type { Source } from '../../../src/providers/types.js';
+import { adapterSource, rawRequest } from '../../helpers/adapter-request.js';
 import { verifyContext } from '../../helpers/verify-context.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/sparkpost');
@@ -22,27 +23,7 @@ function basic(user: string, password: string): string {
 }
 
 function sourceWith(config: Record<string, unknown>): Source {
-  const now = new Date();
-  return {
-    id: 'src_test',
-    name: 'sp',
-    provider: 'sparkpost',
-    config: sparkpost.validateConfig(config),
-    enabled: true,
-    createdAt: now,
-    updatedAt: now,
-  };
-}
-
-function request(body: string | Buffer, headers: Record<string, string> = {}): RawRequest {
-  return {
-    method: 'POST',
-    path: '/ingest/src_test',
-    query: '',
-    headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
-    body: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'),
-    receivedAt: new Date(),
-  };
+  return adapterSource(sparkpost, config);
 }
 
 function fixtureText(name: string): string {
@@ -60,7 +41,7 @@ function innerEvent(name: string): Record<string, unknown> {
 }
 
 function parseBody(body: unknown) {
-  return sparkpost.parse(request(typeof body === 'string' ? body : JSON.stringify(body)));
+  return sparkpost.parse(rawRequest(typeof body === 'string' ? body : JSON.stringify(body)));
 }
 
 function withEvent(name: string, changes: Record<string, unknown>): Element[] {
@@ -78,27 +59,33 @@ describe('SparkPost source configuration and verification', () => {
 
   it('accepts the Basic Auth credentials set on the webhook and refuses others', async () => {
     expect(
-      await sparkpost.verify(request(body, { Authorization: basic(USER, PASSWORD) }), basicSource, ctx),
+      await sparkpost.verify(rawRequest(body, { Authorization: basic(USER, PASSWORD) }), basicSource, ctx),
     ).toEqual({ ok: true });
     expect(
-      (await sparkpost.verify(request(body, { Authorization: basic(USER, 'wrong') }), basicSource, ctx)).ok,
+      (await sparkpost.verify(rawRequest(body, { Authorization: basic(USER, 'wrong') }), basicSource, ctx))
+        .ok,
     ).toBe(false);
-    expect((await sparkpost.verify(request(body), basicSource, ctx)).ok).toBe(false);
+    expect((await sparkpost.verify(rawRequest(body), basicSource, ctx)).ok).toBe(false);
   });
 
   it('accepts the deprecated X-MessageSystems-Webhook-Token configured as the source header', async () => {
     expect(
       (
         await sparkpost.verify(
-          request(body, { 'X-MessageSystems-Webhook-Token': HEADER.value }),
+          rawRequest(body, { 'X-MessageSystems-Webhook-Token': HEADER.value }),
           tokenSource,
           ctx,
         )
       ).ok,
     ).toBe(true);
     expect(
-      (await sparkpost.verify(request(body, { 'X-MessageSystems-Webhook-Token': 'guess' }), tokenSource, ctx))
-        .ok,
+      (
+        await sparkpost.verify(
+          rawRequest(body, { 'X-MessageSystems-Webhook-Token': 'guess' }),
+          tokenSource,
+          ctx,
+        )
+      ).ok,
     ).toBe(false);
   });
 
@@ -109,9 +96,10 @@ describe('SparkPost source configuration and verification', () => {
   it('verifies the test ping with the same credentials as any batch', async () => {
     const ping = fixtureText('ping');
     expect(
-      (await sparkpost.verify(request(ping, { authorization: basic(USER, PASSWORD) }), basicSource, ctx)).ok,
+      (await sparkpost.verify(rawRequest(ping, { authorization: basic(USER, PASSWORD) }), basicSource, ctx))
+        .ok,
     ).toBe(true);
-    expect((await sparkpost.verify(request(ping), basicSource, ctx)).ok).toBe(false);
+    expect((await sparkpost.verify(rawRequest(ping), basicSource, ctx)).ok).toBe(false);
   });
 });
 

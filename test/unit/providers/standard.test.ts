@@ -5,7 +5,8 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { decodeWebhookSecret, signStandard } from '../../../src/providers/crypto.js';
 import { standard } from '../../../src/providers/standard.js';
-import type { RawRequest, Source, VerifyContext } from '../../../src/providers/types.js';
+import type { Source, VerifyContext } from '../../../src/providers/types.js';
+import { rawRequest } from '../../helpers/adapter-request.js';
 import { verifyContext } from '../../helpers/verify-context.js';
 
 const VECTOR = JSON.parse(
@@ -25,17 +26,6 @@ const source: Source = {
   createdAt: new Date(),
   updatedAt: new Date(),
 };
-
-function request(body: string, headers: Record<string, string>): RawRequest {
-  return {
-    method: 'POST',
-    path: '/ingest/src_std',
-    query: '',
-    headers,
-    body: Buffer.from(body),
-    receivedAt: new Date(),
-  };
-}
 
 /** Signs with the official library, as a real Standard Webhooks sender would. */
 function officialHeaders(body: string, id = `msg_${randomBytes(8).toString('hex')}`, at = new Date()) {
@@ -63,13 +53,13 @@ describe('Standard Webhooks verification', () => {
       'webhook-signature': VECTOR.expected_signature_header,
     };
     expect(
-      standard.verify(request(VECTOR.body, headers), vectorSource, verifyContext({ toleranceSec: 0 })).ok,
+      standard.verify(rawRequest(VECTOR.body, headers), vectorSource, verifyContext({ toleranceSec: 0 })).ok,
     ).toBe(true);
   });
 
   it('accepts what the official standardwebhooks library signs', () => {
     const body = JSON.stringify({ type: 'email.delivered', data: { recipient: 'a@example.com' } });
-    expect(standard.verify(request(body, officialHeaders(body)), source, ctx())).toEqual({ ok: true });
+    expect(standard.verify(rawRequest(body, officialHeaders(body)), source, ctx())).toEqual({ ok: true });
   });
 
   it('produces signatures the official library verifies', () => {
@@ -88,21 +78,21 @@ describe('Standard Webhooks verification', () => {
     const body = '{"type":"email.sent"}';
     const headers = officialHeaders(body);
     headers['webhook-signature'] = `v1,${randomBytes(32).toString('base64')} ${headers['webhook-signature']}`;
-    expect(standard.verify(request(body, headers), source, ctx()).ok).toBe(true);
+    expect(standard.verify(rawRequest(body, headers), source, ctx()).ok).toBe(true);
   });
 
   it('refuses a tampered body, a changed id, a wrong secret, a stale timestamp and missing headers', () => {
     const body = '{"type":"email.sent"}';
     const headers = officialHeaders(body);
-    expect(standard.verify(request('{"type":"email.bounced"}', headers), source, ctx()).ok).toBe(false);
-    expect(standard.verify(request(body, { ...headers, 'webhook-id': 'msg_other' }), source, ctx()).ok).toBe(
-      false,
-    );
+    expect(standard.verify(rawRequest('{"type":"email.bounced"}', headers), source, ctx()).ok).toBe(false);
+    expect(
+      standard.verify(rawRequest(body, { ...headers, 'webhook-id': 'msg_other' }), source, ctx()).ok,
+    ).toBe(false);
     const other: Source = { ...source, config: { secret: `whsec_${randomBytes(32).toString('base64')}` } };
-    expect(standard.verify(request(body, headers), other, ctx()).ok).toBe(false);
+    expect(standard.verify(rawRequest(body, headers), other, ctx()).ok).toBe(false);
     const stale = officialHeaders(body, 'msg_old', new Date(Date.now() - 10 * 60_000));
-    expect(standard.verify(request(body, stale), source, ctx()).ok).toBe(false);
-    expect(standard.verify(request(body, {}), source, ctx()).ok).toBe(false);
+    expect(standard.verify(rawRequest(body, stale), source, ctx()).ok).toBe(false);
+    expect(standard.verify(rawRequest(body, {}), source, ctx()).ok).toBe(false);
   });
 
   it('rejects a config without a whsec_ secret', () => {
@@ -124,7 +114,7 @@ describe('Standard Webhooks parsing', () => {
         metadata: { tenant: 't1' },
       },
     });
-    const { events } = standard.parse(request(body, officialHeaders(body, 'msg_abc')));
+    const { events } = standard.parse(rawRequest(body, officialHeaders(body, 'msg_abc')));
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       type: 'email.bounced',
@@ -144,14 +134,14 @@ describe('Standard Webhooks parsing', () => {
   it('takes the time from webhook-timestamp when the body has none', () => {
     const body = '{"type":"email.delivered","data":{}}';
     const headers = officialHeaders(body, 'msg_t', new Date('2026-01-01T00:00:00Z'));
-    expect(standard.parse(request(body, headers)).events[0]?.timestamp.toISOString()).toBe(
+    expect(standard.parse(rawRequest(body, headers)).events[0]?.timestamp.toISOString()).toBe(
       '2026-01-01T00:00:00.000Z',
     );
   });
 
   it('accepts custom event types outside email.*', () => {
     const body = '{"type":"invoice.paid","data":{"metadata":{"amount":10}}}';
-    expect(standard.parse(request(body, officialHeaders(body))).events[0]?.type).toBe('invoice.paid');
+    expect(standard.parse(rawRequest(body, officialHeaders(body))).events[0]?.type).toBe('invoice.paid');
   });
 
   it('refuses unknown email.* types, bad JSON and badly typed fields', () => {
@@ -166,7 +156,7 @@ describe('Standard Webhooks parsing', () => {
       '{"type":"email.bounced","data":{"bounce":{"type":"medium"}}}',
     ];
     for (const body of cases) {
-      expect(() => standard.parse(request(body, officialHeaders(body))), body).toThrow();
+      expect(() => standard.parse(rawRequest(body, officialHeaders(body))), body).toThrow();
     }
   });
 });

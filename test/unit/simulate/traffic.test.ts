@@ -69,7 +69,9 @@ describe('the simulated traffic', () => {
     const forged = planned.slots.filter((s) => s.kind === 'bad').flatMap((s) => s.events.map((e) => e.key));
     expect(forged).toHaveLength(20);
     expect(forged.some((key) => events.includes(key))).toBe(false);
-    for (const duplicate of planned.slots.filter((s) => s.kind === 'duplicate')) {
+    const duplicates = planned.slots.filter((s) => s.kind === 'duplicate');
+    expect(duplicates.length).toBeGreaterThan(0);
+    for (const duplicate of duplicates) {
       const original = valid.find((s) => s.request === duplicate.request);
       expect(original?.events).toBe(duplicate.events);
     }
@@ -77,6 +79,7 @@ describe('the simulated traffic', () => {
 
   it('sends a duplicate after its original unless shuffled', () => {
     const { slots } = traffic({ duplicates: 0.5 });
+    expect(slots.some((slot) => slot.kind === 'duplicate')).toBe(true);
     slots.forEach((slot, index) => {
       if (slot.kind !== 'duplicate') return;
       const original = slots.findIndex((s) => s.kind === 'valid' && s.request === slot.request);
