@@ -15,7 +15,7 @@ import { SourceCache } from './ingest/source-cache.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './monitoring/metrics.js';
 import type { SourceMonitor } from './monitoring/source-monitor.js';
-import { pipelineEffects } from './pipeline/effects.js';
+import { pipelineEffects, softBouncePolicyOf } from './pipeline/effects.js';
 import type { Fetcher } from './providers/types.js';
 import type { Store } from './store/store.js';
 import { webRoutes } from './web/serve.js';
@@ -179,7 +179,7 @@ export async function build(options: BuildOptions): Promise<App> {
     }
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
+  const effects = pipelineEffects(softBouncePolicyOf(config));
   const api: ApiContext = { store, effects, config, publicUrl, sources, now, wakePipeline, wakeDelivery };
   await server.register(async (scope) => apiRoutes(scope, api), { prefix: '/v1' });
   await server.register(webRoutes);

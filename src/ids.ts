@@ -23,14 +23,22 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 let lastTime = -1;
 const lastRandom = new Uint8Array(10);
 
-function encodeTime(time: number): string {
+/** The 10-character time prefix of a ULID made at `time` (ms); ids sort by it. */
+export function encodeTime(time: number): string {
   let out = '';
-  let t = time;
+  let t = Math.max(0, Math.floor(time));
   for (let i = 0; i < 10; i++) {
     out = ALPHABET[t % 32] + out;
     t = Math.floor(t / 32);
   }
   return out;
+}
+
+/** The milliseconds in a ULID's 10-character time prefix. */
+export function decodeTime(prefix: string): number {
+  let t = 0;
+  for (const char of prefix.slice(0, 10)) t = t * 32 + ALPHABET.indexOf(char);
+  return t;
 }
 
 function encodeRandom(bytes: Uint8Array): string {

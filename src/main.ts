@@ -6,7 +6,7 @@ import { DeliveryThread } from './delivery/delivery-thread.js';
 import { createLogger } from './logger.js';
 import { type AttemptMetric, Metrics } from './monitoring/metrics.js';
 import { DEFAULT_SILENCE_POLICY, SourceMonitor } from './monitoring/source-monitor.js';
-import { pipelineEffects } from './pipeline/effects.js';
+import { pipelineEffects, softBouncePolicyOf } from './pipeline/effects.js';
 import { PipelineThread } from './pipeline/pipeline-thread.js';
 import { openStore } from './store/index.js';
 import { VERSION } from './version.js';
@@ -59,7 +59,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     start: () => deliveryThread?.start(),
     stop: async () => deliveryThread?.stop(),
   };
-  const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
+  const effects = pipelineEffects(softBouncePolicyOf(config));
   const monitor = new SourceMonitor(
     store,
     async (events) => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { MailhookError } from '../errors.js';
-import type { EventCursor } from '../store/store.js';
+import { normalizeEmail } from '../pipeline/suppression-rules.js';
+import type { EventCursor, EventQuery } from '../store/store.js';
 import type { ApiContext } from './context.js';
 import { decodeCursor, encodeCursor, parseTime } from './cursor.js';
 
@@ -36,6 +37,21 @@ interface ListQuery {
   cursor?: string;
 }
 
+/** The filters `GET /v1/events` and its stream share, as a store query (recipients compare normalised). */
+export function eventFilterOf(q: {
+  type?: string;
+  recipient?: string;
+  message_id?: string;
+  source_id?: string;
+}): Omit<EventQuery, 'limit' | 'cursor'> {
+  return {
+    ...(q.type && { type: q.type }),
+    ...(q.recipient && { recipient: normalizeEmail(q.recipient) }),
+    ...(q.message_id && { messageId: q.message_id }),
+    ...(q.source_id && { sourceId: q.source_id }),
+  };
+}
+
 function isEventCursor(value: unknown): value is [number, string] {
   return (
     Array.isArray(value) &&
@@ -62,10 +78,7 @@ export async function eventRoutes(scope: FastifyInstance, ctx: ApiContext): Prom
       const until = parseTime('until', q.until);
       const page = await store.listEvents({
         limit: q.limit,
-        ...(q.type && { type: q.type }),
-        ...(q.recipient && { recipient: q.recipient.trim().toLowerCase() }),
-        ...(q.message_id && { messageId: q.message_id }),
-        ...(q.source_id && { sourceId: q.source_id }),
+        ...eventFilterOf(q),
         ...(since && { since }),
         ...(until && { until }),
         ...(cursor && { cursor }),

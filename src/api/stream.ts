@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { CanonicalEvent } from '../events.js';
-import type { EventQuery } from '../store/store.js';
+import { decodeTime, encodeTime } from '../ids.js';
 import type { ApiContext } from './context.js';
+import { eventFilterOf } from './events.js';
 
 /**
  * `GET /v1/events/stream`: new events as Server-Sent Events, for the dashboard's live tail and the
@@ -26,7 +27,6 @@ const COMMIT_SLACK_MS = 10_000;
 const RETRY_MS = 2000;
 
 const EVENT_ID = /^evt_[0-9A-HJKMNP-TV-Z]{26}$/;
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 const streamQuery = {
   type: 'object',
@@ -48,20 +48,12 @@ interface StreamQuery {
 
 /** The smallest id string that sorts at or before every event id made at `ms` (ULID time prefix). */
 export function idFloorAt(ms: number): string {
-  let out = '';
-  let t = Math.max(0, Math.floor(ms));
-  for (let i = 0; i < 10; i++) {
-    out = ALPHABET[t % 32] + out;
-    t = Math.floor(t / 32);
-  }
-  return `evt_${out}`;
+  return `evt_${encodeTime(ms)}`;
 }
 
 /** Milliseconds encoded in an event id's ULID time prefix. */
 export function idTime(id: string): number {
-  let t = 0;
-  for (const char of id.slice(4, 14)) t = t * 32 + ALPHABET.indexOf(char);
-  return t;
+  return decodeTime(id.slice(4));
 }
 
 function frame(event: CanonicalEvent): string {
@@ -120,12 +112,7 @@ export async function streamRoutes(scope: FastifyInstance, ctx: ApiContext): Pro
     { schema: { querystring: streamQuery } },
     async (request, reply) => {
       const q = request.query;
-      const filter: Omit<EventQuery, 'limit' | 'cursor'> = {
-        ...(q.type && { type: q.type }),
-        ...(q.recipient && { recipient: q.recipient.trim().toLowerCase() }),
-        ...(q.message_id && { messageId: q.message_id }),
-        ...(q.source_id && { sourceId: q.source_id }),
-      };
+      const filter = eventFilterOf(q);
       const newestPages = async (cursor: StreamCursor): Promise<CanonicalEvent[]> => {
         const found: CanonicalEvent[] = [];
         let page = await ctx.store.listEvents({ ...filter, limit: PAGE_SIZE });

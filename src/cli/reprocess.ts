@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { parseTime } from '../api/cursor.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
-import { pipelineEffects } from '../pipeline/effects.js';
+import { pipelineEffects, softBouncePolicyOf } from '../pipeline/effects.js';
 import { PipelineRunner } from '../pipeline/runner.js';
 import { openStore } from '../store/index.js';
 import type { RequeueSelector } from '../store/store.js';
@@ -62,7 +62,7 @@ export async function reprocessCommand(args: string[]): Promise<number> {
     const requeued = await store.requeueInbox(selector);
     const runner = new PipelineRunner({
       store,
-      effects: pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs }),
+      effects: pipelineEffects(softBouncePolicyOf(config)),
       logger: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, 2),
     });
     const totals = await runner.runUntilIdle();

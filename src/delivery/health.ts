@@ -91,7 +91,7 @@ function windowStats(samples: AttemptSample[], now: Date, windowMs: number): Win
 }
 
 /** Nearest-rank percentile of an ascending list: the smallest value with p% of values at or below. */
-export function nearestRank(sorted: number[], p: number): number | null {
+export function nearestRank(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[rank - 1] ?? null;

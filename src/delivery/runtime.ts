@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AttemptMetric } from '../monitoring/metrics.js';
 import { endpointEvent } from '../monitoring/system-events.js';
-import { pipelineEffects } from '../pipeline/effects.js';
+import { pipelineEffects, softBouncePolicyOf } from '../pipeline/effects.js';
 import type { Store } from '../store/store.js';
 import { DeliveryClient } from './http-client.js';
 import { policyFromConfig } from './policy.js';
@@ -28,7 +28,7 @@ export async function startDeliveryRuntime(options: {
   onAttempts: (attempts: AttemptMetric[]) => void;
 }): Promise<DeliveryRuntime> {
   const { store, config, userAgent, logger } = options;
-  const effects = pipelineEffects({ threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs });
+  const effects = pipelineEffects(softBouncePolicyOf(config));
   // A single-node store has no other worker whose leases could still be live: whatever was in
   // flight when the process died is due again now, not after its lease runs out.
   if (store.capabilities.singleNode) {

@@ -29,8 +29,6 @@ port.on('message', async (message: ToDelivery) => {
   else if (message.type === 'stop') {
     await runtime.stop();
     await store.close();
-    send({ type: 'stopped' });
     port.close();
   }
 });
-send({ type: 'started' });

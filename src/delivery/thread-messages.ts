@@ -20,7 +20,4 @@ export interface DeliveryThreadData {
 }
 
 export type ToDelivery = { type: 'wake' } | { type: 'stop' };
-export type FromDelivery =
-  | { type: 'started' }
-  | { type: 'stopped' }
-  | { type: 'attempts'; attempts: AttemptMetric[] };
+export type FromDelivery = { type: 'attempts'; attempts: AttemptMetric[] };

@@ -16,15 +16,6 @@ export type SystemEventType =
   | 'system.source.silent'
   | 'system.source.recovered';
 
-export const SYSTEM_EVENT_TYPES: readonly SystemEventType[] = [
-  'system.endpoint.failing',
-  'system.endpoint.disabled',
-  'system.endpoint.recovered',
-  'system.delivery.exhausted',
-  'system.source.silent',
-  'system.source.recovered',
-];
-
 function systemEvent(
   type: SystemEventType,
   at: Date,

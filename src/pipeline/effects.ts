@@ -1,3 +1,4 @@
+import type { Config } from '../config.js';
 import type { EventEffects } from '../store/store.js';
 import { routeEvent } from './fan-out.js';
 import { type SoftBouncePolicy, softBouncesSuppress, suppressionIntents } from './suppression-rules.js';
@@ -14,4 +15,11 @@ export function pipelineEffects(policy: SoftBouncePolicy = DEFAULT_SOFT_BOUNCE_P
       windowMs: policy.windowMs,
     },
   };
+}
+
+/** The soft-bounce rule as configured (`MAILHOOK_SOFT_BOUNCE_LIMIT`, `MAILHOOK_SOFT_BOUNCE_WINDOW`). */
+export function softBouncePolicyOf(
+  config: Pick<Config, 'softBounceLimit' | 'softBounceWindowMs'>,
+): SoftBouncePolicy {
+  return { threshold: config.softBounceLimit, windowMs: config.softBounceWindowMs };
 }

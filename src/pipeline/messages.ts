@@ -26,8 +26,6 @@ export type ToPipeline =
   | { type: 'append'; id: number; rows: InboxInsert[] };
 
 export type FromPipeline =
-  | { type: 'started' }
   | { type: 'batch'; summary: BatchSummary }
   | { type: 'appended'; id: number; error: string | null }
-  | { type: 'attempts'; attempts: AttemptMetric[] }
-  | { type: 'stopped' };
+  | { type: 'attempts'; attempts: AttemptMetric[] };

@@ -4,6 +4,7 @@ import type { DeliveryThreadData } from '../delivery/thread-messages.js';
 import type { Logger } from '../logger.js';
 import type { AttemptMetric } from '../monitoring/metrics.js';
 import type { BatchSummary, InboxInsert } from '../store/store.js';
+import { softBouncePolicyOf } from './effects.js';
 import type { FromPipeline, PipelineThreadData, ToPipeline } from './messages.js';
 import { addBatch, emptyTotals, type PipelineTotals } from './runner.js';
 
@@ -43,10 +44,7 @@ export class PipelineThread {
     const data: PipelineThreadData = {
       store: { databaseUrl: this.options.config.databaseUrl, dataDir: this.options.config.dataDir },
       logLevel: this.options.config.logLevel,
-      softBounce: {
-        threshold: this.options.config.softBounceLimit,
-        windowMs: this.options.config.softBounceWindowMs,
-      },
+      softBounce: softBouncePolicyOf(this.options.config),
       batchSize: this.options.batchSize ?? null,
       pollMs: this.options.pollMs ?? 1000,
       paused: this.options.paused ?? false,

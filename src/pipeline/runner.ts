@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { emptySummary } from '../store/effects.js';
 import type { BatchSummary, EventEffects, Store } from '../store/store.js';
 import { BatchSizer, type BatchSizing } from './batch-sizer.js';
 import { pipelineEffects } from './effects.js';
@@ -150,16 +151,7 @@ export class PipelineRunner {
 }
 
 export function emptyTotals(): PipelineTotals {
-  return {
-    batches: 0,
-    rows: 0,
-    processed: 0,
-    quarantined: 0,
-    inserted: 0,
-    duplicates: 0,
-    deliveries: 0,
-    insertedByType: {},
-  };
+  return { batches: 0, ...emptySummary() };
 }
 
 export function addBatch(totals: PipelineTotals, summary: BatchSummary): void {

@@ -82,10 +82,8 @@ port.on('message', async (message: ToPipeline) => {
       await runner.stop();
       await delivery?.stop();
       await store.close();
-      send({ type: 'stopped' });
       port.close();
       break;
   }
 });
 if (!data.paused) runner.start();
-send({ type: 'started' });

@@ -1,3 +1,4 @@
+import { nearestRank } from '../delivery/health.js';
 import type { SlotKind } from './traffic.js';
 
 /** What came back, counted against what each kind of request should get. */
@@ -38,9 +39,7 @@ export function isExpected(outcome: Outcome): boolean {
 
 /** Nearest-rank percentile of sorted values; 0 for none. */
 export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1] ?? 0;
+  return nearestRank(sorted, p) ?? 0;
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

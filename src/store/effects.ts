@@ -2,6 +2,7 @@ import type { CanonicalEvent } from '../events.js';
 import { newId } from '../ids.js';
 import type { EndpointRecord, NewDelivery } from './delivery-types.js';
 import type { EventEffects, RecipientHistoryItem, SuppressionEntry } from './insight-types.js';
+import type { BatchSummary } from './store.js';
 
 /**
  * The dialect-free half of applying a new event's effects: both stores call these and keep only
@@ -62,4 +63,23 @@ export function softBouncesEntry(
     { scope: 'global', reason: 'soft_bounces', detail: `${soft} soft bounces without a delivery in between` },
     now,
   );
+}
+
+/** A pipeline batch's summary before any row is counted. */
+export function emptySummary(): BatchSummary {
+  return {
+    rows: 0,
+    processed: 0,
+    quarantined: 0,
+    inserted: 0,
+    duplicates: 0,
+    deliveries: 0,
+    insertedByType: {},
+  };
+}
+
+/** Counts a new event under its provider and type (the metrics' `events_stored_total`). */
+export function countInserted(summary: BatchSummary, event: CanonicalEvent): void {
+  const key = `${event.data.provider}|${event.type}`;
+  summary.insertedByType[key] = (summary.insertedByType[key] ?? 0) + 1;
 }

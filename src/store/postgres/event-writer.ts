@@ -1,5 +1,5 @@
 import type { CanonicalEvent } from '../../events.js';
-import type { EffectsContext } from '../effects.js';
+import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
 import type { Queryable, Sql } from './connection.js';
@@ -19,15 +19,7 @@ export async function processInboxBatch(
   effects?: EventEffects,
   at?: Date,
 ): Promise<BatchSummary> {
-  const summary: BatchSummary = {
-    rows: 0,
-    processed: 0,
-    quarantined: 0,
-    inserted: 0,
-    duplicates: 0,
-    deliveries: 0,
-    insertedByType: {},
-  };
+  const summary = emptySummary();
   await sql.begin(async (tx) => {
     // The row locks are the claim: another node skips these rows, and if this one dies the
     // transaction rolls back and they are pending again.
@@ -55,8 +47,7 @@ export async function processInboxBatch(
       if (!insertedIds.has(event.id) || applied.has(event.id)) continue;
       applied.add(event.id);
       await applyEffects(tx, event, ctx);
-      const key = `${event.data.provider}|${event.type}`;
-      summary.insertedByType[key] = (summary.insertedByType[key] ?? 0) + 1;
+      countInserted(summary, event);
     }
     for (const outcome of outcomes) {
       if (outcome.kind === 'quarantined') {

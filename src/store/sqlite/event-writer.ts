@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
-import type { EffectsContext } from '../effects.js';
+import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
 import { insertDeliveries, selectEndpoints } from './delivery-store.js';
@@ -18,15 +18,7 @@ export function processInboxBatch(
   effects?: EventEffects,
   at?: Date,
 ): BatchSummary {
-  const summary: BatchSummary = {
-    rows: 0,
-    processed: 0,
-    quarantined: 0,
-    inserted: 0,
-    duplicates: 0,
-    deliveries: 0,
-    insertedByType: {},
-  };
+  const summary = emptySummary();
   const insertEvent = insertEventStatement(db);
   const markProcessed = db.prepare(
     `UPDATE inbox SET status = 'processed', attempts = attempts + 1, error = NULL, notes = ?,
@@ -70,8 +62,7 @@ export function processInboxBatch(
     // Effects run once the whole batch is stored, so rules that read history see all of it.
     for (const event of fresh) {
       applyEffects(db, event, ctx);
-      const key = `${event.data.provider}|${event.type}`;
-      summary.insertedByType[key] = (summary.insertedByType[key] ?? 0) + 1;
+      countInserted(summary, event);
     }
     summary.deliveries = insertDeliveries(db, ctx.fanOut, new Date(now));
   }).immediate();
