@@ -158,6 +158,11 @@ describe('Mailgun verification against the official mailgun-php vector', () => {
   });
 });
 
+/** Changes the last hex digit, whatever it was: a fixed replacement equals the original one time in 16. */
+function otherLastHexDigit(hex: string): string {
+  return `${hex.slice(0, -1)}${hex.endsWith('0') ? '1' : '0'}`;
+}
+
 describe('Mailgun verification of signatures, freshness and tokens', () => {
   const delivered = fixture('delivered')['event-data'];
 
@@ -175,7 +180,7 @@ describe('Mailgun verification of signatures, freshness and tokens', () => {
     const good = signed(delivered);
     const variants = [
       { ...good, signature: { ...good.signature, timestamp: String(Number(good.signature.timestamp) - 1) } },
-      { ...good, signature: { ...good.signature, signature: `${good.signature.signature.slice(0, 63)}0` } },
+      { ...good, signature: { ...good.signature, signature: otherLastHexDigit(good.signature.signature) } },
       { ...good, signature: { ...good.signature, signature: 'z'.repeat(64) } },
       { 'event-data': delivered },
       { ...good, signature: { ...good.signature, timestamp: 'yesterday' } },
