@@ -472,6 +472,20 @@ export function runDeliveryContract(name: string, makeStore: MakeStore): void {
         expect((await store.listDeliveries({ limit: 100 })).items).toHaveLength(4);
       });
 
+      it('fans a batch out to more deliveries than one PostgreSQL statement binds', async () => {
+        // 70 events × 100 endpoints = 7,000 deliveries of 10 columns: more than the 65,535 values
+        // one statement may bind.
+        const endpoints = [];
+        for (let i = 0; i < 100; i++) endpoints.push(await addEndpoint());
+        const events = Array.from({ length: 70 }, () => newEvent());
+        const summary = await storeEvents(store, events, routeEvent);
+        expect(summary).toMatchObject({ inserted: 70, deliveries: 7000 });
+        for (const endpoint of [endpoints[0]!, endpoints[99]!]) {
+          const listed = (await store.listDeliveries({ endpointId: endpoint.id, limit: 100 })).items;
+          expect(listed.map((d) => d.eventId).sort()).toEqual(events.map((e) => e.event.id).sort());
+        }
+      });
+
       it('a duplicate event gets no delivery', async () => {
         const endpoint = await addEndpoint();
         const first = await storeEvents(store, [newEvent({}, 'sg_evt_dup')], routeEvent);

@@ -574,6 +574,60 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
         expect(await store.countEvents()).toBe(2);
       });
 
+      it('processes a batch binding more values than one PostgreSQL statement takes, and dedups across its parts', async () => {
+        // 6,000 events of 11 columns bind 66,000 values; the wire protocol stops at 65,535.
+        const sourceId = newId('source');
+        const events = Array.from({ length: 6000 }, (_, i) => newEvent({ sourceId }, `sg_bulk_${i}`));
+        const first = await storeEvents(store, events);
+        expect(first).toMatchObject({ rows: 1, processed: 1, inserted: 6000, duplicates: 0 });
+        // The same keys again, plus one new one at the very end (in the last part).
+        const again = [
+          ...events.map((e) => newEvent({ sourceId }, e.dedupKey)),
+          newEvent({ sourceId }, 'sg_bulk_new'),
+        ];
+        expect(await storeEvents(store, again)).toMatchObject({ inserted: 1, duplicates: 6000 });
+        const rows = (await store.listInbox({ status: 'processed', limit: 10 })).items;
+        expect(rows.map((r) => [r.eventCount, r.duplicateCount]).sort()).toEqual([
+          [1, 6000],
+          [6000, 0],
+        ]);
+      });
+
+      it('marks every row of a large mixed batch with its own outcome', async () => {
+        const sourceId = newId('source');
+        const inserts = Array.from({ length: 600 }, () => inboxInsert(sourceId));
+        await store.appendInbox(inserts);
+        const position = new Map(inserts.map((row, i) => [row.id, i]));
+        const summary = await store.processInbox(1000, (claimed) =>
+          claimed.map((row) => {
+            const i = position.get(row.id) ?? -1;
+            if (i % 3 === 0) return quarantined(row, `row ${i}: unexpected "token" {, \\ NULL`);
+            const notes: InboxNote[] = i % 3 === 1 ? [{ index: i, reason: `unknown event #${i}` }] : [];
+            return processed(row, [newEvent({ sourceId }, `sg_mixed_${i}`)], notes);
+          }),
+        );
+        expect(summary).toMatchObject({ rows: 600, processed: 400, quarantined: 200, inserted: 400 });
+        for (const [i, insert] of inserts.entries()) {
+          const row = await store.getInboxRow(insert.id);
+          if (i % 3 === 0) {
+            expect(row).toMatchObject({
+              status: 'quarantined',
+              attempts: 1,
+              error: `row ${i}: unexpected "token" {, \\ NULL`,
+            });
+          } else {
+            expect(row).toMatchObject({
+              status: 'processed',
+              attempts: 1,
+              error: null,
+              notes: i % 3 === 1 ? [{ index: i, reason: `unknown event #${i}` }] : [],
+              eventCount: 1,
+              duplicateCount: 0,
+            });
+          }
+        }
+      });
+
       it('stores the same dedup key of one source once within a batch and counts the duplicate', async () => {
         const sourceId = newId('source');
         const first = inboxInsert(sourceId);

@@ -40,3 +40,19 @@ export function connect(options: PostgresOptions): Sql {
     },
   }) as unknown as Sql;
 }
+
+/**
+ * The wire protocol counts a statement's parameters in 16 bits, and postgres.js refuses more than
+ * 65,534. A pipeline batch can hold far more values than that (1,000 SendGrid posts of 1,000 events,
+ * or 70 events fanned out to 100 endpoints), so multi-row statements are split into chunks.
+ */
+export const MAX_PARAMETERS = 65_534;
+
+/** Splits `rows` (objects or tuples, all of one shape) so that no chunk binds more than MAX_PARAMETERS values. */
+export function parameterChunks<T extends object>(rows: readonly T[]): T[][] {
+  const columns = rows[0] ? Object.keys(rows[0]).length : 1;
+  const size = Math.max(1, Math.floor(MAX_PARAMETERS / Math.max(1, columns)));
+  const chunks: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size));
+  return chunks;
+}

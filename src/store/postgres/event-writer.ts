@@ -2,7 +2,7 @@ import type { CanonicalEvent } from '../../events.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
-import type { Queryable, Sql } from './connection.js';
+import { parameterChunks, type Queryable, type Sql } from './connection.js';
 import * as delivery from './postgres-delivery.js';
 import { applyEffects, eventRow } from './postgres-insights.js';
 
@@ -35,10 +35,10 @@ export async function processInboxBatch(
       o.kind === 'processed' ? o.events.map((e) => ({ inboxId: o.inboxId, ...e })) : [],
     );
     const insertedIds = new Set<string>();
-    if (candidates.length > 0) {
-      const values = candidates.map(({ inboxId, dedupKey, event }) => eventRow(event, dedupKey, inboxId));
+    const values = candidates.map(({ inboxId, dedupKey, event }) => eventRow(event, dedupKey, inboxId));
+    for (const chunk of parameterChunks(values)) {
       const returned = await tx<{ id: string }[]>`
-        INSERT INTO events ${tx(values)} ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
+        INSERT INTO events ${tx(chunk)} ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
       for (const r of returned) insertedIds.add(r.id);
     }
     const ctx = await effectsContext(tx, effects, now);
@@ -49,30 +49,70 @@ export async function processInboxBatch(
       await applyEffects(tx, event, ctx);
       countInserted(summary, event);
     }
-    for (const outcome of outcomes) {
+    const marks: InboxMark[] = outcomes.map((outcome) => {
       if (outcome.kind === 'quarantined') {
-        await tx`
-          UPDATE inbox SET status = 'quarantined', attempts = attempts + 1, error = ${outcome.error}, notes = NULL,
-            event_count = 0, duplicate_count = 0, processed_at = ${now}
-          WHERE id = ${outcome.inboxId} AND status = 'pending'`;
         summary.quarantined++;
-        continue;
+        return {
+          id: outcome.inboxId,
+          status: 'quarantined',
+          error: outcome.error,
+          notes: null,
+          eventCount: 0,
+          duplicateCount: 0,
+        };
       }
       // An id counts once even if a plan hands the same event to two rows (the first one wins).
       const inserted = outcome.events.filter((e) => insertedIds.delete(e.event.id)).length;
       const duplicates = outcome.events.length - inserted;
-      await tx`
-        UPDATE inbox SET status = 'processed', attempts = attempts + 1, error = NULL,
-          notes = ${outcome.notes.length ? JSON.stringify(outcome.notes) : null},
-          event_count = ${inserted}, duplicate_count = ${duplicates}, processed_at = ${now}
-        WHERE id = ${outcome.inboxId} AND status = 'pending'`;
       summary.processed++;
       summary.inserted += inserted;
       summary.duplicates += duplicates;
-    }
+      const notes = outcome.notes.length ? JSON.stringify(outcome.notes) : null;
+      return {
+        id: outcome.inboxId,
+        status: 'processed',
+        error: null,
+        notes,
+        eventCount: inserted,
+        duplicateCount: duplicates,
+      };
+    });
+    await markInbox(tx, marks, now);
     summary.deliveries = await delivery.insertDeliveries(tx, ctx.fanOut, new Date(now));
   });
   return summary;
+}
+
+/** What the pipeline decided for one inbox row. */
+interface InboxMark {
+  id: string;
+  status: 'processed' | 'quarantined';
+  error: string | null;
+  notes: string | null;
+  eventCount: number;
+  duplicateCount: number;
+}
+
+const TEXT = 25;
+const INT4 = 23;
+
+/**
+ * Marks the whole batch in one statement: the columns go as six arrays, so the parameter count
+ * stays the same whatever the batch size and the prepared statement is reused.
+ */
+async function markInbox(tx: Queryable, marks: InboxMark[], now: number): Promise<void> {
+  const column = <K extends keyof InboxMark>(key: K, type: number) =>
+    tx.array(
+      marks.map((m) => m[key]),
+      type,
+    );
+  await tx`
+    UPDATE inbox AS i SET status = m.status, attempts = i.attempts + 1, error = m.error, notes = m.notes,
+      event_count = m.event_count, duplicate_count = m.duplicate_count, processed_at = ${now}
+    FROM unnest(${column('id', TEXT)}::text[], ${column('status', TEXT)}::text[], ${column('error', TEXT)}::text[],
+      ${column('notes', TEXT)}::text[], ${column('eventCount', INT4)}::int[], ${column('duplicateCount', INT4)}::int[])
+      AS m (id, status, error, notes, event_count, duplicate_count)
+    WHERE i.id = m.id AND i.status = 'pending'`;
 }
 
 async function effectsContext(

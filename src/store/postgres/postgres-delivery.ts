@@ -27,7 +27,7 @@ import type {
   ReplaySelect,
 } from '../delivery-types.js';
 import type { AttemptSample, ClaimOptions, Page } from '../store.js';
-import type { Queryable, Tx } from './connection.js';
+import { parameterChunks, type Queryable, type Tx } from './connection.js';
 
 /** The delivery half of the PostgreSQL store; same semantics as src/store/sqlite/delivery-store.ts. */
 
@@ -126,9 +126,13 @@ export async function insertDeliveries(
     created_at: t,
     updated_at: t,
   }));
-  const result = await sql`
-    INSERT INTO deliveries ${sql(values)} ON CONFLICT (event_id, endpoint_id, dedupe) DO NOTHING`;
-  return result.count;
+  let inserted = 0;
+  for (const chunk of parameterChunks(values)) {
+    const result = await sql`
+      INSERT INTO deliveries ${sql(chunk)} ON CONFLICT (event_id, endpoint_id, dedupe) DO NOTHING`;
+    inserted += result.count;
+  }
+  return inserted;
 }
 
 interface ClaimRow extends DeliveryRow {

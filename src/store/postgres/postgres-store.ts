@@ -315,7 +315,8 @@ export class PostgresStore implements Store {
   }
 
   createDeliveries(deliveries: NewDelivery[], now: Date): Promise<number> {
-    return delivery.insertDeliveries(this.sql, deliveries, now);
+    // In one transaction: a long list is inserted in several statements, and goes in whole or not at all.
+    return this.sql.begin((tx) => delivery.insertDeliveries(tx, deliveries, now)) as Promise<number>;
   }
 
   claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
