@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { containsNul } from '../nul.js';
 import { requireApiKey } from './auth.js';
 import type { ApiContext } from './context.js';
 import { deliveryRoutes } from './deliveries.js';
@@ -17,6 +18,12 @@ import { suppressionRoutes } from './suppressions.js';
 export { ensureAdminKey, generateApiKey, hashApiKey } from './auth.js';
 export type { ApiContext } from './context.js';
 
+function nulRefused(where: string): Error {
+  return Object.assign(new Error(`${where} must not contain the NUL character (U+0000)`), {
+    statusCode: 400,
+  });
+}
+
 /** The `/v1` scope: JSON in and out, and an API key on every route. */
 export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
   requireApiKey(scope, ctx.store);
@@ -25,14 +32,23 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
   scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(text));
+      parsed = JSON.parse(text);
     } catch (err) {
       done(
         Object.assign(new Error(`body is not valid JSON: ${(err as Error).message}`), { statusCode: 400 }),
         undefined,
       );
+      return;
     }
+    if (text.includes('u0000') && containsNul(parsed)) return done(nulRefused('the body'), undefined);
+    done(null, parsed);
+  });
+  // PostgreSQL cannot store or compare U+0000 (see nul.ts): refused here with a clear 400 rather
+  // than failing in the store with a 500.
+  scope.addHook('onRequest', async (request) => {
+    if (request.url.includes('%00')) throw nulRefused('the URL');
   });
   // Route modules are plain functions on this scope so they share its auth hook and prefix.
   await sourceRoutes(scope, ctx);

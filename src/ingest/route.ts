@@ -129,6 +129,8 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
   );
 
   async function sourceFor(id: string) {
+    // No id holds a NUL, and PostgreSQL would fail the lookup with an error, not a miss.
+    if (id.includes('\u0000')) throw new MailhookError('MH_ERR_SOURCE_NOT_FOUND');
     let source: Awaited<ReturnType<SourceCache['get']>>;
     try {
       source = await sources.get(id);

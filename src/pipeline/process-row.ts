@@ -1,6 +1,7 @@
 import { MailhookError } from '../errors.js';
 import type { CanonicalEvent, ParsedEvent } from '../events.js';
 import { newId } from '../ids.js';
+import { withoutNul } from '../nul.js';
 import { findAdapter } from '../providers/registry.js';
 import type { RawRequest } from '../providers/types.js';
 import type { InboxRow, NewEvent, RowOutcome } from '../store/store.js';
@@ -20,11 +21,11 @@ export function processRow(row: InboxRow): RowOutcome {
       inboxId: row.id,
       kind: 'processed',
       events: events.map((parsed) => toNewEvent(parsed, row)),
-      notes: skipped,
+      notes: withoutNul(skipped),
     };
   } catch (err) {
     const message = err instanceof MailhookError ? err.message : `parser failed: ${String(err)}`;
-    return { inboxId: row.id, kind: 'quarantined', error: message };
+    return { inboxId: row.id, kind: 'quarantined', error: withoutNul(message) };
   }
 }
 
@@ -57,5 +58,6 @@ function toNewEvent(parsed: ParsedEvent, row: InboxRow): NewEvent {
       raw,
     },
   };
-  return { dedupKey: parsed.dedupKey, event };
+  // A NUL in the provider's data would make PostgreSQL refuse the whole batch (see nul.ts).
+  return { dedupKey: withoutNul(parsed.dedupKey), event: withoutNul(event) };
 }

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
+import { withoutNul } from '../nul.js';
 import { emptySummary } from '../store/effects.js';
-import type { BatchSummary, EventEffects, Store } from '../store/store.js';
+import type { BatchSummary, EventEffects, InboxRow, Store } from '../store/store.js';
 import { BatchSizer, type BatchSizing } from './batch-sizer.js';
 import { pipelineEffects } from './effects.js';
-import { processRows } from './process-row.js';
+import { FailureIsolation } from './failure-isolation.js';
+import { processRow, processRows } from './process-row.js';
 
 export interface PipelineOptions {
   store: Store;
@@ -41,6 +43,9 @@ export class PipelineRunner {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private wakeRequested = false;
+  private readonly isolation = new FailureIsolation();
+  /** The rows the current transaction claimed, to know which ones a failure concerns. */
+  private claimed: string[] = [];
   readonly totals: PipelineTotals = emptyTotals();
   /** Called after every batch that claimed rows. */
   onBatch: ((summary: BatchSummary) => void) | null = null;
@@ -83,7 +88,12 @@ export class PipelineRunner {
   /** Processes one batch; exported for the CLI and tests. */
   async runOnce(limit = this.batchSize ?? this.sizer.next()): Promise<BatchSummary> {
     const started = performance.now();
-    const summary = await this.store.processInbox(limit, processRows, this.effects, this.now());
+    this.claimed = [];
+    const plan = (rows: InboxRow[]) => {
+      this.claimed = rows.map((row) => row.id);
+      return processRows(rows);
+    };
+    const summary = await this.store.processInbox(limit, plan, this.effects, this.now());
     this.sizer.record(summary.rows, performance.now() - started);
     addBatch(this.totals, summary);
     if (summary.rows > 0) this.onBatch?.(summary);
@@ -108,13 +118,16 @@ export class PipelineRunner {
       this.wakeRequested = false;
       let full = false;
       try {
-        const limit = this.batchSize ?? this.sizer.next();
+        const limit = this.isolation.limit(this.batchSize ?? this.sizer.next());
         const summary = await this.runOnce(limit);
+        this.isolation.succeeded(summary.rows);
         full = summary.rows >= limit;
         failures = 0;
       } catch (err) {
         failures++;
-        this.logger.error({ err }, 'pipeline batch failed; will retry');
+        this.logger.error({ err, rows: this.claimed.length }, 'pipeline batch failed; will retry');
+        const refused = this.isolation.failed(this.claimed);
+        if (refused !== null && (await this.quarantineRefused(refused, err))) failures = 0;
       }
       if (!this.running) break;
       if (full && failures === 0) {
@@ -131,6 +144,31 @@ export class PipelineRunner {
         // steady stream one-row batches would cost several times more per event.
         await new Promise<void>((resolve) => setTimeout(resolve, this.gatherMs));
       }
+    }
+  }
+
+  /** Quarantines the row the store keeps refusing (see FailureIsolation); true when it did. */
+  private async quarantineRefused(id: string, cause: unknown): Promise<boolean> {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const error = withoutNul(`the store refused this row's events: ${reason}`);
+    try {
+      // The oldest pending row is that row unless another node has taken it meanwhile.
+      const summary = await this.store.processInbox(
+        1,
+        (rows) =>
+          rows.map((row) =>
+            row.id === id ? { inboxId: row.id, kind: 'quarantined', error } : processRow(row),
+          ),
+        this.effects,
+        this.now(),
+      );
+      addBatch(this.totals, summary);
+      if (summary.rows > 0) this.onBatch?.(summary);
+      this.logger.warn({ inboxId: id, err: cause }, 'inbox row quarantined: the store refused its events');
+      return summary.quarantined > 0;
+    } catch (err) {
+      this.logger.error({ err, inboxId: id }, 'could not quarantine the refused inbox row; will retry');
+      return false;
     }
   }
 

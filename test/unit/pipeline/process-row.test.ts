@@ -81,4 +81,27 @@ describe('processRow', () => {
     const outcome = processRow(inboxRow('sendgrid', body));
     expect(outcome).toMatchObject({ kind: 'processed', events: [], notes: [{ index: 0 }] });
   });
+
+  it("stores no NUL: a provider's U+0000 becomes U+FFFD in the event, its raw data and its dedup key", () => {
+    const body = JSON.stringify([
+      {
+        email: 'a\u0000@example.com',
+        timestamp: 1_795_000_000,
+        event: 'bounce',
+        type: 'bounce',
+        reason: '550 no such user\u0000',
+        sg_event_id: 'e\u00001',
+        'custom\u0000arg': 'v\u0000',
+      },
+    ]);
+    expect(body).toContain('\\u0000');
+    const outcome = processRow(inboxRow('sendgrid', body));
+    expect(outcome.kind).toBe('processed');
+    if (outcome.kind !== 'processed') return;
+    const [{ dedupKey, event }] = outcome.events as [(typeof outcome.events)[number]];
+    expect(dedupKey).toBe('e\uFFFD1');
+    expect(event.data.recipient).toBe('a\uFFFD@example.com');
+    expect(event.data.raw).toMatchObject({ sg_event_id: 'e\uFFFD1', 'custom\uFFFDarg': 'v\uFFFD' });
+    expect(JSON.stringify(event)).not.toContain('\\u0000');
+  });
 });
