@@ -1,4 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { crashLoad } from '../helpers/crash-load.js';
+import { randomInt } from '../helpers/pg-database.js';
 import {
   api,
   killAll,
@@ -8,27 +10,13 @@ import {
   tempDataDir,
   waitFor,
 } from '../helpers/process.js';
-import { type SendGridSigner, sendGridBody, sendGridEvents, sendGridSigner } from '../helpers/sendgrid.js';
+import { sendGridSigner } from '../helpers/sendgrid.js';
 
 const CYCLES = 3;
-const WORKERS = 20;
 
 interface EventView {
   id: string;
   data: { provider_event_id: string | null; source_id: string };
-}
-
-interface LoadResult {
-  /** Requests answered 200. */
-  acknowledgedRequests: number;
-  /** sg_event_ids of the requests answered 200. */
-  acknowledgedIds: string[];
-  /** sg_event_ids of every request sent, acknowledged or not. */
-  sentIds: string[];
-  /** Requests that failed at the network level (in flight at the kill, or sent after it). */
-  failedRequests: number;
-  /** Answers other than 200 (status → count): none are expected from a healthy server. */
-  unexpected: Map<number, number>;
 }
 
 const dirs: string[] = [];
@@ -40,58 +28,6 @@ afterEach(async () => {
 afterAll(() => {
   for (const dir of dirs) removeDir(dir);
 });
-
-function randomInt(min: number, max: number): number {
-  return min + Math.floor(Math.random() * (max - min + 1));
-}
-
-/**
- * ~20 concurrent workers POSTing signed SendGrid batches of 1–5 events until `stopped()` returns true.
- * Only requests answered 200 count as acknowledged.
- */
-async function runLoad(
-  ingestUrl: string,
-  signer: SendGridSigner,
-  stopped: () => boolean,
-): Promise<LoadResult> {
-  const result: LoadResult = {
-    acknowledgedRequests: 0,
-    acknowledgedIds: [],
-    sentIds: [],
-    failedRequests: 0,
-    unexpected: new Map(),
-  };
-  const worker = async () => {
-    while (!stopped()) {
-      const events = sendGridEvents(randomInt(1, 5));
-      const body = sendGridBody(events);
-      for (const event of events) result.sentIds.push(String(event.sg_event_id));
-      let status: number;
-      try {
-        const response = await fetch(ingestUrl, {
-          method: 'POST',
-          headers: signer.headers(body),
-          body,
-          signal: AbortSignal.timeout(5000),
-        });
-        await response.arrayBuffer();
-        status = response.status;
-      } catch {
-        // In flight when the server was killed (or sent after it): not acknowledged.
-        result.failedRequests++;
-        continue;
-      }
-      if (status === 200) {
-        result.acknowledgedRequests++;
-        for (const event of events) result.acknowledgedIds.push(String(event.sg_event_id));
-      } else {
-        result.unexpected.set(status, (result.unexpected.get(status) ?? 0) + 1);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: WORKERS }, worker));
-  return result;
-}
 
 /** Every event the server has stored, paging through GET /v1/events with limit=500. */
 async function allEvents(server: ServerProcess): Promise<EventView[]> {
@@ -142,20 +78,19 @@ describe('crash safety of the ingest path', () => {
     for (let cycle = 1; cycle <= CYCLES; cycle++) {
       // Each start listens on a new free port, so the ingest URL follows the running server.
       const ingestUrl = `${server.url}/ingest/${sourceId}`;
-      let killed = false;
       const loadMs = randomInt(300, 1500);
-      const load = runLoad(ingestUrl, signer, () => killed);
+      const load = crashLoad(ingestUrl, signer);
+      await load.firstAcknowledged();
       await new Promise((resolve) => setTimeout(resolve, loadMs));
       const victim = server;
       const exit = await victim.crash();
-      killed = true;
-      const result = await load;
+      const result = await load.stop();
       expect(exit.signal).toBe('SIGKILL');
 
       for (const id of result.acknowledgedIds) acknowledged.add(id);
       for (const id of result.sentIds) sent.add(id);
       console.log(
-        `cycle ${cycle}: load ${loadMs} ms, ${result.acknowledgedRequests} requests acknowledged ` +
+        `cycle ${cycle}: SIGKILL ${loadMs} ms after the first acknowledgement, ${result.acknowledgedRequests} requests acknowledged ` +
           `(${result.acknowledgedIds.length} events), ${result.failedRequests} failed at the kill`,
       );
       expect(Object.fromEntries(result.unexpected), 'answers other than 200 before the kill').toEqual({});

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { crashLoad } from '../helpers/crash-load.js';
 import {
   allEvents,
   checkStored,
@@ -14,7 +15,7 @@ import {
 } from '../helpers/pg-database.js';
 import { postgresAvailable } from '../helpers/postgres.js';
 import { api, killAll, waitFor } from '../helpers/process.js';
-import { type SendGridSigner, sendGridBody, sendGridEvents, sendGridSigner } from '../helpers/sendgrid.js';
+import { sendGridSigner } from '../helpers/sendgrid.js';
 
 /**
  * The crash property of test/e2e/crash.test.ts on PostgreSQL: a request answered 200 has been
@@ -22,59 +23,6 @@ import { type SendGridSigner, sendGridBody, sendGridEvents, sendGridSigner } fro
  */
 
 const CYCLES = 3;
-const WORKERS = 20;
-
-interface LoadResult {
-  acknowledgedRequests: number;
-  acknowledgedIds: string[];
-  sentIds: string[];
-  failedRequests: number;
-  unexpected: Map<number, number>;
-}
-
-/** ~20 concurrent senders POSTing signed SendGrid batches of 1–5 events until `stopped()`. */
-async function runLoad(
-  ingestUrl: string,
-  signer: SendGridSigner,
-  stopped: () => boolean,
-): Promise<LoadResult> {
-  const result: LoadResult = {
-    acknowledgedRequests: 0,
-    acknowledgedIds: [],
-    sentIds: [],
-    failedRequests: 0,
-    unexpected: new Map(),
-  };
-  const worker = async () => {
-    while (!stopped()) {
-      const events = sendGridEvents(randomInt(1, 5));
-      const body = sendGridBody(events);
-      for (const event of events) result.sentIds.push(String(event.sg_event_id));
-      let status: number;
-      try {
-        const response = await fetch(ingestUrl, {
-          method: 'POST',
-          headers: signer.headers(body),
-          body,
-          signal: AbortSignal.timeout(5000),
-        });
-        await response.arrayBuffer();
-        status = response.status;
-      } catch {
-        result.failedRequests++;
-        continue;
-      }
-      if (status === 200) {
-        result.acknowledgedRequests++;
-        for (const event of events) result.acknowledgedIds.push(String(event.sg_event_id));
-      } else {
-        result.unexpected.set(status, (result.unexpected.get(status) ?? 0) + 1);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: WORKERS }, worker));
-  return result;
-}
 
 const available = await postgresAvailable();
 
@@ -106,20 +54,19 @@ describe.runIf(available)('crash safety of the ingest path on PostgreSQL', () =>
 
     for (let cycle = 1; cycle <= CYCLES; cycle++) {
       const ingestUrl = `${node.url}/ingest/${sourceId}`;
-      let killed = false;
       const loadMs = randomInt(300, 1500);
-      const load = runLoad(ingestUrl, signer, () => killed);
+      const load = crashLoad(ingestUrl, signer);
+      await load.firstAcknowledged();
       await sleep(loadMs);
       const exit = await node.crash();
-      killed = true;
-      const result = await load;
+      const result = await load.stop();
       expect(exit.signal).toBe('SIGKILL');
 
       for (const id of result.acknowledgedIds) acknowledged.add(id);
       for (const id of result.sentIds) sent.add(id);
       totalAcknowledgedRequests += result.acknowledgedRequests;
       console.log(
-        `postgres crash cycle ${cycle}: SIGKILL after ${loadMs} ms of load; ${result.acknowledgedRequests} requests ` +
+        `postgres crash cycle ${cycle}: SIGKILL ${loadMs} ms after the first acknowledgement; ${result.acknowledgedRequests} requests ` +
           `acknowledged (${result.acknowledgedIds.length} events), ${result.failedRequests} failed at the kill`,
       );
       expect(Object.fromEntries(result.unexpected), 'answers other than 200 before the kill').toEqual({});

@@ -209,8 +209,22 @@ export interface StartOptions {
   readyTimeoutMs?: number;
 }
 
-/** Spawns `mailhook serve` on a free port of 127.0.0.1 and polls GET /readyz until it answers 200. */
+/**
+ * Spawns `mailhook serve` on a free port of 127.0.0.1 and polls GET /readyz until it answers 200.
+ * The port is free when chosen but another test process may bind it before the child does; such a
+ * start is retried on a new port.
+ */
 export async function startServer(options: StartOptions): Promise<ServerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startServerOnce(options: StartOptions): Promise<ServerProcess> {
   const port = await freePort();
   const env = e2eEnv(options.dataDir, { HOST: '127.0.0.1', PORT: String(port), ...options.env });
   const spawned = spawnCli(['serve'], env);

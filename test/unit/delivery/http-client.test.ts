@@ -137,7 +137,7 @@ describe('DeliveryClient', () => {
     const result = await client().send(request(server.url, { timeoutMs: 200 }));
     expect(result).toMatchObject({ kind: 'error', errorClass: 'timeout' });
     expect(result.durationMs).toBeGreaterThanOrEqual(190);
-    expect(result.durationMs).toBeLessThan(1_000);
+    expect(result.durationMs).toBeLessThan(3_000); // the timeout, not a hang; slack for a busy machine
   });
 
   it('times out when the server sends headers but never finishes the body', async () => {
@@ -147,7 +147,7 @@ describe('DeliveryClient', () => {
     });
     const result = await client().send(request(server.url, { timeoutMs: 200 }));
     expect(result).toMatchObject({ kind: 'error', errorClass: 'timeout' });
-    expect(result.durationMs).toBeLessThan(1_000);
+    expect(result.durationMs).toBeLessThan(3_000); // the timeout, not a hang; slack for a busy machine
   });
 
   it('reports a closed port as connection_refused', async () => {
