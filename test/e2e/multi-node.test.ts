@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { postSigned } from '../helpers/crash-load.js';
 import {
   allDeliveries,
   allEvents,
@@ -104,17 +105,8 @@ function runRoundRobinLoad(
       for (const event of events) load.sentIds.add(String(event.sg_event_id));
       counts.sent++;
       const sentAt = performance.now();
-      let status: number;
-      try {
-        const response = await fetch(`${urls[index]}/ingest/${sourceId}`, {
-          method: 'POST',
-          headers: signer.headers(body),
-          body,
-          signal: AbortSignal.timeout(5000),
-        });
-        await response.arrayBuffer();
-        status = response.status;
-      } catch {
+      const status = await postSigned(`${urls[index]}/ingest/${sourceId}`, signer, body);
+      if (status === null) {
         // In flight at the kill, or sent to the node while it was down: not acknowledged.
         counts.failed++;
         await sleep(5);

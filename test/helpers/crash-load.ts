@@ -25,6 +25,22 @@ export interface CrashLoad {
   stop(): Promise<CrashLoadResult>;
 }
 
+/** POSTs one signed SendGrid body: the answer's status, or null when the request failed on the network. */
+export async function postSigned(url: string, signer: SendGridSigner, body: string): Promise<number | null> {
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: signer.headers(body),
+      body,
+      signal: AbortSignal.timeout(5000),
+    });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * `workers` concurrent senders POSTing signed SendGrid batches of 1–5 events until stopped; only
  * requests answered 200 count as acknowledged. The crash tests of both stores share it.
@@ -43,17 +59,8 @@ export function crashLoad(ingestUrl: string, signer: SendGridSigner, workers = 2
       const events = sendGridEvents(randomInt(1, 5));
       const body = sendGridBody(events);
       for (const event of events) result.sentIds.push(String(event.sg_event_id));
-      let status: number;
-      try {
-        const response = await fetch(ingestUrl, {
-          method: 'POST',
-          headers: signer.headers(body),
-          body,
-          signal: AbortSignal.timeout(5000),
-        });
-        await response.arrayBuffer();
-        status = response.status;
-      } catch {
+      const status = await postSigned(ingestUrl, signer, body);
+      if (status === null) {
         result.failedRequests++;
         continue;
       }
