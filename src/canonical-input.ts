@@ -1,5 +1,5 @@
 import { MalformedPayloadError } from './errors.js';
-import { type BounceInfo, isEmailEventType, type ParsedEvent } from './events.js';
+import { type BounceInfo, isEmailEventType, isReservedEventType, type ParsedEvent } from './events.js';
 
 /**
  * Reads an event given in the canonical shape — `{"type", "timestamp"?, "data"?}` — as posted by a
@@ -70,6 +70,9 @@ export function readCanonicalEvent(body: unknown, options: ReadOptions = {}): Ca
   const type = body.type;
   if (typeof type !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(type)) {
     throw new MalformedPayloadError('type must be 1–100 characters of letters, digits, ".", "_" or "-"');
+  }
+  if (isReservedEventType(type)) {
+    throw new MalformedPayloadError(`"${type}": system.* types are reserved for mailhook's own events`);
   }
   const isEmail = type.startsWith('email.');
   if (isEmail && !isEmailEventType(type)) {

@@ -1,8 +1,14 @@
-import { EMAIL_EVENT_TYPES, type EmailEventType } from './events.js';
+import {
+  EMAIL_EVENT_TYPES,
+  type EmailEventType,
+  SYSTEM_EVENT_TYPES,
+  type SystemEventType,
+} from './events.js';
 
 /**
- * JSON Schemas of the canonical email events, served by `GET /v1/event-types` so that endpoint
- * developers (and publishers) can validate what they send and receive.
+ * JSON Schemas of the canonical email events and of mailhook's own system events, served by
+ * `GET /v1/event-types` so that endpoint developers (and publishers) can validate what they send and
+ * receive.
  */
 const nullableString = { type: ['string', 'null'] } as const;
 
@@ -41,43 +47,105 @@ const DESCRIPTIONS: Record<EmailEventType, string> = {
   'email.resubscribed': 'The recipient subscribed again.',
 };
 
-export function eventSchema(type: EmailEventType): Record<string, unknown> {
+/** The Standard Webhooks payload around an event's data: id, type, timestamp. */
+function envelope(type: string, description: string, data: Record<string, unknown>): Record<string, unknown> {
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: type,
-    description: DESCRIPTIONS[type],
+    description,
     type: 'object',
     required: ['id', 'type', 'timestamp', 'data'],
     properties: {
       id: { type: 'string', pattern: '^evt_' },
       type: { const: type },
       timestamp: { type: 'string', format: 'date-time' },
-      data: {
-        type: 'object',
-        required: ['provider', 'source_id', 'message_id', 'recipient', 'tags', 'metadata', 'received_at'],
-        properties: {
-          provider: { type: 'string' },
-          source_id: { type: 'string' },
-          provider_event_id: nullableString,
-          message_id: nullableString,
-          recipient: nullableString,
-          user_agent: nullableString,
-          ip: nullableString,
-          tags: { type: 'array', items: { type: 'string' } },
-          metadata: { type: 'object' },
-          received_at: { type: 'string', format: 'date-time' },
-          raw: {},
-          ...EXTRA[type],
-        },
-      },
+      data,
     },
   };
 }
 
+export function eventSchema(type: EmailEventType): Record<string, unknown> {
+  return envelope(type, DESCRIPTIONS[type], {
+    type: 'object',
+    required: ['provider', 'source_id', 'message_id', 'recipient', 'tags', 'metadata', 'received_at'],
+    properties: {
+      provider: { type: 'string' },
+      source_id: { type: 'string' },
+      provider_event_id: nullableString,
+      message_id: nullableString,
+      recipient: nullableString,
+      user_agent: nullableString,
+      ip: nullableString,
+      tags: { type: 'array', items: { type: 'string' } },
+      metadata: { type: 'object' },
+      received_at: { type: 'string', format: 'date-time' },
+      raw: {},
+      ...EXTRA[type],
+    },
+  });
+}
+
+/** An object schema in which every listed property is required. */
+function allRequired(properties: Record<string, unknown>) {
+  return { type: 'object', required: Object.keys(properties), properties };
+}
+
+const ENDPOINT_METADATA = allRequired({
+  endpoint_id: { type: 'string' },
+  delivery_id: { type: 'string' },
+  event_id: { type: 'string' },
+  consecutive_failures: { type: 'integer' },
+  reason: nullableString,
+});
+
+const SOURCE_METADATA = allRequired({
+  source_id: { type: 'string' },
+  provider: { type: 'string' },
+  name: { type: 'string' },
+  last_request_at: { type: 'string', format: 'date-time' },
+  expected_gap_seconds: { type: 'integer' },
+});
+
+const SYSTEM_DESCRIPTIONS: Record<SystemEventType, string> = {
+  'system.endpoint.failing': 'An endpoint has failed MAILHOOK_FAILING_AFTER deliveries in a row.',
+  'system.endpoint.disabled': 'An endpoint was disabled (it answered 410 Gone, or kept failing).',
+  'system.endpoint.recovered': 'An endpoint that was failing accepted a delivery again.',
+  'system.delivery.exhausted': 'A delivery failed its last scheduled attempt; it will not be retried.',
+  'system.source.silent': 'A source has received nothing for much longer than its usual gap.',
+  'system.source.recovered': 'A silent source received a request again.',
+};
+
+/** The schema of a system event: provider "mailhook", no recipient, the facts in data.metadata. */
+export function systemEventSchema(type: SystemEventType): Record<string, unknown> {
+  return envelope(type, SYSTEM_DESCRIPTIONS[type], {
+    type: 'object',
+    required: ['provider', 'source_id', 'metadata', 'received_at'],
+    properties: {
+      provider: { const: 'mailhook' },
+      source_id: { const: 'src_system' },
+      provider_event_id: { type: 'null' },
+      message_id: { type: 'null' },
+      recipient: { type: 'null' },
+      tags: { type: 'array', maxItems: 0 },
+      metadata: type.startsWith('system.source.') ? SOURCE_METADATA : ENDPOINT_METADATA,
+      received_at: { type: 'string', format: 'date-time' },
+      raw: { type: 'null' },
+    },
+  });
+}
+
+/** Every type an endpoint can subscribe to by name: the canonical email events, then the system ones. */
 export function eventCatalog() {
-  return EMAIL_EVENT_TYPES.map((type) => ({
-    type,
-    description: DESCRIPTIONS[type],
-    schema: eventSchema(type),
-  }));
+  return [
+    ...EMAIL_EVENT_TYPES.map((type) => ({
+      type,
+      description: DESCRIPTIONS[type],
+      schema: eventSchema(type),
+    })),
+    ...SYSTEM_EVENT_TYPES.map((type) => ({
+      type,
+      description: SYSTEM_DESCRIPTIONS[type],
+      schema: systemEventSchema(type),
+    })),
+  ];
 }

@@ -37,6 +37,25 @@ export function isEmailEventType(type: string): type is EmailEventType {
   return EMAIL_EVENT_TYPE_SET.has(type);
 }
 
+/**
+ * mailhook's own operational events (src/monitoring/system-events.ts). The `system.` namespace is
+ * reserved: neither a publisher nor a provider can create an event there.
+ */
+export const SYSTEM_EVENT_TYPES = [
+  'system.endpoint.failing',
+  'system.endpoint.disabled',
+  'system.endpoint.recovered',
+  'system.delivery.exhausted',
+  'system.source.silent',
+  'system.source.recovered',
+] as const;
+
+export type SystemEventType = (typeof SYSTEM_EVENT_TYPES)[number];
+
+export function isReservedEventType(type: string): boolean {
+  return type.startsWith('system.');
+}
+
 export type BounceType = 'hard' | 'soft' | 'undetermined';
 
 export interface BounceInfo {

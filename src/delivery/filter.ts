@@ -3,7 +3,12 @@
  * fan-out and the API's validation share one definition of "matches".
  */
 import { MailhookError } from '../errors.js';
-import { type CanonicalEvent, EMAIL_EVENT_TYPES } from '../events.js';
+import { type CanonicalEvent, EMAIL_EVENT_TYPES, SYSTEM_EVENT_TYPES } from '../events.js';
+
+const CLOSED_NAMESPACES: ReadonlyArray<[string, readonly string[]]> = [
+  ['email.', EMAIL_EVENT_TYPES],
+  ['system.', SYSTEM_EVENT_TYPES],
+];
 
 export interface EndpointFilter {
   /** Each key must be present in `data.metadata` with exactly this JSON value (`===`). */
@@ -100,12 +105,14 @@ export function validateEventTypes(patterns: unknown): string[] {
           '(email.bounced), a prefix wildcard (email.*) or *, in lower case',
       );
     }
-    // The email.* namespace is closed (DESIGN.md): a pattern there that no canonical type can
+    // The email.* and system.* namespaces are closed (DESIGN.md): a pattern there that no type can
     // match is a typo that would otherwise silently receive nothing.
-    if (pattern.startsWith('email.') && !EMAIL_EVENT_TYPES.some((type) => patternMatches(pattern, type))) {
-      throw invalid(
-        `event_types: "${pattern}" matches no email event type; they are ${EMAIL_EVENT_TYPES.join(', ')}`,
-      );
+    for (const [prefix, types] of CLOSED_NAMESPACES) {
+      if (pattern.startsWith(prefix) && !types.some((type) => patternMatches(pattern, type))) {
+        throw invalid(
+          `event_types: "${pattern}" matches no ${prefix.slice(0, -1)} event type; they are ${types.join(', ')}`,
+        );
+      }
     }
   }
   return [...new Set(patterns as string[])];

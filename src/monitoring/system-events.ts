@@ -1,4 +1,4 @@
-import type { CanonicalEvent } from '../events.js';
+import type { CanonicalEvent, SystemEventType } from '../events.js';
 import { newId } from '../ids.js';
 import type { EndpointTransition, PublishedEvent } from '../store/store.js';
 
@@ -7,14 +7,6 @@ import type { EndpointTransition, PublishedEvent } from '../store/store.js';
  * endpoints subscribed to them (`event_types: ["system.*"]`), and logged.
  */
 export const SYSTEM_SOURCE_ID = 'src_system';
-
-export type SystemEventType =
-  | 'system.endpoint.failing'
-  | 'system.endpoint.disabled'
-  | 'system.endpoint.recovered'
-  | 'system.delivery.exhausted'
-  | 'system.source.silent'
-  | 'system.source.recovered';
 
 function systemEvent(
   type: SystemEventType,

@@ -1,5 +1,6 @@
 import { readCanonicalEvent } from '../canonical-input.js';
 import { MailhookError, MalformedPayloadError } from '../errors.js';
+import { isReservedEventType } from '../events.js';
 import {
   asConfigObject,
   checkFreshness,
@@ -61,6 +62,14 @@ function parse(req: RawRequest): ParseResult {
     body = JSON.parse(req.body.toString('utf8'));
   } catch (err) {
     throw new MalformedPayloadError('body is not valid JSON', { cause: err });
+  }
+  const type = (body as { type?: unknown } | null)?.type;
+  if (typeof type === 'string' && isReservedEventType(type)) {
+    // Another mailhook's operational events, say: they describe its endpoints and sources, not ours.
+    return {
+      events: [],
+      skipped: [{ index: 0, reason: `"${type.slice(0, 100)}": system.* types are reserved` }],
+    };
   }
   const header = req.headers[TIMESTAMP_HEADER];
   const event = readCanonicalEvent(body, {

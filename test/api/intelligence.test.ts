@@ -1,6 +1,9 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../src/events.js';
-import { EMAIL_EVENT_TYPES } from '../../src/events.js';
+import { EMAIL_EVENT_TYPES, SYSTEM_EVENT_TYPES } from '../../src/events.js';
+import { endpointEvent, sourceEvent } from '../../src/monitoring/system-events.js';
 import { AUTH, type TestApp, testApp } from '../helpers/app.js';
 import { sendGridBody, sendGridSigner } from '../helpers/sendgrid.js';
 
@@ -665,6 +668,17 @@ describe('POST /v1/events (publishing)', () => {
     });
   });
 
+  it('a system.* event is refused: that namespace belongs to mailhook, so subscribers can trust it', async () => {
+    for (const type of ['system.endpoint.disabled', 'system.anything']) {
+      const res = await publish({ type, data: { metadata: { endpoint_id: 'ep_victim' } } });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json()).toMatchObject({
+        code: 'MH_ERR_VALIDATION',
+        message: expect.stringContaining('reserved'),
+      });
+    }
+  });
+
   it('a custom invoice.paid event is accepted and fanned out to the endpoint subscribed to invoice.*', async () => {
     const res = await publish({
       type: 'invoice.paid',
@@ -699,12 +713,11 @@ describe('POST /v1/events (publishing)', () => {
     ]);
   });
 
-  it('GET /v1/event-types lists the 11 email types, each with its JSON schema', async () => {
+  it('GET /v1/event-types lists the 11 email types and the 6 system types, each with its JSON schema', async () => {
     const { data } = await call.get<{
       data: Array<{ type: string; description: string; schema: Record<string, unknown> }>;
     }>('/v1/event-types');
-    expect(data).toHaveLength(11);
-    expect(data.map((t) => t.type)).toEqual([...EMAIL_EVENT_TYPES]);
+    expect(data.map((t) => t.type)).toEqual([...EMAIL_EVENT_TYPES, ...SYSTEM_EVENT_TYPES]);
     for (const item of data) {
       expect(item.description.length, item.type).toBeGreaterThan(0);
       expect(item.schema).toMatchObject({
@@ -712,6 +725,64 @@ describe('POST /v1/events (publishing)', () => {
         type: 'object',
         properties: { type: { const: item.type }, data: { type: 'object' } },
       });
+    }
+    // The schemas describe what mailhook really emits.
+    const ajv = new Ajv2020({ strict: true, allErrors: true });
+    addFormats.default(ajv);
+    const schemaOf = (type: string) => data.find((t) => t.type === type)?.schema ?? {};
+    const at = new Date('2026-11-26T12:00:00.000Z');
+    const emitted = [
+      ...(['failing', 'disabled', 'recovered', 'exhausted'] as const).map((kind) =>
+        endpointEvent({
+          kind,
+          endpointId: 'ep_1',
+          deliveryId: 'dlv_1',
+          eventId: 'evt_1',
+          consecutiveFailures: 5,
+          reason: kind === 'recovered' ? null : 'HTTP 500',
+          at,
+        }),
+      ),
+      ...(['silent', 'recovered'] as const).map((kind) =>
+        sourceEvent(
+          kind,
+          { id: 'src_1', provider: 'sendgrid', name: 'Marketing' },
+          { lastRequestAt: at, expectedGapMs: 60_000 },
+          at,
+        ),
+      ),
+    ];
+    expect(emitted.map((e) => e.event.type).sort()).toEqual([...SYSTEM_EVENT_TYPES].sort());
+    for (const { event } of emitted) {
+      const valid = ajv.validate(schemaOf(event.type), JSON.parse(JSON.stringify(event)));
+      expect(valid, `${event.type}: ${ajv.errorsText()}`).toBe(true);
+    }
+    // And what it stores for every email type, here as published.
+    const published = await call.send<{ data: Array<{ event: CanonicalEvent }> }>(
+      'POST',
+      '/v1/events',
+      {
+        events: EMAIL_EVENT_TYPES.map((type) => ({
+          type,
+          timestamp: '2026-11-26T12:00:00Z',
+          data: {
+            recipient: 'schema@example.com',
+            message_id: `m-${type}`,
+            bounce: { type: 'hard', code: '5.1.1', reason: 'no such user' },
+            click: { url: 'https://example.com/' },
+            open: { machine: true },
+            unsubscribe: { group: 'news' },
+            tags: ['t'],
+            metadata: { k: 'v' },
+          },
+        })),
+      },
+      201,
+    );
+    expect(published.data).toHaveLength(EMAIL_EVENT_TYPES.length);
+    for (const { event } of published.data) {
+      const valid = ajv.validate(schemaOf(event.type), event);
+      expect(valid, `${event.type}: ${ajv.errorsText()}`).toBe(true);
     }
   });
 });

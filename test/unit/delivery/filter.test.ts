@@ -179,6 +179,17 @@ describe('validateEventTypes', () => {
     expect(validationMessage(() => validateEventTypes(['email.bounced.*']))).toContain('matches no email');
   });
 
+  it('accepts system patterns that name a system type, and refuses the ones that name none', () => {
+    expect(validateEventTypes(['system.*', 'system.endpoint.*', 'system.source.silent'])).toEqual([
+      'system.*',
+      'system.endpoint.*',
+      'system.source.silent',
+    ]);
+    const message = validationMessage(() => validateEventTypes(['system.endpoint.failng']));
+    expect(message).toContain('"system.endpoint.failng" matches no system event type');
+    expect(message).toContain('system.endpoint.failing');
+  });
+
   it('refuses more than 100 patterns', () => {
     const many = Array.from({ length: 101 }, (_, i) => `custom.t${i}`);
     expect(validationMessage(() => validateEventTypes(many))).toContain('at most 100');

@@ -144,6 +144,14 @@ describe('Standard Webhooks parsing', () => {
     expect(standard.parse(rawRequest(body, officialHeaders(body))).events[0]?.type).toBe('invoice.paid');
   });
 
+  it('stores no system.* event (the namespace belongs to mailhook) and says why in a note', () => {
+    const body = '{"type":"system.endpoint.disabled","data":{"metadata":{"endpoint_id":"ep_1"}}}';
+    expect(standard.parse(rawRequest(body, officialHeaders(body)))).toEqual({
+      events: [],
+      skipped: [{ index: 0, reason: '"system.endpoint.disabled": system.* types are reserved' }],
+    });
+  });
+
   it('refuses unknown email.* types, bad JSON and badly typed fields', () => {
     const cases = [
       '{"type":"email.exploded"}',
