@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
+import { MailhookError } from '../errors.js';
 import type { SourceCache } from '../ingest/source-cache.js';
-import type { EventEffects, Store } from '../store/store.js';
+import type { EndpointRecord, EventEffects, Store } from '../store/store.js';
 
 /** What the /v1 routes need from the rest of the application. */
 export interface ApiContext {
@@ -16,4 +17,11 @@ export interface ApiContext {
   wakePipeline: () => void;
   /** Tells the delivery worker there is work (retry, replay, test send, resume). */
   wakeDelivery: () => void;
+}
+
+/** The endpoint, or the API's 404 for it. */
+export async function endpointOrNotFound(store: Store, id: string): Promise<EndpointRecord> {
+  const endpoint = await store.getEndpoint(id);
+  if (!endpoint) throw new MailhookError('MH_ERR_ENDPOINT_NOT_FOUND');
+  return endpoint;
 }

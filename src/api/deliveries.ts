@@ -5,7 +5,7 @@ import { isEmailEventType } from '../events.js';
 import { newId } from '../ids.js';
 import { routeEvent } from '../pipeline/fan-out.js';
 import type { DeliveryStatus, EndpointRecord } from '../store/store.js';
-import type { ApiContext } from './context.js';
+import { type ApiContext, endpointOrNotFound } from './context.js';
 import { parseTime } from './cursor.js';
 import { attemptView, deliveryView, replayView } from './endpoint-views.js';
 
@@ -81,11 +81,7 @@ function sampleEvent(type: string, now: Date): CanonicalEvent {
 export async function deliveryRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { store, now } = ctx;
 
-  async function endpointOf(id: string): Promise<EndpointRecord> {
-    const endpoint = await store.getEndpoint(id);
-    if (!endpoint) throw new MailhookError('MH_ERR_ENDPOINT_NOT_FOUND');
-    return endpoint;
-  }
+  const endpointOf = (id: string): Promise<EndpointRecord> => endpointOrNotFound(store, id);
 
   scope.get<{
     Params: { id: string };

@@ -5,7 +5,7 @@ import { generateSecret } from '../delivery/sign.js';
 import { MailhookError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { EndpointRecord, EndpointSecret } from '../store/store.js';
-import type { ApiContext } from './context.js';
+import { type ApiContext, endpointOrNotFound } from './context.js';
 import { validateHeaders, validateSecret, validateTargetUrl } from './endpoint-input.js';
 import { endpointView } from './endpoint-views.js';
 
@@ -68,11 +68,7 @@ interface Fields {
 export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { store, now } = ctx;
 
-  async function load(id: string): Promise<EndpointRecord> {
-    const endpoint = await store.getEndpoint(id);
-    if (!endpoint) throw new MailhookError('MH_ERR_ENDPOINT_NOT_FOUND');
-    return endpoint;
-  }
+  const load = (id: string): Promise<EndpointRecord> => endpointOrNotFound(store, id);
 
   scope.post<{ Body: Fields & { url: string; secret?: string; status?: 'active' | 'paused' } }>(
     '/endpoints',

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { MailhookError } from '../errors.js';
-import type { ApiContext } from './context.js';
+import { type ApiContext, endpointOrNotFound } from './context.js';
 
 const HOUR = 3_600_000;
 const idParams = {
@@ -22,8 +22,7 @@ export async function historyRoutes(scope: FastifyInstance, ctx: ApiContext): Pr
     '/endpoints/:id/history',
     { schema: { params: idParams, querystring: query } },
     async (request) => {
-      if (!(await ctx.store.getEndpoint(request.params.id)))
-        throw new MailhookError('MH_ERR_ENDPOINT_NOT_FOUND');
+      await endpointOrNotFound(ctx.store, request.params.id);
       const buckets = await ctx.store.endpointHistory(request.params.id, since(request.query.hours));
       return {
         endpoint_id: request.params.id,
