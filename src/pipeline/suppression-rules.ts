@@ -88,18 +88,47 @@ export function softBouncesSuppress(
   at: number,
   policy: SoftBouncePolicy,
 ): boolean {
-  const relevant = history.filter((h) => Math.abs(h.occurredAt - at) <= policy.windowMs);
-  const softs = relevant.filter((h) => h.type === 'email.bounced' && h.bounceType === 'soft');
-  const deliveries = relevant.filter((h) => h.type === 'email.delivered').map((h) => h.occurredAt);
+  // Sorted times and binary searches: an address with a long history (a seed or monitoring inbox)
+  // must cost n log n here, inside the pipeline's transaction, not n² (nor a spread of n arguments).
+  const softs: number[] = [];
+  const deliveries: number[] = [];
+  for (const h of history) {
+    if (Math.abs(h.occurredAt - at) > policy.windowMs) continue;
+    if (h.type === 'email.bounced' && h.bounceType === 'soft') softs.push(h.occurredAt);
+    else if (h.type === 'email.delivered') deliveries.push(h.occurredAt);
+  }
+  softs.sort((x, y) => x - y);
+  deliveries.sort((x, y) => x - y);
   return softs.some((end) => {
-    const from = end.occurredAt - policy.windowMs;
-    const lastDelivery = Math.max(
-      Number.NEGATIVE_INFINITY,
-      ...deliveries.filter((d) => d >= from && d <= end.occurredAt),
-    );
-    const count = softs.filter(
-      (s) => s.occurredAt >= from && s.occurredAt <= end.occurredAt && s.occurredAt > lastDelivery,
-    );
-    return count.length >= policy.threshold;
+    const from = end - policy.windowMs;
+    // The last delivery in [from, end]: soft bounces up to and including its time do not count.
+    const d = upperBound(deliveries, end) - 1;
+    const lastDelivery = d >= 0 && (deliveries[d] as number) >= from ? (deliveries[d] as number) : null;
+    const first = lastDelivery === null ? lowerBound(softs, from) : upperBound(softs, lastDelivery);
+    return upperBound(softs, end) - first >= policy.threshold;
   });
+}
+
+/** Index of the first value >= x in ascending `values`. */
+function lowerBound(values: number[], x: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((values[mid] as number) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first value > x in ascending `values`. */
+function upperBound(values: number[], x: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((values[mid] as number) <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -12,6 +12,7 @@ import {
   softBouncesSuppress,
   suppressionIntents,
 } from '../../../src/pipeline/suppression-rules.js';
+import { between, pick, runSeed, seededRandom } from '../../helpers/random.js';
 
 const T0 = Date.parse('2026-11-26T12:00:00.000Z');
 const HOUR = 3_600_000;
@@ -199,6 +200,53 @@ describe('suppressionIntents', () => {
 
 describe('softBouncesSuppress', () => {
   const at = T0 + 10 * DAY;
+
+  /** The rule exactly as documented, tried for every soft bounce: slow, obviously right. */
+  function byDefinition(history: RecipientHistoryItem[], when: number, policy: SoftBouncePolicy): boolean {
+    const near = history.filter((h) => Math.abs(h.occurredAt - when) <= policy.windowMs);
+    const softs = near.filter((h) => h.type === 'email.bounced' && h.bounceType === 'soft');
+    const deliveries = near.filter((h) => h.type === 'email.delivered').map((h) => h.occurredAt);
+    return softs.some((end) => {
+      const from = end.occurredAt - policy.windowMs;
+      let lastDelivery = Number.NEGATIVE_INFINITY;
+      for (const d of deliveries) if (d >= from && d <= end.occurredAt && d > lastDelivery) lastDelivery = d;
+      const counted = softs.filter(
+        (s) => s.occurredAt >= from && s.occurredAt <= end.occurredAt && s.occurredAt > lastDelivery,
+      );
+      return counted.length >= policy.threshold;
+    });
+  }
+
+  it('agrees with the rule as defined on 3,000 random histories (ties, window edges, hard bounces)', () => {
+    const seed = runSeed();
+    const random = seededRandom(seed);
+    let suppressed = 0;
+    for (let i = 0; i < 3000; i++) {
+      const policy = { threshold: between(random, 1, 4), windowMs: between(random, 1, 5) * DAY };
+      // Times on a coarse grid, so that ties and exact window edges happen often.
+      const time = () => at + (between(random, -24, 24) * DAY) / 2;
+      const history = Array.from({ length: between(random, 0, 12) }, () => {
+        const kind = pick(random, ['soft', 'soft', 'delivered', 'hard'] as const);
+        if (kind === 'delivered') return deliveredAt(time());
+        return { ...softAt(time()), bounceType: kind };
+      });
+      const expected = byDefinition(history, at, policy);
+      if (expected) suppressed++;
+      expect(softBouncesSuppress(history, at, policy), `seed ${seed}, case ${i}`).toBe(expected);
+    }
+    // Both answers occurred often enough for the comparison to mean something.
+    expect(suppressed).toBeGreaterThan(300);
+    expect(suppressed).toBeLessThan(2700);
+  });
+
+  it('answers for an address with 200,000 events in the window (a seed inbox) without overflowing', () => {
+    const history: RecipientHistoryItem[] = [];
+    for (let i = 0; i < 100_000; i++) {
+      history.push(deliveredAt(at - DAY + i * 1000), softAt(at - DAY + i * 1000 + 500));
+    }
+    expect(softBouncesSuppress(history, at, POLICY)).toBe(false);
+    expect(softBouncesSuppress([...history, softAt(at + DAY), softAt(at + DAY + 1)], at, POLICY)).toBe(true);
+  });
 
   it('suppresses at the threshold and not below it', () => {
     expect(softBouncesSuppress([softAt(at - 2 * DAY), softAt(at - DAY), softAt(at)], at, POLICY)).toBe(true);
