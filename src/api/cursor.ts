@@ -1,4 +1,5 @@
 import { MailhookError } from '../errors.js';
+import { containsNul } from '../nul.js';
 
 /** Cursors are opaque to clients: base64url JSON, validated on the way back in. */
 export function encodeCursor(value: unknown): string {
@@ -8,7 +9,8 @@ export function encodeCursor(value: unknown): string {
 export function decodeCursor<T>(text: string, isValid: (value: unknown) => value is T): T {
   try {
     const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (isValid(value)) return value;
+    // A NUL could only come from a forged cursor, and PostgreSQL cannot compare it (see nul.ts).
+    if (isValid(value) && !containsNul(value)) return value;
   } catch {
     // fall through to the error below
   }

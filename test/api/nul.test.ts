@@ -129,7 +129,14 @@ describe.each(kinds)('a NUL character, on %s', (kind) => {
     const body = await postSourceNamed('bad\\u0000name');
     expect(body.statusCode, body.body).toBe(400);
     expect(body.body).toContain('NUL');
-    for (const url of ['/v1/events?recipient=a%00b', '/v1/sources/src_%00', '/v1/messages/m%00']) {
+    const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    for (const url of [
+      '/v1/events?recipient=a%00b',
+      '/v1/sources/src_%00',
+      '/v1/messages/m%00',
+      `/v1/events?cursor=${forged([1, 'evt_\u0000'])}`,
+      `/v1/suppressions?cursor=${forged([1, 'a\u0000@example.com', 'global', 'manual'])}`,
+    ]) {
       const res = await h.app.server.inject({ method: 'GET', url, headers: AUTH });
       expect(res.statusCode, `${url}: ${res.body}`).toBe(400);
     }
