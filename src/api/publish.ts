@@ -3,6 +3,7 @@ import { readCanonicalEvent } from '../canonical-input.js';
 import { MailhookError, MalformedPayloadError } from '../errors.js';
 import { eventCatalog } from '../event-schemas.js';
 import type { CanonicalEvent } from '../events.js';
+import { FIELD_LIMITS, longerThan } from '../field-limits.js';
 import { newId } from '../ids.js';
 import type { PublishedEvent } from '../store/store.js';
 import type { ApiContext } from './context.js';
@@ -49,6 +50,14 @@ function toPublished(
     if (err instanceof MalformedPayloadError)
       throw new MailhookError('MH_ERR_VALIDATION', `${where}${err.message}`);
     throw err;
+  }
+  for (const [field, limit] of [
+    ['recipient', FIELD_LIMITS.recipient],
+    ['message_id', FIELD_LIMITS.messageId],
+  ] as const) {
+    if (longerThan(read.data[field], limit)) {
+      throw new MailhookError('MH_ERR_VALIDATION', `${where}data.${field} must be at most ${limit} bytes`);
+    }
   }
   const own = (input as { idempotency_key?: unknown }).idempotency_key;
   if (own !== undefined && (typeof own !== 'string' || !KEY.test(own))) {

@@ -1,5 +1,6 @@
 import { MailhookError } from '../errors.js';
 import type { CanonicalEvent, ParsedEvent } from '../events.js';
+import { FIELD_LIMITS, indexableKey, longerThan } from '../field-limits.js';
 import { newId } from '../ids.js';
 import { withoutNul } from '../nul.js';
 import { findAdapter } from '../providers/registry.js';
@@ -58,6 +59,10 @@ function toNewEvent(parsed: ParsedEvent, row: InboxRow): NewEvent {
       raw,
     },
   };
-  // A NUL in the provider's data would make PostgreSQL refuse the whole batch (see nul.ts).
-  return { dedupKey: withoutNul(parsed.dedupKey), event: withoutNul(event) };
+  // A NUL or an over-long indexed value in the provider's data would make PostgreSQL refuse the
+  // whole batch (see nul.ts and field-limits.ts); data.raw keeps what the provider sent.
+  const stored = withoutNul(event);
+  if (longerThan(stored.data.recipient, FIELD_LIMITS.recipient)) stored.data.recipient = null;
+  if (longerThan(stored.data.message_id, FIELD_LIMITS.messageId)) stored.data.message_id = null;
+  return { dedupKey: indexableKey(withoutNul(parsed.dedupKey)), event: stored };
 }

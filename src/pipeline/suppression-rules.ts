@@ -1,4 +1,5 @@
 import type { CanonicalEvent } from '../events.js';
+import { indexableKey } from '../field-limits.js';
 import type { RecipientHistoryItem, SuppressionIntent } from '../store/store.js';
 
 export type { RecipientHistoryItem, SuppressionIntent } from '../store/store.js';
@@ -32,7 +33,8 @@ export interface SoftBouncePolicy {
 export const GLOBAL_SCOPE = 'global';
 
 export function scopeOf(group: string | null | undefined): SuppressionScope {
-  return group ? `group:${group}` : GLOBAL_SCOPE;
+  // A provider's group name is unbounded; the scope is part of an index key (see field-limits.ts).
+  return group ? `group:${indexableKey(group)}` : GLOBAL_SCOPE;
 }
 
 /** Addresses are compared case-insensitively after trimming. */
