@@ -27,7 +27,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const applied = await store.migrate();
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 
-  const { generated } = await ensureAdminKey(store, config.apiKey);
+  const { generated, configuredRevoked } = await ensureAdminKey(store, config.apiKey);
+  if (configuredRevoked) {
+    // A revocation is for good (a leaked key must not come back with a restart): say so loudly.
+    logger.warn(
+      'MAILHOOK_API_KEY was revoked through the API and authenticates nothing; set a new value to use one',
+    );
+  }
   if (generated) {
     // Printed once, to the terminal only: the store keeps nothing but its hash.
     process.stdout.write(

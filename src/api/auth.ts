@@ -19,6 +19,8 @@ export function hashApiKey(key: string): string {
 export interface AdminKeyResult {
   /** The key to print once, when one was generated now. */
   generated: string | null;
+  /** MAILHOOK_API_KEY was revoked through the API: it stays revoked, and authenticates nothing. */
+  configuredRevoked: boolean;
 }
 
 /**
@@ -31,13 +33,9 @@ export async function ensureAdminKey(
   now = new Date(),
 ): Promise<AdminKeyResult> {
   if (configured) {
-    await store.addApiKey({
-      id: newId('apiKey'),
-      name: 'MAILHOOK_API_KEY',
-      hash: hashApiKey(configured),
-      createdAt: now,
-    });
-    return { generated: null };
+    const hash = hashApiKey(configured);
+    await store.addApiKey({ id: newId('apiKey'), name: 'MAILHOOK_API_KEY', hash, createdAt: now });
+    return { generated: null, configuredRevoked: (await store.findApiKeyByHash(hash)) === null };
   }
   const key = generateApiKey();
   const added = await store.addFirstApiKey({
@@ -46,7 +44,7 @@ export async function ensureAdminKey(
     hash: hashApiKey(key),
     createdAt: now,
   });
-  return { generated: added ? key : null };
+  return { generated: added ? key : null, configuredRevoked: false };
 }
 
 export function requireApiKey(scope: FastifyInstance, store: Store): void {

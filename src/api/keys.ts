@@ -72,15 +72,10 @@ export async function keyRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
     '/keys/:id',
     { schema: { params: idParams } },
     async (request, reply) => {
-      const keys = await store.listApiKeys();
-      if (!keys.some((key) => key.id === request.params.id)) {
-        throw new MailhookError('MH_ERR_NOT_FOUND', 'No such API key');
-      }
-      if (keys.length === 1) {
+      const result = await store.revokeApiKey(request.params.id, now());
+      if (result === 'not_found') throw new MailhookError('MH_ERR_NOT_FOUND', 'No such API key');
+      if (result === 'last') {
         throw new MailhookError('MH_ERR_VALIDATION', 'The last active API key cannot be revoked');
-      }
-      if (!(await store.revokeApiKey(request.params.id, now()))) {
-        throw new MailhookError('MH_ERR_NOT_FOUND', 'No such API key');
       }
       return reply.code(204).send();
     },

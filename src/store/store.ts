@@ -171,6 +171,9 @@ export interface RequeueSelector {
   until?: Date;
 }
 
+/** `not_found`: unknown or already revoked; `last`: refused, it is the only active key. */
+export type RevokeResult = 'revoked' | 'not_found' | 'last';
+
 export interface ApiKeyRecord {
   id: string;
   name: string;
@@ -293,6 +296,9 @@ export interface Store {
   countApiKeys(): Promise<number>;
   /** Keys not revoked, oldest first. */
   listApiKeys(): Promise<ApiKeyRecord[]>;
-  /** Revokes a key for good; false when unknown or already revoked. */
-  revokeApiKey(id: string, now: Date): Promise<boolean>;
+  /**
+   * Revokes a key for good, unless it is the last active one (nobody could manage the server
+   * afterwards): checked and done atomically, so concurrent revocations on any node cannot leave none.
+   */
+  revokeApiKey(id: string, now: Date): Promise<RevokeResult>;
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AUTH, type TestApp, testApp } from '../helpers/app.js';
+import { ensureAdminKey } from '../../src/api/index.js';
+import { API_KEY, AUTH, type TestApp, testApp } from '../helpers/app.js';
 
 interface KeyView {
   id: string;
@@ -71,6 +72,33 @@ describe('/v1/keys', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: 'MH_ERR_VALIDATION' });
     expect((await call('GET', '/v1/keys')).statusCode).toBe(200);
+  });
+
+  it('keeps one key when two keys revoke each other at the same moment', async () => {
+    const created = (await call('POST', '/v1/keys', { name: 'second' })).json() as KeyView;
+    const [first] = ((await call('GET', '/v1/keys')).json() as { data: KeyView[] }).data;
+    const answers = await Promise.all([
+      call('DELETE', `/v1/keys/${created.id}`),
+      call('DELETE', `/v1/keys/${first?.id}`, undefined, { authorization: `Bearer ${created.key}` }),
+    ]);
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([204, 400]);
+    const keys = await app.store.listApiKeys();
+    expect(keys).toHaveLength(1);
+  });
+
+  it('a restart with a revoked MAILHOOK_API_KEY keeps it revoked and says so', async () => {
+    const created = (await call('POST', '/v1/keys', { name: 'ops' })).json() as KeyView;
+    const [admin] = await app.store.listApiKeys();
+    expect(
+      (await call('DELETE', `/v1/keys/${admin?.id}`, undefined, { authorization: `Bearer ${created.key}` }))
+        .statusCode,
+    ).toBe(204);
+    expect(await ensureAdminKey(app.store, API_KEY)).toEqual({ generated: null, configuredRevoked: true });
+    expect((await call('GET', '/v1/keys')).statusCode).toBe(401);
+    expect(await ensureAdminKey(app.store, created.key ?? '')).toEqual({
+      generated: null,
+      configuredRevoked: false,
+    });
   });
 
   it('validates the name and requires a key for every keys route', async () => {

@@ -32,6 +32,7 @@ import type {
   Page,
   PublishedEvent,
   RequeueSelector,
+  RevokeResult,
   RowOutcome,
   SourcePatch,
   SourceRecord,
@@ -424,10 +425,15 @@ export class PostgresStore implements Store {
     }));
   }
 
-  async revokeApiKey(id: string, now: Date): Promise<boolean> {
-    const result = await this.sql`
-      UPDATE api_keys SET revoked_at = ${now.getTime()} WHERE id = ${id} AND revoked_at IS NULL`;
-    return result.count > 0;
+  revokeApiKey(id: string, now: Date): Promise<RevokeResult> {
+    return this.sql.begin(async (tx) => {
+      // Locks every active key: a concurrent revocation waits, then sees this one's result.
+      const live = await tx<{ id: string }[]>`SELECT id FROM api_keys WHERE revoked_at IS NULL ORDER BY id FOR UPDATE`;
+      if (!live.some((key) => key.id === id)) return 'not_found';
+      if (live.length === 1) return 'last';
+      await tx`UPDATE api_keys SET revoked_at = ${now.getTime()} WHERE id = ${id}`;
+      return 'revoked';
+    }) as Promise<RevokeResult>;
   }
 }
 

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { type SourceRow, sourceFrom } from '../rows.js';
-import type { ApiKeyRecord, SourcePatch, SourceRecord } from '../store.js';
+import type { ApiKeyRecord, RevokeResult, SourcePatch, SourceRecord } from '../store.js';
 
 /** Sources and API keys for SQLite (synchronous). */
 
@@ -119,10 +119,14 @@ export function listApiKeys(db: Database.Database): ApiKeyRecord[] {
     .map((row) => ({ id: row.id, name: row.name, hash: row.hash, createdAt: new Date(row.created_at) }));
 }
 
-export function revokeApiKey(db: Database.Database, id: string, now: Date): boolean {
-  return (
-    db
-      .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
-      .run(now.getTime(), id).changes > 0
-  );
+export function revokeApiKey(db: Database.Database, id: string, now: Date): RevokeResult {
+  return db
+    .transaction((): RevokeResult => {
+      const live = db.prepare<[], { id: string }>('SELECT id FROM api_keys WHERE revoked_at IS NULL').all();
+      if (!live.some((key) => key.id === id)) return 'not_found';
+      if (live.length === 1) return 'last';
+      db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(now.getTime(), id);
+      return 'revoked';
+    })
+    .immediate();
 }

@@ -33,6 +33,7 @@ import type {
   ReplayRecord,
   ReplaySelect,
   RequeueSelector,
+  RevokeResult,
   RowOutcome,
   SourcePatch,
   SourceRecord,
@@ -477,7 +478,7 @@ export class SqliteStore implements Store {
     return sources.listApiKeys(this.db);
   }
 
-  async revokeApiKey(id: string, now: Date): Promise<boolean> {
+  async revokeApiKey(id: string, now: Date): Promise<RevokeResult> {
     return sources.revokeApiKey(this.db, id, now);
   }
 }
