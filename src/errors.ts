@@ -12,6 +12,10 @@ export const ERROR_CODES = {
   MH_ERR_ENDPOINT_NOT_FOUND: { status: 404, message: 'No such endpoint' },
   MH_ERR_DELIVERY_NOT_FOUND: { status: 404, message: 'No such delivery' },
   MH_ERR_REPLAY_NOT_FOUND: { status: 404, message: 'No such replay' },
+  MH_ERR_DELIVERY_IN_FLIGHT: {
+    status: 409,
+    message: 'The delivery is being attempted right now; retry it once that attempt has finished',
+  },
   MH_ERR_ENDPOINT_URL_REFUSED: { status: 400, message: 'The endpoint URL is not allowed' },
   MH_ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body is too large' },
   MH_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type' },

@@ -121,7 +121,11 @@ export async function deliveryRoutes(scope: FastifyInstance, ctx: ApiContext): P
     { schema: { params: idParams } },
     async (request, reply) => {
       const delivery = await store.retryDelivery(request.params.id, now());
-      if (!delivery) throw new MailhookError('MH_ERR_DELIVERY_NOT_FOUND');
+      if (delivery === 'not_found') throw new MailhookError('MH_ERR_DELIVERY_NOT_FOUND');
+      if (delivery === 'in_flight') throw new MailhookError('MH_ERR_DELIVERY_IN_FLIGHT');
+      if (delivery === 'endpoint_deleted') {
+        throw new MailhookError('MH_ERR_ENDPOINT_NOT_FOUND', 'The endpoint of this delivery was deleted');
+      }
       ctx.wakeDelivery();
       return reply.code(202).send(deliveryView(delivery));
     },

@@ -4,6 +4,7 @@ import type {
   EndpointRecord,
   EndpointSecret,
   ReplayRecord,
+  RetryResult,
 } from './delivery-types.js';
 
 /** Column shapes of the delivery tables and their mapping to domain records. */
@@ -151,4 +152,16 @@ export function replayFrom(row: ReplayRow): ReplayRecord {
     updatedAt: new Date(row.updated_at),
     finishedAt: dateOrNull(row.finished_at),
   };
+}
+
+/** What a refused manual retry found: the delivery's lease and its endpoint's deletion. */
+export interface RetryRefusal {
+  lease_expires_at: number | null;
+  deleted_at: number | null;
+}
+
+export function whyNotRetried(row: RetryRefusal | undefined, now: number): RetryResult {
+  if (!row) return 'not_found';
+  if (row.deleted_at !== null) return 'endpoint_deleted';
+  return row.lease_expires_at !== null && row.lease_expires_at > now ? 'in_flight' : 'not_found';
 }

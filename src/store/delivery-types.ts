@@ -162,3 +162,6 @@ export interface RecordOptions {
   /** Consecutive failures after which an endpoint counts as failing (and recovers on a success). */
   failingAfter: number;
 }
+
+/** A manual retry: the delivery made due now, or why not. */
+export type RetryResult = DeliveryRecord | 'not_found' | 'in_flight' | 'endpoint_deleted';

@@ -12,6 +12,7 @@ import type {
   RecordOptions,
   ReplayRecord,
   ReplaySelect,
+  RetryResult,
 } from './delivery-types.js';
 import type {
   EventEffects,
@@ -280,8 +281,11 @@ export interface Store {
   listDeliveries(query: DeliveryQuery): Promise<Page<DeliveryRecord, string>>;
   listAttempts(deliveryId: string): Promise<AttemptRecord[]>;
   listAttemptSamples(endpointId: string, since: Date): Promise<AttemptSample[]>;
-  /** Makes a delivery due now (manual retry); null when unknown. */
-  retryDelivery(id: string, now: Date): Promise<DeliveryRecord | null>;
+  /**
+   * Makes a delivery due now (manual retry). Refused while an attempt holds its lease (a second,
+   * parallel attempt could overwrite that attempt's result) and when its endpoint was deleted.
+   */
+  retryDelivery(id: string, now: Date): Promise<RetryResult>;
 
   createReplay(replay: ReplayRecord): Promise<void>;
   getReplay(id: string): Promise<ReplayRecord | null>;

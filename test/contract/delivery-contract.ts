@@ -1035,8 +1035,30 @@ export function runDeliveryContract(name: string, makeStore: MakeStore): void {
         });
       }
 
-      it('retryDelivery returns null for an unknown id', async () => {
-        expect(await store.retryDelivery(newId('delivery'), at(0))).toBeNull();
+      it('retryDelivery answers not_found for an unknown id', async () => {
+        expect(await store.retryDelivery(newId('delivery'), at(0))).toBe('not_found');
+      });
+
+      it('retryDelivery refuses while an attempt holds the lease, and retries once the lease has expired', async () => {
+        const { delivery } = await oneDelivery();
+        await claimOne('worker-a', at(0));
+        expect(await store.retryDelivery(delivery.id, at(1000))).toBe('in_flight');
+        expect(await store.getDelivery(delivery.id)).toMatchObject({ status: 'pending', attempts: 0 });
+        // The worker died: its lease ran out, and a manual retry may take over.
+        expect(await store.retryDelivery(delivery.id, at(LEASE))).toMatchObject({
+          id: delivery.id,
+          status: 'pending',
+        });
+        expect(only(await claim(store, 'worker-b', at(LEASE))).delivery.id).toBe(delivery.id);
+      });
+
+      it('retryDelivery refuses a delivery whose endpoint was deleted', async () => {
+        const { endpoint, delivery } = await oneDelivery();
+        const item = await claimOne('worker-a', at(0));
+        await store.recordAttempts([result(item, { status: 'failed', startedAt: at(1) })], at(2));
+        await store.deleteEndpoint(endpoint.id, at(3));
+        expect(await store.retryDelivery(delivery.id, at(4))).toBe('endpoint_deleted');
+        expect(await claim(store, 'worker-b', at(HOUR))).toEqual([]);
       });
 
       it('getDelivery returns null for an unknown id', async () => {

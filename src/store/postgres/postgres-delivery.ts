@@ -9,8 +9,10 @@ import {
   endpointFrom,
   msOrNull,
   type ReplayRow,
+  type RetryRefusal,
   replayFrom,
   secretsToJson,
+  whyNotRetried,
 } from '../delivery-rows.js';
 import type {
   AttemptRecord,
@@ -25,6 +27,7 @@ import type {
   RecordOptions,
   ReplayRecord,
   ReplaySelect,
+  RetryResult,
 } from '../delivery-types.js';
 import type { AttemptSample, ClaimOptions, Page } from '../store.js';
 import { parameterChunks, type Queryable, type Tx } from './connection.js';
@@ -296,13 +299,19 @@ export async function selectAttemptSamples(
   return rows.map((r) => ({ at: new Date(r.started_at), ok: r.ok === 1, durationMs: r.duration_ms }));
 }
 
-export async function retryNow(sql: Queryable, id: string, now: Date): Promise<DeliveryRecord | null> {
+export async function retryNow(sql: Queryable, id: string, now: Date): Promise<RetryResult> {
   const t = now.getTime();
   const [row] = await sql<DeliveryRow[]>`
     UPDATE deliveries SET status = 'pending', next_attempt_at = ${t}, lease_owner = NULL, lease_expires_at = NULL,
       completed_at = NULL, updated_at = ${t}
-    WHERE id = ${id} RETURNING *`;
-  return row ? deliveryFrom(row) : null;
+    WHERE id = ${id} AND (lease_expires_at IS NULL OR lease_expires_at <= ${t})
+      AND endpoint_id IN (SELECT id FROM endpoints WHERE deleted_at IS NULL)
+    RETURNING *`;
+  if (row) return deliveryFrom(row);
+  const [refusal] = await sql<RetryRefusal[]>`
+    SELECT d.lease_expires_at, e.deleted_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+    WHERE d.id = ${id}`;
+  return whyNotRetried(refusal, t);
 }
 
 export async function insertReplay(sql: Queryable, r: ReplayRecord): Promise<void> {

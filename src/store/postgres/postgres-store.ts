@@ -32,6 +32,7 @@ import type {
   Page,
   PublishedEvent,
   RequeueSelector,
+  RetryResult,
   RevokeResult,
   RowOutcome,
   SourcePatch,
@@ -361,7 +362,7 @@ export class PostgresStore implements Store {
     return delivery.selectAttemptSamples(this.sql, endpointId, since);
   }
 
-  retryDelivery(id: string, now: Date): Promise<DeliveryRecord | null> {
+  retryDelivery(id: string, now: Date): Promise<RetryResult> {
     return delivery.retryNow(this.sql, id, now);
   }
 
@@ -428,7 +429,9 @@ export class PostgresStore implements Store {
   revokeApiKey(id: string, now: Date): Promise<RevokeResult> {
     return this.sql.begin(async (tx) => {
       // Locks every active key: a concurrent revocation waits, then sees this one's result.
-      const live = await tx<{ id: string }[]>`SELECT id FROM api_keys WHERE revoked_at IS NULL ORDER BY id FOR UPDATE`;
+      const live = await tx<
+        { id: string }[]
+      >`SELECT id FROM api_keys WHERE revoked_at IS NULL ORDER BY id FOR UPDATE`;
       if (!live.some((key) => key.id === id)) return 'not_found';
       if (live.length === 1) return 'last';
       await tx`UPDATE api_keys SET revoked_at = ${now.getTime()} WHERE id = ${id}`;

@@ -10,8 +10,10 @@ import {
   endpointFrom,
   msOrNull,
   type ReplayRow,
+  type RetryRefusal,
   replayFrom,
   secretsToJson,
+  whyNotRetried,
 } from '../delivery-rows.js';
 import type {
   AttemptRecord,
@@ -26,6 +28,7 @@ import type {
   RecordOptions,
   ReplayRecord,
   ReplaySelect,
+  RetryResult,
 } from '../delivery-types.js';
 import type { AttemptSample, ClaimOptions, Page } from '../store.js';
 import { Filters } from './filters.js';
@@ -369,14 +372,24 @@ export function selectAttemptSamples(
 }
 
 /** Makes a delivery due now, whatever its state; attempts keep counting. */
-export function retryNow(db: Database.Database, id: string, now: Date): DeliveryRecord | null {
+export function retryNow(db: Database.Database, id: string, now: Date): RetryResult {
+  const t = now.getTime();
   const result = db
     .prepare(
       `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL,
-         completed_at = NULL, updated_at = ? WHERE id = ?`,
+         completed_at = NULL, updated_at = ?
+       WHERE id = ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+         AND endpoint_id IN (SELECT id FROM endpoints WHERE deleted_at IS NULL)`,
     )
-    .run(now.getTime(), now.getTime(), id);
-  return result.changes === 0 ? null : selectDelivery(db, id);
+    .run(t, t, id, t);
+  if (result.changes > 0) return selectDelivery(db, id) ?? 'not_found';
+  const row = db
+    .prepare<[string], RetryRefusal>(
+      `SELECT d.lease_expires_at, e.deleted_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+       WHERE d.id = ?`,
+    )
+    .get(id);
+  return whyNotRetried(row, t);
 }
 
 export function insertReplay(db: Database.Database, r: ReplayRecord): void {

@@ -33,6 +33,7 @@ import type {
   ReplayRecord,
   ReplaySelect,
   RequeueSelector,
+  RetryResult,
   RevokeResult,
   RowOutcome,
   SourcePatch,
@@ -433,7 +434,7 @@ export class SqliteStore implements Store {
     return selectAttemptSamples(this.db, endpointId, since);
   }
 
-  async retryDelivery(id: string, now: Date): Promise<DeliveryRecord | null> {
+  async retryDelivery(id: string, now: Date): Promise<RetryResult> {
     return retryNow(this.db, id, now);
   }
 

@@ -1,0 +1,56 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AUTH, type TestApp, testApp } from '../helpers/app.js';
+
+describe('POST /v1/deliveries/:id/retry', () => {
+  let app: TestApp;
+  let endpointId: string;
+  let deliveryId: string;
+
+  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
+    app.server.inject({ method, url, headers: AUTH, ...(payload && { payload }) });
+
+  beforeEach(async () => {
+    app = await testApp({ MAILHOOK_ALLOW_PRIVATE_TARGETS: 'true' });
+    const endpoint = await call('POST', '/v1/endpoints', {
+      url: 'http://127.0.0.1:9/hook',
+      event_types: ['email.*'],
+    });
+    expect(endpoint.statusCode, endpoint.body).toBe(201);
+    endpointId = (endpoint.json() as { id: string }).id;
+    const published = await call('POST', '/v1/events', {
+      type: 'email.delivered',
+      data: { recipient: 'retry@example.com' },
+    });
+    expect(published.statusCode, published.body).toBe(201);
+    const listed = await call('GET', `/v1/endpoints/${endpointId}/deliveries`);
+    const [delivery] = (listed.json() as { data: Array<{ id: string }> }).data;
+    deliveryId = delivery?.id ?? '';
+    expect(deliveryId).toMatch(/^dlv_/);
+  });
+  afterEach(async () => app.close());
+
+  it('makes a delivery due now (202), answers 409 while an attempt holds it and 404 for an unknown one', async () => {
+    expect((await call('POST', `/v1/deliveries/${deliveryId}/retry`)).statusCode).toBe(202);
+    // A worker claims it: an attempt is in flight.
+    const claimed = await app.store.claimDueDeliveries({
+      owner: 'worker-test',
+      now: new Date(),
+      leaseMs: 60_000,
+      limit: 10,
+      slots: () => 10,
+    });
+    expect(claimed.map((c) => c.delivery.id)).toEqual([deliveryId]);
+    const busy = await call('POST', `/v1/deliveries/${deliveryId}/retry`);
+    expect(busy.statusCode, busy.body).toBe(409);
+    expect(busy.json()).toMatchObject({ code: 'MH_ERR_DELIVERY_IN_FLIGHT' });
+    const unknown = await call('POST', '/v1/deliveries/dlv_01JD0000000000000000000000/retry');
+    expect(unknown.json()).toMatchObject({ code: 'MH_ERR_DELIVERY_NOT_FOUND' });
+  });
+
+  it('answers 404 once the endpoint is deleted, and queues nothing', async () => {
+    expect((await call('DELETE', `/v1/endpoints/${endpointId}`)).statusCode).toBe(204);
+    const res = await call('POST', `/v1/deliveries/${deliveryId}/retry`);
+    expect(res.statusCode, res.body).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'MH_ERR_ENDPOINT_NOT_FOUND' });
+  });
+});
