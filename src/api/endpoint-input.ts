@@ -15,7 +15,14 @@ const RESERVED_HEADERS = new Set([
   'webhook-signature',
   'connection',
   'transfer-encoding',
+  // undici refuses these on every request: an endpoint carrying one would fail every attempt.
+  'keep-alive',
+  'upgrade',
+  'expect',
 ]);
+
+/** What undici (and RFC 9110's field-value) allows: tab, visible ASCII, space and obs-text bytes. */
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -33,7 +40,14 @@ export function validateHeaders(headers: Record<string, string> | undefined): Re
     }
     if (/[\r\n]/.test(value))
       throw new MailhookError('MH_ERR_VALIDATION', `header "${name}" contains a line break`);
-    result[lower] = value;
+    if (INVALID_HEADER_VALUE.test(value)) {
+      throw new MailhookError(
+        'MH_ERR_VALIDATION',
+        `header "${name}" holds a character HTTP does not allow in a header value (control characters, or non-Latin-1 text: encode it first)`,
+      );
+    }
+    // defineProperty: a header named __proto__ is a header, not the object's prototype.
+    Object.defineProperty(result, lower, { value, enumerable: true, writable: true, configurable: true });
   }
   return result;
 }
