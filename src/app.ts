@@ -2,6 +2,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   LogController,
 } from 'fastify';
 import { type ApiContext, apiRoutes } from './api/index.js';
@@ -96,6 +97,18 @@ export async function build(options: BuildOptions): Promise<App> {
     // Cut off clients that trickle a request (slowloris) instead of holding a socket forever.
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
+    // Path parameters hold addresses (up to 320 bytes) and Message-IDs (up to 998), not just ids;
+    // Fastify's default of 100 characters answered valid lookups with its own 414.
+    routerOptions: { maxParamLength: 1100 },
+    // The router's own refusals (a path that does not decode, a parameter over the limit) in the
+    // documented error shape rather than Fastify's.
+    frameworkErrors: (error, _request, reply) => {
+      const message =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? 'A path segment is longer than 1100 characters'
+          : 'The URL path is not valid (check its percent-encoding)';
+      void (reply as FastifyReply).code(400).send(new MailhookError('MH_ERR_VALIDATION', message).toJSON());
+    },
     // Unknown fields are refused rather than silently dropped, so a typo never goes unnoticed.
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },

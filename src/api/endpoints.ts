@@ -65,6 +65,12 @@ interface Fields {
   max_concurrency?: number;
 }
 
+/** An update finds nothing when the endpoint was deleted between the load and the write. */
+function updatedOrNotFound(updated: EndpointRecord | null): EndpointRecord {
+  if (!updated) throw new MailhookError('MH_ERR_ENDPOINT_NOT_FOUND');
+  return updated;
+}
+
 export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { store, now } = ctx;
 
@@ -129,9 +135,8 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
         },
         now(),
       );
-      if (!updated) throw new MailhookError('MH_ERR_ENDPOINT_NOT_FOUND');
       ctx.wakeDelivery();
-      return endpointView(updated);
+      return endpointView(updatedOrNotFound(updated));
     },
   );
 
@@ -181,7 +186,10 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
           expiresAt: s.expiresAt === null || s.expiresAt > expiresAt ? expiresAt : s.expiresAt,
         })),
       ].filter((s) => s.expiresAt === null || s.expiresAt > time);
-      await store.updateEndpoint(endpoint.id, { secrets }, time);
+      // Deleted meanwhile (a concurrent DELETE): the new secret signs nothing.
+      if (!(await store.updateEndpoint(endpoint.id, { secrets }, time))) {
+        throw new MailhookError('MH_ERR_ENDPOINT_NOT_FOUND');
+      }
       return { secret, previous_expires_at: graceMs > 0 ? expiresAt.toISOString() : null };
     },
   );
@@ -196,7 +204,7 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
         { status: 'paused', statusReason: 'paused through the API' },
         now(),
       );
-      return endpointView(updated as EndpointRecord);
+      return endpointView(updatedOrNotFound(updated));
     },
   );
 
@@ -212,7 +220,7 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
         now(),
       );
       ctx.wakeDelivery();
-      return endpointView(updated as EndpointRecord);
+      return endpointView(updatedOrNotFound(updated));
     },
   );
 
