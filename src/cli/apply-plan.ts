@@ -1,4 +1,5 @@
 import type { Endpoint, EndpointInput, Source } from '../client/index.js';
+import { validateFilter } from '../delivery/filter.js';
 import { UsageError } from './usage.js';
 
 /**
@@ -203,6 +204,22 @@ function headersDiffer(declared: Record<string, string>, current: Record<string,
   return Object.entries(lower).some(([k, v]) => (current[k] === REDACTED ? secrets : current[k] !== v));
 }
 
+/** The filter as the server keeps it; as declared when invalid, so that the server names the error. */
+function storedFilter(filter: unknown): unknown {
+  try {
+    return validateFilter(filter);
+  } catch {
+    return filter;
+  }
+}
+
+/** A number written as a string in YAML or JSON ("3"), as the API's schema coerces it. */
+function numeric(value: unknown): unknown {
+  return typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))
+    ? Number(value)
+    : value;
+}
+
 function planEndpoint(
   spec: EndpointSpec,
   existing: Endpoint | undefined,
@@ -219,25 +236,25 @@ function planEndpoint(
     }
   };
   compare('url', normalUrl(spec.url), existing.url, spec.url);
+  // Declared values are compared as the server stores them (patterns deduplicated, domains lower-cased,
+  // empty filter lists dropped, numbers given as strings coerced), or every start would "update".
   if (spec.event_types !== undefined) {
     compare(
       'event_types',
-      [...(spec.event_types ?? [])].sort(),
+      [...new Set(spec.event_types ?? [])].sort(),
       [...existing.event_types].sort(),
       spec.event_types,
     );
   }
-  if (spec.filter !== undefined) {
-    const empty = (f: unknown) => f === null || (isObject(f) && Object.keys(f).length === 0);
-    if (!(empty(spec.filter) && empty(existing.filter))) compare('filter', spec.filter, existing.filter);
-  }
+  if (spec.filter !== undefined) compare('filter', storedFilter(spec.filter), existing.filter, spec.filter);
   if (spec.headers !== undefined && headersDiffer(spec.headers, existing.headers, options.updateSecrets)) {
     changes.push('headers');
     patch.headers = spec.headers;
   }
-  if (spec.rate_limit !== undefined) compare('rate_limit', spec.rate_limit, existing.rate_limit);
+  if (spec.rate_limit !== undefined)
+    compare('rate_limit', numeric(spec.rate_limit), existing.rate_limit, spec.rate_limit);
   if (spec.max_concurrency !== undefined)
-    compare('max_concurrency', spec.max_concurrency, existing.max_concurrency);
+    compare('max_concurrency', numeric(spec.max_concurrency), existing.max_concurrency, spec.max_concurrency);
   const secret = spec.secret !== undefined && spec.secret !== currentSecret ? spec.secret : undefined;
   if (secret) changes.push('secret (rotated; the old one signs for 24 h more)');
   const status = spec.status !== undefined && spec.status !== existing.status ? spec.status : undefined;

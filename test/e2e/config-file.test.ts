@@ -51,7 +51,11 @@ sources:
 endpoints:
   - name: crm
     url: http://127.0.0.1:9/hooks/email
-    event_types: [email.bounced, email.complained]
+    # Written the way people write: a repeated type, a domain in capitals, an empty list, a quoted
+    # number. The server normalises them; a second start must still find nothing to change.
+    event_types: [email.bounced, email.complained, email.bounced]
+    filter: { recipient_domains: [Example.COM], tags: [] }
+    max_concurrency: "3"
     secret: \${CRM_SECRET}
     headers:
       x-tenant: \${TENANT}
