@@ -80,6 +80,13 @@ export function newId(kind: IdKind): string {
   return `${ID_PREFIXES[kind]}_${ulid()}`;
 }
 
+/** Whether `id` is exactly an id of this kind: its prefix and a 26-character ULID. */
+export function isId(id: string, kind: IdKind): boolean {
+  return id.length === ID_PREFIXES[kind].length + 27 && hasPrefix(id, kind) && ULID.test(id.slice(-26));
+}
+
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
 export function hasPrefix(id: string, kind: IdKind): boolean {
   return id.startsWith(`${ID_PREFIXES[kind]}_`);
 }

@@ -1,4 +1,5 @@
 import { MailhookError } from '../errors.js';
+import { type IdKind, isId } from '../ids.js';
 import { containsNul } from '../nul.js';
 
 /** Cursors are opaque to clients: base64url JSON, validated on the way back in. */
@@ -15,6 +16,12 @@ export function decodeCursor<T>(text: string, isValid: (value: unknown) => value
     // fall through to the error below
   }
   throw new MailhookError('MH_ERR_INVALID_CURSOR');
+}
+
+/** A cursor that is the last id of the previous page (inbox rows, deliveries): checked, not trusted. */
+export function idCursor(cursor: string, kind: IdKind): string {
+  if (!isId(cursor, kind)) throw new MailhookError('MH_ERR_INVALID_CURSOR');
+  return cursor;
 }
 
 /** Parses an ISO 8601 date-time or Unix seconds from a query parameter. */

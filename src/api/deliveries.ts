@@ -6,7 +6,7 @@ import { newId } from '../ids.js';
 import { routeEvent } from '../pipeline/fan-out.js';
 import type { DeliveryStatus, EndpointRecord } from '../store/store.js';
 import { type ApiContext, endpointOrNotFound } from './context.js';
-import { parseTime } from './cursor.js';
+import { idCursor, parseTime } from './cursor.js';
 import { attemptView, deliveryView, replayView } from './endpoint-views.js';
 
 const idParams = {
@@ -96,7 +96,7 @@ export async function deliveryRoutes(scope: FastifyInstance, ctx: ApiContext): P
         endpointId: endpoint.id,
         limit,
         ...(status && { status }),
-        ...(cursor && { cursor }),
+        ...(cursor && { cursor: idCursor(cursor, 'delivery') }),
       });
       return { data: page.items.map(deliveryView), next_cursor: page.next };
     },

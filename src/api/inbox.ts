@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { MailhookError } from '../errors.js';
 import { INBOX_STATUSES, type InboxRow, type RequeueSelector } from '../store/store.js';
 import type { ApiContext } from './context.js';
-import { parseTime } from './cursor.js';
+import { idCursor, parseTime } from './cursor.js';
 
 const idParams = {
   type: 'object',
@@ -86,7 +86,7 @@ export async function inboxRoutes(scope: FastifyInstance, ctx: ApiContext): Prom
       limit,
       ...(status && { status }),
       ...(sourceId && { sourceId }),
-      ...(cursor && { cursor }),
+      ...(cursor && { cursor: idCursor(cursor, 'inbox') }),
     });
     return { data: page.items.map(rowView), next_cursor: page.next };
   });

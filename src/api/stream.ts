@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { CanonicalEvent } from '../events.js';
-import { decodeTime, encodeTime } from '../ids.js';
+import { decodeTime, encodeTime, isId } from '../ids.js';
 import type { ApiContext } from './context.js';
 import { eventFilterOf } from './events.js';
 
@@ -26,8 +26,6 @@ const COMMIT_SLACK_MS = 10_000;
 /** Browsers wait this long before reconnecting an EventSource (clients reading with fetch may too). */
 const RETRY_MS = 2000;
 
-const EVENT_ID = /^evt_[0-9A-HJKMNP-TV-Z]{26}$/;
-
 const streamQuery = {
   type: 'object',
   additionalProperties: false,
@@ -38,6 +36,9 @@ const streamQuery = {
     source_id: { type: 'string', minLength: 1, maxLength: 100 },
   },
 } as const;
+
+/** How far ahead of this server's clock a resumed id may be (another node's clock, say). */
+const FUTURE_TOLERANCE_MS = 60_000;
 
 interface StreamQuery {
   type?: string;
@@ -126,7 +127,12 @@ export async function streamRoutes(scope: FastifyInstance, ctx: ApiContext): Pro
       };
 
       const lastId = request.headers['last-event-id'];
-      const resume = typeof lastId === 'string' && EVENT_ID.test(lastId);
+      // An id from the future (a forged or corrupted header) would hold back every event until that
+      // moment: such a client starts afresh, as one without Last-Event-ID.
+      const resume =
+        typeof lastId === 'string' &&
+        isId(lastId, 'event') &&
+        idTime(lastId) <= ctx.now().getTime() + FUTURE_TOLERANCE_MS;
       const cursor = new StreamCursor(resume ? lastId : idFloorAt(ctx.now().getTime() - COMMIT_SLACK_MS));
       // A fresh client starts from what exists now; a resuming one gets everything after its last id.
       if (!resume) cursor.prime((await ctx.store.listEvents({ ...filter, limit: PAGE_SIZE })).items);

@@ -47,6 +47,16 @@ describe('POST /v1/deliveries/:id/retry', () => {
     expect(unknown.json()).toMatchObject({ code: 'MH_ERR_DELIVERY_NOT_FOUND' });
   });
 
+  it('pages deliveries by their last id and refuses any other cursor', async () => {
+    const page = await call('GET', `/v1/endpoints/${endpointId}/deliveries?limit=1`);
+    expect(page.statusCode).toBe(200);
+    const garbage = await call('GET', `/v1/endpoints/${endpointId}/deliveries?cursor=zzz`);
+    expect(garbage.statusCode).toBe(400);
+    expect(garbage.json()).toMatchObject({ code: 'MH_ERR_INVALID_CURSOR' });
+    const valid = await call('GET', `/v1/endpoints/${endpointId}/deliveries?cursor=${deliveryId}`);
+    expect(valid.json()).toEqual({ data: [], next_cursor: null });
+  });
+
   it('answers 404 once the endpoint is deleted, and queues nothing', async () => {
     expect((await call('DELETE', `/v1/endpoints/${endpointId}`)).statusCode).toBe(204);
     const res = await call('POST', `/v1/deliveries/${deliveryId}/retry`);

@@ -125,6 +125,10 @@ describe('GET /v1/events', () => {
 
   it('refuses a bad cursor, a bad time and an out-of-range limit with coded 400s', async () => {
     expect((await get('/v1/events?cursor=garbage')).json()).toMatchObject({ code: 'MH_ERR_INVALID_CURSOR' });
+    // The inbox and a delivery list page by the last id: anything else is no cursor of theirs.
+    for (const url of ['/v1/inbox?cursor=garbage', '/v1/inbox?cursor=dlv_01JD0000000000000000000000']) {
+      expect((await get(url)).json(), url).toMatchObject({ code: 'MH_ERR_INVALID_CURSOR' });
+    }
     expect((await get('/v1/events?since=yesterday')).json()).toMatchObject({ code: 'MH_ERR_VALIDATION' });
     expect((await get('/v1/events?limit=0')).statusCode).toBe(400);
     expect((await get('/v1/events?limit=501')).statusCode).toBe(400);

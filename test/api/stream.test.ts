@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { idFloorAt, idTime, StreamCursor } from '../../src/api/stream.js';
 import type { CanonicalEvent } from '../../src/events.js';
-import { ulid } from '../../src/ids.js';
+import { encodeTime, ulid } from '../../src/ids.js';
 import { AUTH, type TestApp, testApp } from '../helpers/app.js';
 
 /** Reads Server-Sent Events frames from a fetch() body, as the dashboard does. */
@@ -98,6 +98,17 @@ describe('GET /v1/events/stream', () => {
     const events = await reader.until(2);
     expect(events.map((e) => e.id)).toEqual([second.id, third.id]);
     controller.abort();
+  });
+
+  it('treats a Last-Event-ID from the future as no Last-Event-ID, so new events still arrive', async () => {
+    // Built by hand: ulid() never goes back in time, so a future one would shift every later id.
+    const future = `evt_${encodeTime(Date.now() + 3_600_000)}${'0'.repeat(16)}`;
+    for (const lastId of [future, 'evt_ZZZZZZZZZZZZZZZZZZZZZZZZZZ']) {
+      const { reader, controller } = await open('', { 'last-event-id': lastId });
+      const fresh = await publish('email.delivered', `after-${lastId.slice(-4)}@example.com`);
+      expect((await reader.until(1)).map((e) => e.id)).toEqual([fresh.id]);
+      controller.abort();
+    }
   });
 
   it('lets the server close while a client is still connected', async () => {

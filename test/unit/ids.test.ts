@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasPrefix, newId, ulid } from '../../src/ids.js';
+import { hasPrefix, isId, newId, ulid } from '../../src/ids.js';
 
 describe('ids', () => {
   it('prefixes ids with their kind and a 26-character Crockford base32 body', () => {
@@ -7,6 +7,16 @@ describe('ids', () => {
     expect(newId('source')).toMatch(/^src_/);
     expect(hasPrefix(newId('inbox'), 'inbox')).toBe(true);
     expect(hasPrefix(newId('inbox'), 'event')).toBe(false);
+  });
+
+  it('isId accepts exactly an id of the kind: prefix and a 26-character ULID', () => {
+    const id = newId('delivery');
+    expect(isId(id, 'delivery')).toBe(true);
+    expect(isId(id, 'inbox')).toBe(false);
+    expect(isId(`${id}0`, 'delivery')).toBe(false);
+    expect(isId(id.slice(0, -1), 'delivery')).toBe(false);
+    expect(isId(`${id.slice(0, -1)}u`, 'delivery')).toBe(false);
+    expect(isId('dlv_zzzzzzzzzzzzzzzzzzzzzzzzzz', 'delivery')).toBe(false);
   });
 
   it('encodes the millisecond time in its first ten characters', () => {
