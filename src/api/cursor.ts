@@ -28,8 +28,17 @@ export function idCursor(cursor: string, kind: IdKind): string {
 export function parseTime(name: string, text: string | undefined): Date | undefined {
   if (text === undefined || text === '') return undefined;
   const date = /^\d+$/.test(text) ? new Date(Number(text) * 1000) : new Date(text);
-  if (Number.isNaN(date.getTime())) {
+  if (Number.isNaN(date.getTime()) || !calendarDateExists(text)) {
     throw new MailhookError('MH_ERR_VALIDATION', `${name} must be an ISO 8601 date-time or Unix seconds`);
   }
   return date;
+}
+
+/** False for a date such as 2020-02-30, which Date would silently read as 1 March. */
+function calendarDateExists(text: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+  if (!match) return true;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth;
 }

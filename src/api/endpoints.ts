@@ -24,7 +24,8 @@ const fields = {
   event_types: { type: ['array', 'null'], items: { type: 'string' } },
   filter: { type: ['object', 'null'] },
   headers: { type: 'object', additionalProperties: { type: 'string', maxLength: 4096 }, maxProperties: 50 },
-  rate_limit: { type: ['number', 'null'], exclusiveMinimum: 0, maximum: 100_000 },
+  // At least one delivery per 100 s: a smaller positive rate (1e-300) would stop the endpoint for good.
+  rate_limit: { type: ['number', 'null'], minimum: 0.01, maximum: 100_000 },
   max_concurrency: { type: 'integer', minimum: 1, maximum: 1000 },
 } as const;
 

@@ -6,7 +6,7 @@ describe('POST /v1/deliveries/:id/retry', () => {
   let endpointId: string;
   let deliveryId: string;
 
-  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
+  const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
     app.server.inject({ method, url, headers: AUTH, ...(payload && { payload }) });
 
   beforeEach(async () => {
@@ -45,6 +45,14 @@ describe('POST /v1/deliveries/:id/retry', () => {
     expect(busy.json()).toMatchObject({ code: 'MH_ERR_DELIVERY_IN_FLIGHT' });
     const unknown = await call('POST', '/v1/deliveries/dlv_01JD0000000000000000000000/retry');
     expect(unknown.json()).toMatchObject({ code: 'MH_ERR_DELIVERY_NOT_FOUND' });
+  });
+
+  it('refuses a rate limit below one delivery per 100 s, which would stop the endpoint', async () => {
+    for (const rate of [1e-300, 0.001, 0]) {
+      const res = await call('PATCH', `/v1/endpoints/${endpointId}`, { rate_limit: rate });
+      expect(res.statusCode, `${rate}: ${res.body}`).toBe(400);
+    }
+    expect((await call('PATCH', `/v1/endpoints/${endpointId}`, { rate_limit: 0.01 })).statusCode).toBe(200);
   });
 
   it('pages deliveries by their last id and refuses any other cursor', async () => {

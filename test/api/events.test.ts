@@ -130,6 +130,11 @@ describe('GET /v1/events', () => {
       expect((await get(url)).json(), url).toMatchObject({ code: 'MH_ERR_INVALID_CURSOR' });
     }
     expect((await get('/v1/events?since=yesterday')).json()).toMatchObject({ code: 'MH_ERR_VALIDATION' });
+    // Date would read these as 1 March and 1 January: a typo must not silently move the window.
+    for (const day of ['2020-02-30', '2021-02-29T10:00:00Z', '2020-12-32', '2020-13-01']) {
+      expect((await get(`/v1/events?since=${day}`)).json(), day).toMatchObject({ code: 'MH_ERR_VALIDATION' });
+    }
+    expect((await get('/v1/events?since=2020-02-29T10:00:00Z')).statusCode).toBe(200);
     expect((await get('/v1/events?limit=0')).statusCode).toBe(400);
     expect((await get('/v1/events?limit=501')).statusCode).toBe(400);
     expect((await get('/v1/events?colour=red')).json()).toMatchObject({ code: 'MH_ERR_VALIDATION' });
