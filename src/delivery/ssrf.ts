@@ -21,6 +21,7 @@ const V4_RANGES: ReadonlyArray<readonly [string, number]> = [
   ['127.0.0.0', 8], // loopback
   ['169.254.0.0', 16], // link-local, incl. cloud metadata 169.254.169.254
   ['172.16.0.0', 12], // private
+  ['192.0.0.0', 24], // IETF protocol assignments (DS-Lite, NAT64 discovery): infrastructure, not hosts
   ['192.168.0.0', 16], // private
   ['198.18.0.0', 15], // benchmarking
   ['224.0.0.0', 4], // multicast
@@ -30,6 +31,7 @@ const V4_RANGES: ReadonlyArray<readonly [string, number]> = [
 const V6_RANGES: ReadonlyArray<readonly [string, number]> = [
   ['::', 128], // unspecified
   ['::1', 128], // loopback
+  ['64:ff9b:1::', 48], // local-use NAT64 (RFC 8215): reaches whatever IPv4 the operator maps
   ['fc00::', 7], // unique-local
   ['fe80::', 10], // link-local
   ['fec0::', 10], // site-local (deprecated, still routable inside some networks)

@@ -74,6 +74,15 @@ describe('isForbiddenAddress', () => {
   });
 
   it.each([
+    ['192.0.0.1', 'IETF protocol assignments (DS-Lite B4)'],
+    ['192.0.0.170', 'NAT64 prefix discovery'],
+    ['64:ff9b:1::a00:1', 'local-use NAT64'],
+    ['64:ff9b:1:ffff::8.8.8.8', 'local-use NAT64 of a public address: the operator decides where it goes'],
+  ])('refuses %s (%s)', (ip) => {
+    expect(isForbiddenAddress(ip)).toBe(true);
+  });
+
+  it.each([
     '93.184.216.34',
     '8.8.8.8',
     '1.1.1.1',
