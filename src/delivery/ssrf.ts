@@ -85,6 +85,8 @@ export async function checkTargetUrl(
   if (parsed.username !== '' || parsed.password !== '') {
     return refuse('URLs with credentials (user:pass@) are not allowed');
   }
+  // Nothing listens on port 0: every attempt would fail until the endpoint is disabled.
+  if (parsed.port === '0') return refuse('port 0 cannot be connected to');
   if (opts.allowPrivate) return { ok: true };
 
   // WHATWG URL has already normalised odd IPv4 forms (2130706433, 0x7f.1) to dotted quads.

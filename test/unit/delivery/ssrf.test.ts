@@ -190,6 +190,13 @@ describe('checkTargetUrl', () => {
     }
   });
 
+  it('refuses port 0, even when private targets are allowed', async () => {
+    for (const url of ['http://127.0.0.1:0/hook', 'https://example.com:0/']) {
+      const result = await checkTargetUrl(url, { allowPrivate: true, lookup: unusedLookup });
+      expect(result).toEqual({ ok: false, reason: expect.stringContaining('port 0') });
+    }
+  });
+
   it('refuses a string that is not a URL', async () => {
     expect(await checkTargetUrl('not a url', { allowPrivate: true })).toEqual({
       ok: false,
