@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { crashLoad } from '../helpers/crash-load.js';
+import { allEvents, crashLoad, waitUntilNothingPending } from '../helpers/crash-load.js';
 import { randomInt } from '../helpers/pg-database.js';
 import {
   api,
@@ -14,11 +14,6 @@ import { sendGridSigner } from '../helpers/sendgrid.js';
 
 const CYCLES = 3;
 
-interface EventView {
-  id: string;
-  data: { provider_event_id: string | null; source_id: string };
-}
-
 const dirs: string[] = [];
 
 afterEach(async () => {
@@ -28,34 +23,6 @@ afterEach(async () => {
 afterAll(() => {
   for (const dir of dirs) removeDir(dir);
 });
-
-/** Every event the server has stored, paging through GET /v1/events with limit=500. */
-async function allEvents(server: ServerProcess): Promise<EventView[]> {
-  const events: EventView[] = [];
-  let cursor: string | null = null;
-  do {
-    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const page = await api<{ data: EventView[]; next_cursor: string | null }>(
-      server.url,
-      `/v1/events?limit=500${query}`,
-    );
-    expect(page.status).toBe(200);
-    events.push(...page.body.data);
-    cursor = page.body.next_cursor;
-  } while (cursor !== null);
-  return events;
-}
-
-async function waitUntilNothingPending(server: ServerProcess): Promise<void> {
-  await waitFor(
-    'the pipeline to process every pending inbox row',
-    async () => {
-      const pending = await api<{ data: unknown[] }>(server.url, '/v1/inbox?status=pending&limit=1');
-      return pending.status === 200 && pending.body.data.length === 0 ? true : undefined;
-    },
-    { timeoutMs: 20_000, intervalMs: 100 },
-  );
-}
 
 describe('crash safety of the ingest path', () => {
   it('a request answered 200 is on disk: it survives SIGKILL and yields each of its events exactly once', async () => {

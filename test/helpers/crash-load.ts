@@ -1,5 +1,6 @@
+import { expect } from 'vitest';
 import { randomInt } from './pg-database.js';
-import { waitFor } from './process.js';
+import { api, type ServerProcess, waitFor } from './process.js';
 import { type SendGridSigner, sendGridBody, sendGridEvents } from './sendgrid.js';
 
 /** What the senders of one crash cycle saw. */
@@ -90,4 +91,38 @@ export function crashLoad(ingestUrl: string, signer: SendGridSigner, workers = 2
       return result;
     },
   };
+}
+
+/** What the crash and shutdown tests read of a stored event. */
+export interface EventView {
+  id: string;
+  data: { provider_event_id: string | null; source_id: string };
+}
+
+/** Every event the server has stored, paging through GET /v1/events with limit=500. */
+export async function allEvents(server: ServerProcess): Promise<EventView[]> {
+  const events: EventView[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    const page = await api<{ data: EventView[]; next_cursor: string | null }>(
+      server.url,
+      `/v1/events?limit=500${query}`,
+    );
+    expect(page.status).toBe(200);
+    events.push(...page.body.data);
+    cursor = page.body.next_cursor;
+  } while (cursor !== null);
+  return events;
+}
+
+export async function waitUntilNothingPending(server: ServerProcess): Promise<void> {
+  await waitFor(
+    'the pipeline to process every pending inbox row',
+    async () => {
+      const pending = await api<{ data: unknown[] }>(server.url, '/v1/inbox?status=pending&limit=1');
+      return pending.status === 200 && pending.body.data.length === 0 ? true : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 100 },
+  );
 }
