@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { allEvents } from '../helpers/crash-load.js';
 import {
   api,
   killAll,
@@ -178,18 +179,7 @@ async function storedEvents(server: ServerProcess, sourceId: string, count: numb
   return waitFor(
     `${count} stored events of ${sourceId}`,
     async () => {
-      const events: EventView[] = [];
-      let cursor: string | null = null;
-      do {
-        const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-        const page = await api<{ data: EventView[]; next_cursor: string | null }>(
-          server.url,
-          `/v1/events?source_id=${sourceId}&limit=500${query}`,
-        );
-        if (page.status !== 200) return undefined;
-        events.push(...page.body.data);
-        cursor = page.body.next_cursor;
-      } while (cursor !== null);
+      const events = await allEvents<EventView>(server, `source_id=${sourceId}`);
       return events.length >= count ? events : undefined;
     },
     { timeoutMs: 10_000, intervalMs: 50 },

@@ -99,15 +99,15 @@ export interface EventView {
   data: { provider_event_id: string | null; source_id: string };
 }
 
-/** Every event the server has stored, paging through GET /v1/events with limit=500. */
-export async function allEvents(server: ServerProcess): Promise<EventView[]> {
-  const events: EventView[] = [];
+/** Every event the server has stored (matching `filter`, e.g. `source_id=src_…`), paging by 500. */
+export async function allEvents<T = EventView>(server: ServerProcess, filter = ''): Promise<T[]> {
+  const events: T[] = [];
   let cursor: string | null = null;
   do {
     const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const page = await api<{ data: EventView[]; next_cursor: string | null }>(
+    const page = await api<{ data: T[]; next_cursor: string | null }>(
       server.url,
-      `/v1/events?limit=500${query}`,
+      `/v1/events?limit=500${filter ? `&${filter}` : ''}${query}`,
     );
     expect(page.status).toBe(200);
     events.push(...page.body.data);
