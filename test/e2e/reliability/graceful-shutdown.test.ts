@@ -1,5 +1,7 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { allEvents, crashLoad, waitUntilNothingPending } from '../../helpers/crash-load.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/pg-database.js';
+import { postgresAvailable } from '../../helpers/postgres.js';
 import { api, killAll, removeDir, startServer, tempDataDir, waitFor } from '../../helpers/process.js';
 import { type Receiver, startReceiver } from '../../helpers/receiver.js';
 import { sendGridSigner } from '../../helpers/sendgrid.js';
@@ -30,7 +32,25 @@ afterAll(() => {
   for (const dir of dirs) removeDir(dir);
 });
 
-describe('SIGTERM under load', () => {
+const stores: Array<'SQLite' | 'PostgreSQL'> = ['SQLite'];
+if (await postgresAvailable()) stores.push('PostgreSQL');
+
+describe.each(stores)('SIGTERM under load on %s', (store) => {
+  let db: TestDatabase | undefined;
+  let env: Record<string, string> = ENV;
+
+  beforeAll(async () => {
+    if (store === 'PostgreSQL') {
+      db = await createTestDatabase();
+      env = { ...ENV, DATABASE_URL: db.url };
+    }
+  });
+
+  afterAll(async () => {
+    await killAll();
+    await db?.drop();
+  });
+
   it('exits 0, keeps every acknowledged event exactly once, refuses rather than loses, and delivers everything after the restart', async () => {
     const dataDir = tempDataDir();
     dirs.push(dataDir);
@@ -38,7 +58,7 @@ describe('SIGTERM under load', () => {
     // Deliveries take 300 ms each, so some are in flight when the signal comes.
     receiver = await startReceiver({ respond: () => ({ status: 200, delayMs: 300 }) });
 
-    let server = await startServer({ dataDir, env: ENV });
+    let server = await startServer({ dataDir, env });
     const source = await api<{ id: string }>(server.url, '/v1/sources', {
       method: 'POST',
       body: { name: 'shutdown test', provider: 'sendgrid', config: { public_key: signer.publicKey } },
@@ -65,7 +85,7 @@ describe('SIGTERM under load', () => {
     const refusals = Object.fromEntries(result.unexpected);
     expect(Object.keys(refusals).filter((status) => status !== '503')).toEqual([]);
 
-    server = await startServer({ dataDir, env: ENV });
+    server = await startServer({ dataDir, env });
     await waitUntilNothingPending(server);
     const events = await allEvents(server);
     const stored = new Map<string, number>();
@@ -85,7 +105,7 @@ describe('SIGTERM under load', () => {
       { timeoutMs: 60_000, intervalMs: 200 },
     );
     console.log(
-      `graceful shutdown: stopped in ${stopMs} ms; ${result.acknowledgedRequests} requests acknowledged ` +
+      `graceful shutdown (${store}): stopped in ${stopMs} ms; ${result.acknowledgedRequests} requests acknowledged ` +
         `(${result.acknowledgedIds.length} events), refusals while closing ${JSON.stringify(refusals)}, ` +
         `${result.failedRequests} failed at the network level; after restart ${events.length} events stored, ` +
         `all delivered (${receiver.requests.length} requests at the receiver for ${receiver.ids().size} ids)`,
