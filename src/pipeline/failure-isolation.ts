@@ -2,9 +2,10 @@
  * Finds the inbox row a store refuses. A batch is one transaction, so one row whose events the store
  * cannot take (a value PostgreSQL rejects, a constraint no plan foresaw) would fail every batch it is
  * in, forever, and hold back every row behind it. After a batch fails once its rows were claimed,
- * they are retried one per transaction; a row that fails alone several times in a row is the cause,
- * and is quarantined (visible and reprocessable, never dropped). A batch that fails before claiming
- * anything is a store outage, which only the runner's backoff answers.
+ * they are retried one per transaction; a row whose data the store refuses alone several times in a
+ * row is the cause, and is quarantined (visible and reprocessable, never dropped). A batch that fails
+ * before claiming anything, or with an error that is not about the data (store/data-refusal.ts), is
+ * an outage, which only the runner's backoff answers.
  */
 export class FailureIsolation {
   /** Rows of a failed batch still to be retried one at a time. */
@@ -23,8 +24,11 @@ export class FailureIsolation {
     this.remaining = rows === 0 ? 0 : Math.max(0, this.remaining - rows);
   }
 
-  /** Feeds back a failed transaction and the rows it had claimed; returns a row to quarantine, if any. */
-  failed(claimed: readonly string[]): string | null {
+  /**
+   * Feeds back a failed transaction, the rows it had claimed and whether the store refused their data
+   * (isDataRefusal) rather than failed by itself; returns a row to quarantine, if any.
+   */
+  failed(claimed: readonly string[], dataRefused: boolean): string | null {
     const [only] = claimed;
     if (only === undefined) return null;
     if (claimed.length > 1) {
@@ -32,6 +36,8 @@ export class FailureIsolation {
       this.suspect = null;
       return null;
     }
+    // An outage after the claim (a full disk at commit) says nothing about the row: never blame it.
+    if (!dataRefused) return null;
     const failures = this.suspect?.id === only ? this.suspect.failures + 1 : 1;
     if (failures < this.failuresBeforeQuarantine) {
       this.suspect = { id: only, failures };

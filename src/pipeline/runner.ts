@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { withoutNul } from '../nul.js';
+import { isDataRefusal } from '../store/data-refusal.js';
 import { emptySummary } from '../store/effects.js';
 import type { BatchSummary, EventEffects, InboxRow, Store } from '../store/store.js';
 import { BatchSizer, type BatchSizing } from './batch-sizer.js';
@@ -126,7 +127,7 @@ export class PipelineRunner {
       } catch (err) {
         failures++;
         this.logger.error({ err, rows: this.claimed.length }, 'pipeline batch failed; will retry');
-        const refused = this.isolation.failed(this.claimed);
+        const refused = this.isolation.failed(this.claimed, isDataRefusal(err));
         if (refused !== null && (await this.quarantineRefused(refused, err))) failures = 0;
       }
       if (!this.running) break;

@@ -1,15 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { allEvents, crashLoad, waitUntilNothingPending } from '../helpers/crash-load.js';
 import { randomInt } from '../helpers/pg-database.js';
-import {
-  api,
-  killAll,
-  removeDir,
-  type ServerProcess,
-  startServer,
-  tempDataDir,
-  waitFor,
-} from '../helpers/process.js';
+import { api, killAll, removeDir, startServer, tempDataDir } from '../helpers/process.js';
 import { sendGridSigner } from '../helpers/sendgrid.js';
 
 const CYCLES = 3;

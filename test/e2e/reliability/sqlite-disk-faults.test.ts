@@ -151,6 +151,12 @@ async function loadAroundFault(
     acknowledged,
     new Set(load.records.flatMap((r) => r.ids)),
   );
+  // A fault is the disk's, never a row's: nothing acknowledged may end up quarantined for it.
+  const quarantined = await api<{ data: Array<{ id: string; error: string }> }>(
+    server.url,
+    '/v1/inbox?status=quarantined&limit=5',
+  );
+  expect(quarantined.body.data, 'rows quarantined by the fault').toEqual([]);
   expect(missing, 'acknowledged events lost').toEqual([]);
   expect(duplicated, 'events stored twice').toEqual([]);
   expect(unknown).toEqual([]);

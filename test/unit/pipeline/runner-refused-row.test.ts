@@ -30,8 +30,20 @@ function sendGridRow(sourceId: string, n: number): InboxInsert {
   };
 }
 
-/** The real store, except that a transaction holding `refused` with events fails, as PostgreSQL does on a bad value. */
-function refusing(store: Store, refused: () => string | null, outages: { left: number }): Store {
+/** PostgreSQL's refusal of a NUL in TEXT: a data exception (SQLSTATE class 22). */
+const dataRefusal = () =>
+  Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+
+/**
+ * The real store, except that a transaction holding `refused` with events fails with `failure()`
+ * (after the rows were claimed), and the first `outages.left` calls fail before claiming anything.
+ */
+function refusing(
+  store: Store,
+  refused: () => string | null,
+  outages: { left: number },
+  failure: () => Error = dataRefusal,
+): Store {
   return new Proxy(store, {
     get(target, key, receiver) {
       if (key !== 'processInbox') return Reflect.get(target, key, receiver);
@@ -44,8 +56,9 @@ function refusing(store: Store, refused: () => string | null, outages: { left: n
           limit,
           (rows) => {
             const outcomes = plan(rows);
-            const bad = outcomes.find((o) => o.inboxId === refused() && o.kind === 'processed');
-            if (bad) throw new Error('invalid byte sequence for encoding "UTF8": 0x00');
+            const target = refused();
+            const bad = outcomes.find((o) => o.inboxId === target && o.kind === 'processed');
+            if (bad) throw failure();
             return outcomes;
           },
           ...(rest as []),
@@ -103,6 +116,19 @@ describe('PipelineRunner and a row the store refuses', () => {
     });
     const events = await store.listEvents({ limit: 100 });
     expect(events.items).toHaveLength(29);
+  });
+
+  it('blames no row for a full disk at commit, however often it strikes after the claim', async () => {
+    const sourceId = newId('source');
+    const rows = Array.from({ length: 5 }, (_, n) => sendGridRow(sourceId, n));
+    await store.appendInbox(rows);
+    let full = 4;
+    const diskFull = () => Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    // The second row fails at commit four times running (a disk that stays full), more than the three
+    // refusals that would quarantine it, then the disk has room again.
+    await drain(refusing(store, () => (full-- > 0 ? rows[1]!.id : null), { left: 0 }, diskFull));
+    expect(await store.countInbox()).toEqual({ pending: 0, processed: 5, quarantined: 0 });
+    expect((await store.listEvents({ limit: 100 })).items).toHaveLength(5);
   });
 
   it('blames no row for failures that claimed nothing (an outage) and processes everything once the store is back', async () => {
