@@ -2,7 +2,7 @@ import { MailhookError } from '../errors.js';
 import type { CanonicalEvent, ParsedEvent } from '../events.js';
 import { FIELD_LIMITS, indexableKey, longerThan } from '../field-limits.js';
 import { newId } from '../ids.js';
-import { withoutNul } from '../nul.js';
+import { mayHoldNul, withoutNul } from '../nul.js';
 import { findAdapter } from '../providers/registry.js';
 import type { RawRequest } from '../providers/types.js';
 import type { InboxRow, NewEvent, RowOutcome } from '../store/store.js';
@@ -18,11 +18,12 @@ export function processRow(row: InboxRow): RowOutcome {
   }
   try {
     const { events, skipped } = adapter.parse(requestOf(row));
+    const scrub = mayHoldNul(row.body, row.query);
     return {
       inboxId: row.id,
       kind: 'processed',
-      events: events.map((parsed) => toNewEvent(parsed, row)),
-      notes: withoutNul(skipped),
+      events: events.map((parsed) => toNewEvent(parsed, row, scrub)),
+      notes: scrub ? withoutNul(skipped) : skipped,
     };
   } catch (err) {
     const message = err instanceof MailhookError ? err.message : `parser failed: ${String(err)}`;
@@ -45,7 +46,8 @@ function requestOf(row: InboxRow): RawRequest {
   };
 }
 
-function toNewEvent(parsed: ParsedEvent, row: InboxRow): NewEvent {
+/** `scrub`: the request may hold a NUL (mayHoldNul), so every string is checked. */
+function toNewEvent(parsed: ParsedEvent, row: InboxRow, scrub: boolean): NewEvent {
   const { raw, ...fields } = parsed.data;
   const event: CanonicalEvent = {
     id: newId('event'),
@@ -61,8 +63,8 @@ function toNewEvent(parsed: ParsedEvent, row: InboxRow): NewEvent {
   };
   // A NUL or an over-long indexed value in the provider's data would make PostgreSQL refuse the
   // whole batch (see nul.ts and field-limits.ts); data.raw keeps what the provider sent.
-  const stored = withoutNul(event);
+  const stored = scrub ? withoutNul(event) : event;
   if (longerThan(stored.data.recipient, FIELD_LIMITS.recipient)) stored.data.recipient = null;
   if (longerThan(stored.data.message_id, FIELD_LIMITS.messageId)) stored.data.message_id = null;
-  return { dedupKey: indexableKey(withoutNul(parsed.dedupKey)), event: stored };
+  return { dedupKey: indexableKey(scrub ? withoutNul(parsed.dedupKey) : parsed.dedupKey), event: stored };
 }
