@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { MailhookError } from '../errors.js';
 import { GLOBAL_SCOPE, normalizeEmail, SUPPRESSION_REASONS, scopeOf } from '../pipeline/suppression-rules.js';
@@ -38,9 +39,31 @@ function isCursor(value: unknown): value is [number, string, string, string] {
   );
 }
 
-function csvCell(value: string | null): string {
-  const text = value ?? '';
+/**
+ * One CSV cell. A cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first: OWASP's "CSV
+ * injection") is prefixed with a quote: a bounce reason comes from a remote mail server's reply, and
+ * an address's local part may start with any of these.
+ */
+export function csvCell(value: string | null): string {
+  const raw = value ?? '';
+  const text = /^[=+\-@\t\r]/.test(raw) ? `'${raw}` : raw;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The whole list, a page of 1,000 at a time: memory stays flat however long the list is. */
+async function* suppressionCsv(store: ApiContext['store']): AsyncGenerator<string> {
+  yield 'email,scope,reason,detail,event_id,source_id,created_at\n';
+  let cursor: [number, string, string, string] | undefined;
+  for (;;) {
+    const page = await store.listSuppressions({ limit: 1000, ...(cursor && { cursor }) });
+    let chunk = '';
+    for (const e of page.items) {
+      chunk += `${[e.email, e.scope, e.reason, e.detail, e.eventId, e.sourceId, e.createdAt.toISOString()].map(csvCell).join(',')}\n`;
+    }
+    if (chunk) yield chunk;
+    if (!page.next) return;
+    cursor = page.next;
+  }
 }
 
 export async function suppressionRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
@@ -121,26 +144,12 @@ export async function suppressionRoutes(scope: FastifyInstance, ctx: ApiContext)
   );
 
   /** The whole list as CSV, streamed page by page. */
-  scope.get('/suppressions.csv', async (_request, reply) => {
-    const lines = ['email,scope,reason,detail,event_id,source_id,created_at'];
-    let cursor: [number, string, string, string] | undefined;
-    for (;;) {
-      const page = await store.listSuppressions({ limit: 1000, ...(cursor && { cursor }) });
-      for (const e of page.items) {
-        lines.push(
-          [e.email, e.scope, e.reason, e.detail, e.eventId, e.sourceId, e.createdAt.toISOString()]
-            .map(csvCell)
-            .join(','),
-        );
-      }
-      if (!page.next) break;
-      cursor = page.next;
-    }
-    return reply
+  scope.get('/suppressions.csv', async (_request, reply) =>
+    reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', 'attachment; filename="suppressions.csv"')
-      .send(`${lines.join('\n')}\n`);
-  });
+      .send(Readable.from(suppressionCsv(store))),
+  );
 
   scope.post<{ Body: { email: string; group?: string; detail?: string } }>(
     '/suppressions',

@@ -342,6 +342,38 @@ describe('manual suppressions and CSV export', () => {
     expect(res.code).toBe('MH_ERR_VALIDATION');
   });
 
+  it('GET /v1/suppressions.csv defuses cells a spreadsheet would run as formulas, and pages through long lists', async () => {
+    await call.send(
+      'POST',
+      '/v1/suppressions',
+      { email: '=cmd@example.com', detail: '=HYPERLINK("http://evil.example","click")' },
+      201,
+    );
+    for (let i = 0; i < 1100; i++) {
+      await h.app.store.addSuppression({
+        email: `bulk${i}@example.com`,
+        scope: 'global',
+        reason: 'manual',
+        detail: i % 2 ? '+1 bounce' : '@mention',
+        eventId: null,
+        sourceId: null,
+        createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
+      });
+    }
+    const res = await h.app.server.inject({ method: 'GET', url: '/v1/suppressions.csv', headers: AUTH });
+    expect(res.statusCode).toBe(200);
+    const lines = res.body.trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith('bulk'))).toHaveLength(1100);
+    expect(lines.find((l) => l.includes('cmd@example.com'))).toMatch(
+      /^'=cmd@example\.com,global,manual,"'=HYPERLINK\(""http:\/\/evil\.example"",""click""\)",/,
+    );
+    expect(lines.find((l) => l.startsWith('bulk1@'))).toContain(",'+1 bounce,");
+    expect(lines.find((l) => l.startsWith('bulk0@'))).toContain(",'@mention,");
+    expect(lines.every((l) => !/(^|,)[=+@-]/.test(l))).toBe(true);
+    for (let i = 0; i < 1100; i++) await h.app.store.removeSuppressions(`bulk${i}@example.com`, {});
+    await h.app.store.removeSuppressions('=cmd@example.com', {});
+  });
+
   it('GET /v1/suppressions.csv exports a header row and quotes commas and quotes', async () => {
     await call.send(
       'POST',
