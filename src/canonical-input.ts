@@ -1,3 +1,4 @@
+import { calendarDateExists } from './dates.js';
 import { MalformedPayloadError } from './errors.js';
 import { type BounceInfo, isEmailEventType, isReservedEventType, type ParsedEvent } from './events.js';
 
@@ -57,7 +58,7 @@ function timestampOf(body: Record<string, unknown>, fallback: Date | undefined):
   }
   const text = body.timestamp;
   const date = typeof text === 'string' && ISO_WITH_ZONE.test(text) ? new Date(text) : null;
-  if (!date || Number.isNaN(date.getTime())) {
+  if (!date || Number.isNaN(date.getTime()) || !calendarDateExists(text as string)) {
     throw new MalformedPayloadError(
       'timestamp must be an ISO 8601 date-time with a zone, e.g. 2026-11-26T12:00:00Z',
     );

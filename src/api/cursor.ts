@@ -1,3 +1,4 @@
+import { calendarDateExists } from '../dates.js';
 import { MailhookError } from '../errors.js';
 import { type IdKind, isId } from '../ids.js';
 import { containsNul } from '../nul.js';
@@ -32,13 +33,4 @@ export function parseTime(name: string, text: string | undefined): Date | undefi
     throw new MailhookError('MH_ERR_VALIDATION', `${name} must be an ISO 8601 date-time or Unix seconds`);
   }
   return date;
-}
-
-/** False for a date such as 2020-02-30, which Date would silently read as 1 March. */
-function calendarDateExists(text: string): boolean {
-  const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
-  if (!match) return true;
-  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth;
 }

@@ -700,6 +700,19 @@ describe('POST /v1/events (publishing)', () => {
     });
   });
 
+  it('a timestamp on a day that does not exist is refused, not read as the next month', async () => {
+    const res = await publish({
+      type: 'email.delivered',
+      timestamp: '2026-02-30T12:00:00Z',
+      data: { recipient: 'a@example.com' },
+    });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: 'MH_ERR_VALIDATION',
+      message: expect.stringContaining('timestamp'),
+    });
+  });
+
   it('a system.* event is refused: that namespace belongs to mailhook, so subscribers can trust it', async () => {
     for (const type of ['system.endpoint.disabled', 'system.anything']) {
       const res = await publish({ type, data: { metadata: { endpoint_id: 'ep_victim' } } });
