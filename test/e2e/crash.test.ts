@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { allEvents, crashLoad, waitUntilNothingPending } from '../helpers/crash-load.js';
-import { randomInt } from '../helpers/pg-database.js';
+import { crashLoad, waitUntilNothingPending } from '../helpers/crash-load.js';
+import { allEvents, randomInt } from '../helpers/pg-database.js';
 import { api, killAll, removeDir, startServer, tempDataDir } from '../helpers/process.js';
 import { sendGridSigner } from '../helpers/sendgrid.js';
 
@@ -58,7 +58,7 @@ describe('crash safety of the ingest path', () => {
       server = await startServer({ dataDir });
       await waitUntilNothingPending(server);
 
-      const events = await allEvents(server);
+      const events = await allEvents(server.url);
       const seen = new Map<string, number>();
       for (const event of events) {
         expect(event.data.source_id).toBe(sourceId);

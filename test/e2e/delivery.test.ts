@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { allEvents } from '../helpers/crash-load.js';
+import { allEvents } from '../helpers/pg-database.js';
 import {
   api,
   killAll,
@@ -179,7 +179,7 @@ async function storedEvents(server: ServerProcess, sourceId: string, count: numb
   return waitFor(
     `${count} stored events of ${sourceId}`,
     async () => {
-      const events = await allEvents<EventView>(server, `source_id=${sourceId}`);
+      const events = await allEvents<EventView>(server.url, sourceId);
       return events.length >= count ? events : undefined;
     },
     { timeoutMs: 10_000, intervalMs: 50 },

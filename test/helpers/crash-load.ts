@@ -1,4 +1,3 @@
-import { expect } from 'vitest';
 import { randomInt } from './pg-database.js';
 import { api, type ServerProcess, waitFor } from './process.js';
 import { type SendGridSigner, sendGridBody, sendGridEvents } from './sendgrid.js';
@@ -91,29 +90,6 @@ export function crashLoad(ingestUrl: string, signer: SendGridSigner, workers = 2
       return result;
     },
   };
-}
-
-/** What the crash and shutdown tests read of a stored event. */
-export interface EventView {
-  id: string;
-  data: { provider_event_id: string | null; source_id: string };
-}
-
-/** Every event the server has stored (matching `filter`, e.g. `source_id=src_…`), paging by 500. */
-export async function allEvents<T = EventView>(server: ServerProcess, filter = ''): Promise<T[]> {
-  const events: T[] = [];
-  let cursor: string | null = null;
-  do {
-    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const page = await api<{ data: T[]; next_cursor: string | null }>(
-      server.url,
-      `/v1/events?limit=500${filter ? `&${filter}` : ''}${query}`,
-    );
-    expect(page.status).toBe(200);
-    events.push(...page.body.data);
-    cursor = page.body.next_cursor;
-  } while (cursor !== null);
-  return events;
 }
 
 export async function waitUntilNothingPending(server: ServerProcess): Promise<void> {

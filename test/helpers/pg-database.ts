@@ -220,12 +220,12 @@ export interface DeliveryView {
  * Every stored event of one source (or of all sources), paging through GET /v1/events with
  * limit=500. mailhook's own system.* events (source src_system) are listed too when no source is given.
  */
-export async function allEvents(url: string, sourceId?: string): Promise<EventView[]> {
-  const events: EventView[] = [];
+export async function allEvents<T = EventView>(url: string, sourceId?: string): Promise<T[]> {
+  const events: T[] = [];
   let cursor: string | null = null;
   do {
     const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const page = await api<{ data: EventView[]; next_cursor: string | null }>(
+    const page = await api<{ data: T[]; next_cursor: string | null }>(
       url,
       `/v1/events?limit=500${sourceId ? `&source_id=${sourceId}` : ''}${query}`,
     );

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { allEvents, crashLoad, waitUntilNothingPending } from '../../helpers/crash-load.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/pg-database.js';
+import { crashLoad, waitUntilNothingPending } from '../../helpers/crash-load.js';
+import { allEvents, createTestDatabase, type TestDatabase } from '../../helpers/pg-database.js';
 import { postgresAvailable } from '../../helpers/postgres.js';
 import { api, killAll, removeDir, startServer, tempDataDir, waitFor } from '../../helpers/process.js';
 import { type Receiver, startReceiver } from '../../helpers/receiver.js';
@@ -87,7 +87,7 @@ describe.each(stores)('SIGTERM under load on %s', (store) => {
 
     server = await startServer({ dataDir, env });
     await waitUntilNothingPending(server);
-    const events = await allEvents(server);
+    const events = await allEvents(server.url);
     const stored = new Map<string, number>();
     for (const event of events) {
       const key = event.data.provider_event_id ?? '';
