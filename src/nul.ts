@@ -51,13 +51,3 @@ export function containsNul(value: unknown): boolean {
   }
   return false;
 }
-
-/**
- * Whether strings parsed from this request could hold a NUL at all: only through a raw 0x00 byte, a
- * JSON `\u0000` escape (at any depth of nesting, SNS's JSON-in-JSON and Mandrill's form-encoded JSON
- * included, all of which keep the `u0000`) or a form-encoded `%00`. Lets the pipeline skip the walk
- * over every event of the ordinary request.
- */
-export function mayHoldNul(body: Buffer, query: string): boolean {
-  return body.includes(0) || body.includes('u0000') || body.includes('%00') || query.includes('%00');
-}

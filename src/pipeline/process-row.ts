@@ -2,7 +2,7 @@ import { MailhookError } from '../errors.js';
 import type { CanonicalEvent, ParsedEvent } from '../events.js';
 import { FIELD_LIMITS, indexableKey, longerThan } from '../field-limits.js';
 import { newId } from '../ids.js';
-import { mayHoldNul, withoutNul } from '../nul.js';
+import { withoutNul } from '../nul.js';
 import { findAdapter } from '../providers/registry.js';
 import type { RawRequest } from '../providers/types.js';
 import type { InboxRow, NewEvent, RowOutcome } from '../store/store.js';
@@ -18,12 +18,11 @@ export function processRow(row: InboxRow): RowOutcome {
   }
   try {
     const { events, skipped } = adapter.parse(requestOf(row));
-    const scrub = mayHoldNul(row.body, row.query);
     return {
       inboxId: row.id,
       kind: 'processed',
-      events: events.map((parsed) => toNewEvent(parsed, row, scrub)),
-      notes: scrub ? withoutNul(skipped) : skipped,
+      events: events.map((parsed) => toNewEvent(parsed, row)),
+      notes: withoutNul(skipped),
     };
   } catch (err) {
     const message = err instanceof MailhookError ? err.message : `parser failed: ${String(err)}`;
@@ -46,8 +45,7 @@ function requestOf(row: InboxRow): RawRequest {
   };
 }
 
-/** `scrub`: the request may hold a NUL (mayHoldNul), so every string is checked. */
-function toNewEvent(parsed: ParsedEvent, row: InboxRow, scrub: boolean): NewEvent {
+function toNewEvent(parsed: ParsedEvent, row: InboxRow): NewEvent {
   const { raw, ...fields } = parsed.data;
   const event: CanonicalEvent = {
     id: newId('event'),
@@ -63,8 +61,8 @@ function toNewEvent(parsed: ParsedEvent, row: InboxRow, scrub: boolean): NewEven
   };
   // A NUL or an over-long indexed value in the provider's data would make PostgreSQL refuse the
   // whole batch (see nul.ts and field-limits.ts); data.raw keeps what the provider sent.
-  const stored = scrub ? withoutNul(event) : event;
+  const stored = withoutNul(event);
   if (longerThan(stored.data.recipient, FIELD_LIMITS.recipient)) stored.data.recipient = null;
   if (longerThan(stored.data.message_id, FIELD_LIMITS.messageId)) stored.data.message_id = null;
-  return { dedupKey: indexableKey(scrub ? withoutNul(parsed.dedupKey) : parsed.dedupKey), event: stored };
+  return { dedupKey: indexableKey(withoutNul(parsed.dedupKey)), event: stored };
 }
