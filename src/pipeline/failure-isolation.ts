@@ -30,14 +30,14 @@ export class FailureIsolation {
    */
   failed(claimed: readonly string[], dataRefused: boolean): string | null {
     const [only] = claimed;
-    if (only === undefined) return null;
+    // Nothing claimed, or an outage after the claim (a full disk at commit, a dropped connection):
+    // the rows are not the cause, so neither isolate nor blame them.
+    if (only === undefined || !dataRefused) return null;
     if (claimed.length > 1) {
       this.remaining = Math.max(this.remaining, claimed.length);
       this.suspect = null;
       return null;
     }
-    // An outage after the claim (a full disk at commit) says nothing about the row: never blame it.
-    if (!dataRefused) return null;
     const failures = this.suspect?.id === only ? this.suspect.failures + 1 : 1;
     if (failures < this.failuresBeforeQuarantine) {
       this.suspect = { id: only, failures };

@@ -124,9 +124,20 @@ describe('PipelineRunner and a row the store refuses', () => {
     await store.appendInbox(rows);
     let full = 4;
     const diskFull = () => Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-    // The second row fails at commit four times running (a disk that stays full), more than the three
-    // refusals that would quarantine it, then the disk has room again.
-    await drain(refusing(store, () => (full-- > 0 ? rows[1]!.id : null), { left: 0 }, diskFull));
+    // Every transaction holding the second row fails at commit four times running (a disk that stays
+    // full), more than the three refusals that would quarantine it, then the disk has room again.
+    // Counted per transaction that holds the row, whatever else it holds.
+    const refusingStore = refusing(
+      store,
+      () => (full > 0 ? rows[1]!.id : null),
+      { left: 0 },
+      () => {
+        full--;
+        return diskFull();
+      },
+    );
+    await drain(refusingStore);
+    expect(full).toBe(0);
     expect(await store.countInbox()).toEqual({ pending: 0, processed: 5, quarantined: 0 });
     expect((await store.listEvents({ limit: 100 })).items).toHaveLength(5);
   });
