@@ -154,14 +154,15 @@ export function replayFrom(row: ReplayRow): ReplayRecord {
   };
 }
 
-/** What a refused manual retry found: the delivery's lease and its endpoint's deletion. */
+/** What a refused manual retry found: whether the delivery's endpoint was deleted. */
 export interface RetryRefusal {
-  lease_expires_at: number | null;
   deleted_at: number | null;
 }
 
-export function whyNotRetried(row: RetryRefusal | undefined, now: number): RetryResult {
+export function whyNotRetried(row: RetryRefusal | undefined): RetryResult {
   if (!row) return 'not_found';
   if (row.deleted_at !== null) return 'endpoint_deleted';
-  return row.lease_expires_at !== null && row.lease_expires_at > now ? 'in_flight' : 'not_found';
+  // The update found the lease active: the attempt may have finished between it and this read, but
+  // the delivery exists, and "in flight, try again" is the true answer for the moment it was asked.
+  return 'in_flight';
 }

@@ -309,9 +309,9 @@ export async function retryNow(sql: Queryable, id: string, now: Date): Promise<R
     RETURNING *`;
   if (row) return deliveryFrom(row);
   const [refusal] = await sql<RetryRefusal[]>`
-    SELECT d.lease_expires_at, e.deleted_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+    SELECT e.deleted_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
     WHERE d.id = ${id}`;
-  return whyNotRetried(refusal, t);
+  return whyNotRetried(refusal);
 }
 
 export async function insertReplay(sql: Queryable, r: ReplayRecord): Promise<void> {

@@ -385,11 +385,11 @@ export function retryNow(db: Database.Database, id: string, now: Date): RetryRes
   if (result.changes > 0) return selectDelivery(db, id) ?? 'not_found';
   const row = db
     .prepare<[string], RetryRefusal>(
-      `SELECT d.lease_expires_at, e.deleted_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+      `SELECT e.deleted_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
        WHERE d.id = ?`,
     )
     .get(id);
-  return whyNotRetried(row, t);
+  return whyNotRetried(row);
 }
 
 export function insertReplay(db: Database.Database, r: ReplayRecord): void {
