@@ -140,7 +140,15 @@ export class DeliveryClient {
       'user-agent': this.#userAgent,
       'content-type': 'application/json',
     };
-    for (const [name, value] of Object.entries(given)) headers[name.toLowerCase()] = value;
+    for (const [name, value] of Object.entries(given)) {
+      // defineProperty: a custom header named __proto__ is sent, not taken as the object's prototype.
+      Object.defineProperty(headers, name.toLowerCase(), {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     return headers;
   }
 }

@@ -103,6 +103,19 @@ describe('DeliveryClient', () => {
     expect(server.requests[0]?.headers['content-type']).toBe('text/plain');
   });
 
+  it('sends a custom header named __proto__ like any other', async () => {
+    // Node's req.headers cannot hold it (it is a plain object); the raw header list can.
+    let raw: string[] = [];
+    const server = await receiver((req, res) => {
+      raw = req.rawHeaders;
+      res.end();
+    });
+    const headers = JSON.parse('{"__proto__": "x", "x-tenant": "acme"}') as Record<string, string>;
+    await client().send(request(server.url, { headers }));
+    expect(raw.join('\n')).toContain('__proto__\nx');
+    expect(raw.join('\n')).toContain('x-tenant\nacme');
+  });
+
   it('cuts the snippet before a multi-byte character split by the 1024-byte limit', async () => {
     const server = await receiver((_req, res) => res.end(`${'a'.repeat(1023)}é and more`));
     const result = await client().send(request(server.url));
