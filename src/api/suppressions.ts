@@ -50,19 +50,25 @@ export function csvCell(value: string | null): string {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** The whole list, a page of 1,000 at a time: memory stays flat however long the list is. */
-async function* suppressionCsv(store: ApiContext['store']): AsyncGenerator<string> {
+type SuppressionPage = Awaited<ReturnType<ApiContext['store']['listSuppressions']>>;
+
+const CSV_PAGE = 1000;
+
+/**
+ * The whole list, a page of 1,000 at a time, so memory stays flat however long it is. The first page
+ * is read before the answer starts (a store that is down gets its 503); a failure on a later page can
+ * only cut the download short, which the missing last line shows.
+ */
+async function* suppressionCsv(store: ApiContext['store'], first: SuppressionPage): AsyncGenerator<string> {
   yield 'email,scope,reason,detail,event_id,source_id,created_at\n';
-  let cursor: [number, string, string, string] | undefined;
-  for (;;) {
-    const page = await store.listSuppressions({ limit: 1000, ...(cursor && { cursor }) });
+  for (let page = first; ; ) {
     let chunk = '';
     for (const e of page.items) {
       chunk += `${[e.email, e.scope, e.reason, e.detail, e.eventId, e.sourceId, e.createdAt.toISOString()].map(csvCell).join(',')}\n`;
     }
     if (chunk) yield chunk;
     if (!page.next) return;
-    cursor = page.next;
+    page = await store.listSuppressions({ limit: CSV_PAGE, cursor: page.next });
   }
 }
 
@@ -78,7 +84,7 @@ export async function suppressionRoutes(scope: FastifyInstance, ctx: ApiContext)
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { group: { type: 'string', maxLength: 100 } },
+          properties: { group: { type: 'string', maxLength: 1000 } },
         },
       },
     },
@@ -98,7 +104,7 @@ export async function suppressionRoutes(scope: FastifyInstance, ctx: ApiContext)
           required: ['emails'],
           properties: {
             emails: { type: 'array', items: EMAIL, minItems: 1, maxItems: 1000 },
-            group: { type: 'string', maxLength: 100 },
+            group: { type: 'string', maxLength: 1000 },
           },
         },
       },
@@ -121,7 +127,7 @@ export async function suppressionRoutes(scope: FastifyInstance, ctx: ApiContext)
           additionalProperties: false,
           properties: {
             reason: { type: 'string', enum: [...SUPPRESSION_REASONS] },
-            scope: { type: 'string', maxLength: 110 },
+            scope: { type: 'string', maxLength: 1010 },
             since: { type: 'string' },
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
             cursor: { type: 'string', maxLength: 1000 },
@@ -135,7 +141,8 @@ export async function suppressionRoutes(scope: FastifyInstance, ctx: ApiContext)
       const page = await store.listSuppressions({
         limit: q.limit,
         ...(q.reason && { reason: q.reason }),
-        ...(q.scope && { scope: q.scope }),
+        // A long group's scope is stored by its hash (field-limits.ts): `group:<name>` finds it either way.
+        ...(q.scope && { scope: q.scope.startsWith('group:') ? scopeOf(q.scope.slice(6)) : q.scope }),
         ...(since && { since }),
         ...(q.cursor && { cursor: decodeCursor(q.cursor, isCursor) }),
       });
@@ -148,7 +155,7 @@ export async function suppressionRoutes(scope: FastifyInstance, ctx: ApiContext)
     reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', 'attachment; filename="suppressions.csv"')
-      .send(Readable.from(suppressionCsv(store))),
+      .send(Readable.from(suppressionCsv(store, await store.listSuppressions({ limit: CSV_PAGE })))),
   );
 
   scope.post<{ Body: { email: string; group?: string; detail?: string } }>(
@@ -161,7 +168,7 @@ export async function suppressionRoutes(scope: FastifyInstance, ctx: ApiContext)
           required: ['email'],
           properties: {
             email: EMAIL,
-            group: { type: 'string', minLength: 1, maxLength: 100 },
+            group: { type: 'string', minLength: 1, maxLength: 1000 },
             detail: { type: 'string', maxLength: 1000 },
           },
         },
@@ -193,7 +200,7 @@ export async function suppressionRoutes(scope: FastifyInstance, ctx: ApiContext)
           type: 'object',
           additionalProperties: false,
           properties: {
-            group: { type: 'string', maxLength: 100 },
+            group: { type: 'string', maxLength: 1000 },
             reason: { type: 'string', enum: [...SUPPRESSION_REASONS] },
           },
         },

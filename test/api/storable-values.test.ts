@@ -246,6 +246,23 @@ describe.each(kinds)('values too long for an index entry, on %s', (kind) => {
     expect(after.json()).toMatchObject({ suppressed: false, reasons: [] });
   });
 
+  it('a group over 256 bytes is looked up and listed by its own name, though stored by its hash', async () => {
+    const group = randomText(600);
+    const res = await publish({
+      type: 'email.unsubscribed',
+      timestamp: '2026-11-26T12:00:00Z',
+      data: { recipient: 'group-lookup@example.com', unsubscribe: { group } },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const get = (url: string) => h.app.server.inject({ method: 'GET', url, headers: AUTH });
+    const check = await get(`/v1/suppressions/group-lookup@example.com?group=${encodeURIComponent(group)}`);
+    expect(check.json()).toMatchObject({ suppressed: true });
+    const listed = await get(`/v1/suppressions?scope=${encodeURIComponent(`group:${group}`)}`);
+    expect((listed.json() as { data: Array<{ email: string }> }).data.map((e) => e.email)).toEqual([
+      'group-lookup@example.com',
+    ]);
+  });
+
   it('a published recipient or message id over the limit is refused with 400 naming the field', async () => {
     const tooLong = [
       { recipient: `${randomText(320)}@example.com`, field: 'data.recipient must be at most 320 bytes' },
