@@ -18,6 +18,7 @@ import { Metrics } from './monitoring/metrics.js';
 import type { SourceMonitor } from './monitoring/source-monitor.js';
 import { pipelineEffects, softBouncePolicyOf } from './pipeline/effects.js';
 import type { Fetcher } from './providers/types.js';
+import { isStoreOutage } from './store/data-refusal.js';
 import type { Store } from './store/store.js';
 import { webRoutes } from './web/serve.js';
 
@@ -70,6 +71,8 @@ function mailhookErrorOf(err: FastifyError): MailhookError {
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return new MailhookError('MH_ERR_VALIDATION', err.message);
   }
+  // A database that is down or full is not a bug: the client should retry, as providers do on ingest.
+  if (isStoreOutage(err)) return new MailhookError('MH_ERR_STORE_UNAVAILABLE', undefined, { cause: err });
   return toMailhookError(err);
 }
 

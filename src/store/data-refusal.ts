@@ -16,3 +16,17 @@ export function isDataRefusal(err: unknown): boolean {
   // _LOCKED, _READONLY, _CANTOPEN, _NOMEM, _PERM: those are the disk or the process.
   return code === 'SQLITE_TOOBIG' || code === 'SQLITE_MISMATCH' || code.startsWith('SQLITE_CONSTRAINT');
 }
+
+/**
+ * Whether a failure is the store being unable to work right now (the other side of isDataRefusal):
+ * such an API call is answered 503, retry later, rather than 500, a bug.
+ */
+export function isStoreOutage(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  // PostgreSQL: connection exceptions (08), insufficient resources (53), operator intervention (57P).
+  if (/^(08|53)[0-9A-Z]{3}$/.test(code) || /^57P0[1-4]$/.test(code)) return true;
+  if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CONNECTION_[A-Z_]+|CONNECT_TIMEOUT)$/.test(code))
+    return true;
+  return /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|NOMEM)/.test(code);
+}

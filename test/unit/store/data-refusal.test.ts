@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { isDataRefusal } from '../../../src/store/data-refusal.js';
+import { isDataRefusal, isStoreOutage } from '../../../src/store/data-refusal.js';
 import { postgresAvailable, TEST_DATABASE_URL } from '../../helpers/postgres.js';
 
 const pgUp = await postgresAvailable();
@@ -69,5 +69,26 @@ describe('isDataRefusal', () => {
     } finally {
       await sql.end({ timeout: 1 });
     }
+  });
+
+  it('isStoreOutage is the other side: disk, locks, connections, restarts, and never a data refusal', () => {
+    for (const code of [
+      'SQLITE_BUSY',
+      'SQLITE_FULL',
+      'SQLITE_IOERR_WRITE',
+      'SQLITE_READONLY',
+      '08006',
+      '53100',
+      '57P01',
+      'ECONNREFUSED',
+      'CONNECTION_CLOSED',
+    ]) {
+      expect(isStoreOutage(withCode(code)), code).toBe(true);
+      expect(isDataRefusal(withCode(code)), code).toBe(false);
+    }
+    for (const code of ['22021', '23505', '54000', 'SQLITE_CONSTRAINT_UNIQUE', '42P01']) {
+      expect(isStoreOutage(withCode(code)), code).toBe(false);
+    }
+    expect(isStoreOutage(new Error('no code'))).toBe(false);
   });
 });
