@@ -60,7 +60,20 @@ describe('SQLite delivery bookkeeping without its own fsync', () => {
   it('leaves a store opened with NORMAL as it is', async () => {
     const relaxed = new SqliteStore({ filename: join(dir, 'other.db'), synchronous: 'NORMAL' });
     await relaxed.migrate();
-    await relaxed.recordAttempts([], new Date());
+    await relaxed.createEndpoint(endpointRecord());
+    // A claim goes through the bookkeeping path (an empty recordAttempts would return before it).
+    const seen: number[] = [];
+    await relaxed.claimDueDeliveries({
+      owner: 'w_test',
+      now: new Date(),
+      leaseMs: 30_000,
+      limit: 10,
+      slots: () => {
+        seen.push(syncOf(relaxed) as number);
+        return 10;
+      },
+    });
+    expect(seen).toEqual([NORMAL]);
     expect(syncOf(relaxed)).toBe(NORMAL);
     await relaxed.close();
   });
