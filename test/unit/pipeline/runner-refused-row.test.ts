@@ -7,6 +7,7 @@ import { newId } from '../../../src/ids.js';
 import { PipelineRunner } from '../../../src/pipeline/runner.js';
 import { SqliteStore } from '../../../src/store/index.js';
 import type { InboxInsert, InboxRow, RowOutcome, Store } from '../../../src/store/store.js';
+import { waitFor } from '../../helpers/process.js';
 
 /**
  * A row the store refuses must not hold the pipeline back: the runner finds it and quarantines it,
@@ -68,14 +69,6 @@ function refusing(
   });
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('PipelineRunner and a row the store refuses', () => {
   let dir: string;
   let store: SqliteStore;
@@ -91,7 +84,14 @@ describe('PipelineRunner and a row the store refuses', () => {
     const runner = new PipelineRunner({ store: through, logger: pino({ level: 'silent' }), pollMs: 20 });
     runner.start();
     try {
-      await until(async () => (await store.countInbox()).pending === 0);
+      await waitFor(
+        'the inbox to drain',
+        async () => ((await store.countInbox()).pending === 0 ? true : undefined),
+        {
+          timeoutMs: 20_000,
+          intervalMs: 20,
+        },
+      );
     } finally {
       await runner.stop();
     }
