@@ -116,7 +116,7 @@ const SYSTEM_DESCRIPTIONS: Record<SystemEventType, string> = {
 };
 
 /** The schema of a system event: provider "mailhook", no recipient, the facts in data.metadata. */
-export function systemEventSchema(type: SystemEventType): Record<string, unknown> {
+function systemEventSchema(type: SystemEventType): Record<string, unknown> {
   return envelope(type, SYSTEM_DESCRIPTIONS[type], {
     type: 'object',
     required: ['provider', 'source_id', 'metadata', 'received_at'],

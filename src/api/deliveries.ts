@@ -4,7 +4,7 @@ import type { CanonicalEvent } from '../events.js';
 import { isEmailEventType } from '../events.js';
 import { newId } from '../ids.js';
 import { routeEvent } from '../pipeline/fan-out.js';
-import type { DeliveryStatus, EndpointRecord } from '../store/store.js';
+import type { DeliveryStatus } from '../store/store.js';
 import { type ApiContext, endpointOrNotFound } from './context.js';
 import { idCursor, parseTime } from './cursor.js';
 import { attemptView, deliveryView, replayView } from './endpoint-views.js';
@@ -81,8 +81,6 @@ function sampleEvent(type: string, now: Date): CanonicalEvent {
 export async function deliveryRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { store, now } = ctx;
 
-  const endpointOf = (id: string): Promise<EndpointRecord> => endpointOrNotFound(store, id);
-
   scope.get<{
     Params: { id: string };
     Querystring: { status?: DeliveryStatus; limit: number; cursor?: string };
@@ -90,7 +88,7 @@ export async function deliveryRoutes(scope: FastifyInstance, ctx: ApiContext): P
     '/endpoints/:id/deliveries',
     { schema: { params: idParams, querystring: listQuery } },
     async (request) => {
-      const endpoint = await endpointOf(request.params.id);
+      const endpoint = await endpointOrNotFound(store, request.params.id);
       const { status, limit, cursor } = request.query;
       const page = await store.listDeliveries({
         endpointId: endpoint.id,
@@ -149,7 +147,7 @@ export async function deliveryRoutes(scope: FastifyInstance, ctx: ApiContext): P
       if (!event) throw new MailhookError('MH_ERR_EVENT_NOT_FOUND');
       const endpointId = request.body?.endpoint_id;
       const targets = endpointId
-        ? [await endpointOf(endpointId)]
+        ? [await endpointOrNotFound(store, endpointId)]
         : routeEvent(
             event,
             (await store.listEndpoints()).filter((e) => e.status !== 'disabled'),
@@ -177,7 +175,7 @@ export async function deliveryRoutes(scope: FastifyInstance, ctx: ApiContext): P
     '/endpoints/:id/test',
     { schema: { params: idParams, body: testBody } },
     async (request, reply) => {
-      const endpoint = await endpointOf(request.params.id);
+      const endpoint = await endpointOrNotFound(store, request.params.id);
       const type = request.body?.type ?? 'email.delivered';
       if (type.startsWith('email.') && !isEmailEventType(type)) {
         throw new MailhookError('MH_ERR_VALIDATION', `"${type}" is not a canonical email event type`);
@@ -208,7 +206,7 @@ export async function deliveryRoutes(scope: FastifyInstance, ctx: ApiContext): P
     '/endpoints/:id/replay',
     { schema: { params: idParams, body: replayBody } },
     async (request, reply) => {
-      const endpoint = await endpointOf(request.params.id);
+      const endpoint = await endpointOrNotFound(store, request.params.id);
       const time = now();
       const since = parseTime('since', request.body.since) as Date;
       const until = parseTime('until', request.body.until) ?? time;

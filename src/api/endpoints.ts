@@ -75,8 +75,6 @@ function updatedOrNotFound(updated: EndpointRecord | null): EndpointRecord {
 export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { store, now } = ctx;
 
-  const load = (id: string): Promise<EndpointRecord> => endpointOrNotFound(store, id);
-
   scope.post<{ Body: Fields & { url: string; secret?: string; status?: 'active' | 'paused' } }>(
     '/endpoints',
     { schema: { body: createBody } },
@@ -112,14 +110,14 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
   scope.get('/endpoints', async () => ({ data: (await store.listEndpoints()).map(endpointView) }));
 
   scope.get<{ Params: { id: string } }>('/endpoints/:id', { schema: { params: idParams } }, async (request) =>
-    endpointView(await load(request.params.id)),
+    endpointView(await endpointOrNotFound(store, request.params.id)),
   );
 
   scope.patch<{ Params: { id: string }; Body: Fields }>(
     '/endpoints/:id',
     { schema: { params: idParams, body: patchBody } },
     async (request) => {
-      await load(request.params.id);
+      await endpointOrNotFound(store, request.params.id);
       const b = request.body;
       const updated = await store.updateEndpoint(
         request.params.id,
@@ -156,7 +154,7 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
     '/endpoints/:id/secret',
     { schema: { params: idParams } },
     async (request) => {
-      const endpoint = await load(request.params.id);
+      const endpoint = await endpointOrNotFound(store, request.params.id);
       const time = now();
       const [current, ...previous] = endpoint.secrets;
       return {
@@ -173,7 +171,7 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
     '/endpoints/:id/rotate-secret',
     { schema: { params: idParams, body: rotateBody } },
     async (request) => {
-      const endpoint = await load(request.params.id);
+      const endpoint = await endpointOrNotFound(store, request.params.id);
       const time = now();
       const secret =
         request.body?.secret === undefined ? generateSecret() : validateSecret(request.body.secret);
@@ -188,9 +186,7 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
         })),
       ].filter((s) => s.expiresAt === null || s.expiresAt > time);
       // Deleted meanwhile (a concurrent DELETE): the new secret signs nothing.
-      if (!(await store.updateEndpoint(endpoint.id, { secrets }, time))) {
-        throw new MailhookError('MH_ERR_ENDPOINT_NOT_FOUND');
-      }
+      updatedOrNotFound(await store.updateEndpoint(endpoint.id, { secrets }, time));
       return { secret, previous_expires_at: graceMs > 0 ? expiresAt.toISOString() : null };
     },
   );
@@ -199,7 +195,7 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
     '/endpoints/:id/pause',
     { schema: { params: idParams } },
     async (request) => {
-      await load(request.params.id);
+      await endpointOrNotFound(store, request.params.id);
       const updated = await store.updateEndpoint(
         request.params.id,
         { status: 'paused', statusReason: 'paused through the API' },
@@ -214,7 +210,7 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
     '/endpoints/:id/resume',
     { schema: { params: idParams } },
     async (request) => {
-      await load(request.params.id);
+      await endpointOrNotFound(store, request.params.id);
       const updated = await store.updateEndpoint(
         request.params.id,
         { status: 'active', statusReason: null, resetFailures: true },
@@ -229,7 +225,7 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
     '/endpoints/:id/health',
     { schema: { params: idParams } },
     async (request) => {
-      const endpoint = await load(request.params.id);
+      const endpoint = await endpointOrNotFound(store, request.params.id);
       const time = now();
       const samples = await store.listAttemptSamples(endpoint.id, new Date(time.getTime() - DAY_MS));
       return {

@@ -44,7 +44,7 @@ function isCursor(value: unknown): value is [number, string, string, string] {
  * injection") is prefixed with a quote: a bounce reason comes from a remote mail server's reply, and
  * an address's local part may start with any of these.
  */
-export function csvCell(value: string | null): string {
+function csvCell(value: string | null): string {
   const raw = value ?? '';
   const text = /^[=+\-@\t\r]/.test(raw) ? `'${raw}` : raw;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;

@@ -1,4 +1,11 @@
-import type { InboxNote, InboxRow, InboxStatus, SourceRecord, SuppressionEntry } from './store.js';
+import type {
+  InboxNote,
+  InboxRow,
+  InboxStatus,
+  RevokeResult,
+  SourceRecord,
+  SuppressionEntry,
+} from './store.js';
 
 /** Column shapes as SQLite returns them, and their mapping to domain records. */
 export interface SourceRow {
@@ -91,4 +98,13 @@ export function suppressionFrom(row: SuppressionRow): SuppressionEntry {
     sourceId: row.source_id,
     createdAt: new Date(row.created_at),
   };
+}
+
+/**
+ * What revoking `id` would do, given the ids of every active key read inside the revoking
+ * transaction: refused when unknown or when it is the last one (nobody could manage the server).
+ */
+export function revocationOf(liveIds: readonly string[], id: string): RevokeResult {
+  if (!liveIds.includes(id)) return 'not_found';
+  return liveIds.length === 1 ? 'last' : 'revoked';
 }

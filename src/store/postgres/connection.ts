@@ -46,7 +46,7 @@ export function connect(options: PostgresOptions): Sql {
  * 65,534. A pipeline batch can hold far more values than that (1,000 SendGrid posts of 1,000 events,
  * or 70 events fanned out to 100 endpoints), so multi-row statements are split into chunks.
  */
-export const MAX_PARAMETERS = 65_534;
+const MAX_PARAMETERS = 65_534;
 
 /** Splits `rows` (objects or tuples, all of one shape) so that no chunk binds more than MAX_PARAMETERS values. */
 export function parameterChunks<T extends object>(rows: readonly T[]): T[][] {

@@ -14,7 +14,7 @@ import type {
   ReplaySelect,
 } from '../delivery-types.js';
 import { loadMigrations } from '../migrations.js';
-import { type InboxDbRow, inboxRowFrom, type SourceRow, sourceFrom } from '../rows.js';
+import { type InboxDbRow, inboxRowFrom, revocationOf, type SourceRow, sourceFrom } from '../rows.js';
 import type {
   ApiKeyRecord,
   AttemptSample,
@@ -432,10 +432,12 @@ export class PostgresStore implements Store {
       const live = await tx<
         { id: string }[]
       >`SELECT id FROM api_keys WHERE revoked_at IS NULL ORDER BY id FOR UPDATE`;
-      if (!live.some((key) => key.id === id)) return 'not_found';
-      if (live.length === 1) return 'last';
-      await tx`UPDATE api_keys SET revoked_at = ${now.getTime()} WHERE id = ${id}`;
-      return 'revoked';
+      const result = revocationOf(
+        live.map((key) => key.id),
+        id,
+      );
+      if (result === 'revoked') await tx`UPDATE api_keys SET revoked_at = ${now.getTime()} WHERE id = ${id}`;
+      return result;
     }) as Promise<RevokeResult>;
   }
 }

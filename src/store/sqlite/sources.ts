@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { type SourceRow, sourceFrom } from '../rows.js';
+import { revocationOf, type SourceRow, sourceFrom } from '../rows.js';
 import type { ApiKeyRecord, RevokeResult, SourcePatch, SourceRecord } from '../store.js';
 
 /** Sources and API keys for SQLite (synchronous). */
@@ -123,10 +123,13 @@ export function revokeApiKey(db: Database.Database, id: string, now: Date): Revo
   return db
     .transaction((): RevokeResult => {
       const live = db.prepare<[], { id: string }>('SELECT id FROM api_keys WHERE revoked_at IS NULL').all();
-      if (!live.some((key) => key.id === id)) return 'not_found';
-      if (live.length === 1) return 'last';
-      db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(now.getTime(), id);
-      return 'revoked';
+      const result = revocationOf(
+        live.map((key) => key.id),
+        id,
+      );
+      if (result === 'revoked')
+        db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(now.getTime(), id);
+      return result;
     })
     .immediate();
 }
