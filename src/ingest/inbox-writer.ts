@@ -1,11 +1,14 @@
-import type { InboxInsert } from '../store/store.js';
+import type { AppendResult, InboxInsert } from '../store/store.js';
 
 /** Commits rows durably in one transaction (Store.appendInbox, or the pipeline thread that owns writes). */
-export type AppendInbox = (rows: InboxInsert[]) => Promise<void>;
+export type AppendInbox = (rows: InboxInsert[]) => Promise<AppendResult>;
+
+/** `replayed`: not stored, because the row's one-time token is bound to another body. */
+export type AppendOutcome = 'stored' | 'replayed';
 
 interface Pending {
   row: InboxInsert;
-  resolve: () => void;
+  resolve: (outcome: AppendOutcome) => void;
   reject: (err: unknown) => void;
 }
 
@@ -46,8 +49,8 @@ export class InboxWriter {
     this.onCommitted = options.onCommitted;
   }
 
-  add(row: InboxInsert): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  add(row: InboxInsert): Promise<AppendOutcome> {
+    return new Promise<AppendOutcome>((resolve, reject) => {
       this.queue.push({ row, resolve, reject });
       this.schedule();
     });
@@ -79,8 +82,9 @@ export class InboxWriter {
   private async flush(): Promise<void> {
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return;
+    let result: AppendResult;
     try {
-      await this.append(batch.map((p) => p.row));
+      result = await this.append(batch.map((p) => p.row));
     } catch (err) {
       for (const pending of batch) pending.reject(err);
       return;
@@ -88,7 +92,8 @@ export class InboxWriter {
     this.stats.commits++;
     this.stats.rows += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
-    for (const pending of batch) pending.resolve();
+    const replayed = new Set(result.replayed);
+    for (const pending of batch) pending.resolve(replayed.has(pending.row.id) ? 'replayed' : 'stored');
     this.onCommitted?.(batch.length);
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { MailhookError } from '../errors.js';
@@ -6,10 +7,9 @@ import type { Metrics } from '../monitoring/metrics.js';
 import { findAdapter } from '../providers/registry.js';
 import type { Fetcher, RawRequest, VerifyContext } from '../providers/types.js';
 import type { Store } from '../store/store.js';
-import type { InboxWriter } from './inbox-writer.js';
+import type { AppendOutcome, InboxWriter } from './inbox-writer.js';
 import { SnsCertificates } from './sns-certificates.js';
 import type { SourceCache } from './source-cache.js';
-import { TokenGuard } from './token-guard.js';
 
 export interface IngestOptions {
   config: Pick<Config, 'maxBodyBytes' | 'signatureToleranceSec' | 'snsCertDir'>;
@@ -121,7 +121,6 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
       outcome: OUTCOMES[reply.statusCode] ?? 'other',
     });
   });
-  const tokens = new TokenGuard();
   const certificates = new SnsCertificates(options.fetcher, config.snsCertDir);
   scope.removeAllContentTypeParsers();
   scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_req, body, done) =>
@@ -160,18 +159,19 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
           ? 0
           : Math.max(config.signatureToleranceSec, adapter.minToleranceSec ?? 0),
       ingestUrl: `${options.publicUrl()}/ingest/${source.id}`,
-      claimToken: (key, ttlMs) => tokens.claim(`${source.id}:${key}`, ttlMs, receivedAt.getTime()),
       snsCertificate: (url) => certificates.get(url),
       fetch: options.fetcher,
     };
+    const refuse = (reason: string, retryable = false) => {
+      request.log.info({ sourceId: source.id, reason }, 'ingest request refused');
+      metrics.verificationFailures.inc({ provider: source.provider, reason });
+      throw new MailhookError(
+        retryable ? 'MH_ERR_VERIFICATION_UNAVAILABLE' : 'MH_ERR_SIGNATURE_INVALID',
+        reason,
+      );
+    };
     const verification = await adapter.verify(raw, source, ctx);
-    if (!verification.ok) {
-      request.log.info({ sourceId: source.id, reason: verification.reason }, 'ingest request refused');
-      metrics.verificationFailures.inc({ provider: source.provider, reason: verification.reason });
-      if (verification.retryable)
-        throw new MailhookError('MH_ERR_VERIFICATION_UNAVAILABLE', verification.reason);
-      throw new MailhookError('MH_ERR_SIGNATURE_INVALID', verification.reason);
-    }
+    if (!verification.ok) return refuse(verification.reason, verification.retryable);
 
     const handshake = adapter.handshake ? await adapter.handshake(raw, source, ctx) : null;
     if (handshake?.state) {
@@ -183,17 +183,32 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
       return reply.code(handshake.status).send(handshake.body ?? { status: 'ok' });
 
     const id = newId('inbox');
+    const oneTimeToken = verification.oneTimeToken && {
+      ...verification.oneTimeToken,
+      bodyHash: createHash('sha256').update(raw.body).digest('hex'),
+    };
+    let outcome: AppendOutcome;
     try {
       const headers = withoutCredentials(raw.headers, source.config);
       const query = withoutSecretParams(raw.query, adapter.secretQueryParams);
-      await withDeadline(
-        writer.add({ id, sourceId: source.id, provider: source.provider, ...raw, headers, query }),
+      outcome = await withDeadline(
+        writer.add({
+          id,
+          sourceId: source.id,
+          provider: source.provider,
+          ...raw,
+          headers,
+          query,
+          ...(oneTimeToken && { oneTimeToken }),
+        }),
         COMMIT_DEADLINE_MS,
       );
     } catch (err) {
       request.log.error({ err, sourceId: source.id }, 'could not store ingest request');
       throw new MailhookError('MH_ERR_STORE_UNAVAILABLE', undefined, { cause: err });
     }
+    // Decided in the commit, against every node's earlier requests: the token is bound to another body.
+    if (outcome === 'replayed') return refuse('token was already used with another body (replay)');
     options.onStored?.(source.id, receivedAt);
     return reply.code(handshake?.status ?? 200).send({ status: 'stored', id });
   }

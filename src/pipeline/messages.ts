@@ -27,5 +27,5 @@ export type ToPipeline =
 
 export type FromPipeline =
   | { type: 'batch'; summary: BatchSummary }
-  | { type: 'appended'; id: number; error: string | null }
+  | { type: 'appended'; id: number; error: string | null; replayed: string[] }
   | { type: 'attempts'; attempts: AttemptMetric[] };

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { DeliveryThreadData } from '../delivery/thread-messages.js';
 import type { Logger } from '../logger.js';
 import type { AttemptMetric } from '../monitoring/metrics.js';
-import type { BatchSummary, InboxInsert } from '../store/store.js';
+import type { AppendResult, BatchSummary, InboxInsert } from '../store/store.js';
 import { softBouncePolicyOf } from './effects.js';
 import type { FromPipeline, PipelineThreadData, ToPipeline } from './messages.js';
 import { addBatch, emptyTotals, type PipelineTotals } from './runner.js';
@@ -34,7 +34,10 @@ export class PipelineThread {
   private stopped: Promise<void> | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private nextAppendId = 0;
-  private readonly appends = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private readonly appends = new Map<
+    number,
+    { resolve: (result: AppendResult) => void; reject: (err: Error) => void }
+  >();
   readonly totals: PipelineTotals = emptyTotals();
 
   constructor(private readonly options: PipelineThreadOptions) {}
@@ -61,7 +64,7 @@ export class PipelineThread {
       } else if (message.type === 'appended') {
         const pending = this.appends.get(message.id);
         this.appends.delete(message.id);
-        if (message.error === null) pending?.resolve();
+        if (message.error === null) pending?.resolve({ replayed: message.replayed });
         else pending?.reject(new Error(message.error));
       }
     });
@@ -79,11 +82,11 @@ export class PipelineThread {
   }
 
   /** Commits ingest rows on the pipeline thread; resolves once they are durable. */
-  appendInbox(rows: InboxInsert[]): Promise<void> {
+  appendInbox(rows: InboxInsert[]): Promise<AppendResult> {
     const worker = this.worker;
     if (!worker || this.stopping) return Promise.reject(new Error('pipeline thread is not running'));
     const id = this.nextAppendId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<AppendResult>((resolve, reject) => {
       this.appends.set(id, { resolve, reject });
       worker.postMessage({ type: 'append', id, rows } satisfies ToPipeline);
     });

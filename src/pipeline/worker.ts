@@ -61,12 +61,13 @@ port.on('message', async (message: ToPipeline) => {
     case 'append':
       try {
         runner.noteIngest();
-        await store.appendInbox(revive(message.rows));
-        send({ type: 'appended', id: message.id, error: null });
+        const { replayed } = await store.appendInbox(revive(message.rows));
+        send({ type: 'appended', id: message.id, error: null, replayed });
         runner.wake();
       } catch (err) {
         logger.error({ err }, 'could not append to the inbox');
-        send({ type: 'appended', id: message.id, error: err instanceof Error ? err.message : String(err) });
+        const error = err instanceof Error ? err.message : String(err);
+        send({ type: 'appended', id: message.id, error, replayed: [] });
       }
       break;
     case 'wake':

@@ -135,6 +135,21 @@ function rawOf(fields: FormFields): Record<string, string | string[]> {
   return raw;
 }
 
+/**
+ * The raw event without its signature block (the last value of each SIGNATURE_FIELDS, which verify
+ * read), because raw is delivered to every endpoint: a receiver, or whoever reads its logs, must not
+ * be handed a working Mailgun signature. A custom variable reusing one of those names keeps its values.
+ */
+function rawWithoutSignature(fields: FormFields): Record<string, string | string[]> {
+  const kept: FormFields = new Map(fields);
+  for (const name of SIGNATURE_FIELDS) {
+    const values = kept.get(name)?.slice(0, -1);
+    if (values?.length) kept.set(name, values);
+    else kept.delete(name);
+  }
+  return rawOf(kept);
+}
+
 export function parseLegacy(fields: FormFields): ParseResult {
   const event = first(fields, 'event');
   if (event === null) {
@@ -182,7 +197,7 @@ export function parseLegacy(fields: FormFields): ParseResult {
     tags: tags.filter((tag) => tag !== ''),
     metadata: metadataOf(fields, headers, event),
     // Attachments (multipart posts) are not kept; Mailgun's own `attachment-count` field says how many.
-    raw: rawOf(fields),
+    raw: rawWithoutSignature(fields),
   };
   if (bounce) data.bounce = bounce;
   if (type === 'email.clicked') data.click = { url: first(fields, 'url') };

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { MailhookError, MalformedPayloadError } from '../errors.js';
-import { asConfigObject, checkFreshness, requireString, safeEqual, sha256Hex } from './crypto.js';
+import { asConfigObject, checkFreshness, requireString, safeEqual } from './crypto.js';
 import { parseBodyJson } from './json.js';
 import { isObject, parseCurrent } from './mailgun-events.js';
 import { bodyFormatOf, formFieldsOf } from './mailgun-form.js';
@@ -13,20 +13,21 @@ import {
   type Source,
   type Verification,
   type VerifyContext,
-  verified,
+  verifiedWithToken,
 } from './types.js';
 
 /**
  * Mailgun webhooks. Each request is signed with hex(HMAC-SHA256(key = the HTTP webhook signing key,
  * msg = timestamp + token)). The signature covers only those two values, not the event: a captured
- * signature block could be pasted onto any event-data. That is why a token, once accepted, is
- * refused with any other body for as long as its timestamp stays fresh.
+ * signature block could be pasted onto any event-data. That is why a token is bound, in the store, to
+ * the first body it verified with, and refused with any other body for as long as its timestamp stays
+ * fresh; the same body again is Mailgun redelivering, stored once by the event dedup key.
  *
  * Two formats reach the same URL: current webhooks post JSON with a `signature` block and one
  * `event-data`; legacy webhooks post forms with top-level `timestamp`, `token`, `signature`.
  */
 
-/** How long a token is remembered when the freshness check is off (MAILHOOK_SIGNATURE_TOLERANCE=0). */
+/** How long a token stays bound when the freshness check is off (MAILHOOK_SIGNATURE_TOLERANCE=0). */
 const TOKEN_TTL_WITHOUT_FRESHNESS_MS = 24 * 60 * 60 * 1000;
 
 interface SignatureBlock {
@@ -82,27 +83,11 @@ function signatureBlockOf(req: RawRequest): SignatureBlock | null {
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 
-/** Remember the token until its timestamp leaves the freshness window (plus a second of slack). */
-function tokenTtlMs(timestamp: string, ctx: VerifyContext): number {
-  if (ctx.toleranceSec === 0) return TOKEN_TTL_WITHOUT_FRESHNESS_MS;
-  const expiresMs = (Number(timestamp) + ctx.toleranceSec) * 1000;
-  return Math.max(1000, expiresMs - ctx.now.getTime() + 1000);
-}
-
-/**
- * After the signature verifies, never before (a forged request must not burn a real token):
- * - a token seen with this exact body before is a redelivery (Mailgun retrying a request whose
- *   answer it did not get): accepted, and the event dedup key stores it once;
- * - a token seen with another body is a replay of a captured signature onto other event-data:
- *   refused.
- */
-function claimToken(req: RawRequest, block: SignatureBlock, ctx: VerifyContext): Verification {
-  const ttlMs = tokenTtlMs(block.timestamp, ctx);
-  if (!ctx.claimToken(`mailgun:${block.token}:${sha256Hex(req.body)}`, ttlMs)) return verified;
-  if (!ctx.claimToken(`mailgun:${block.token}`, ttlMs)) {
-    return rejected('token was already used with another body (replay)');
-  }
-  return verified;
+/** The token stays bound until its timestamp leaves the freshness window (plus a second of slack). */
+function tokenExpiry(timestamp: string, ctx: VerifyContext): Date {
+  if (ctx.toleranceSec === 0) return new Date(ctx.now.getTime() + TOKEN_TTL_WITHOUT_FRESHNESS_MS);
+  const expiresMs = (Number(timestamp) + ctx.toleranceSec) * 1000 + 1000;
+  return new Date(Math.max(ctx.now.getTime() + 1000, expiresMs));
 }
 
 function verify(req: RawRequest, source: Source, ctx: VerifyContext): Verification {
@@ -121,7 +106,9 @@ function verify(req: RawRequest, source: Source, ctx: VerifyContext): Verificati
   const own = safeEqual(expected, block.signature.toLowerCase());
   const parent = block.parentSignature !== null && safeEqual(expected, block.parentSignature.toLowerCase());
   if (!own && !parent) return rejected('signature does not match');
-  return claimToken(req, block, ctx);
+  // The signature does not cover the body: the token is bound to this body when the request is
+  // stored, so a captured signature block is refused with any other event-data (ingest/route.ts).
+  return verifiedWithToken({ token: block.token, expiresAt: tokenExpiry(block.timestamp, ctx) });
 }
 
 function parse(req: RawRequest): ParseResult {

@@ -38,11 +38,6 @@ export interface VerifyContext {
   toleranceSec: number;
   /** The public ingest URL of this source, as the provider was told it (Mandrill signs it). */
   ingestUrl: string;
-  /**
-   * Records a one-time token (Mailgun's `token`) for `ttlMs`; false when it was already used, so a
-   * captured request cannot be replayed inside the freshness window.
-   */
-  claimToken(key: string, ttlMs: number): boolean;
   /** Resolves an SNS `SigningCertURL` to its PEM certificate (pre-seeded directory, then cache, then fetch). */
   snsCertificate(url: string): Promise<string>;
   fetch: Fetcher;
@@ -63,7 +58,20 @@ export interface HandshakeResult {
  * `retryable`: the request could not be checked right now (a certificate could not be fetched); the
  * provider is told to retry (503) instead of being refused for good (401).
  */
-export type Verification = { ok: true } | { ok: false; reason: string; retryable?: boolean };
+export type Verification =
+  | { ok: true; oneTimeToken?: SignedToken }
+  | { ok: false; reason: string; retryable?: boolean };
+
+/**
+ * A token the signature covers but the body does not (Mailgun signs only timestamp + token). The
+ * ingest path binds it to the body in the store, in the commit that stores the request: the same
+ * token with another body is a replayed signature and is refused.
+ */
+export interface SignedToken {
+  token: string;
+  /** When the signature stops being fresh; the binding must be kept at least until then. */
+  expiresAt: Date;
+}
 
 export interface SkippedItem {
   index: number;
@@ -107,6 +115,11 @@ export interface ProviderAdapter {
 }
 
 export const verified: Verification = { ok: true };
+
+/** Verified, provided the token is still unbound or bound to this body (checked when it is stored). */
+export function verifiedWithToken(oneTimeToken: SignedToken): Verification {
+  return { ok: true, oneTimeToken };
+}
 
 export function rejected(reason: string): Verification {
   return { ok: false, reason };

@@ -67,6 +67,25 @@ export interface InboxInsert {
   query: string;
   headers: Record<string, string>;
   body: Buffer;
+  /**
+   * A one-time signature token (Mailgun's) to bind to this body in the same commit. The row is
+   * stored only if the token is new, expired, or already bound to this very body.
+   */
+  oneTimeToken?: OneTimeToken;
+}
+
+export interface OneTimeToken {
+  token: string;
+  /** SHA-256 of the request body, hex. */
+  bodyHash: string;
+  /** When the signature stops being fresh; the binding is kept until then. */
+  expiresAt: Date;
+}
+
+/** What one group commit of the ingest path stored. */
+export interface AppendResult {
+  /** Rows not stored because their one-time token is bound to another body (a replayed signature). */
+  replayed: string[];
 }
 
 export interface InboxNote {
@@ -203,8 +222,12 @@ export interface Store {
   /** Soft delete: the source stops receiving; its events and inbox rows stay. */
   deleteSource(id: string, now: Date): Promise<boolean>;
 
-  /** Appends verified raw requests in ONE durable transaction (the ingest group commit). */
-  appendInbox(rows: InboxInsert[]): Promise<void>;
+  /**
+   * Appends verified raw requests in ONE durable transaction (the ingest group commit). One-time
+   * tokens are bound in the same transaction, and a row replaying a token bound to another body is
+   * left out and named in the result.
+   */
+  appendInbox(rows: InboxInsert[]): Promise<AppendResult>;
   getInboxRow(id: string): Promise<InboxRow | null>;
   listInbox(query: InboxQuery): Promise<Page<InboxRow, string>>;
   countInbox(): Promise<InboxCounts>;

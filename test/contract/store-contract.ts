@@ -435,6 +435,47 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
         expect((await store.listInbox({ limit: 10 })).items).toEqual([]);
       });
 
+      it('appendInbox binds a one-time token to the first body: the same body again is stored, another is refused', async () => {
+        const sourceId = newId('source');
+        const receivedAt = new Date(T0);
+        const token = (bodyHash: string, expiresAt = new Date(T0 + 9 * 60 * MINUTE)) => ({
+          token: 'tok-1',
+          bodyHash,
+          expiresAt,
+        });
+        const first = inboxInsert(sourceId, { receivedAt, oneTimeToken: token('a') });
+        // In one commit: the body the token is bound to, another body, then the first body again.
+        const forged = inboxInsert(sourceId, { receivedAt, oneTimeToken: token('b') });
+        const again = inboxInsert(sourceId, { receivedAt, oneTimeToken: token('a') });
+        expect(await store.appendInbox([first, forged, again])).toEqual({ replayed: [forged.id] });
+        // In a later commit, and for another source, which has tokens of its own.
+        const later = inboxInsert(sourceId, { receivedAt, oneTimeToken: token('b') });
+        const elsewhere = inboxInsert(newId('source'), { receivedAt, oneTimeToken: token('b') });
+        expect(await store.appendInbox([later, elsewhere])).toEqual({ replayed: [later.id] });
+        expect(await store.getInboxRow(forged.id)).toBeNull();
+        expect(await store.getInboxRow(later.id)).toBeNull();
+        for (const row of [first, again, elsewhere]) expect(await store.getInboxRow(row.id)).not.toBeNull();
+      });
+
+      it('appendInbox lets an expired token binding go: the token may then carry another body', async () => {
+        const sourceId = newId('source');
+        const bound = inboxInsert(sourceId, {
+          receivedAt: new Date(T0),
+          oneTimeToken: { token: 'tok-old', bodyHash: 'a', expiresAt: new Date(T0 + MINUTE) },
+        });
+        expect(await store.appendInbox([bound])).toEqual({ replayed: [] });
+        const afterExpiry = inboxInsert(sourceId, {
+          receivedAt: new Date(T0 + 2 * MINUTE),
+          oneTimeToken: { token: 'tok-old', bodyHash: 'b', expiresAt: new Date(T0 + 10 * MINUTE) },
+        });
+        expect(await store.appendInbox([afterExpiry])).toEqual({ replayed: [] });
+        const beforeNewExpiry = inboxInsert(sourceId, {
+          receivedAt: new Date(T0 + 3 * MINUTE),
+          oneTimeToken: { token: 'tok-old', bodyHash: 'a', expiresAt: new Date(T0 + 10 * MINUTE) },
+        });
+        expect(await store.appendInbox([beforeNewExpiry])).toEqual({ replayed: [beforeNewExpiry.id] });
+      });
+
       it('getInboxRow returns null for an unknown id', async () => {
         expect(await store.getInboxRow(newId('inbox'))).toBeNull();
       });

@@ -185,7 +185,6 @@ export async function verifyCommand(args: string[]): Promise<number> {
     // As the ingest route does: a provider that retries with old signatures widens the window.
     toleranceSec: tolerance === 0 ? 0 : Math.max(tolerance, adapter.minToleranceSec ?? 0),
     ingestUrl: `${ingestUrl.origin}${ingestUrl.pathname}`,
-    claimToken: () => true,
     snsCertificate: (url) => certificates.get(url, now.getTime()),
     fetch: httpFetcher,
   };

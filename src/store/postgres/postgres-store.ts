@@ -17,6 +17,7 @@ import { loadMigrations } from '../migrations.js';
 import { type InboxDbRow, inboxRowFrom, revocationOf, type SourceRow, sourceFrom } from '../rows.js';
 import type {
   ApiKeyRecord,
+  AppendResult,
   AttemptSample,
   BatchSummary,
   ClaimOptions,
@@ -45,6 +46,7 @@ import type {
 } from '../store.js';
 import { connect, type PostgresOptions, type Queryable, type Sql } from './connection.js';
 import { processInboxBatch, publishEventBatch } from './event-writer.js';
+import { appendInboxRows } from './inbox-append.js';
 import * as delivery from './postgres-delivery.js';
 import * as insights from './postgres-insights.js';
 
@@ -141,21 +143,8 @@ export class PostgresStore implements Store {
     return result.count > 0;
   }
 
-  async appendInbox(rows: InboxInsert[]): Promise<void> {
-    if (rows.length === 0) return;
-    const values = rows.map((r) => ({
-      id: r.id,
-      source_id: r.sourceId,
-      provider: r.provider,
-      received_at: r.receivedAt.getTime(),
-      method: r.method,
-      path: r.path,
-      query: r.query,
-      headers: JSON.stringify(r.headers),
-      body: r.body,
-    }));
-    // One statement, one commit: the group commit of the ingest path.
-    await this.sql`INSERT INTO inbox ${this.sql(values)}`;
+  async appendInbox(rows: InboxInsert[]): Promise<AppendResult> {
+    return appendInboxRows(this.sql, rows);
   }
 
   async getInboxRow(id: string): Promise<InboxRow | null> {

@@ -6,6 +6,7 @@ import { loadMigrations } from '../migrations.js';
 import { type EventRow, type InboxDbRow, inboxRowFrom } from '../rows.js';
 import type {
   ApiKeyRecord,
+  AppendResult,
   AttemptRecord,
   AttemptResult,
   AttemptSample,
@@ -66,6 +67,7 @@ import {
 } from './delivery-store.js';
 import { processInboxBatch, publishEventBatch } from './event-writer.js';
 import { Filters } from './filters.js';
+import { appendInboxRows } from './inbox-append.js';
 import {
   deleteSuppressions,
   pageSuppressions,
@@ -182,27 +184,8 @@ export class SqliteStore implements Store {
     return sources.deleteSource(this.db, id, now);
   }
 
-  async appendInbox(rows: InboxInsert[]): Promise<void> {
-    if (rows.length === 0) return;
-    const insert = this.db.prepare(
-      `INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.db.transaction(() => {
-      for (const row of rows) {
-        insert.run(
-          row.id,
-          row.sourceId,
-          row.provider,
-          row.receivedAt.getTime(),
-          row.method,
-          row.path,
-          row.query,
-          JSON.stringify(row.headers),
-          row.body,
-        );
-      }
-    })();
+  async appendInbox(rows: InboxInsert[]): Promise<AppendResult> {
+    return appendInboxRows(this.db, rows);
   }
 
   async getInboxRow(id: string): Promise<InboxRow | null> {

@@ -24,6 +24,7 @@ function recordingStore(options: { fail?: boolean; delayMs?: number } = {}) {
       if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
       if (options.fail) throw new Error('disk full');
       commits.push(rows.map((r) => r.id));
+      return { replayed: rows.filter((r) => r.oneTimeToken?.token === 'replayed').map((r) => r.id) };
     },
   } as unknown as Store;
   return { store, commits };
@@ -70,9 +71,10 @@ describe('InboxWriter group commit', () => {
         await new Promise((r) => setTimeout(r, 20));
         sizes.push(rows.length);
         inFlight--;
+        return { replayed: [] };
       },
     });
-    const all: Promise<void>[] = [writer.add(row(0))];
+    const all: Promise<unknown>[] = [writer.add(row(0))];
     await new Promise((r) => setTimeout(r, 5));
     all.push(writer.add(row(1)));
     await new Promise((r) => setTimeout(r, 5));
@@ -92,9 +94,10 @@ describe('InboxWriter group commit', () => {
         most = Math.max(most, inFlight);
         await new Promise((r) => setTimeout(r, 5));
         inFlight--;
+        return { replayed: [] };
       },
     });
-    const all: Promise<void>[] = [];
+    const all: Promise<unknown>[] = [];
     for (let i = 0; i < 5; i++) {
       all.push(writer.add(row(i)));
       await new Promise((r) => setTimeout(r, 2));
@@ -118,6 +121,18 @@ describe('InboxWriter group commit', () => {
     const results = await Promise.allSettled(Array.from({ length: 3 }, (_, i) => writer.add(row(i))));
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
     expect(committed).toBe(0);
+  });
+
+  it("answers each request with its own row's outcome: stored, or refused as a replayed token", async () => {
+    const { store } = recordingStore();
+    const writer = new InboxWriter({ append: store.appendInbox.bind(store) });
+    const token = (name: string) => ({ token: name, bodyHash: 'h', expiresAt: new Date() });
+    const outcomes = await Promise.all([
+      writer.add(row(1)),
+      writer.add({ ...row(2), oneTimeToken: token('replayed') }),
+      writer.add({ ...row(3), oneTimeToken: token('fresh') }),
+    ]);
+    expect(outcomes).toEqual(['stored', 'replayed', 'stored']);
   });
 
   it('drains everything appended before it returns', async () => {
