@@ -106,10 +106,15 @@ export function stringToSign(envelope: SnsEnvelope): string {
 }
 
 /**
- * Regional SNS endpoints, GovCloud and the China partition (`sns.cn-north-1.amazonaws.com.cn`): the
- * host pattern of AWS's validators. Anchored, so `sns.evil.com` and `…amazonaws.com.evil.com` fail.
+ * `sns.<region>.amazonaws.com`: commercial regions (`us-east-1`, `ap-southeast-5`, `il-central-1`…),
+ * GovCloud (`us-gov-west-1`), and `.com.cn` for China (`cn-north-1`). The region must have the shape
+ * of one, as the AWS SDKs' partition patterns do (`^(us|eu|ap|…)-\w+-\d+$`, `^us-gov-\w+-\d+$`,
+ * `^cn-\w+-\d+$`); any two-letter geography, so a new region works on the day it opens.
+ * AWS's validators accept `sns.<any 3+ of [a-z0-9-]>.amazonaws.com`, which includes S3 endpoints
+ * such as `sns.s3-external-1.amazonaws.com` — where a bucket named `sns` could serve a certificate.
+ * The ISO and European Sovereign Cloud partitions have other DNS suffixes and are not accepted.
  */
-const SNS_HOST = /^sns\.[a-z0-9-]{3,}\.amazonaws\.com(\.cn)?$/;
+const SNS_HOST = /^sns\.[a-z]{2}(?:-gov)?-[a-z]+-\d+\.amazonaws\.com(?:\.cn)?$/;
 
 /** An https URL on an SNS host (default port, no credentials), or null. */
 export function snsUrl(value: string): URL | null {

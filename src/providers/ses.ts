@@ -4,6 +4,15 @@ import { parseJsonLossless } from './json.js';
 import { sesEvents } from './ses-events.js';
 import { checkSnsFreshness, readEnvelope, type SnsEnvelope, snsUrl, verifySnsSignature } from './ses-sns.js';
 import {
+  acceptedTopic,
+  claimTopic,
+  configuredTopic,
+  pinPatch,
+  storedPin,
+  TOPIC_STATE_KEY,
+  type TopicPin,
+} from './ses-topic.js';
+import {
   type HandshakeResult,
   type ParseResult,
   type ProviderAdapter,
@@ -17,7 +26,8 @@ import {
 /**
  * Amazon SES events delivered by an Amazon SNS HTTP(S) subscription. SNS signs each message with
  * RSA (SignatureVersion 1: SHA1, 2: SHA256) and a certificate it hosts; there is no shared secret.
- * Any AWS account can point a topic at a URL, so `topic_arn` pins the one topic this source accepts.
+ * Any AWS account can point a topic at a URL, so a source accepts one topic: `config.topic_arn`, or
+ * else the first one that sent it a verified message (trust on first use, see ses-topic.ts).
  */
 
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
@@ -33,10 +43,6 @@ function validateConfig(config: unknown): Record<string, unknown> {
     );
   }
   return { topic_arn: topicArn.trim() };
-}
-
-function pinnedTopic(source: Source): string | null {
-  return typeof source.config.topic_arn === 'string' ? source.config.topic_arn : null;
 }
 
 /** SNS repeats the type, message id and topic in headers; they are unsigned, so they must agree. */
@@ -56,15 +62,29 @@ async function verify(req: RawRequest, source: Source, ctx: VerifyContext): Prom
       if (value !== undefined && value !== envelope[field])
         return rejected(`${header} does not match the body`);
     }
-    const topic = pinnedTopic(source);
-    if (topic !== null && envelope.TopicArn !== topic)
-      return rejected("TopicArn is not this source's topic_arn");
+    const nowMs = ctx.now.getTime();
+    // Checked before the signature too, so a foreign topic costs no certificate lookup.
+    const topic = acceptedTopic(source, nowMs);
+    if (topic !== null && envelope.TopicArn !== topic) return foreignTopic(source);
     const fresh = checkSnsFreshness(envelope.Timestamp, ctx);
     if (!fresh.ok) return fresh;
-    return await verifySnsSignature(envelope, ctx);
+    const signature = await verifySnsSignature(envelope, ctx);
+    if (!signature.ok) return signature;
+    // Decided after the last await: of two topics verified at once, the second is refused here.
+    const claimed =
+      envelope.Type === 'UnsubscribeConfirmation' || claimTopic(source, envelope.TopicArn, nowMs);
+    return claimed ? signature : foreignTopic(source);
   } catch {
     return rejected('SNS message could not be verified');
   }
+}
+
+function foreignTopic(source: Source): Verification {
+  return rejected(
+    configuredTopic(source) !== null
+      ? "TopicArn is not this source's topic_arn"
+      : 'TopicArn is not the topic pinned on this source',
+  );
 }
 
 /** What ConfirmSubscription answers: XML with the new subscription's ARN. */
@@ -109,25 +129,29 @@ async function confirm(envelope: SnsEnvelope, ctx: VerifyContext): Promise<Hands
 }
 
 /**
- * Runs after verify, so the message is authentic and from the pinned topic (when one is set).
- * Confirmations are answered here and never stored; notifications go on to the inbox.
+ * Runs after verify, so the message is authentic and from this source's topic (or the first topic to
+ * reach it, which is pinned now). Confirmations are answered here and never stored; notifications go
+ * on to the inbox, the first one with the pin.
  */
 async function handshake(
   req: RawRequest,
-  _source: Source,
+  source: Source,
   ctx: VerifyContext,
 ): Promise<HandshakeResult | null> {
   const read = readEnvelope(req.body);
   if (!read.ok) return null;
   const envelope = read.envelope;
-  if (envelope.Type === 'SubscriptionConfirmation') return confirm(envelope, ctx);
-  if (envelope.Type === 'UnsubscribeConfirmation') {
-    const topic_arn = envelope.TopicArn;
-    const sns = { subscription: 'unsubscribed', topic_arn, unsubscribed_at: ctx.now.toISOString() };
-    // Following its SubscribeURL would subscribe again: record the fact and do nothing else.
-    return { status: 200, body: { status: 'unsubscribed', topic_arn }, state: { sns }, store: false };
+  const pin = pinPatch(source, envelope.TopicArn, envelope.Type, ctx.now);
+  if (envelope.Type === 'Notification') return pin ? { status: 200, state: pin, store: true } : null;
+  if (envelope.Type === 'SubscriptionConfirmation') {
+    // Pinned whether or not the confirmation succeeds: the signed message proves the topic subscribed.
+    const result = await confirm(envelope, ctx);
+    return pin ? { ...result, state: { ...result.state, ...pin } } : result;
   }
-  return null;
+  // An UnsubscribeConfirmation. Following its SubscribeURL would subscribe again: record the fact only.
+  const topic_arn = envelope.TopicArn;
+  const sns = { subscription: 'unsubscribed', topic_arn, unsubscribed_at: ctx.now.toISOString() };
+  return { status: 200, body: { status: 'unsubscribed', topic_arn }, state: { sns }, store: false };
 }
 
 function parse(req: RawRequest): ParseResult {
@@ -152,8 +176,29 @@ function parse(req: RawRequest): ParseResult {
   return { events: outcome.events, skipped: [] };
 }
 
+/** Which topic the source accepts, and how to change it. */
+function topicLines(source: Source): string[] {
+  const configured = configuredTopic(source);
+  if (configured !== null) return [`Only messages from ${configured} (config.topic_arn) are accepted.`];
+  const pinned = storedPin(source);
+  if (pinned !== null) {
+    const pin = source.state?.[TOPIC_STATE_KEY] as Partial<TopicPin>;
+    return [
+      `Only messages from ${pinned} are accepted: the first topic that sent a verified message here` +
+        ` (${pin.pinned_by ?? 'message'}, ${pin.pinned_at ?? 'time unknown'}), shown as state.${TOPIC_STATE_KEY}.`,
+      'If that is not your topic, set yours: PATCH /v1/sources/<id> {"config": {"topic_arn": "arn:aws:sns:…"}}' +
+        ' (it takes precedence over the pinned topic and replaces it with its first message).',
+    ];
+  }
+  return [
+    `4. The first topic that sends a verified message here is pinned (state.${TOPIC_STATE_KEY} on the source)` +
+      ' and every other topic is refused from then on. Subscribe your topic before anyone else learns' +
+      ' this URL and check the pinned ARN, or set it now:' +
+      ' PATCH /v1/sources/<id> {"config": {"topic_arn": "arn:aws:sns:…"}}.',
+  ];
+}
+
 function setup(source: Source, ingestUrl: string): string {
-  const topic = pinnedTopic(source);
   return [
     'In Amazon SNS (same region as SES): create a Standard topic, then Create subscription:',
     `1. Protocol HTTPS, endpoint ${ingestUrl}`,
@@ -163,10 +208,7 @@ function setup(source: Source, ingestUrl: string): string {
     '3a. Configuration sets → <set> → Event destinations → Add: Amazon SNS, all event types you want',
     '    (send with that configuration set), or',
     '3b. Verified identities → <identity> → Notifications: Bounce, Complaint and Delivery feedback.',
-    topic
-      ? `Only messages from ${topic} are accepted.`
-      : '4. Strongly recommended: pin the topic, PATCH /v1/sources/<id> {"config": {"topic_arn": "arn:aws:sns:…"}};' +
-        ' until then any AWS account that knows this URL can subscribe a topic to it.',
+    ...topicLines(source),
   ].join('\n');
 }
 

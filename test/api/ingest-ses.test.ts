@@ -69,6 +69,17 @@ describe('POST /ingest/:sourceId for Amazon SES via SNS', () => {
     expect(await inboxCount(app)).toBe(0);
   });
 
+  it('refuses a certificate on an S3 bucket host named sns, which AWS validators accept', async () => {
+    // The certificate is the right one and the signature valid (the directory serves it by file name):
+    // only the host stops it. `sns.s3-external-1.amazonaws.com` is bucket `sns` on a legacy S3 endpoint.
+    const genuine = snsNotification(fixture('event-bounce.json'));
+    const url = 'https://sns.s3-external-1.amazonaws.com/SimpleNotificationService-mailhook-test-only.pem';
+    const res = await post({ ...genuine, SigningCertURL: url });
+    expect(res.statusCode).toBe(401);
+    expect(res.json()).toMatchObject({ code: 'MH_ERR_SIGNATURE_INVALID' });
+    expect(await inboxCount(app)).toBe(0);
+  });
+
   it('stores one event per recipient once, however often SNS resends the notification', async () => {
     const send = fixture('event-send.json');
     (send.mail as Record<string, unknown>).destination = [
@@ -139,6 +150,127 @@ describe('SNS subscription confirmation through ingest', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('SNS topic pinned on first use, for a source without topic_arn', () => {
+  const OTHER = 'arn:aws:sns:eu-west-1:999999999999:attacker';
+  let app: TestApp;
+  let id: string;
+  const fetch = vi.fn<Fetcher>(async (url) => ({
+    status: 200,
+    text: `<SubscriptionArn>${new URL(url).searchParams.get('TopicArn')}:abc</SubscriptionArn>`,
+  }));
+
+  beforeEach(async () => {
+    fetch.mockClear();
+    app = await testAppWithFetcher(fetch);
+    const created = await app.server.inject({
+      method: 'POST',
+      url: '/v1/sources',
+      headers: AUTH,
+      payload: { name: 'ses', provider: 'ses', config: {} },
+    });
+    id = (created.json() as { id: string }).id;
+  });
+  afterEach(async () => app.close());
+
+  function post(fields: SnsFields) {
+    return app.server.inject({
+      method: 'POST',
+      url: `/ingest/${id}`,
+      headers: snsHeaders(fields),
+      payload: JSON.stringify(fields),
+    });
+  }
+
+  async function source() {
+    const res = await app.server.inject({ method: 'GET', url: `/v1/sources/${id}`, headers: AUTH });
+    return res.json() as { setup: string; state: Record<string, Record<string, unknown>> };
+  }
+
+  function patchConfig(config: Record<string, unknown>) {
+    return app.server.inject({
+      method: 'PATCH',
+      url: `/v1/sources/${id}`,
+      headers: AUTH,
+      payload: { config },
+    });
+  }
+
+  it('confirms the first topic, shows it pinned, and refuses every message of another topic with 401', async () => {
+    expect((await post(snsConfirmation('SubscriptionConfirmation'))).statusCode).toBe(200);
+    const pinned = await source();
+    expect(pinned.state.sns_topic).toMatchObject({
+      topic_arn: TEST_TOPIC,
+      pinned_by: 'SubscriptionConfirmation',
+    });
+    expect(pinned.setup).toContain(`Only messages from ${TEST_TOPIC} are accepted`);
+    for (const message of [
+      snsConfirmation('SubscriptionConfirmation', { topicArn: OTHER }),
+      snsNotification(fixture('event-bounce.json'), { topicArn: OTHER }),
+      snsConfirmation('UnsubscribeConfirmation', { topicArn: OTHER }),
+    ]) {
+      const res = await post(message);
+      expect(res.statusCode, message.Type).toBe(401);
+      expect(res.json()).toMatchObject({ code: 'MH_ERR_SIGNATURE_INVALID' });
+    }
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(await inboxCount(app)).toBe(0);
+    expect((await post(snsNotification(fixture('event-bounce.json')))).statusCode).toBe(200);
+    expect(await inboxCount(app)).toBe(1);
+    expect((await source()).state).toMatchObject({
+      sns: { topic_arn: TEST_TOPIC },
+      sns_topic: pinned.state.sns_topic,
+    });
+  });
+
+  it('confirms only one of two topics whose confirmations arrive at the same time', async () => {
+    const answers = await Promise.all([
+      post(snsConfirmation('SubscriptionConfirmation')),
+      post(snsConfirmation('SubscriptionConfirmation', { topicArn: OTHER })),
+    ]);
+    expect(answers.map((res) => res.statusCode).sort()).toEqual([200, 401]);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    const confirmed = answers.find((res) => res.statusCode === 200)?.json() as { topic_arn?: string };
+    const winner = confirmed.topic_arn;
+    expect([TEST_TOPIC, OTHER]).toContain(winner);
+    expect((await source()).state).toMatchObject({
+      sns: { subscription: 'confirmed', topic_arn: winner },
+      sns_topic: { topic_arn: winner },
+    });
+  });
+
+  it('pins the first notification of a source whose subscription was confirmed before pins existed', async () => {
+    await app.store.updateSourceState(
+      id,
+      { sns: { subscription: 'confirmed', topic_arn: TEST_TOPIC } },
+      new Date(),
+    );
+    app.sources.invalidate(id);
+    expect((await post(snsNotification(fixture('event-bounce.json')))).statusCode).toBe(200);
+    expect((await source()).state.sns_topic).toMatchObject({
+      topic_arn: TEST_TOPIC,
+      pinned_by: 'Notification',
+    });
+    expect((await post(snsNotification(fixture('event-bounce.json'), { topicArn: OTHER }))).statusCode).toBe(
+      401,
+    );
+    expect(await inboxCount(app)).toBe(1);
+  });
+
+  it('moves a pinned source to another topic when topic_arn is set, and keeps it when topic_arn is removed', async () => {
+    expect((await post(snsNotification('x'))).statusCode).toBe(200);
+    expect((await patchConfig({ topic_arn: OTHER })).statusCode).toBe(200);
+    expect((await post(snsNotification('x'))).statusCode).toBe(401);
+    expect((await post(snsNotification('x', { topicArn: OTHER }))).statusCode).toBe(200);
+    expect((await source()).state.sns_topic).toMatchObject({
+      topic_arn: OTHER,
+      pinned_by: 'config.topic_arn',
+    });
+    expect((await patchConfig({})).statusCode).toBe(200);
+    expect((await post(snsNotification('x', { topicArn: OTHER }))).statusCode).toBe(200);
+    expect((await post(snsNotification('x'))).statusCode).toBe(401);
   });
 });
 

@@ -30,8 +30,20 @@ function fixture(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as Record<string, unknown>;
 }
 
-function sourceWith(config: Record<string, unknown> = {}): Source {
-  return adapterSource(ses, config);
+let sources = 0;
+
+/**
+ * A source of its own: an unpinned source takes the first topic that reaches it, so tests that send
+ * several topics, or run one after another, must not share one.
+ */
+function sourceWith(config: Record<string, unknown> = {}, state?: Record<string, unknown>): Source {
+  sources += 1;
+  return { ...adapterSource(ses, config), id: `src_ses_${sources}`, ...(state && { state }) };
+}
+
+/** A fresh source without topic_arn and without a pinned topic. */
+function open(): Source {
+  return sourceWith();
 }
 
 function request(fields: unknown, headers: Record<string, string> = {}): RawRequest {
@@ -51,13 +63,11 @@ function certContext(pem: string, overrides: Partial<VerifyContext> = {}) {
   return { ctx, asked };
 }
 
-const open = sourceWith();
-
 describe('Amazon SES verification against the aws-php-sns-message-validator vectors', () => {
   it('accepts all four real SNS messages (SignatureVersion 1 and 2, with and without Subject)', async () => {
     const { ctx, asked } = certContext(VECTOR.certificate_pem, { toleranceSec: 0 });
     for (const message of VECTOR.messages) {
-      expect(await ses.verify(request(message), open, ctx)).toEqual({ ok: true });
+      expect(await ses.verify(request(message), open(), ctx)).toEqual({ ok: true });
     }
     expect(asked).toEqual(VECTOR.messages.map((m) => m.SigningCertURL));
   });
@@ -69,17 +79,17 @@ describe('Amazon SES verification against the aws-php-sns-message-validator vect
       now: new Date(sent + 55 * 60_000),
       toleranceSec: 300,
     });
-    expect(await ses.verify(request(message), open, late.ctx)).toEqual({ ok: true });
+    expect(await ses.verify(request(message), open(), late.ctx)).toEqual({ ok: true });
     const stale = certContext(VECTOR.certificate_pem, {
       now: new Date(sent + 66 * 60_000),
       toleranceSec: 300,
     });
-    expect((await ses.verify(request(message), open, stale.ctx)).ok).toBe(false);
+    expect((await ses.verify(request(message), open(), stale.ctx)).ok).toBe(false);
     const early = certContext(VECTOR.certificate_pem, {
       now: new Date(sent - 6 * 60_000),
       toleranceSec: 300,
     });
-    expect((await ses.verify(request(message), open, early.ctx)).ok).toBe(false);
+    expect((await ses.verify(request(message), open(), early.ctx)).ok).toBe(false);
   });
 
   it('refuses every vector whose signed content was altered', async () => {
@@ -96,12 +106,12 @@ describe('Amazon SES verification against the aws-php-sns-message-validator vect
       { ...v1, SignatureVersion: '2' },
       { ...v2, SignatureVersion: '3' },
     ];
-    for (const message of altered) expect((await ses.verify(request(message), open, ctx)).ok).toBe(false);
+    for (const message of altered) expect((await ses.verify(request(message), open(), ctx)).ok).toBe(false);
   });
 
   it('refuses a vector checked against another certificate', async () => {
     const { ctx } = certContext(TEST_CERT_PEM, { toleranceSec: 0 });
-    expect(await ses.verify(request(VECTOR.messages[0]), open, ctx)).toMatchObject({ ok: false });
+    expect(await ses.verify(request(VECTOR.messages[0]), open(), ctx)).toMatchObject({ ok: false });
   });
 
   it('refuses foreign certificate URLs without ever asking for the certificate', async () => {
@@ -120,25 +130,67 @@ describe('Amazon SES verification against the aws-php-sns-message-validator vect
       'not a url',
     ];
     for (const url of foreign) {
-      const result = await ses.verify(request({ ...VECTOR.messages[0], SigningCertURL: url }), open, ctx);
+      const result = await ses.verify(request({ ...VECTOR.messages[0], SigningCertURL: url }), open(), ctx);
       expect(result.ok, url).toBe(false);
     }
     expect(asked).toEqual([]);
   });
 
-  it('accepts the China partition and GovCloud certificate hosts', async () => {
+  it('refuses certificate URLs on AWS hosts that are not SNS regional endpoints, such as S3 buckets named sns', async () => {
+    // Every one of these passes AWS's own validators' /^sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?$/.
     const { ctx, asked } = certContext(TEST_CERT_PEM);
-    for (const host of ['sns.cn-north-1.amazonaws.com.cn', 'sns.us-gov-west-1.amazonaws.com']) {
+    const hosts = [
+      'sns.s3-external-1.amazonaws.com',
+      'sns.s3-us-west-2.amazonaws.com',
+      'sns.s3-website-us-east-1.amazonaws.com',
+      'sns.s3-accelerate.amazonaws.com',
+      'sns.s3-fips-us-gov-west-1.amazonaws.com',
+      'sns.compute-1.amazonaws.com',
+      'sns.us-east-1x.amazonaws.com',
+      'sns.us-east.amazonaws.com',
+      'sns.useast-1.amazonaws.com',
+      'sns.us-east-1-1.amazonaws.com',
+    ];
+    for (const host of hosts) {
       const url = `https://${host}/SimpleNotificationService-x.pem`;
       const message = signFields({ ...snsNotification('hi'), SigningCertURL: url });
-      expect(await ses.verify(request(message), open, ctx)).toEqual({ ok: true });
+      expect(await ses.verify(request(message), open(), ctx), host).toMatchObject({
+        ok: false,
+        reason: 'SigningCertURL is not an https .pem URL on an Amazon SNS host',
+      });
     }
-    expect(asked).toHaveLength(2);
+    expect(asked).toEqual([]);
+  });
+
+  it('accepts the SNS host of every AWS region, GovCloud and the China partition', async () => {
+    // The regions of aws/aws-sdk-js-v3 packages/util-endpoints/src/lib/aws/partitions.json (aws,
+    // aws-us-gov, aws-cn) plus the announced ap-east-2 and ap-southeast-6.
+    const regions = [
+      ...['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'af-south-1', 'ap-east-1', 'ap-east-2'],
+      ...['ap-south-1', 'ap-south-2', 'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3'],
+      ...['ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-southeast-4', 'ap-southeast-5'],
+      ...['ap-southeast-6', 'ap-southeast-7', 'ca-central-1', 'ca-west-1', 'eu-central-1', 'eu-central-2'],
+      ...['eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-south-1', 'eu-south-2', 'eu-north-1'],
+      ...['il-central-1', 'me-south-1', 'me-central-1', 'mx-central-1', 'sa-east-1'],
+      ...['us-gov-east-1', 'us-gov-west-1'],
+    ];
+    const hosts = [
+      ...regions.map((region) => `sns.${region}.amazonaws.com`),
+      'sns.cn-north-1.amazonaws.com.cn',
+      'sns.cn-northwest-1.amazonaws.com.cn',
+    ];
+    const { ctx, asked } = certContext(TEST_CERT_PEM);
+    for (const host of hosts) {
+      const url = `https://${host}/SimpleNotificationService-x.pem`;
+      const message = signFields({ ...snsNotification('hi'), SigningCertURL: url });
+      expect(await ses.verify(request(message), open(), ctx), host).toEqual({ ok: true });
+    }
+    expect(asked).toHaveLength(hosts.length);
   });
 
   it('refuses when the certificate cannot be obtained', async () => {
     const ctx = verifyContext({ toleranceSec: 0 });
-    expect(await ses.verify(request(VECTOR.messages[0]), open, ctx)).toMatchObject({ ok: false });
+    expect(await ses.verify(request(VECTOR.messages[0]), open(), ctx)).toMatchObject({ ok: false });
   });
 });
 
@@ -147,7 +199,7 @@ describe('Amazon SES verification of the SNS envelope', () => {
 
   it('accepts a freshly signed notification with matching SNS headers', async () => {
     const message = snsNotification(fixture('event-delivery.json'));
-    expect(await ses.verify(request(message, snsHeaders(message)), open, ctx)).toEqual({ ok: true });
+    expect(await ses.verify(request(message, snsHeaders(message)), open(), ctx)).toEqual({ ok: true });
   });
 
   it('refuses SNS headers that contradict the signed body', async () => {
@@ -158,7 +210,7 @@ describe('Amazon SES verification of the SNS envelope', () => {
       ['x-amz-sns-topic-arn', 'arn:aws:sns:us-east-1:123456789012:other'],
     ] as const) {
       const headers = { ...snsHeaders(message), [header]: value };
-      expect((await ses.verify(request(message, headers), open, ctx)).ok, header).toBe(false);
+      expect((await ses.verify(request(message, headers), open(), ctx)).ok, header).toBe(false);
     }
   });
 
@@ -181,14 +233,14 @@ describe('Amazon SES verification of the SNS envelope', () => {
       unsigned,
       noId,
     ]) {
-      expect((await ses.verify(request(body), open, ctx)).ok).toBe(false);
+      expect((await ses.verify(request(body), open(), ctx)).ok).toBe(false);
     }
   });
 
   it('refuses a signature made with another key', async () => {
     const forger = (await import('node:crypto')).generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pem = forger.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    expect((await ses.verify(request(signFields(snsNotification('x'), pem)), open, ctx)).ok).toBe(false);
+    expect((await ses.verify(request(signFields(snsNotification('x'), pem)), open(), ctx)).ok).toBe(false);
   });
 });
 
@@ -204,7 +256,7 @@ describe('Amazon SES source configuration', () => {
   });
 
   it('tells the user to keep raw message delivery off and to pin the topic', () => {
-    const text = ses.setup(open, 'https://hooks.example.com/ingest/src_ses');
+    const text = ses.setup(open(), 'https://hooks.example.com/ingest/src_ses');
     expect(text).toContain('https://hooks.example.com/ingest/src_ses');
     expect(text).toMatch(/raw message delivery/i);
     expect(text).toContain('topic_arn');
@@ -246,6 +298,8 @@ describe('Amazon SES subscription handshake', () => {
           confirmed_at: now.toISOString(),
           error: null,
         },
+        // The stored pin follows config.topic_arn, so removing topic_arn later keeps this topic.
+        sns_topic: { topic_arn: TEST_TOPIC, pinned_at: now.toISOString(), pinned_by: 'config.topic_arn' },
       },
       store: false,
     });
@@ -254,7 +308,7 @@ describe('Amazon SES subscription handshake', () => {
   it('records a failed confirmation and answers 503 so SNS tries again', async () => {
     for (const answer of [{ status: 403, text: '<Error/>' }, new Error('getaddrinfo ENOTFOUND')]) {
       const { ctx } = certContext(TEST_CERT_PEM, { fetch: fetcher(answer) });
-      const result = await ses.handshake(request(snsConfirmation('SubscriptionConfirmation')), open, ctx);
+      const result = await ses.handshake(request(snsConfirmation('SubscriptionConfirmation')), open(), ctx);
       expect(result).toMatchObject({
         status: 503,
         store: false,
@@ -274,8 +328,8 @@ describe('Amazon SES subscription handshake', () => {
       'https://sns.us-east-1.amazonaws.com/?Action=Publish',
     ]) {
       const message = snsConfirmation('SubscriptionConfirmation', { subscribeUrl });
-      expect(await ses.verify(request(message), open, ctx)).toEqual({ ok: true });
-      const result = await ses.handshake(request(message), open, ctx);
+      expect(await ses.verify(request(message), open(), ctx)).toEqual({ ok: true });
+      const result = await ses.handshake(request(message), open(), ctx);
       expect(result?.state).toMatchObject({ sns: { subscription: 'confirmation_failed' } });
     }
     expect(fetch).not.toHaveBeenCalled();
@@ -293,14 +347,130 @@ describe('Amazon SES subscription handshake', () => {
     const fetch = fetcher({ status: 200, text: arnXml });
     const { ctx } = certContext(TEST_CERT_PEM, { fetch });
     const message = snsConfirmation('UnsubscribeConfirmation');
-    expect(await ses.verify(request(message), open, ctx)).toEqual({ ok: true });
-    expect(await ses.handshake(request(message), open, ctx)).toMatchObject({
+    expect(await ses.verify(request(message), open(), ctx)).toEqual({ ok: true });
+    expect(await ses.handshake(request(message), open(), ctx)).toMatchObject({
       status: 200,
       store: false,
       state: { sns: { subscription: 'unsubscribed', topic_arn: TEST_TOPIC } },
     });
-    expect(await ses.handshake(request(snsNotification('x')), open, ctx)).toBeNull();
+    const pinned = sourceWith({}, { sns_topic: { topic_arn: TEST_TOPIC } });
+    expect(await ses.handshake(request(snsNotification('x')), pinned, ctx)).toBeNull();
     expect(fetch).not.toHaveBeenCalled();
+  });
+});
+
+describe('Amazon SES topic pinned on first use (no topic_arn)', () => {
+  const OTHER = 'arn:aws:sns:eu-west-1:999999999999:attacker';
+  const arnXml = '<SubscriptionArn>arn:aws:sns:us-east-1:123456789012:ses-events:1</SubscriptionArn>';
+  const confirmed = async () => ({ status: 200, text: arnXml });
+  const fromOther = [
+    snsNotification('x', { topicArn: OTHER }),
+    snsConfirmation('SubscriptionConfirmation', { topicArn: OTHER }),
+    snsConfirmation('UnsubscribeConfirmation', { topicArn: OTHER }),
+  ];
+
+  it('pins the first verified SubscriptionConfirmation and refuses every other topic, whatever the type', async () => {
+    const now = new Date();
+    const { ctx } = certContext(TEST_CERT_PEM, { fetch: confirmed, now });
+    const source = open();
+    const first = request(snsConfirmation('SubscriptionConfirmation', { timestamp: now }));
+    expect(await ses.verify(first, source, ctx)).toEqual({ ok: true });
+    const result = await ses.handshake(first, source, ctx);
+    expect(result).toMatchObject({
+      status: 200,
+      state: {
+        sns: { subscription: 'confirmed', topic_arn: TEST_TOPIC },
+        sns_topic: {
+          topic_arn: TEST_TOPIC,
+          pinned_at: now.toISOString(),
+          pinned_by: 'SubscriptionConfirmation',
+        },
+      },
+    });
+    // `source` is what a cache still holds before the pin is stored; `stored` is the source read again.
+    const stored = { ...source, state: result?.state };
+    for (const view of [source, stored]) {
+      for (const message of fromOther) {
+        expect(await ses.verify(request(message), view, ctx), message.Type).toEqual({
+          ok: false,
+          reason: 'TopicArn is not the topic pinned on this source',
+        });
+      }
+      expect(await ses.verify(request(snsNotification('x')), view, ctx)).toEqual({ ok: true });
+    }
+  });
+
+  it('refuses the second of two topics whose messages are verified at the same time', async () => {
+    const source = open();
+    const { ctx } = certContext(TEST_CERT_PEM);
+    const results = await Promise.all([
+      ses.verify(request(snsConfirmation('SubscriptionConfirmation')), source, ctx),
+      ses.verify(request(snsConfirmation('SubscriptionConfirmation', { topicArn: OTHER })), source, ctx),
+    ]);
+    expect(results.map((r) => r.ok)).toEqual([true, false]);
+  });
+
+  it('pins on the first verified notification, closing a source confirmed before pins existed', async () => {
+    const now = new Date();
+    const { ctx } = certContext(TEST_CERT_PEM, { now });
+    const legacy = sourceWith({}, { sns: { subscription: 'confirmed', topic_arn: OTHER } });
+    const notification = request(snsNotification('x'));
+    expect(await ses.verify(notification, legacy, ctx)).toEqual({ ok: true });
+    expect(await ses.handshake(notification, legacy, ctx)).toEqual({
+      status: 200,
+      state: {
+        sns_topic: { topic_arn: TEST_TOPIC, pinned_at: now.toISOString(), pinned_by: 'Notification' },
+      },
+      store: true,
+    });
+    expect((await ses.verify(request(fromOther[0]), legacy, ctx)).ok).toBe(false);
+  });
+
+  it('pins nothing on an UnsubscribeConfirmation, and claims nothing with an unverified message', async () => {
+    const { ctx } = certContext(TEST_CERT_PEM);
+    const source = open();
+    const leaving = request(fromOther[2]);
+    expect(await ses.verify(leaving, source, ctx)).toEqual({ ok: true });
+    expect((await ses.handshake(leaving, source, ctx))?.state).not.toHaveProperty('sns_topic');
+    const forger = (await import('node:crypto')).generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const forgedKey = forger.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect((await ses.verify(request(signFields(fromOther[0]!, forgedKey)), source, ctx)).ok).toBe(false);
+    expect(await ses.verify(request(snsNotification('x')), source, ctx)).toEqual({ ok: true });
+    expect((await ses.verify(request(fromOther[0]), source, ctx)).ok).toBe(false);
+  });
+
+  it('lets config.topic_arn override a pinned topic, and moves the pin to it', async () => {
+    const now = new Date();
+    const { ctx } = certContext(TEST_CERT_PEM, { now });
+    const moved = sourceWith({ topic_arn: OTHER }, { sns_topic: { topic_arn: TEST_TOPIC } });
+    expect(await ses.verify(request(snsNotification('x')), moved, ctx)).toEqual({
+      ok: false,
+      reason: "TopicArn is not this source's topic_arn",
+    });
+    const notification = request(fromOther[0]);
+    expect(await ses.verify(notification, moved, ctx)).toEqual({ ok: true });
+    expect(await ses.handshake(notification, moved, ctx)).toMatchObject({
+      state: { sns_topic: { topic_arn: OTHER, pinned_by: 'config.topic_arn' } },
+      store: true,
+    });
+  });
+
+  it('shows the pinned topic in the setup text, and how to replace it', () => {
+    const pinned = sourceWith(
+      {},
+      {
+        sns_topic: {
+          topic_arn: TEST_TOPIC,
+          pinned_at: '2026-01-02T03:04:05.000Z',
+          pinned_by: 'Notification',
+        },
+      },
+    );
+    const text = ses.setup(pinned, 'https://hooks.example.com/ingest/src_ses');
+    expect(text).toContain(`Only messages from ${TEST_TOPIC} are accepted`);
+    expect(text).toContain('2026-01-02T03:04:05.000Z');
+    expect(text).toContain('"topic_arn"');
+    expect(ses.setup(open(), 'https://hooks.example.com/ingest/src_ses')).toMatch(/first topic .* is pinned/);
   });
 });
 
