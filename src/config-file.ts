@@ -29,8 +29,9 @@ import type { Store } from './store/store.js';
  *
  * Two differences from `mailhook apply`, both possible because it runs next to the store: the current
  * state is read from the store, so a start with nothing to change writes nothing at all; and
- * write-only values (source credentials, credential-like endpoint headers) are compared for real,
- * so a secret changed in the environment is applied at the next start.
+ * write-only source credentials are compared for real, so a secret changed in the environment is
+ * applied at the next start. (Endpoint secrets and header values are compared for real by both:
+ * `apply` reads them through the API's reveal calls.)
  *
  * Changes go through the /v1 routes (server.inject) with a key that exists only for the duration,
  * so every value gets exactly the API's validation.
@@ -113,9 +114,10 @@ async function currentState(store: Store): Promise<ServerState> {
   const [sources, endpoints] = await Promise.all([store.listSources(), store.listEndpoints()]);
   return {
     sources: sources.map((s) => sourceView(s, '')),
-    // Real header values, so a credential-like header changed in the environment counts as changed.
-    endpoints: endpoints.map((e) => ({ ...endpointView(e), headers: e.headers })),
+    endpoints: endpoints.map(endpointView),
     secrets: new Map(endpoints.map((e) => [e.id, e.secrets[0]?.secret ?? null])),
+    // Real header values (the view masks them), so a header changed in the environment counts as changed.
+    headers: new Map(endpoints.map((e) => [e.id, e.headers])),
   };
 }
 

@@ -1,6 +1,7 @@
 import { checkTargetUrl, type Lookup } from '../delivery/ssrf.js';
 import { MailhookError } from '../errors.js';
 import { decodeWebhookSecret } from '../providers/crypto.js';
+import { MASKED_HEADER_VALUE } from './endpoint-views.js';
 
 /** Checks on endpoint input beyond the JSON schema: the target URL, custom headers, secrets. */
 
@@ -36,6 +37,14 @@ export function validateHeaders(headers: Record<string, string> | undefined): Re
       throw new MailhookError(
         'MH_ERR_VALIDATION',
         `header "${name}" is set by mailhook and cannot be overridden`,
+      );
+    }
+    // A client that reads an endpoint and writes its headers back would otherwise replace every
+    // real value with the mask, and every delivery would carry "[redacted]" from then on.
+    if (value === MASKED_HEADER_VALUE) {
+      throw new MailhookError(
+        'MH_ERR_VALIDATION',
+        `header "${name}" is "${MASKED_HEADER_VALUE}", the mask endpoint answers show instead of values: send the real value (GET /v1/endpoints/{id}/headers reveals the current ones)`,
       );
     }
     if (/[\r\n]/.test(value))

@@ -7,10 +7,11 @@ import { newId } from '../ids.js';
 import type { EndpointRecord, EndpointSecret } from '../store/store.js';
 import { type ApiContext, endpointOrNotFound } from './context.js';
 import { validateHeaders, validateSecret, validateTargetUrl } from './endpoint-input.js';
-import { endpointView } from './endpoint-views.js';
+import { endpointView, MASKED_HEADER_VALUE } from './endpoint-views.js';
 
 export const DEFAULT_MAX_CONCURRENCY = 20;
 const DAY_MS = 86_400_000;
+const MASKED_NOTE = `custom header values are shown as "${MASKED_HEADER_VALUE}" (GET /v1/endpoints/{id}/headers reveals them)`;
 
 const idParams = {
   type: 'object',
@@ -107,10 +108,14 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
     },
   );
 
-  scope.get('/endpoints', async () => ({ data: (await store.listEndpoints()).map(endpointView) }));
+  scope.get('/endpoints', { schema: { summary: `Every endpoint; ${MASKED_NOTE}` } }, async () => ({
+    data: (await store.listEndpoints()).map(endpointView),
+  }));
 
-  scope.get<{ Params: { id: string } }>('/endpoints/:id', { schema: { params: idParams } }, async (request) =>
-    endpointView(await endpointOrNotFound(store, request.params.id)),
+  scope.get<{ Params: { id: string } }>(
+    '/endpoints/:id',
+    { schema: { params: idParams, summary: `One endpoint; ${MASKED_NOTE}` } },
+    async (request) => endpointView(await endpointOrNotFound(store, request.params.id)),
   );
 
   scope.patch<{ Params: { id: string }; Body: Fields }>(
@@ -164,6 +169,21 @@ export async function endpointRoutes(scope: FastifyInstance, ctx: ApiContext): P
           .map((s) => ({ secret: s.secret, expires_at: s.expiresAt?.toISOString() ?? null })),
       };
     },
+  );
+
+  /**
+   * The explicit reveal of the custom header values, which every other answer masks: they often hold
+   * the receiver's credentials. Names (lower-cased) as stored, values as sent with each delivery.
+   */
+  scope.get<{ Params: { id: string } }>(
+    '/endpoints/:id/headers',
+    {
+      schema: {
+        params: idParams,
+        summary: `Reveals the custom header values, shown as "${MASKED_HEADER_VALUE}" everywhere else: {"headers": {"<name>": "<value>"}}`,
+      },
+    },
+    async (request) => ({ headers: (await endpointOrNotFound(store, request.params.id)).headers }),
   );
 
   /** A new secret signs at once; the old one keeps signing alongside it for the grace period. */

@@ -12,6 +12,15 @@ import { renderDocsPage } from './docs.js';
 
 type JsonSchema = Record<string, unknown>;
 
+// A route may give its operation a one-line summary in its schema, as @fastify/swagger allows;
+// Fastify itself ignores the key.
+declare module 'fastify' {
+  interface FastifySchema {
+    /** One line for the OpenAPI document and /docs; default "METHOD /url". */
+    summary?: string;
+  }
+}
+
 interface RouteSchemas {
   body?: JsonSchema;
   querystring?: JsonSchema;

@@ -200,7 +200,8 @@ function planSource(spec: SourceSpec, existing: Source | undefined, options: Pla
 function headersDiffer(declared: Record<string, string>, current: Record<string, string>, secrets: boolean) {
   const lower = Object.fromEntries(Object.entries(declared).map(([k, v]) => [k.toLowerCase(), v]));
   if (canonical(Object.keys(lower).sort()) !== canonical(Object.keys(current).sort())) return true;
-  // A credential-like header comes back redacted: it counts as unchanged unless secrets are re-sent.
+  // Values are compared for real when they were revealed (ServerState.headers). A masked value, from
+  // a listing alone, counts as unchanged unless secrets are re-sent, so a re-apply never "updates".
   return Object.entries(lower).some(([k, v]) => (current[k] === REDACTED ? secrets : current[k] !== v));
 }
 
@@ -223,7 +224,7 @@ function numeric(value: unknown): unknown {
 function planEndpoint(
   spec: EndpointSpec,
   existing: Endpoint | undefined,
-  currentSecret: string | null,
+  current: { secret: string | null; headers: Record<string, string> | undefined },
   options: PlanOptions,
 ): Action {
   if (!existing) return { op: 'create', kind: 'endpoint', name: spec.name, spec };
@@ -247,7 +248,8 @@ function planEndpoint(
     );
   }
   if (spec.filter !== undefined) compare('filter', storedFilter(spec.filter), existing.filter, spec.filter);
-  if (spec.headers !== undefined && headersDiffer(spec.headers, existing.headers, options.updateSecrets)) {
+  const currentHeaders = current.headers ?? existing.headers;
+  if (spec.headers !== undefined && headersDiffer(spec.headers, currentHeaders, options.updateSecrets)) {
     changes.push('headers');
     patch.headers = spec.headers;
   }
@@ -255,7 +257,7 @@ function planEndpoint(
     compare('rate_limit', numeric(spec.rate_limit), existing.rate_limit, spec.rate_limit);
   if (spec.max_concurrency !== undefined)
     compare('max_concurrency', numeric(spec.max_concurrency), existing.max_concurrency, spec.max_concurrency);
-  const secret = spec.secret !== undefined && spec.secret !== currentSecret ? spec.secret : undefined;
+  const secret = spec.secret !== undefined && spec.secret !== current.secret ? spec.secret : undefined;
   if (secret) changes.push('secret (rotated; the old one signs for 24 h more)');
   const status = spec.status !== undefined && spec.status !== existing.status ? spec.status : undefined;
   if (status) changes.push(`status: ${existing.status} → ${status}`);
@@ -277,6 +279,11 @@ export interface ServerState {
   endpoints: Endpoint[];
   /** Current signing secrets of matched endpoints whose declaration names a secret. */
   secrets: Map<string, string | null>;
+  /**
+   * Revealed custom header values (the API masks them) of matched endpoints whose declaration names
+   * headers, so that a changed value is seen and an unchanged one is left alone.
+   */
+  headers: Map<string, Record<string, string>>;
 }
 
 export function plan(declaration: Declaration, state: ServerState, options: PlanOptions): Action[] {
@@ -286,9 +293,11 @@ export function plan(declaration: Declaration, state: ServerState, options: Plan
   for (const spec of declaration.sources) actions.push(planSource(spec, sources(spec.name), options));
   for (const spec of declaration.endpoints) {
     const existing = endpoints(spec.name);
-    actions.push(
-      planEndpoint(spec, existing, existing ? (state.secrets.get(existing.id) ?? null) : null, options),
-    );
+    const current = {
+      secret: existing ? (state.secrets.get(existing.id) ?? null) : null,
+      headers: existing ? state.headers.get(existing.id) : undefined,
+    };
+    actions.push(planEndpoint(spec, existing, current, options));
   }
   if (options.prune) {
     const declaredSources = new Set(declaration.sources.map((s) => s.name));

@@ -8,6 +8,7 @@ import type {
   DeliveryStatus,
   DeliveryWithAttempts,
   Endpoint,
+  EndpointHeaders,
   EndpointHealth,
   EndpointInput,
   EndpointPatch,
@@ -83,6 +84,8 @@ export class MailhookClient {
     resume: (id: string) => this.request<Endpoint>('POST', `/v1/endpoints/${seg(id)}/resume`),
     health: (id: string) => this.request<EndpointHealth>('GET', `/v1/endpoints/${seg(id)}/health`),
     secret: (id: string) => this.request<EndpointSecret>('GET', `/v1/endpoints/${seg(id)}/secret`),
+    /** The custom header values, which every other endpoint answer masks. */
+    headers: (id: string) => this.request<EndpointHeaders>('GET', `/v1/endpoints/${seg(id)}/headers`),
     rotateSecret: (id: string, input: { secret?: string; grace_seconds?: number } = {}) =>
       this.request<{ secret: string; previous_expires_at: string | null }>(
         'POST',

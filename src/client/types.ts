@@ -44,7 +44,7 @@ export interface Endpoint {
   description: string;
   event_types: string[];
   filter: Record<string, unknown> | null;
-  /** Values of credential-like headers come back as `[redacted]`. */
+  /** Custom header names; every value comes back as `[redacted]` (`endpoints.headers(id)` reveals them). */
   headers: Record<string, string>;
   status: EndpointStatus;
   status_reason: string | null;
@@ -79,6 +79,11 @@ export type EndpointPatch = Partial<Omit<EndpointInput, 'secret' | 'status'>>;
 export interface EndpointSecret {
   secret: string | null;
   previous: Array<{ secret: string; expires_at: string | null }>;
+}
+
+/** The explicit reveal of an endpoint's custom header values: lower-cased name → value. */
+export interface EndpointHeaders {
+  headers: Record<string, string>;
 }
 
 export interface EndpointHealth {

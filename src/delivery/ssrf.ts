@@ -13,7 +13,9 @@ export type Lookup = (hostname: string) => Promise<Array<{ address: string; fami
 
 export const defaultLookup: Lookup = (hostname) => dns.lookup(hostname, { all: true, verbatim: true });
 
-// The ranges as data; documentation ranges (192.0.2/24, 2001:db8::/32, …) are deliberately allowed.
+// The ranges as data, from the IANA special-purpose registries: every range that is not globally
+// reachable. Documentation ranges are refused too: no receiver lives there, and some private
+// networks and labs route them internally.
 const V4_RANGES: ReadonlyArray<readonly [string, number]> = [
   ['0.0.0.0', 8], // unspecified, "this network"
   ['10.0.0.0', 8], // private
@@ -22,20 +24,31 @@ const V4_RANGES: ReadonlyArray<readonly [string, number]> = [
   ['169.254.0.0', 16], // link-local, incl. cloud metadata 169.254.169.254
   ['172.16.0.0', 12], // private
   ['192.0.0.0', 24], // IETF protocol assignments (DS-Lite, NAT64 discovery): infrastructure, not hosts
+  ['192.0.2.0', 24], // documentation (TEST-NET-1)
   ['192.168.0.0', 16], // private
   ['198.18.0.0', 15], // benchmarking
+  ['198.51.100.0', 24], // documentation (TEST-NET-2)
+  ['203.0.113.0', 24], // documentation (TEST-NET-3)
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4], // reserved, incl. broadcast 255.255.255.255
 ];
 
+/**
+ * IPv6 is judged the other way round: only global unicast 2000::/3 reaches the internet, so any
+ * address outside it is refused (::/8 with loopback, unspecified, IPv4-compatible ::/96 and
+ * IPv4-translated ::ffff:0:0:0/96; 64:ff9b:1::/48 local-use NAT64; 100::/64 discard and
+ * 100:0:0:1::/64 dummy; 5f00::/16 SRv6 SIDs; fc00::/7 unique-local; fe80::/10 link-local; fec0::/10
+ * site-local; ff00::/8 multicast; and whatever is assigned out there next). The forms that reach an
+ * IPv4 host through the address they embed are judged by that address instead (see embeddedV4).
+ * Inside 2000::/3, these are not globally reachable:
+ */
 const V6_RANGES: ReadonlyArray<readonly [string, number]> = [
-  ['::', 128], // unspecified
-  ['::1', 128], // loopback
-  ['64:ff9b:1::', 48], // local-use NAT64 (RFC 8215): reaches whatever IPv4 the operator maps
-  ['fc00::', 7], // unique-local
-  ['fe80::', 10], // link-local
-  ['fec0::', 10], // site-local (deprecated, still routable inside some networks)
-  ['ff00::', 8], // multicast
+  // IETF protocol assignments: Teredo 2001::/32 (tunnels to an IPv4 host hidden in the address),
+  // benchmarking 2001:2::/48, ORCHID. The few anycast services in it (PCP, TURN, AMT, AS112) are
+  // not webhook receivers, so the whole block is refused rather than picked apart.
+  ['2001::', 23],
+  ['2001:db8::', 32], // documentation
+  ['3fff::', 20], // documentation (RFC 9637)
 ];
 
 const V4_BLOCKED = new BlockList();
@@ -45,6 +58,8 @@ for (const [network, prefix] of V4_RANGES) V4_BLOCKED.addSubnet(network, prefix,
 // rather than relying on BlockList's own (::ffff: only) mapping.
 const V6_BLOCKED = new BlockList();
 for (const [network, prefix] of V6_RANGES) V6_BLOCKED.addSubnet(network, prefix, 'ipv6');
+const V6_GLOBAL_UNICAST = new BlockList();
+V6_GLOBAL_UNICAST.addSubnet('2000::', 3, 'ipv6');
 
 /**
  * True when connecting to `ip` could reach something private or special. Anything that is not an IP
@@ -58,7 +73,8 @@ export function isForbiddenAddress(ip: string): boolean {
   const groups = parseV6(address);
   if (!groups) return true;
   const v4 = embeddedV4(groups);
-  if (v4 !== null && V4_BLOCKED.check(v4, 'ipv4')) return true;
+  if (v4 !== null) return V4_BLOCKED.check(v4, 'ipv4');
+  if (!V6_GLOBAL_UNICAST.check(address, 'ipv6')) return true;
   return V6_BLOCKED.check(address, 'ipv6');
 }
 
@@ -148,13 +164,15 @@ function parseV6(address: string): number[] | null {
 }
 
 /**
- * The IPv4 address an IPv6 address stands for, when it is a form that reaches an IPv4 host:
- * IPv4-mapped ::ffff:0:0/96, IPv4-compatible ::/96 (deprecated), NAT64 64:ff9b::/96 and 6to4 2002::/16.
+ * The IPv4 address an IPv6 address stands for, when it is a form that reaches an IPv4 host and is
+ * judged by that host: IPv4-mapped ::ffff:0:0/96 (the socket connects over IPv4), NAT64 64:ff9b::/96
+ * (RFC 6052, translated to the embedded address) and 6to4 2002::/16 (tunnelled to it). The other
+ * forms (IPv4-compatible ::/96, IPv4-translated ::ffff:0:0:0/96, local-use NAT64 64:ff9b:1::/48)
+ * are deprecated or operator-defined and lie outside 2000::/3, so they are refused whatever they embed.
  */
 function embeddedV4(g: number[]): string | null {
   const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g;
-  const zeroUpTo5 = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0;
-  if (zeroUpTo5 && (g5 === 0xffff || g5 === 0)) return v4(g6, g7);
+  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) return v4(g6, g7);
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return v4(g6, g7);
   if (g0 === 0x2002) return v4(g1, g2);
   return null;

@@ -93,16 +93,35 @@ describe('/metrics', () => {
     expect(text).toContain('mailhook_endpoints{state="active"} 0');
   });
 
-  it('requires the metrics token when one is configured', async () => {
-    const locked = await testApp({ MAILHOOK_METRICS_TOKEN: 'metrics-token-0123456789' });
-    try {
-      expect((await locked.server.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
-      const ok = await locked.server.inject({
+  it('requires the metrics token when one is configured: right token 200; missing, wrong or same-length wrong 401', async () => {
+    const token = 'metrics-token-0123456789';
+    const locked = await testApp({ MAILHOOK_METRICS_TOKEN: token });
+    const scrape = (authorization?: string) =>
+      locked.server.inject({
         method: 'GET',
         url: '/metrics',
-        headers: { authorization: 'Bearer metrics-token-0123456789' },
+        ...(authorization && { headers: { authorization } }),
       });
+    try {
+      const ok = await scrape(`Bearer ${token}`);
       expect(ok.statusCode).toBe(200);
+      expect(ok.body).toContain('mailhook_ingest_requests_total');
+      for (const authorization of [
+        undefined,
+        'Bearer wrong',
+        `Bearer ${token.slice(0, -1)}X`, // same length, last byte differs
+        `Bearer X${token.slice(1)}`, // same length, first byte differs
+        `Bearer ${token}0`,
+        `Bearer ${token.slice(0, -1)}`,
+        token,
+        `Basic ${token}`,
+        `Bearer  ${token}`,
+      ]) {
+        const res = await scrape(authorization);
+        expect(res.statusCode, String(authorization)).toBe(401);
+        expect(res.json()).toMatchObject({ code: 'MH_ERR_UNAUTHORIZED' });
+        expect(res.body).not.toContain('mailhook_ingest_requests_total');
+      }
     } finally {
       await locked.close();
     }

@@ -148,6 +148,19 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/v1/endpoints/{id}/test']?.post?.requestBody?.required).toBe(false);
   });
 
+  it('documents the reveal of endpoint header values, and that every other endpoint answer masks them', () => {
+    const reveal = doc.paths['/v1/endpoints/{id}/headers']?.get as (Op & { summary: string }) | undefined;
+    expect(reveal?.security).toEqual([{ bearerAuth: [] }]);
+    expect(reveal?.summary).toContain('{"headers": {"<name>": "<value>"}}');
+    expect(reveal?.responses['401']).toEqual({ $ref: '#/components/responses/Error' });
+    expect(reveal?.responses['404']).toEqual({ $ref: '#/components/responses/Error' });
+    for (const path of ['/v1/endpoints', '/v1/endpoints/{id}']) {
+      const summary = (doc.paths[path]?.get as (Op & { summary: string }) | undefined)?.summary;
+      expect(summary, path).toContain('"[redacted]"');
+      expect(summary, path).toContain('GET /v1/endpoints/{id}/headers');
+    }
+  });
+
   it('renders a readable /docs page without an API key, a script or anything from another host', async () => {
     const page = await app.server.inject({ method: 'GET', url: '/docs' });
     expect(page.statusCode).toBe(200);
@@ -155,6 +168,7 @@ describe('GET /openapi.json', () => {
     const html = page.body;
     expect(html).toContain('/v1/sources');
     expect(html).toContain('/v1/endpoints/{id}/replays/{replayId}');
+    expect(html).toContain('Reveals the custom header values');
     expect(html).toMatch(/>PATCH<\/span> \/v1\/sources\/\{id\}/);
     // Parameters with what they accept, body fields, responses and the error codes.
     expect(html).toContain('<code>limit</code>');

@@ -216,11 +216,13 @@ describe('mailhook management commands against a running server', () => {
       event_types: string[];
       headers: Record<string, string>;
     }>();
+    // Header names only: the value is shown on an explicit reveal.
     expect(endpoint).toMatchObject({
       secret,
       event_types: ['email.bounced', 'email.delivered'],
-      headers: { 'x-tenant': 'acme' },
+      headers: { 'x-tenant': '[redacted]' },
     });
+    expect(added.stdout).not.toContain('acme');
 
     expect(
       (await mh(srv.url, ['endpoints', 'list', '--json']))
@@ -233,6 +235,18 @@ describe('mailhook management commands against a running server', () => {
     }>();
     expect(shown.endpoint.id).toBe(endpoint.id);
     expect(shown.health.endpoint_id).toBe(endpoint.id);
+    expect(JSON.stringify(shown)).not.toContain('acme');
+    const text = await mh(srv.url, ['endpoints', 'show', endpoint.id]);
+    expect(text.stdout).toMatch(/headers:\s+x-tenant \(values hidden/);
+    expect(text.stdout).not.toContain('acme');
+    const revealed = await mh(srv.url, ['endpoints', 'show', endpoint.id, '--reveal-headers', '--json']);
+    expect(revealed.json()).toMatchObject({
+      endpoint: { headers: { 'x-tenant': '[redacted]' } },
+      headers: { 'x-tenant': 'acme' },
+    });
+    expect((await mh(srv.url, ['endpoints', 'show', endpoint.id, '--reveal-headers'])).stdout).toMatch(
+      /headers:\s+\{"x-tenant":"acme"\}/,
+    );
 
     const tested = (
       await mh(srv.url, ['endpoints', 'test', endpoint.id, '--type', 'email.bounced', '--json'])
@@ -541,6 +555,47 @@ describe('mailhook apply', () => {
       counts: { unchanged: 3 },
     });
   }, 90_000);
+
+  it('compares header values through the reveal call: a changed value is updated, an unchanged one left alone', async () => {
+    const headersOf = async (id: string) =>
+      (await api<{ headers: Record<string, string> }>(srv.url, `/v1/endpoints/${id}/headers`)).body.headers;
+    const declare = (tenant: string) =>
+      file('headers.json', {
+        endpoints: [
+          {
+            name: 'with headers',
+            url: 'http://127.0.0.1:9/headers',
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: apply expands ${VAR} from the environment itself
+            headers: { 'X-Tenant': tenant, authorization: '${RECEIVER_TOKEN}' },
+          },
+        ],
+      });
+    const env = { RECEIVER_TOKEN: 'Bearer receiver-token-1' };
+    const created = await mh(srv.url, ['apply', '-f', declare('acme'), '--json'], env);
+    expect(created.json()).toMatchObject({ counts: { create: 1 } });
+    const id = created.json<{ actions: Array<{ id: string }> }>().actions[0]?.id ?? '';
+    expect(await headersOf(id)).toEqual({ 'x-tenant': 'acme', authorization: 'Bearer receiver-token-1' });
+    const before = (await api<{ updated_at: string }>(srv.url, `/v1/endpoints/${id}`)).body.updated_at;
+
+    // Unchanged: nothing is sent, not even the values the API masks.
+    const again = await mh(srv.url, ['apply', '-f', declare('acme'), '--json'], env);
+    expect(again.json()).toMatchObject({ counts: { create: 0, update: 0, unchanged: 1 } });
+    expect((await api<{ updated_at: string }>(srv.url, `/v1/endpoints/${id}`)).body.updated_at).toBe(before);
+
+    // A changed value, of an ordinary header or of a credential-like one, is seen and applied.
+    const tenant = await mh(srv.url, ['apply', '-f', declare('globex'), '--dry-run', '--json'], env);
+    expect(tenant.json()).toMatchObject({ counts: { update: 1 }, actions: [{ changes: ['headers'] }] });
+    expect(tenant.stdout).not.toContain('receiver-token');
+    await mh(srv.url, ['apply', '-f', declare('globex'), '--json'], env);
+    expect((await headersOf(id))['x-tenant']).toBe('globex');
+    const rotated = { RECEIVER_TOKEN: 'Bearer receiver-token-2' };
+    const token = await mh(srv.url, ['apply', '-f', declare('globex'), '--json'], rotated);
+    expect(token.json()).toMatchObject({ counts: { update: 1 } });
+    expect(await headersOf(id)).toEqual({ 'x-tenant': 'globex', authorization: 'Bearer receiver-token-2' });
+    expect((await mh(srv.url, ['apply', '-f', declare('globex'), '--json'], rotated)).json()).toMatchObject({
+      counts: { update: 0, unchanged: 1 },
+    });
+  }, 60_000);
 
   it('refuses what it cannot apply, as usage errors', async () => {
     const path = file('env.json', declaration('http://127.0.0.1:9'));

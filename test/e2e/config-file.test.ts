@@ -86,8 +86,15 @@ async function state(url: string) {
       async (e) => (await api<{ secret: string }>(url, `/v1/endpoints/${e.id}/secret`)).body.secret,
     ),
   );
+  // Endpoint answers show header names only; the values come from the reveal call.
+  const headers = await Promise.all(
+    endpoints.map(
+      async (e) =>
+        (await api<{ headers: Record<string, string> }>(url, `/v1/endpoints/${e.id}/headers`)).body.headers,
+    ),
+  );
   const keys = (await api<{ data: unknown[] }>(url, '/v1/keys')).body.data;
-  return { sources, endpoints, secrets, keys };
+  return { sources, endpoints, secrets, headers, keys };
 }
 
 async function postSendGrid(url: string, signer: ReturnType<typeof sendGridSigner>): Promise<number> {
@@ -124,8 +131,9 @@ describe('MAILHOOK_CONFIG applied at start', () => {
       description: 'crm',
       url: 'http://127.0.0.1:9/hooks/email',
       event_types: ['email.bounced', 'email.complained'],
-      headers: { 'x-tenant': 'acme' },
+      headers: { 'x-tenant': '[redacted]' },
     });
+    expect(first.headers).toEqual([{ 'x-tenant': 'acme' }]);
     // ${VAR} was replaced: the endpoint signs with the secret from the environment, and the source
     // verifies SendGrid posts with the public key from the environment.
     expect(first.secrets).toEqual([CRM_SECRET]);
@@ -150,7 +158,7 @@ describe('MAILHOOK_CONFIG applied at start', () => {
     });
     const third = await state(server.url);
     expect(third.endpoints.map((e) => e.id)).toEqual(first.endpoints.map((e) => e.id));
-    expect(third.endpoints[0]?.headers).toEqual({ 'x-tenant': 'globex' });
+    expect(third.headers).toEqual([{ 'x-tenant': 'globex' }]);
     expect(third.secrets).toEqual([ROTATED_SECRET]);
     expect(third.sources).toEqual(first.sources);
   });

@@ -244,6 +244,40 @@ describe.skipIf(!haveBrowser)('dashboard', () => {
     await page.context().close();
   }, 120_000);
 
+  it('shows custom header names only, reveals the values on request and saves an edited one', async () => {
+    const url = 'http://127.0.0.1:9/headers';
+    const created = await api<{ id: string }>(server.url, '/v1/endpoints', {
+      method: 'POST',
+      // Paused and pointing nowhere: the other tests' deliveries are not disturbed.
+      body: { url, status: 'paused', headers: { 'x-tenant': 'acme-header-value' } },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const { page, errors } = await openPage();
+    await signIn(page);
+    await page.goto(`${server.url}/#/endpoints/${encodeURIComponent(id)}`);
+    await page.getByRole('heading', { name: url, level: 1 }).waitFor();
+    await page.getByText('Change URL, types, filter, headers, limits').click();
+    const headers = page.getByLabel('Custom headers (one "name: value" per line)');
+    expect(await headers.inputValue()).toBe('x-tenant: [redacted]');
+    expect(await page.content()).not.toContain('acme-header-value');
+
+    await page.getByRole('button', { name: 'Reveal values' }).click();
+    await waitFor('the revealed values', async () =>
+      (await headers.inputValue()) === 'x-tenant: acme-header-value' ? true : undefined,
+    );
+    await headers.fill('x-tenant: globex-header-value');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Endpoint saved').waitFor();
+    const revealed = await api<{ headers: Record<string, string> }>(
+      server.url,
+      `/v1/endpoints/${id}/headers`,
+    );
+    expect(revealed.body.headers).toEqual({ 'x-tenant': 'globex-header-value' });
+    expect(errors).toEqual([]);
+    await page.context().close();
+  }, 60_000);
+
   it('opens every page without a script error, in the dark theme too', async () => {
     const email = 'dark.theme@example.com';
     expect((await api(server.url, '/v1/suppressions', { method: 'POST', body: { email } })).status).toBe(201);

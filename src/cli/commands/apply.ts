@@ -77,13 +77,18 @@ async function load(file: string): Promise<Declaration> {
 async function serverState(client: MailhookClient, declaration: Declaration): Promise<ServerState> {
   const [sources, endpoints] = await Promise.all([client.sources.list(), client.endpoints.list()]);
   const secrets = new Map<string, string | null>();
-  // Secrets can be compared (the reveal call): fetched only for endpoints whose file names one.
+  const headers = new Map<string, Record<string, string>>();
+  // Secrets and header values can be compared (the reveal calls): fetched only for endpoints whose
+  // file names them.
   for (const spec of declaration.endpoints) {
-    if (spec.secret === undefined) continue;
     const existing = endpoints.data.find((e) => e.description === spec.name);
-    if (existing) secrets.set(existing.id, (await client.endpoints.secret(existing.id)).secret);
+    if (!existing) continue;
+    if (spec.secret !== undefined)
+      secrets.set(existing.id, (await client.endpoints.secret(existing.id)).secret);
+    if (spec.headers !== undefined)
+      headers.set(existing.id, (await client.endpoints.headers(existing.id)).headers);
   }
-  return { sources: sources.data, endpoints: endpoints.data, secrets };
+  return { sources: sources.data, endpoints: endpoints.data, secrets, headers };
 }
 
 const SIGN = { create: '+', update: '~', delete: '-', unchanged: '=' } as const;

@@ -17,7 +17,16 @@ import { keyValues, print, printJson, shortTime, table } from '../output.js';
 const INTRO = `mailhook endpoints — subscriber URLs that receive events as signed Standard Webhooks.
 `;
 
-function describe(endpoint: Endpoint, health?: EndpointHealth): string {
+/** Header names only, unless the values were fetched from the explicit reveal call. */
+function headersLine(endpoint: Endpoint, revealed?: Record<string, string>): unknown {
+  if (revealed) return Object.keys(revealed).length > 0 ? revealed : null;
+  const names = Object.keys(endpoint.headers);
+  return names.length > 0
+    ? `${names.join(', ')} (values hidden; "endpoints show --reveal-headers" prints them)`
+    : null;
+}
+
+function describe(endpoint: Endpoint, health?: EndpointHealth, revealed?: Record<string, string>): string {
   return keyValues([
     ['id', endpoint.id],
     ['url', endpoint.url],
@@ -25,7 +34,7 @@ function describe(endpoint: Endpoint, health?: EndpointHealth): string {
     ['status', endpoint.status_reason ? `${endpoint.status} (${endpoint.status_reason})` : endpoint.status],
     ['event types', endpoint.event_types.length > 0 ? endpoint.event_types.join(', ') : 'all'],
     ['filter', endpoint.filter],
-    ['headers', Object.keys(endpoint.headers).length > 0 ? endpoint.headers : null],
+    ['headers', headersLine(endpoint, revealed)],
     ['rate limit', endpoint.rate_limit === null ? 'none' : `${endpoint.rate_limit}/s`],
     ['max concurrency', endpoint.max_concurrency],
     ['failures in a row', endpoint.consecutive_failures],
@@ -126,17 +135,26 @@ Example:
 
 const show: Subcommand = {
   summary: 'show one endpoint with its health',
-  help: `mailhook endpoints show <ep_id> [--json]
+  options: { 'reveal-headers': { type: 'boolean' } },
+  help: `mailhook endpoints show <ep_id> [--reveal-headers] [--json]
 
-With --json: {"endpoint": {…}, "health": {…}}.
-Example:
+Custom headers are shown by name only (they often carry the receiver's credentials).
+  --reveal-headers          also fetch and print their values
+
+With --json: {"endpoint": {…}, "health": {…}}, and "headers": {name: value} with --reveal-headers.
+Examples:
   mailhook endpoints show ep_01JD…
+  mailhook endpoints show ep_01JD… --reveal-headers --json | jq .headers
 `,
-  async run({ positionals, json, client }) {
+  async run({ values, positionals, json, client }) {
     const id = onePositional(positionals, 'endpoint id');
-    const [endpoint, health] = await Promise.all([client.endpoints.get(id), client.endpoints.health(id)]);
-    if (json) printJson({ endpoint, health });
-    else print(describe(endpoint, health));
+    const [endpoint, health, revealed] = await Promise.all([
+      client.endpoints.get(id),
+      client.endpoints.health(id),
+      values['reveal-headers'] === true ? client.endpoints.headers(id) : undefined,
+    ]);
+    if (json) printJson({ endpoint, health, ...(revealed && { headers: revealed.headers }) });
+    else print(describe(endpoint, health, revealed?.headers));
     return EXIT_CODES.ok;
   },
 };

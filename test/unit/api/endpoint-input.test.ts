@@ -52,4 +52,9 @@ describe('validateHeaders (custom headers of an endpoint)', () => {
     expect(refusal({ 'x-a': 'del\u007f' })).toMatch(/does not allow/);
     expect(refusal({ 'bad name': 'x' })).toMatch(/not a valid header name/);
   });
+
+  it('refuses the mask endpoint answers show instead of values, so a read-then-write cannot store it', () => {
+    expect(refusal({ 'x-tenant': '[redacted]' })).toMatch(/GET \/v1\/endpoints\/\{id\}\/headers/);
+    expect(validateHeaders({ 'x-note': 'the [redacted] part' })).toEqual({ 'x-note': 'the [redacted] part' });
+  });
 });

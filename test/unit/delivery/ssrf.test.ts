@@ -46,6 +46,7 @@ describe('isForbiddenAddress', () => {
     ['fe80::1', 'link-local'],
     ['fe80::1%eth0', 'link-local with a zone'],
     ['febf:ffff::1', 'link-local, end of range'],
+    ['fec0::1', 'site-local (deprecated)'],
     ['fc00::1', 'unique-local fc00::/8'],
     ['fd12:3456:789a::1', 'unique-local fd00::/8'],
     ['ff02::1', 'multicast'],
@@ -82,6 +83,38 @@ describe('isForbiddenAddress', () => {
     expect(isForbiddenAddress(ip)).toBe(true);
   });
 
+  // Each of these was let through before the list was checked against the IANA registries.
+  it.each([
+    ['::ffff:0:7f00:1', 'IPv4-translated (RFC 2765) loopback, hex'],
+    ['::ffff:0:127.0.0.1', 'IPv4-translated loopback, dotted'],
+    ['::ffff:0:a9fe:a9fe', 'IPv4-translated metadata'],
+    ['0:0:0:0:ffff:0:a00:1', 'IPv4-translated 10.0.0.1, written out'],
+    ['::ffff:0:8.8.8.8', 'IPv4-translated, even of a public address: a translator decides where it goes'],
+    ['::8.8.8.8', 'IPv4-compatible (deprecated), even of a public address'],
+    ['::2', 'IPv4-compatible 0.0.0.2'],
+    ['100::1', 'discard-only 100::/64'],
+    ['100:0:0:1::1', 'dummy prefix 100:0:0:1::/64'],
+    ['5f00::1', 'SRv6 SIDs 5f00::/16'],
+    ['2001:db8::1', 'documentation 2001:db8::/32'],
+    ['2001:db8:ffff:ffff::1', 'documentation, end of range'],
+    ['3fff::1', 'documentation 3fff::/20 (RFC 9637)'],
+    ['3fff:fff:ffff::1', 'documentation 3fff::/20, end of range'],
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'Teredo with client 127.0.0.1'],
+    ['2001::1', 'Teredo prefix'],
+    ['2001:2::1', 'benchmarking 2001:2::/48'],
+    ['2001:10::1', 'ORCHID (deprecated)'],
+    ['2001:1ff:ffff::1', 'IETF protocol assignments 2001::/23, end of range'],
+    ['4000::1', 'outside global unicast 2000::/3 (unassigned)'],
+    ['192.0.2.1', 'documentation TEST-NET-1'],
+    ['198.51.100.7', 'documentation TEST-NET-2'],
+    ['203.0.113.25', 'documentation TEST-NET-3'],
+    ['::ffff:192.0.2.1', 'IPv4-mapped documentation'],
+    ['64:ff9b::203.0.113.25', 'NAT64 of documentation'],
+    ['2002:c000:201::1', '6to4 of 192.0.2.1'],
+  ])('refuses %s (%s), which is not globally reachable', (ip) => {
+    expect(isForbiddenAddress(ip)).toBe(true);
+  });
+
   it.each([
     '93.184.216.34',
     '8.8.8.8',
@@ -93,10 +126,13 @@ describe('isForbiddenAddress', () => {
     '198.17.255.255',
     '198.20.0.0',
     '223.255.255.255',
-    '192.0.2.1',
+    '192.0.1.255',
+    '192.0.3.0',
     '2606:4700::1111',
     '2001:4860:4860::8888',
-    '2001:db8::1',
+    '2001:200::1',
+    '2a00:1450:4001:800::200e',
+    '3fff:1000::1',
     '::ffff:93.184.216.34',
     '::ffff:5db8:d822',
     '64:ff9b::8.8.8.8',
@@ -120,6 +156,17 @@ describe('checkTargetUrl', () => {
     });
     expect(result).toEqual({ ok: false, reason: expect.stringContaining('10.0.0.1') });
   });
+
+  it.each(['::ffff:0:7f00:1', '::ffff:0:a9fe:a9fe', '100::1', '2001:0:4136:e378:8000:63bf:80ff:fffe'])(
+    'refuses a host name that resolves to %s',
+    async (address) => {
+      const result = await checkTargetUrl('https://hooks.example.com/in', {
+        allowPrivate: false,
+        lookup: resolvesTo(address),
+      });
+      expect(result).toEqual({ ok: false, reason: expect.stringContaining(address) });
+    },
+  );
 
   it('refuses a host name when any one of its addresses is forbidden', async () => {
     const result = await checkTargetUrl('https://hooks.example.com/in', {
@@ -155,6 +202,18 @@ describe('checkTargetUrl', () => {
     'http://169.254.169.254/latest/meta-data/',
     'http://[::1]/',
     'http://[::ffff:10.0.0.1]/',
+    'http://[::ffff:0:127.0.0.1]/',
+    'http://[::ffff:0:7f00:1]/',
+    'http://[::ffff:0:169.254.169.254]/',
+    'http://[::127.0.0.1]/',
+    'http://[64:ff9b::169.254.169.254]/',
+    'http://[2002:a9fe:a9fe::]/',
+    'http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/',
+    'http://[100::1]/',
+    'http://[5f00::1]/',
+    'http://[2001:db8::1]/',
+    'http://[3fff::1]/',
+    'http://[fec0::1]/',
     'http://2130706433/',
     'http://0x7f.1/',
     'http://localhost:8080/',

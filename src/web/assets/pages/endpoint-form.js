@@ -1,7 +1,8 @@
 // The endpoint form, for adding and editing: URL, description, event types, filter, custom headers,
 // rate limit and concurrency. Returns the body for POST or PATCH /v1/endpoints.
 
-import { field, h } from '../dom.js';
+import { api } from '../api.js';
+import { act, field, h } from '../dom.js';
 import { EMAIL_TYPES } from './shared.js';
 
 function headersText(headers) {
@@ -22,8 +23,9 @@ function parseHeaders(text) {
 }
 
 /**
- * `endpoint` (for editing) pre-fills the form. `onSubmit(body)` gets the API body. The API masks
- * credential-like header values as [redacted], so on edit the headers are only sent when changed.
+ * `endpoint` (for editing) pre-fills the form. `onSubmit(body)` gets the API body. The API shows
+ * custom header names only (every value is [redacted]): on edit the headers are sent only when
+ * changed, and "Reveal values" fetches the real ones (GET /v1/endpoints/:id/headers) to edit them.
  */
 export function endpointForm({ endpoint, submitLabel, onSubmit }) {
   const types = endpoint?.event_types ?? [];
@@ -70,6 +72,19 @@ export function endpointForm({ endpoint, submitLabel, onSubmit }) {
     placeholder: 'x-tenant: acme',
     value: headersText(endpoint?.headers),
   });
+  // What the headers text started as: masked, or the real values once revealed.
+  let headersBaseline = headersText(endpoint?.headers);
+  const hasHeaders = Object.keys(endpoint?.headers ?? {}).length > 0;
+  const revealHeaders = hasHeaders ? h('button', { type: 'button' }, 'Reveal values') : null;
+  revealHeaders?.addEventListener('click', async () => {
+    const result = await act(revealHeaders, () =>
+      api(`/endpoints/${encodeURIComponent(endpoint.id)}/headers`),
+    );
+    if (!result) return;
+    headersBaseline = headersText(result.headers);
+    headers.value = headersBaseline;
+    revealHeaders.hidden = true;
+  });
   const rate = h('input', {
     name: 'rate_limit',
     type: 'number',
@@ -108,7 +123,14 @@ export function endpointForm({ endpoint, submitLabel, onSubmit }) {
       filter,
       'Every clause must hold: metadata (exact values), tags (all of them), recipient_domains (any of them).',
     ),
-    field('Custom headers (one "name: value" per line)', headers),
+    field(
+      'Custom headers (one "name: value" per line)',
+      headers,
+      hasHeaders
+        ? 'Values are hidden ([redacted]): reveal them to edit, or leave the headers unchanged.'
+        : undefined,
+    ),
+    revealHeaders,
     h(
       'div',
       { class: 'filters' },
@@ -143,7 +165,7 @@ export function endpointForm({ endpoint, submitLabel, onSubmit }) {
         }
       }
       // Masked values cannot be sent back: unchanged headers are left alone, changed ones re-entered.
-      const headersChanged = headers.value !== headersText(endpoint?.headers);
+      const headersChanged = headers.value !== headersBaseline;
       const parsedHeaders = parseHeaders(headers.value);
       if (headersChanged && Object.values(parsedHeaders).includes('[redacted]'))
         throw new Error('Type the real value of each [redacted] header, or leave the headers unchanged');
