@@ -9,12 +9,14 @@ import { type ApiContext, apiRoutes } from './api/index.js';
 import { registerOpenApi } from './api/openapi.js';
 import type { Config } from './config.js';
 import { MailhookError, toMailhookError } from './errors.js';
+import { type ConnectionCounts, httpFront, httpLimitsOf, readOpenFileLimit } from './http/server.js';
 import { httpFetcher } from './ingest/fetcher.js';
 import { type AppendInbox, InboxWriter } from './ingest/inbox-writer.js';
 import { ingestRoutes } from './ingest/route.js';
 import { SourceCache } from './ingest/source-cache.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './monitoring/metrics.js';
+import { requireMetricsToken } from './monitoring/metrics-auth.js';
 import type { SourceMonitor } from './monitoring/source-monitor.js';
 import { pipelineEffects, softBouncePolicyOf } from './pipeline/effects.js';
 import type { Fetcher } from './providers/types.js';
@@ -42,6 +44,8 @@ export interface BuildOptions {
   sourceMonitor?: SourceMonitor;
   /** Most ingest requests per commit (1 turns group commit off; benchmarks compare both). */
   inboxBatchMax?: number;
+  /** The open-file limit the connection cap must fit under; default read from the system. */
+  openFileLimit?: number | null;
 }
 
 export interface RouteInfo {
@@ -56,6 +60,8 @@ export interface App {
   routes: RouteInfo[];
   writer: InboxWriter;
   sources: SourceCache;
+  /** Client connections the server holds right now, by state. */
+  connections(): ConnectionCounts;
 }
 
 /** Maps Fastify's own errors (body limits, content types, schema validation) onto our codes. */
@@ -92,14 +98,25 @@ export async function build(options: BuildOptions): Promise<App> {
   const wakePipeline = options.wakePipeline ?? (() => {});
   const wakeDelivery = options.wakeDelivery ?? (() => {});
 
+  // The connection cap and the timeouts that cut off clients that say nothing or trickle a request
+  // (slowloris), so idle connections can neither use up the file descriptors nor lock others out.
+  const limits = httpLimitsOf(
+    config,
+    options.openFileLimit === undefined ? readOpenFileLimit() : options.openFileLimit,
+  );
+  if (limits.loweredFrom !== null) {
+    logger.warn(
+      { configured: limits.loweredFrom, maxConnections: limits.maxConnections },
+      'MAILHOOK_MAX_CONNECTIONS lowered to fit the open-file limit; raise it (ulimit -n, LimitNOFILE) to hold more',
+    );
+  }
+  const front = httpFront(limits);
   const server = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
-    // Cut off clients that trickle a request (slowloris) instead of holding a socket forever.
-    requestTimeout: 30_000,
-    connectionTimeout: 60_000,
+    serverFactory: front.serverFactory,
     // Path parameters hold addresses (up to 320 bytes) and Message-IDs (up to 998), not just ids;
     // Fastify's default of 100 characters answered valid lookups with its own 414.
     routerOptions: { maxParamLength: 1100 },
@@ -117,6 +134,8 @@ export async function build(options: BuildOptions): Promise<App> {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
     },
   });
+  server.addHook('preParsing', front.expectContinue);
+  server.addHook('preClose', async () => front.destroyClosing());
   const routes: RouteInfo[] = [];
   server.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
@@ -190,9 +209,7 @@ export async function build(options: BuildOptions): Promise<App> {
     }),
   );
   server.get('/metrics', async (request, reply) => {
-    if (config.metricsToken && request.headers.authorization !== `Bearer ${config.metricsToken}`) {
-      throw new MailhookError('MH_ERR_UNAUTHORIZED', 'Send Authorization: Bearer <MAILHOOK_METRICS_TOKEN>');
-    }
+    requireMetricsToken(request.headers.authorization, config.metricsToken);
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   const effects = pipelineEffects(softBouncePolicyOf(config));
@@ -201,5 +218,5 @@ export async function build(options: BuildOptions): Promise<App> {
   await server.register(webRoutes);
   // Requests already accepted finish their commit before the store is closed by the caller.
   server.addHook('onClose', async () => writer.drain());
-  return { server, metrics, routes, writer, sources };
+  return { server, metrics, routes, writer, sources, connections: front.counts };
 }

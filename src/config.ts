@@ -27,6 +27,10 @@ export interface Config {
   signatureToleranceSec: number;
   snsCertDir: string | null;
   maxBodyBytes: number;
+  /** Connections held at once; see src/http/limits.ts for what happens past it. */
+  maxConnections: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
   logLevel: string;
 }
 
@@ -129,6 +133,23 @@ export const VARIABLES = {
     default: '5mb',
     example: '10mb',
     meaning: 'largest ingest request body accepted (larger → 413)',
+  },
+  MAILHOOK_MAX_CONNECTIONS: {
+    default: '10000',
+    example: '20000',
+    meaning:
+      'client connections held at once; past it the least recently active idle one is closed, or the new one is answered 503 if none is idle (lowered at start to fit the open-file limit)',
+  },
+  MAILHOOK_HEADERS_TIMEOUT: {
+    default: '10s',
+    example: '20s',
+    meaning: 'a connection that has not sent its request headers this long after opening is closed',
+  },
+  MAILHOOK_KEEP_ALIVE_TIMEOUT: {
+    default: '5s',
+    example: '75s',
+    meaning:
+      "an idle keep-alive connection is closed after this long; behind a proxy that reuses connections, set it above the proxy's idle timeout",
   },
   MAILHOOK_LOG_LEVEL: {
     default: 'info',
@@ -299,6 +320,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     signatureToleranceSec: readDurationSec(env, 'MAILHOOK_SIGNATURE_TOLERANCE'),
     snsCertDir: snsCertDir === '' ? null : resolve(cwd, snsCertDir),
     maxBodyBytes,
+    maxConnections: readPositiveInt(env, 'MAILHOOK_MAX_CONNECTIONS'),
+    headersTimeoutMs: readDurationMs(env, 'MAILHOOK_HEADERS_TIMEOUT', 100, false),
+    keepAliveTimeoutMs: readDurationMs(env, 'MAILHOOK_KEEP_ALIVE_TIMEOUT', 100, false),
     logLevel,
   };
 }

@@ -26,6 +26,10 @@ export const ERROR_CODES = {
   MH_ERR_MALFORMED_PAYLOAD: { status: 422, message: 'The payload could not be parsed' },
   MH_ERR_STORE_UNAVAILABLE: { status: 503, message: 'Storage is unavailable, retry later' },
   MH_ERR_NOT_READY: { status: 503, message: 'Not ready' },
+  MH_ERR_TOO_MANY_CONNECTIONS: {
+    status: 503,
+    message: 'The server has too many open connections; retry shortly',
+  },
   MH_ERR_VERIFICATION_UNAVAILABLE: {
     status: 503,
     message: 'The request cannot be verified right now, retry later',

@@ -1,9 +1,10 @@
+import { statSync } from 'node:fs';
 import { ensureAdminKey } from './api/index.js';
 import { build, listeningUrl } from './app.js';
 import type { Config } from './config.js';
 import { applyConfigFile } from './config-file.js';
 import { DeliveryThread } from './delivery/delivery-thread.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { type AttemptMetric, Metrics } from './monitoring/metrics.js';
 import { DEFAULT_SILENCE_POLICY, SourceMonitor } from './monitoring/source-monitor.js';
 import { pipelineEffects, softBouncePolicyOf } from './pipeline/effects.js';
@@ -24,6 +25,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // in flight is protected by transactions and leases, so logging it and carrying on is safe.
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
   const store = openStore(config);
+  if (!config.databaseUrl) warnIfDataDirShared(config.dataDir, logger);
   const applied = await store.migrate();
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 
@@ -111,6 +113,21 @@ export async function startServer(config: Config): Promise<RunningServer> {
       return closing;
     },
   };
+}
+
+/**
+ * A new data directory is created 0700 and the database files are always 0600, but a directory that
+ * already existed (made by hand, or by a version before 0700) keeps its mode: it may be shared on
+ * purpose, and changing /var/lib or a home directory is not ours to do. It is named instead.
+ */
+function warnIfDataDirShared(dataDir: string, logger: Logger): void {
+  const mode = statSync(dataDir).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    logger.warn(
+      { dataDir, mode: mode.toString(8) },
+      'MAILHOOK_DATA_DIR is open to other users (the database files in it are 0600); chmod 700 it',
+    );
+  }
 }
 
 /** Runs until SIGTERM/SIGINT, then drains; a second signal exits at once. */

@@ -32,6 +32,9 @@ describe('loadConfig', () => {
       signatureToleranceSec: 300,
       snsCertDir: null,
       maxBodyBytes: 5 * 1024 * 1024,
+      maxConnections: 10_000,
+      headersTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 5_000,
       logLevel: 'info',
     });
   });
@@ -50,6 +53,9 @@ describe('loadConfig', () => {
         MAILHOOK_SIGNATURE_TOLERANCE: '0',
         MAILHOOK_SNS_CERT_DIR: 'certs',
         MAILHOOK_MAX_BODY: '10mb',
+        MAILHOOK_MAX_CONNECTIONS: '20000',
+        MAILHOOK_HEADERS_TIMEOUT: '20s',
+        MAILHOOK_KEEP_ALIVE_TIMEOUT: '75s',
         MAILHOOK_LOG_LEVEL: 'DEBUG',
       },
       '/srv',
@@ -65,6 +71,9 @@ describe('loadConfig', () => {
       signatureToleranceSec: 0,
       snsCertDir: '/srv/certs',
       maxBodyBytes: 10 * 1024 * 1024,
+      maxConnections: 20_000,
+      headersTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 75_000,
       logLevel: 'debug',
     });
   });
@@ -87,6 +96,11 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://root@localhost/db'],
     ['DATABASE_URL', 'not a url'],
     ['MAILHOOK_PUBLIC_URL', 'ftp://example.com'],
+    ['MAILHOOK_MAX_CONNECTIONS', '0'],
+    ['MAILHOOK_MAX_CONNECTIONS', 'many'],
+    ['MAILHOOK_HEADERS_TIMEOUT', '0'],
+    ['MAILHOOK_HEADERS_TIMEOUT', '10ms'],
+    ['MAILHOOK_KEEP_ALIVE_TIMEOUT', '0'],
   ];
   for (const [name, value] of bad) {
     it(`refuses ${name}=${value} with a message naming the variable and an example`, () => {

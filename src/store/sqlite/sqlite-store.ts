@@ -66,6 +66,7 @@ import {
   softDeleteEndpoint,
 } from './delivery-store.js';
 import { processInboxBatch, publishEventBatch } from './event-writer.js';
+import { DATA_DIR_MODE, restrictDatabaseFiles } from './file-modes.js';
 import { Filters } from './filters.js';
 import { appendInboxRows } from './inbox-append.js';
 import {
@@ -106,9 +107,11 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     this.synchronous = options.synchronous ?? 'FULL';
-    if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
+    const onDisk = options.filename !== ':memory:';
+    if (onDisk) mkdirSync(dirname(options.filename), { recursive: true, mode: DATA_DIR_MODE });
     let db: Database.Database | undefined;
     try {
+      if (onDisk) restrictDatabaseFiles(options.filename);
       db = new Database(options.filename);
       // SQLite opens lazily: a read-only directory shows up here, not in the constructor.
       db.pragma('journal_mode = WAL');
