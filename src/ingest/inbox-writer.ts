@@ -1,7 +1,7 @@
-import type { AppendResult, InboxInsert } from '../store/store.js';
+import type { InboxInsert } from '../store/store.js';
 
 /** Commits rows durably in one transaction (Store.appendInbox, or the pipeline thread that owns writes). */
-export type AppendInbox = (rows: InboxInsert[]) => Promise<AppendResult>;
+export type AppendInbox = (rows: InboxInsert[]) => Promise<{ replayed: string[] }>;
 
 /** `replayed`: not stored, because the row's one-time token is bound to another body. */
 export type AppendOutcome = 'stored' | 'replayed';
@@ -82,7 +82,7 @@ export class InboxWriter {
   private async flush(): Promise<void> {
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return;
-    let result: AppendResult;
+    let result: { replayed: string[] };
     try {
       result = await this.append(batch.map((p) => p.row));
     } catch (err) {

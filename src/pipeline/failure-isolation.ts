@@ -14,6 +14,11 @@ export class FailureIsolation {
 
   constructor(private readonly failuresBeforeQuarantine = 3) {}
 
+  /** True while a failed batch is being retried row by row or a suspect row is being confirmed. */
+  get active(): boolean {
+    return this.remaining > 0 || this.suspect !== null;
+  }
+
   /** How many rows the next transaction may claim. */
   limit(normal: number): number {
     return this.remaining > 0 ? 1 : normal;

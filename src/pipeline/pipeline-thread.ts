@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { DeliveryThreadData } from '../delivery/thread-messages.js';
 import type { Logger } from '../logger.js';
 import type { AttemptMetric } from '../monitoring/metrics.js';
-import type { AppendResult, BatchSummary, InboxInsert } from '../store/store.js';
+import type { BatchSummary, InboxInsert } from '../store/store.js';
 import { softBouncePolicyOf } from './effects.js';
 import type { FromPipeline, PipelineThreadData, ToPipeline } from './messages.js';
 import { addBatch, emptyTotals, type PipelineTotals } from './runner.js';
@@ -36,7 +36,7 @@ export class PipelineThread {
   private nextAppendId = 0;
   private readonly appends = new Map<
     number,
-    { resolve: (result: AppendResult) => void; reject: (err: Error) => void }
+    { resolve: (result: { replayed: string[] }) => void; reject: (err: Error) => void }
   >();
   readonly totals: PipelineTotals = emptyTotals();
 
@@ -82,11 +82,11 @@ export class PipelineThread {
   }
 
   /** Commits ingest rows on the pipeline thread; resolves once they are durable. */
-  appendInbox(rows: InboxInsert[]): Promise<AppendResult> {
+  appendInbox(rows: InboxInsert[]): Promise<{ replayed: string[] }> {
     const worker = this.worker;
     if (!worker || this.stopping) return Promise.reject(new Error('pipeline thread is not running'));
     const id = this.nextAppendId++;
-    return new Promise<AppendResult>((resolve, reject) => {
+    return new Promise<{ replayed: string[] }>((resolve, reject) => {
       this.appends.set(id, { resolve, reject });
       worker.postMessage({ type: 'append', id, rows } satisfies ToPipeline);
     });

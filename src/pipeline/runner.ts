@@ -2,7 +2,14 @@ import type { Logger } from 'pino';
 import { withoutNul } from '../nul.js';
 import { isDataRefusal } from '../store/data-refusal.js';
 import { emptySummary } from '../store/effects.js';
-import type { BatchSummary, EventEffects, InboxRow, Store } from '../store/store.js';
+import type {
+  AppendResult,
+  BatchSummary,
+  EventEffects,
+  InboxInsert,
+  InboxRow,
+  Store,
+} from '../store/store.js';
 import { BatchSizer, type BatchSizing } from './batch-sizer.js';
 import { pipelineEffects } from './effects.js';
 import { FailureIsolation } from './failure-isolation.js';
@@ -84,6 +91,40 @@ export class PipelineRunner {
   /** Ingest commits share the write lock with our transactions: keep them short for a while. */
   noteIngest(): void {
     this.sizer.noteIngest();
+  }
+
+  /**
+   * Commits an ingest group, processed in the same transaction when this runner is running, healthy
+   * and caught up (the store checks that no older row is pending). If that transaction fails, the
+   * rows are committed pending instead, so the request is acknowledged and the pipeline's own
+   * retries and quarantine deal with whatever failed.
+   */
+  async append(rows: InboxInsert[]): Promise<{ replayed: string[] }> {
+    this.noteIngest();
+    if (!this.running || this.isolation.active) return this.appendPending(rows);
+    let result: AppendResult;
+    try {
+      result = await this.store.appendInbox(rows, {
+        plan: processRows,
+        effects: this.effects,
+        now: this.now(),
+      });
+    } catch (err) {
+      this.logger.warn({ err, rows: rows.length }, 'inline processing failed; the rows go to the pipeline');
+      return this.appendPending(rows);
+    }
+    if (result.processed) {
+      addBatch(this.totals, result.processed);
+      this.onBatch?.(result.processed);
+    }
+    if (result.pending > 0) this.wake();
+    return result;
+  }
+
+  private async appendPending(rows: InboxInsert[]): Promise<{ replayed: string[] }> {
+    const result = await this.store.appendInbox(rows);
+    this.wake();
+    return result;
   }
 
   /** Processes one batch; exported for the CLI and tests. */

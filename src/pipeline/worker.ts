@@ -60,10 +60,8 @@ port.on('message', async (message: ToPipeline) => {
   switch (message.type) {
     case 'append':
       try {
-        runner.noteIngest();
-        const { replayed } = await store.appendInbox(revive(message.rows));
+        const { replayed } = await runner.append(revive(message.rows));
         send({ type: 'appended', id: message.id, error: null, replayed });
-        runner.wake();
       } catch (err) {
         logger.error({ err }, 'could not append to the inbox');
         const error = err instanceof Error ? err.message : String(err);

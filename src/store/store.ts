@@ -86,6 +86,22 @@ export interface OneTimeToken {
 export interface AppendResult {
   /** Rows not stored because their one-time token is bound to another body (a replayed signature). */
   replayed: string[];
+  /** The rows processed in the same commit (their events, effects and deliveries); null when none. */
+  processed: BatchSummary | null;
+  /** Rows stored pending, for the pipeline. */
+  pending: number;
+}
+
+/**
+ * Processing in the ingest commit itself: the group's rows are parsed and their events, effects and
+ * deliveries written in the transaction that stores them, so a request costs one commit instead of
+ * two. Done only when no older row is pending (the pipeline is caught up, and order is kept); a row
+ * the plan cannot process is stored pending, for the pipeline to retry or quarantine as before.
+ */
+export interface InlineProcessing {
+  plan: (rows: InboxRow[]) => RowOutcome[];
+  effects: EventEffects;
+  now: Date;
 }
 
 export interface InboxNote {
@@ -225,9 +241,10 @@ export interface Store {
   /**
    * Appends verified raw requests in ONE durable transaction (the ingest group commit). One-time
    * tokens are bound in the same transaction, and a row replaying a token bound to another body is
-   * left out and named in the result.
+   * left out and named in the result. With `inline`, the rows are also processed in that transaction
+   * when the pipeline is caught up.
    */
-  appendInbox(rows: InboxInsert[]): Promise<AppendResult>;
+  appendInbox(rows: InboxInsert[], inline?: InlineProcessing): Promise<AppendResult>;
   getInboxRow(id: string): Promise<InboxRow | null>;
   listInbox(query: InboxQuery): Promise<Page<InboxRow, string>>;
   countInbox(): Promise<InboxCounts>;

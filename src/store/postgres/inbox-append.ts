@@ -38,10 +38,10 @@ async function bindToken(sql: Queryable, row: InboxInsert): Promise<boolean> {
 /** The ingest group commit on PostgreSQL: one statement when no row carries a token, else one transaction. */
 export async function appendInboxRows(sql: Sql, rows: InboxInsert[]): Promise<AppendResult> {
   const replayed: string[] = [];
-  if (rows.length === 0) return { replayed };
+  if (rows.length === 0) return { replayed, processed: null, pending: 0 };
   if (!rows.some((row) => row.oneTimeToken)) {
     await sql`INSERT INTO inbox ${sql(inboxValues(rows))}`;
-    return { replayed };
+    return { replayed, processed: null, pending: rows.length };
   }
   await sql.begin(async (tx) => {
     const kept: InboxInsert[] = [];
@@ -60,5 +60,5 @@ export async function appendInboxRows(sql: Sql, rows: InboxInsert[]): Promise<Ap
         WHERE expires_at <= ${Math.max(...rows.map((row) => row.receivedAt.getTime()))}
         LIMIT ${bound * 2 + 100} FOR UPDATE SKIP LOCKED)`;
   });
-  return { replayed };
+  return { replayed, processed: null, pending: rows.length - replayed.length };
 }

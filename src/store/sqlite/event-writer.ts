@@ -19,7 +19,6 @@ export function processInboxBatch(
   at?: Date,
 ): BatchSummary {
   const summary = emptySummary();
-  const insertEvent = insertEventStatement(db);
   const markProcessed = db.prepare(
     `UPDATE inbox SET status = 'processed', attempts = attempts + 1, error = NULL, notes = ?,
        event_count = ?, duplicate_count = ?, processed_at = ?
@@ -38,38 +37,65 @@ export function processInboxBatch(
     summary.rows = rows.length;
     if (rows.length === 0) return;
     const now = (at ?? new Date()).getTime();
-    const ctx = effectsContext(db, effects, now);
-    const fresh: CanonicalEvent[] = [];
-    for (const outcome of plan(rows)) {
-      if (outcome.kind === 'quarantined') {
-        markQuarantined.run(outcome.error, now, outcome.inboxId);
-        summary.quarantined++;
-        continue;
-      }
-      let inserted = 0;
-      for (const { dedupKey, event } of outcome.events) {
-        if (insertEvent.run(...eventParams(event, dedupKey, outcome.inboxId)).changes !== 1) continue;
-        inserted++;
-        fresh.push(event);
-      }
-      const duplicates = outcome.events.length - inserted;
-      const notes = outcome.notes.length ? JSON.stringify(outcome.notes) : null;
-      markProcessed.run(notes, inserted, duplicates, now, outcome.inboxId);
-      summary.processed++;
-      summary.inserted += inserted;
-      summary.duplicates += duplicates;
-    }
-    // Effects run once the whole batch is stored, so rules that read history see all of it.
-    for (const event of fresh) {
-      applyEffects(db, event, ctx);
-      countInserted(summary, event);
-    }
-    summary.deliveries = insertDeliveries(db, ctx.fanOut, new Date(now));
+    writeOutcomes(db, plan(rows), effectsContext(db, effects, now), summary, {
+      processed: (outcome, notes, inserted, duplicates) =>
+        markProcessed.run(notes, inserted, duplicates, now, outcome.inboxId),
+      quarantined: (outcome) => markQuarantined.run(outcome.error, now, outcome.inboxId),
+    });
   }).immediate();
   return summary;
 }
 
-function effectsContext(
+/** How the outcome of a row is recorded on the row itself: an UPDATE of a pending row, or its INSERT. */
+export interface RowMarks {
+  processed(outcome: ProcessedOutcome, notes: string | null, inserted: number, duplicates: number): void;
+  quarantined(outcome: QuarantinedOutcome): void;
+}
+
+type ProcessedOutcome = Extract<RowOutcome, { kind: 'processed' }>;
+type QuarantinedOutcome = Extract<RowOutcome, { kind: 'quarantined' }>;
+
+/**
+ * Inserts the events of processed rows (each at most once per source and dedup key), marks every
+ * row, then applies the new events' effects and creates their deliveries. Runs inside the caller's
+ * transaction. Effects run once the whole group is stored, so rules that read history see all of it.
+ */
+export function writeOutcomes(
+  db: Database.Database,
+  outcomes: RowOutcome[],
+  ctx: EffectsContext,
+  summary: BatchSummary,
+  marks: RowMarks,
+): void {
+  const insertEvent = insertEventStatement(db);
+  const fresh: CanonicalEvent[] = [];
+  for (const outcome of outcomes) {
+    if (outcome.kind === 'quarantined') {
+      marks.quarantined(outcome);
+      summary.quarantined++;
+      continue;
+    }
+    let inserted = 0;
+    for (const { dedupKey, event } of outcome.events) {
+      if (insertEvent.run(...eventParams(event, dedupKey, outcome.inboxId)).changes !== 1) continue;
+      inserted++;
+      fresh.push(event);
+    }
+    const duplicates = outcome.events.length - inserted;
+    const notes = outcome.notes.length ? JSON.stringify(outcome.notes) : null;
+    marks.processed(outcome, notes, inserted, duplicates);
+    summary.processed++;
+    summary.inserted += inserted;
+    summary.duplicates += duplicates;
+  }
+  for (const event of fresh) {
+    applyEffects(db, event, ctx);
+    countInserted(summary, event);
+  }
+  summary.deliveries = insertDeliveries(db, ctx.fanOut, new Date(ctx.now));
+}
+
+export function effectsContext(
   db: Database.Database,
   effects: EventEffects | undefined,
   now: number,

@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { AppendResult, InboxInsert } from '../store.js';
+import { emptySummary } from '../effects.js';
+import type { AppendResult, InboxInsert, InboxRow, InlineProcessing } from '../store.js';
+import { effectsContext, writeOutcomes } from './event-writer.js';
 
 /**
  * Binding a token keeps the body hash already there unless that binding has expired. One statement,
@@ -20,44 +22,117 @@ const PRUNE_TOKENS = `
   DELETE FROM signature_tokens WHERE (source_id, token) IN (
     SELECT source_id, token FROM signature_tokens WHERE expires_at <= ? LIMIT ?)`;
 
+/** Rows older than the group still waiting for the pipeline: then the group waits too, in order. */
+const ANY_PENDING = "SELECT 1 FROM inbox WHERE status = 'pending' LIMIT 1";
+
 const INSERT_ROW = `
   INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
-/** The ingest group commit on SQLite: one transaction for the whole group. */
-export function appendInboxRows(db: Database.Database, rows: InboxInsert[]): AppendResult {
-  const replayed: string[] = [];
-  if (rows.length === 0) return { replayed };
-  const insert = db.prepare(INSERT_ROW);
+const INSERT_PROCESSED = `
+  INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body,
+                     status, attempts, notes, event_count, duplicate_count, processed_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'processed', 1, ?, ?, ?, ?)`;
+
+function rowParams(row: InboxInsert) {
+  return [
+    row.id,
+    row.sourceId,
+    row.provider,
+    row.receivedAt.getTime(),
+    row.method,
+    row.path,
+    row.query,
+    JSON.stringify(row.headers),
+    row.body,
+  ] as const;
+}
+
+/** The row as the pipeline would have claimed it. */
+function pendingRow(row: InboxInsert): InboxRow {
+  const { oneTimeToken: _, ...stored } = row;
+  return {
+    ...stored,
+    status: 'pending',
+    attempts: 0,
+    error: null,
+    notes: [],
+    eventCount: 0,
+    duplicateCount: 0,
+    processedAt: null,
+  };
+}
+
+/** Binds the rows' one-time tokens; returns the rows to store and the ids of those that replay one. */
+function bindTokens(db: Database.Database, rows: InboxInsert[]): { kept: InboxInsert[]; replayed: string[] } {
   const bind = db.prepare<unknown[], { body_hash: string }>(BIND_TOKEN);
-  db.transaction(() => {
-    let bound = 0;
-    let latest = 0;
-    for (const row of rows) {
-      const now = row.receivedAt.getTime();
-      latest = Math.max(latest, now);
-      if (row.oneTimeToken) {
-        const { token, bodyHash, expiresAt } = row.oneTimeToken;
-        const kept = bind.get(row.sourceId, token, bodyHash, expiresAt.getTime(), now, now);
-        bound++;
-        if (kept?.body_hash !== bodyHash) {
-          replayed.push(row.id);
-          continue;
-        }
+  const kept: InboxInsert[] = [];
+  const replayed: string[] = [];
+  let bound = 0;
+  let latest = 0;
+  for (const row of rows) {
+    const now = row.receivedAt.getTime();
+    latest = Math.max(latest, now);
+    if (row.oneTimeToken) {
+      const { token, bodyHash, expiresAt } = row.oneTimeToken;
+      const held = bind.get(row.sourceId, token, bodyHash, expiresAt.getTime(), now, now);
+      bound++;
+      if (held?.body_hash !== bodyHash) {
+        replayed.push(row.id);
+        continue;
       }
-      insert.run(
-        row.id,
-        row.sourceId,
-        row.provider,
-        now,
-        row.method,
-        row.path,
-        row.query,
-        JSON.stringify(row.headers),
-        row.body,
-      );
     }
-    if (bound > 0) db.prepare(PRUNE_TOKENS).run(latest, bound * 2 + 100);
-  })();
-  return { replayed };
+    kept.push(row);
+  }
+  if (bound > 0) db.prepare(PRUNE_TOKENS).run(latest, bound * 2 + 100);
+  return { kept, replayed };
+}
+
+/**
+ * The ingest group commit on SQLite: one transaction for the whole group, which also processes the
+ * rows when `inline` is given and no older row is pending.
+ */
+export function appendInboxRows(
+  db: Database.Database,
+  rows: InboxInsert[],
+  inline?: InlineProcessing,
+): AppendResult {
+  const result: AppendResult = { replayed: [], processed: null, pending: 0 };
+  if (rows.length === 0) return result;
+  const insertPending = db.prepare(INSERT_ROW);
+  db.transaction(() => {
+    const { kept, replayed } = bindTokens(db, rows);
+    result.replayed = replayed;
+    const caughtUp = inline && kept.length > 0 && !db.prepare(ANY_PENDING).get();
+    if (!caughtUp) {
+      for (const row of kept) insertPending.run(...rowParams(row));
+      result.pending = kept.length;
+      return;
+    }
+    const byId = new Map(kept.map((row) => [row.id, row]));
+    const outcomes = inline.plan(kept.map(pendingRow));
+    const processed = outcomes.filter((outcome) => outcome.kind === 'processed');
+    // What the plan could not process goes the usual way: pending, for the pipeline to retry or
+    // quarantine (a parser bug must never refuse a verified request).
+    for (const outcome of outcomes) {
+      const row = byId.get(outcome.inboxId);
+      if (outcome.kind === 'processed' || !row) continue;
+      insertPending.run(...rowParams(row));
+      result.pending++;
+    }
+    if (processed.length === 0) return;
+    const summary = emptySummary();
+    summary.rows = processed.length;
+    const now = inline.now.getTime();
+    const insertProcessed = db.prepare(INSERT_PROCESSED);
+    writeOutcomes(db, processed, effectsContext(db, inline.effects, now), summary, {
+      processed: (outcome, notes, inserted, duplicates) => {
+        const row = byId.get(outcome.inboxId);
+        if (row) insertProcessed.run(...rowParams(row), notes, inserted, duplicates, now);
+      },
+      quarantined: () => {},
+    });
+    result.processed = summary;
+  }).immediate();
+  return result;
 }

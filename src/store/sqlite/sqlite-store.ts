@@ -26,6 +26,7 @@ import type {
   InboxInsert,
   InboxQuery,
   InboxRow,
+  InlineProcessing,
   NewDelivery,
   OperationalCounts,
   Page,
@@ -187,8 +188,8 @@ export class SqliteStore implements Store {
     return sources.deleteSource(this.db, id, now);
   }
 
-  async appendInbox(rows: InboxInsert[]): Promise<AppendResult> {
-    return appendInboxRows(this.db, rows);
+  async appendInbox(rows: InboxInsert[], inline?: InlineProcessing): Promise<AppendResult> {
+    return appendInboxRows(this.db, rows, inline);
   }
 
   async getInboxRow(id: string): Promise<InboxRow | null> {
