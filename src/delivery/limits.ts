@@ -21,6 +21,16 @@ export class EndpointLimits {
     return Math.min(free, Math.floor(this.refill(endpoint, nowMs).tokens));
   }
 
+  /** Attempts to this endpoint in flight. */
+  inflightOf(endpointId: string): number {
+    return this.inflight.get(endpointId) ?? 0;
+  }
+
+  /** The endpoints with attempts in flight, and how many each. */
+  busy(): ReadonlyMap<string, number> {
+    return this.inflight;
+  }
+
   take(endpoint: EndpointRecord, nowMs: number): void {
     this.inflight.set(endpoint.id, (this.inflight.get(endpoint.id) ?? 0) + 1);
     if (endpoint.rateLimit !== null) this.refill(endpoint, nowMs).tokens -= 1;

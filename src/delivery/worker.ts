@@ -10,6 +10,7 @@ import type {
   EndpointTransition,
   Store,
 } from '../store/store.js';
+import { type Contender, fairSlots } from './fair-share.js';
 import type { DeliveryRequest, DeliveryResponse } from './http-client.js';
 import { EndpointLimits } from './limits.js';
 import { type AttemptOutcome, nextAttempt, type RetryPolicy, shouldAutoDisable } from './schedule.js';
@@ -45,8 +46,9 @@ const SNIPPET_MAX = 1024;
 
 /**
  * Claims due deliveries under a lease, sends them, and records each attempt with its outcome.
- * Every endpoint has its own concurrency cap and rate limit, so a slow or rate-limited endpoint
- * holds only its own slots and never the others'. Results are written in small groups.
+ * Every endpoint has its own concurrency cap and rate limit, and the pool is divided fairly among
+ * the endpoints with work, with a part kept free for the next one: a slow or stuck endpoint holds
+ * only its own slots and never the others'. Results are written in small groups.
  */
 export class DeliveryWorker {
   private readonly o: Required<
@@ -129,17 +131,28 @@ export class DeliveryWorker {
     }
   }
 
-  /** Claims what is due now and starts sending it; returns how many were started. */
+  /**
+   * Claims what is due now and can start now, and starts sending it; returns how many were started.
+   * The pool is shared fairly (fair-share.ts): no endpoint takes more than its part while others have
+   * due work, and a part of the pool stays free for the next endpoint that has work, so endpoints
+   * whose attempts hang cannot take every slot.
+   */
   async dispatch(): Promise<number> {
-    const free = this.o.concurrency - this.inflight.size;
+    const pool = this.o.concurrency;
+    const free = pool - this.inflight.size;
     if (free <= 0) return 0;
     const now = this.o.now();
+    const nowMs = now.getTime();
+    let grants = new Map<string, number>();
     const claimed = await this.o.store.claimDueDeliveries({
       owner: this.owner,
       now,
       leaseMs: this.o.timeoutMs + 30_000,
       limit: free,
-      slots: (endpoint) => this.limits.slots(endpoint, now.getTime()),
+      plan: (due) => {
+        grants = fairSlots(pool, this.contenders(due, nowMs), this.o.random);
+      },
+      slots: (endpoint) => grants.get(endpoint.id) ?? 0,
     });
     for (const item of claimed) {
       this.limits.take(item.endpoint, now.getTime());
@@ -151,6 +164,20 @@ export class DeliveryWorker {
       this.inflight.add(task);
     }
     return claimed.length;
+  }
+
+  /** The endpoints with due deliveries and those with attempts in flight here. */
+  private contenders(due: readonly EndpointRecord[], nowMs: number): Contender[] {
+    const contenders: Contender[] = due.map((endpoint) => ({
+      endpointId: endpoint.id,
+      inflight: this.limits.inflightOf(endpoint.id),
+      room: this.limits.slots(endpoint, nowMs),
+    }));
+    const seen = new Set(due.map((endpoint) => endpoint.id));
+    for (const [endpointId, inflight] of this.limits.busy()) {
+      if (!seen.has(endpointId)) contenders.push({ endpointId, inflight, room: 0 });
+    }
+    return contenders;
   }
 
   private async run(): Promise<void> {

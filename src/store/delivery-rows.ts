@@ -166,3 +166,12 @@ export function whyNotRetried(row: RetryRefusal | undefined): RetryResult {
   // the delivery exists, and "in flight, try again" is the true answer for the moment it was asked.
   return 'in_flight';
 }
+
+/** Shuffles in place (Fisher–Yates): claims visit endpoints in random order, so no backlog always goes first. */
+export function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}

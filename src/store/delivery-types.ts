@@ -1,4 +1,5 @@
 import type { CanonicalEvent } from '../events.js';
+import type { ClaimOptions } from './store.js';
 
 /** Domain records of the delivery half, as the Store reads and writes them. */
 
@@ -76,6 +77,16 @@ export interface NewDelivery {
   /** Only for events that are not stored (test sends). */
   payload?: string;
   nextAttemptAt: Date;
+}
+
+/**
+ * One claim of due deliveries. The store finds the active endpoints that have due deliveries no live
+ * lease holds, hands them to `plan` once (the worker divides its pool among them and the endpoints
+ * it has attempts in flight to), then asks `slots` for each of them only, and claims at most that
+ * many of each — oldest due first within an endpoint, round-robin across endpoints, `limit` in all.
+ */
+export interface FairClaimOptions extends ClaimOptions {
+  plan?: (due: readonly EndpointRecord[]) => void;
 }
 
 /** A delivery claimed under a lease, with what the worker needs to send it. */

@@ -8,6 +8,7 @@ import type {
   EndpointPatch,
   EndpointRecord,
   EndpointTransition,
+  FairClaimOptions,
   NewDelivery,
   RecordOptions,
   ReplayRecord,
@@ -308,7 +309,7 @@ export interface Store {
 
   /** Inserts deliveries, skipping existing ones (same event, endpoint and dedupe); returns how many. */
   createDeliveries(deliveries: NewDelivery[], now: Date): Promise<number>;
-  claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]>;
+  claimDueDeliveries(options: FairClaimOptions): Promise<ClaimedDelivery[]>;
   releaseDeliveries(items: Array<{ id: string; owner: string; notBefore: Date }>): Promise<void>;
   /** Frees every lease (only for single-node stores, at start, after a crash). */
   releaseAllLeases(): Promise<number>;

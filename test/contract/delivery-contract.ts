@@ -7,11 +7,11 @@ import type {
   AttemptResult,
   BatchSummary,
   ClaimedDelivery,
-  ClaimOptions,
   DeliveryRecord,
   DeliveryStatus,
   EndpointPatch,
   EndpointRecord,
+  FairClaimOptions,
   InboxInsert,
   InboxRow,
   NewDelivery,
@@ -131,7 +131,7 @@ function claim(
   store: Store,
   owner: string,
   now: Date,
-  options: Partial<Pick<ClaimOptions, 'limit' | 'leaseMs' | 'slots'>> = {},
+  options: Partial<Pick<FairClaimOptions, 'limit' | 'leaseMs' | 'slots' | 'plan'>> = {},
 ): Promise<ClaimedDelivery[]> {
   return store.claimDueDeliveries({
     owner,
@@ -139,6 +139,7 @@ function claim(
     leaseMs: options.leaseMs ?? LEASE,
     limit: options.limit ?? 100,
     slots: options.slots ?? (() => 100),
+    ...(options.plan && { plan: options.plan }),
   });
 }
 
@@ -687,6 +688,120 @@ export function runDeliveryContract(name: string, makeStore: MakeStore): void {
         expect(typeof item.payload).toBe('string');
         expect(JSON.parse(item.payload)).toStrictEqual(event);
         expect(JSON.parse(item.payload)).toStrictEqual(await store.getEvent(event.id));
+      });
+
+      it('hands plan, once and before any slots call, exactly the active endpoints with due deliveries nobody holds', async () => {
+        const due = await addEndpoint({ description: 'due' });
+        const later = await addEndpoint({ description: 'due later' });
+        const held = await addEndpoint({ description: 'every due delivery leased' });
+        const paused = await addEndpoint({ status: 'paused' });
+        const disabled = await addEndpoint({ status: 'disabled', statusReason: 'HTTP 410 Gone' });
+        const deleted = await addEndpoint({ description: 'deleted' });
+        await addEndpoint({ description: 'nothing at all' });
+        const events = await addEvents([{}, {}]);
+        await store.createDeliveries(
+          [
+            ...events.map((e) => newDelivery(e.id, due.id)),
+            newDelivery(events[0]!.id, later.id, { nextAttemptAt: at(MINUTE) }),
+            newDelivery(events[0]!.id, held.id),
+            ...[paused, disabled, deleted].map((e) => newDelivery(events[0]!.id, e.id)),
+          ],
+          at(0),
+        );
+        await store.deleteEndpoint(deleted.id, at(0));
+        // Another worker holds the only due delivery of `held`.
+        const taken = await claim(store, 'worker-b', at(0), {
+          slots: (endpoint) => (endpoint.id === held.id ? 1 : 0),
+        });
+        expect(taken.map((item) => item.endpoint.id)).toEqual([held.id]);
+
+        const calls: string[] = [];
+        const planned: EndpointRecord[][] = [];
+        const claimed = await claim(store, 'worker-a', at(0), {
+          plan: (endpoints) => {
+            calls.push('plan');
+            planned.push([...endpoints]);
+          },
+          slots: (endpoint) => {
+            calls.push(`slots ${endpoint.id}`);
+            return 100;
+          },
+        });
+        expect(calls).toEqual(['plan', `slots ${due.id}`]);
+        expect(planned).toEqual([[await store.getEndpoint(due.id)]]);
+        expect(claimedIds(claimed)).toHaveLength(2);
+        expect(claimed.every((item) => item.endpoint.id === due.id)).toBe(true);
+
+        // Once the leases expire and `later` is due, all three are planned; with nothing due, plan([]).
+        const after: string[][] = [];
+        await claim(store, 'worker-a', at(LEASE + 1), {
+          plan: (endpoints) => after.push(endpoints.map((e) => e.id).sort()),
+        });
+        expect(after).toEqual([[due.id, later.id, held.id].sort()]);
+        await claim(store, 'worker-a', at(LEASE + 2), {
+          plan: (endpoints) => after.push(endpoints.map((e) => e.id)),
+        });
+        expect(after[1]).toEqual([]);
+      });
+
+      it('claims round-robin across endpoints when the limit is short: one of each endpoint before a second of any', async () => {
+        const endpoints = [await addEndpoint(), await addEndpoint(), await addEndpoint()];
+        const events = await addEvents(Array.from({ length: 5 }, () => ({})));
+        await store.createDeliveries(
+          events.flatMap((e) => endpoints.map((endpoint) => newDelivery(e.id, endpoint.id))),
+          at(0),
+        );
+        for (const limit of [3, 6]) {
+          const claimed = await claim(store, `worker-${limit}`, at(0), { limit, slots: () => 5 });
+          const per = endpoints.map(
+            (endpoint) => claimed.filter((i) => i.endpoint.id === endpoint.id).length,
+          );
+          expect(per).toEqual(endpoints.map(() => limit / 3));
+        }
+        // 9 of 15 are leased now; each endpoint has 2 left.
+        const rest = await claim(store, 'worker-z', at(0), { limit: 100, slots: () => 5 });
+        expect(rest).toHaveLength(6);
+      });
+
+      it("claims an endpoint's oldest due deliveries first, whatever order they were created in", async () => {
+        const endpoint = await addEndpoint();
+        const events = await addEvents([{}, {}, {}, {}]);
+        const deliveries = events.map((e, i) =>
+          newDelivery(e.id, endpoint.id, { nextAttemptAt: at(-[1, 4, 2, 3][i]! * SECOND) }),
+        );
+        await store.createDeliveries(deliveries, at(0));
+        const first = await claim(store, 'worker-a', at(0), { slots: () => 2 });
+        expect(claimedIds(first)).toEqual([deliveries[1]!.id, deliveries[3]!.id].sort());
+        const second = await claim(store, 'worker-a', at(0), { slots: () => 2 });
+        expect(claimedIds(second)).toEqual([deliveries[2]!.id, deliveries[0]!.id].sort());
+      });
+
+      it('owners claiming at the same time with per-endpoint quotas never get the same delivery and miss none', async () => {
+        const endpoints = await Promise.all(Array.from({ length: 4 }, () => addEndpoint()));
+        const events = await addEvents(Array.from({ length: 10 }, () => ({})));
+        await store.createDeliveries(
+          events.flatMap((e) => endpoints.map((endpoint) => newDelivery(e.id, endpoint.id))),
+          at(0),
+        );
+        const owners = ['worker-a', 'worker-b', 'worker-c'];
+        const seen: string[] = [];
+        for (let round = 0; round < 10 && seen.length < 40; round++) {
+          const batches = await Promise.all(
+            owners.map((owner) =>
+              claim(store, owner, at(0), {
+                limit: 7,
+                slots: () => 3,
+                plan: () => undefined,
+              }),
+            ),
+          );
+          for (const batch of batches) {
+            expect(batch.length).toBeLessThanOrEqual(7);
+            seen.push(...claimedIds(batch));
+          }
+        }
+        expect(new Set(seen).size).toBe(seen.length);
+        expect(seen).toHaveLength(40);
       });
 
       it('two owners claiming at the same time never get the same delivery', async () => {

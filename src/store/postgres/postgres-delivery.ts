@@ -12,6 +12,7 @@ import {
   type RetryRefusal,
   replayFrom,
   secretsToJson,
+  shuffle,
   whyNotRetried,
 } from '../delivery-rows.js';
 import type {
@@ -23,13 +24,14 @@ import type {
   EndpointPatch,
   EndpointRecord,
   EndpointTransition,
+  FairClaimOptions,
   NewDelivery,
   RecordOptions,
   ReplayRecord,
   ReplaySelect,
   RetryResult,
 } from '../delivery-types.js';
-import type { AttemptSample, ClaimOptions, Page } from '../store.js';
+import type { AttemptSample, Page } from '../store.js';
 import { parameterChunks, type Queryable, type Tx } from './connection.js';
 
 /** The delivery half of the PostgreSQL store; same semantics as src/store/sqlite/delivery-store.ts. */
@@ -143,48 +145,69 @@ interface ClaimRow extends DeliveryRow {
   body: string | null;
 }
 
+const TEXT = 25;
+const INT4 = 23;
+
 /**
- * Claims due deliveries of active endpoints, at most `slots(endpoint)` each, with FOR UPDATE SKIP
- * LOCKED so concurrent nodes never take the same row; endpoints are visited in random order.
+ * Claims due deliveries (FairClaimOptions) in two statements: the active endpoints with due, unleased
+ * deliveries (one probe each on deliveries_endpoint_due) go to `plan`; then one statement takes at
+ * most `slots(endpoint)` of each, oldest due first, FOR UPDATE SKIP LOCKED so concurrent nodes never
+ * take the same row, round-robin across the endpoints (in random order) until `limit`, and leases them.
  */
-export async function claimDue(tx: Tx, options: ClaimOptions): Promise<ClaimedDelivery[]> {
+export async function claimDue(tx: Tx, options: FairClaimOptions): Promise<ClaimedDelivery[]> {
   const now = options.now.getTime();
-  const endpoints = (
-    await tx<EndpointRow[]>`SELECT * FROM endpoints WHERE deleted_at IS NULL AND status = 'active'`
-  ).map(endpointFrom);
-  for (let i = endpoints.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [endpoints[i], endpoints[j]] = [endpoints[j] as EndpointRecord, endpoints[i] as EndpointRecord];
-  }
-  const claimed: ClaimedDelivery[] = [];
-  let remaining = options.limit;
-  for (const endpoint of endpoints) {
-    if (remaining <= 0) break;
-    const slots = Math.min(remaining, options.slots(endpoint));
-    if (slots <= 0) continue;
-    const rows = await tx<ClaimRow[]>`
-      WITH picked AS (
-        SELECT id FROM deliveries
-        WHERE endpoint_id = ${endpoint.id} AND status = 'pending' AND next_attempt_at <= ${now}
+  if (options.limit <= 0) return [];
+  const rows = await tx<EndpointRow[]>`
+    SELECT e.* FROM endpoints e
+    WHERE e.deleted_at IS NULL AND e.status = 'active'
+      AND EXISTS (SELECT 1 FROM deliveries d
+        WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= ${now}
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at < ${now}))`;
+  const due = shuffle(rows.map(endpointFrom));
+  options.plan?.(due);
+  const quotas = due
+    .map((endpoint) => ({ endpoint, slots: Math.min(options.limit, options.slots(endpoint)) }))
+    .filter((q) => q.slots > 0);
+  if (quotas.length === 0) return [];
+  const byId = new Map(quotas.map((q) => [q.endpoint.id, q.endpoint]));
+  const ids = tx.array(
+    quotas.map((q) => q.endpoint.id),
+    TEXT,
+  );
+  const counts = tx.array(
+    quotas.map((q) => q.slots),
+    INT4,
+  );
+  const leased = await tx<ClaimRow[]>`
+    WITH quota AS (
+      SELECT * FROM unnest(${ids}::text[], ${counts}::int[]) WITH ORDINALITY AS q (endpoint_id, slots, turn)
+    ), candidate AS (
+      SELECT c.id, q.turn, row_number() OVER (PARTITION BY q.endpoint_id ORDER BY c.next_attempt_at, c.id) AS rank
+      FROM quota q CROSS JOIN LATERAL (
+        SELECT id, next_attempt_at FROM deliveries
+        WHERE endpoint_id = q.endpoint_id AND status = 'pending' AND next_attempt_at <= ${now}
           AND (lease_expires_at IS NULL OR lease_expires_at < ${now})
-        ORDER BY next_attempt_at LIMIT ${slots}
+        ORDER BY next_attempt_at LIMIT q.slots
         FOR UPDATE SKIP LOCKED
-      )
-      UPDATE deliveries d SET lease_owner = ${options.owner}, lease_expires_at = ${now + options.leaseMs}
-      FROM picked WHERE d.id = picked.id
-      RETURNING d.*, (SELECT e.body FROM events e WHERE e.id = d.event_id) AS body`;
-    for (const row of rows) {
-      const payload = row.payload ?? row.body;
-      if (payload === null) {
-        await tx`
-          UPDATE deliveries SET status = 'failed', last_error = 'event no longer stored', next_attempt_at = NULL,
-            lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}, completed_at = ${now}
-          WHERE id = ${row.id}`;
-        continue;
-      }
-      claimed.push({ delivery: deliveryFrom(row), endpoint, payload, leaseOwner: options.owner });
-      remaining--;
+      ) c
+    ), picked AS (
+      SELECT id FROM candidate ORDER BY rank, turn LIMIT ${options.limit}
+    )
+    UPDATE deliveries d SET lease_owner = ${options.owner}, lease_expires_at = ${now + options.leaseMs}
+    FROM picked WHERE d.id = picked.id
+    RETURNING d.*, (SELECT e.body FROM events e WHERE e.id = d.event_id) AS body`;
+  const claimed: ClaimedDelivery[] = [];
+  for (const row of leased) {
+    const payload = row.payload ?? row.body;
+    if (payload === null) {
+      await tx`
+        UPDATE deliveries SET status = 'failed', last_error = 'event no longer stored', next_attempt_at = NULL,
+          lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}, completed_at = ${now}
+        WHERE id = ${row.id}`;
+      continue;
     }
+    const endpoint = byId.get(row.endpoint_id) as EndpointRecord;
+    claimed.push({ delivery: deliveryFrom(row), endpoint, payload, leaseOwner: options.owner });
   }
   return claimed;
 }

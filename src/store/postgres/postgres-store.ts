@@ -20,10 +20,10 @@ import type {
   AppendResult,
   AttemptSample,
   BatchSummary,
-  ClaimOptions,
   EventCursor,
   EventEffects,
   EventQuery,
+  FairClaimOptions,
   HourBucket,
   InboxCounts,
   InboxInsert,
@@ -310,7 +310,7 @@ export class PostgresStore implements Store {
     return this.sql.begin((tx) => delivery.insertDeliveries(tx, deliveries, now)) as Promise<number>;
   }
 
-  claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+  claimDueDeliveries(options: FairClaimOptions): Promise<ClaimedDelivery[]> {
     return this.sql.begin((tx) => delivery.claimDue(tx, options)) as Promise<ClaimedDelivery[]>;
   }
 

@@ -13,6 +13,7 @@ import {
   type RetryRefusal,
   replayFrom,
   secretsToJson,
+  shuffle,
   whyNotRetried,
 } from '../delivery-rows.js';
 import type {
@@ -24,13 +25,14 @@ import type {
   EndpointPatch,
   EndpointRecord,
   EndpointTransition,
+  FairClaimOptions,
   NewDelivery,
   RecordOptions,
   ReplayRecord,
   ReplaySelect,
   RetryResult,
 } from '../delivery-types.js';
-import type { AttemptSample, ClaimOptions, Page } from '../store.js';
+import type { AttemptSample, Page } from '../store.js';
 import { Filters } from './filters.js';
 
 export const DEFAULT_RECORD_OPTIONS: RecordOptions = { failingAfter: 5 };
@@ -172,25 +174,37 @@ interface ClaimRow extends DeliveryRow {
 }
 
 /**
- * Claims due deliveries of active endpoints, at most `slots(endpoint)` per endpoint, by setting a
- * lease. Endpoints are visited in random order so no endpoint's backlog always goes first.
+ * Claims due deliveries (FairClaimOptions): the active endpoints with due, unleased deliveries go to
+ * `plan`, then each gets at most `slots(endpoint)`, oldest due first, taken round-robin across the
+ * endpoints (in random order, so no endpoint's backlog always goes first) until `limit`.
  */
-export function claimDue(db: Database.Database, options: ClaimOptions): ClaimedDelivery[] {
+export function claimDue(db: Database.Database, options: FairClaimOptions): ClaimedDelivery[] {
   const now = options.now.getTime();
-  const endpoints = db
-    .prepare<[], EndpointRow>("SELECT * FROM endpoints WHERE deleted_at IS NULL AND status = 'active'")
-    .all()
+  if (options.limit <= 0) return [];
+  // One probe per active endpoint on deliveries_endpoint_due; it stops at the first unleased due row.
+  const due = db
+    .prepare<[number, number], EndpointRow>(
+      `SELECT e.* FROM endpoints e
+       WHERE e.deleted_at IS NULL AND e.status = 'active'
+         AND EXISTS (SELECT 1 FROM deliveries d
+           WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= ?
+             AND (d.lease_expires_at IS NULL OR d.lease_expires_at < ?))`,
+    )
+    .all(now, now)
     .map(endpointFrom);
-  for (let i = endpoints.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [endpoints[i], endpoints[j]] = [endpoints[j] as EndpointRecord, endpoints[i] as EndpointRecord];
-  }
+  shuffle(due);
+  options.plan?.(due);
   const pick = db.prepare<[string, number, number, number], { id: string }>(
     `SELECT id FROM deliveries
      WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at <= ?
        AND (lease_expires_at IS NULL OR lease_expires_at < ?)
      ORDER BY next_attempt_at LIMIT ?`,
   );
+  const queues: Array<{ endpoint: EndpointRecord; ids: string[] }> = [];
+  for (const endpoint of due) {
+    const slots = Math.min(options.limit, options.slots(endpoint));
+    if (slots > 0) queues.push({ endpoint, ids: pick.all(endpoint.id, now, now, slots).map((r) => r.id) });
+  }
   const lease = db.prepare(
     `UPDATE deliveries SET lease_owner = ?, lease_expires_at = ? WHERE id = ? AND status = 'pending'
        AND (lease_expires_at IS NULL OR lease_expires_at < ?)`,
@@ -199,25 +213,35 @@ export function claimDue(db: Database.Database, options: ClaimOptions): ClaimedD
     `SELECT d.*, e.body AS body FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?`,
   );
   const claimed: ClaimedDelivery[] = [];
-  let remaining = options.limit;
-  for (const endpoint of endpoints) {
-    if (remaining <= 0) break;
-    const slots = Math.min(remaining, options.slots(endpoint));
-    if (slots <= 0) continue;
-    for (const { id } of pick.all(endpoint.id, now, now, slots)) {
-      if (lease.run(options.owner, now + options.leaseMs, id, now).changes === 0) continue;
-      const row = load.get(id);
-      if (!row) continue;
-      const payload = row.payload ?? row.body;
-      if (payload === null) {
-        failMissingEvent(db, id, now);
-        continue;
-      }
-      claimed.push({ delivery: deliveryFrom(row), endpoint, payload, leaseOwner: options.owner });
-      remaining--;
+  for (const { endpoint, id } of roundRobin(queues)) {
+    if (claimed.length >= options.limit) break;
+    if (lease.run(options.owner, now + options.leaseMs, id, now).changes === 0) continue;
+    const row = load.get(id);
+    if (!row) continue;
+    const payload = row.payload ?? row.body;
+    if (payload === null) {
+      failMissingEvent(db, id, now);
+      continue;
     }
+    claimed.push({ delivery: deliveryFrom(row), endpoint, payload, leaseOwner: options.owner });
   }
   return claimed;
+}
+
+/** The first id of every queue, then the second of every queue, and so on. */
+function* roundRobin(
+  queues: ReadonlyArray<{ endpoint: EndpointRecord; ids: readonly string[] }>,
+): Generator<{ endpoint: EndpointRecord; id: string }> {
+  for (let rank = 0; ; rank++) {
+    let any = false;
+    for (const { endpoint, ids } of queues) {
+      const id = ids[rank];
+      if (id === undefined) continue;
+      any = true;
+      yield { endpoint, id };
+    }
+    if (!any) return;
+  }
 }
 
 function failMissingEvent(db: Database.Database, id: string, now: number): void {

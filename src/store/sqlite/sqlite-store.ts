@@ -12,7 +12,6 @@ import type {
   AttemptSample,
   BatchSummary,
   ClaimedDelivery,
-  ClaimOptions,
   DeliveryQuery,
   DeliveryRecord,
   EndpointPatch,
@@ -21,6 +20,7 @@ import type {
   EventCursor,
   EventEffects,
   EventQuery,
+  FairClaimOptions,
   HourBucket,
   InboxCounts,
   InboxInsert,
@@ -362,7 +362,7 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => insertDeliveries(this.db, deliveries, now)).immediate();
   }
 
-  async claimDueDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+  async claimDueDeliveries(options: FairClaimOptions): Promise<ClaimedDelivery[]> {
     return this.relaxed(() => this.db.transaction(() => claimDue(this.db, options)).immediate());
   }
 
