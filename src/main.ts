@@ -77,8 +77,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger.child({ area: 'monitor' }),
     { ...DEFAULT_SILENCE_POLICY, minSilenceMs: config.silenceMinMs },
   );
-  // The server keeps the store for reads and API writes. With SQLite, hot ingest commits go through
-  // the pipeline thread, which owns the write path; PostgreSQL takes them directly (async I/O).
+  // The server keeps the store for reads and API writes. Ingest commits go through the pipeline thread,
+  // which processes each group in its commit when it is caught up (PipelineRunner.append). With SQLite
+  // that thread owns the write path; with PostgreSQL it also keeps a transaction that fails when the
+  // connection drops from taking the server down: an error there restarts the thread instead.
   const { server } = await build({
     config,
     store,
@@ -87,7 +89,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     wakeDelivery: () => delivery.wake(),
     metrics,
     sourceMonitor: monitor,
-    ...(store.capabilities.blockingWrites && { appendInbox: (rows) => pipeline.appendInbox(rows) }),
+    appendInbox: (rows) => pipeline.appendInbox(rows),
   });
   // MAILHOOK_CONFIG: sources and endpoints as code, applied before anything runs or listens.
   await applyConfigFile({ env: process.env, server, store, logger: logger.child({ area: 'config-file' }) });

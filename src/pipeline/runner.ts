@@ -13,6 +13,7 @@ import type {
 import { BatchSizer, type BatchSizing } from './batch-sizer.js';
 import { pipelineEffects } from './effects.js';
 import { FailureIsolation } from './failure-isolation.js';
+import { appendProcessing } from './inline-append.js';
 import { processRow, processRows } from './process-row.js';
 
 export interface PipelineOptions {
@@ -94,37 +95,27 @@ export class PipelineRunner {
   }
 
   /**
-   * Commits an ingest group, processed in the same transaction when this runner is running, healthy
-   * and caught up (the store checks that no older row is pending). If that transaction fails, the
-   * rows are committed pending instead, so the request is acknowledged and the pipeline's own
-   * retries and quarantine deal with whatever failed.
+   * Commits an ingest group, processed in the same transaction (see appendProcessing) while this runner
+   * is running and not isolating a failed batch; otherwise pending, for the loop.
    */
   async append(rows: InboxInsert[]): Promise<{ replayed: string[] }> {
     this.noteIngest();
-    if (!this.running || this.isolation.active) return this.appendPending(rows);
-    let result: AppendResult;
-    try {
-      result = await this.store.appendInbox(rows, {
-        plan: processRows,
-        effects: this.effects,
-        now: this.now(),
-      });
-    } catch (err) {
-      this.logger.warn({ err, rows: rows.length }, 'inline processing failed; the rows go to the pipeline');
-      return this.appendPending(rows);
+    if (!this.running || this.isolation.active) {
+      const result = await this.store.appendInbox(rows);
+      this.wake();
+      return result;
     }
-    if (result.processed) {
-      addBatch(this.totals, result.processed);
-      this.onBatch?.(result.processed);
-    }
-    if (result.pending > 0) this.wake();
-    return result;
-  }
-
-  private async appendPending(rows: InboxInsert[]): Promise<{ replayed: string[] }> {
-    const result = await this.store.appendInbox(rows);
-    this.wake();
-    return result;
+    return appendProcessing(rows, {
+      store: this.store,
+      effects: this.effects,
+      now: this.now,
+      logger: this.logger,
+      onProcessed: (summary) => {
+        addBatch(this.totals, summary);
+        this.onBatch?.(summary);
+      },
+      onPending: () => this.wake(),
+    });
   }
 
   /** Processes one batch; exported for the CLI and tests. */

@@ -1,4 +1,5 @@
 import type {
+  InboxInsert,
   InboxNote,
   InboxRow,
   InboxStatus,
@@ -86,6 +87,21 @@ export interface SuppressionRow {
   event_id: string | null;
   source_id: string | null;
   created_at: number;
+}
+
+/** A row the ingest path is about to store, as the pipeline would claim it (for inline processing). */
+export function pendingRowOf(row: InboxInsert): InboxRow {
+  const { oneTimeToken: _, ...stored } = row;
+  return {
+    ...stored,
+    status: 'pending',
+    attempts: 0,
+    error: null,
+    notes: [],
+    eventCount: 0,
+    duplicateCount: 0,
+    processedAt: null,
+  };
 }
 
 export function suppressionFrom(row: SuppressionRow): SuppressionEntry {

@@ -1,6 +1,7 @@
 import { describe, it } from 'vitest';
 import { dropSchema, postgresAvailable, postgresStore, testSchema } from '../helpers/postgres.js';
 import { runDeliveryContract } from './delivery-contract.js';
+import { runInlineContract } from './inline-contract.js';
 import { runInsightsContract } from './insights-contract.js';
 import { runKeysContract } from './keys-contract.js';
 import { type MakeStore, runStoreContract } from './store-contract.js';
@@ -23,6 +24,7 @@ if (await postgresAvailable()) {
   runDeliveryContract('PostgresStore', makePostgresStore);
   runInsightsContract('PostgresStore', makePostgresStore);
   runKeysContract('PostgresStore', makePostgresStore);
+  runInlineContract('PostgresStore', makePostgresStore);
 } else {
   describe('PostgresStore', () => {
     it.skip('needs PostgreSQL at MAILHOOK_TEST_DATABASE_URL (never skipped in CI)', () => {});

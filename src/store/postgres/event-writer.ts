@@ -30,61 +30,76 @@ export async function processInboxBatch(
     summary.rows = rows.length;
     if (rows.length === 0) return;
     const now = (at ?? new Date()).getTime();
-    const outcomes = plan(rows);
-    const candidates = outcomes.flatMap((o) =>
-      o.kind === 'processed' ? o.events.map((e) => ({ inboxId: o.inboxId, ...e })) : [],
-    );
-    const insertedIds = new Set<string>();
-    const values = candidates.map(({ inboxId, dedupKey, event }) => eventRow(event, dedupKey, inboxId));
-    for (const chunk of parameterChunks(values)) {
-      const returned = await tx<{ id: string }[]>`
-        INSERT INTO events ${tx(chunk)} ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
-      for (const r of returned) insertedIds.add(r.id);
-    }
-    const ctx = await effectsContext(tx, effects, now);
-    const applied = new Set<string>();
-    for (const { event } of candidates) {
-      if (!insertedIds.has(event.id) || applied.has(event.id)) continue;
-      applied.add(event.id);
-      await applyEffects(tx, event, ctx);
-      countInserted(summary, event);
-    }
-    const marks: InboxMark[] = outcomes.map((outcome) => {
-      if (outcome.kind === 'quarantined') {
-        summary.quarantined++;
-        return {
-          id: outcome.inboxId,
-          status: 'quarantined',
-          error: outcome.error,
-          notes: null,
-          eventCount: 0,
-          duplicateCount: 0,
-        };
-      }
-      // An id counts once even if a plan hands the same event to two rows (the first one wins).
-      const inserted = outcome.events.filter((e) => insertedIds.delete(e.event.id)).length;
-      const duplicates = outcome.events.length - inserted;
-      summary.processed++;
-      summary.inserted += inserted;
-      summary.duplicates += duplicates;
-      const notes = outcome.notes.length ? JSON.stringify(outcome.notes) : null;
-      return {
-        id: outcome.inboxId,
-        status: 'processed',
-        error: null,
-        notes,
-        eventCount: inserted,
-        duplicateCount: duplicates,
-      };
-    });
+    const marks = await writeOutcomes(tx, plan(rows), effects, now, summary);
     await markInbox(tx, marks, now);
-    summary.deliveries = await delivery.insertDeliveries(tx, ctx.fanOut, new Date(now));
   });
   return summary;
 }
 
+/**
+ * Inserts the events of processed rows (each at most once per source and dedup key), applies the new
+ * events' effects and creates their deliveries, inside the caller's transaction; returns what each
+ * row is to be marked with.
+ */
+export async function writeOutcomes(
+  tx: Queryable,
+  outcomes: RowOutcome[],
+  effects: EventEffects | undefined,
+  now: number,
+  summary: BatchSummary,
+): Promise<InboxMark[]> {
+  const candidates = outcomes.flatMap((o) =>
+    o.kind === 'processed' ? o.events.map((e) => ({ inboxId: o.inboxId, ...e })) : [],
+  );
+  const insertedIds = new Set<string>();
+  const values = candidates.map(({ inboxId, dedupKey, event }) => eventRow(event, dedupKey, inboxId));
+  for (const chunk of parameterChunks(values)) {
+    const returned = await tx<{ id: string }[]>`
+      INSERT INTO events ${tx(chunk)} ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
+    for (const r of returned) insertedIds.add(r.id);
+  }
+  const ctx = await effectsContext(tx, effects, now);
+  const applied = new Set<string>();
+  for (const { event } of candidates) {
+    if (!insertedIds.has(event.id) || applied.has(event.id)) continue;
+    applied.add(event.id);
+    await applyEffects(tx, event, ctx);
+    countInserted(summary, event);
+  }
+  const marks: InboxMark[] = outcomes.map((outcome) => {
+    if (outcome.kind === 'quarantined') {
+      summary.quarantined++;
+      return {
+        id: outcome.inboxId,
+        status: 'quarantined',
+        error: outcome.error,
+        notes: null,
+        eventCount: 0,
+        duplicateCount: 0,
+      };
+    }
+    // An id counts once even if a plan hands the same event to two rows (the first one wins).
+    const inserted = outcome.events.filter((e) => insertedIds.delete(e.event.id)).length;
+    const duplicates = outcome.events.length - inserted;
+    summary.processed++;
+    summary.inserted += inserted;
+    summary.duplicates += duplicates;
+    const notes = outcome.notes.length ? JSON.stringify(outcome.notes) : null;
+    return {
+      id: outcome.inboxId,
+      status: 'processed',
+      error: null,
+      notes,
+      eventCount: inserted,
+      duplicateCount: duplicates,
+    };
+  });
+  summary.deliveries = await delivery.insertDeliveries(tx, ctx.fanOut, new Date(now));
+  return marks;
+}
+
 /** What the pipeline decided for one inbox row. */
-interface InboxMark {
+export interface InboxMark {
   id: string;
   status: 'processed' | 'quarantined';
   error: string | null;

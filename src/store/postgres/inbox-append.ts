@@ -1,5 +1,8 @@
-import type { AppendResult, InboxInsert } from '../store.js';
-import type { Queryable, Sql } from './connection.js';
+import { emptySummary } from '../effects.js';
+import { pendingRowOf } from '../rows.js';
+import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
+import { parameterChunks, type Queryable, type Sql } from './connection.js';
+import { type InboxMark, writeOutcomes } from './event-writer.js';
 
 function inboxValues(rows: InboxInsert[]) {
   return rows.map((r) => ({
@@ -35,13 +38,36 @@ async function bindToken(sql: Queryable, row: InboxInsert): Promise<boolean> {
   return kept?.body_hash === claim.bodyHash;
 }
 
-/** The ingest group commit on PostgreSQL: one statement when no row carries a token, else one transaction. */
-export async function appendInboxRows(sql: Sql, rows: InboxInsert[]): Promise<AppendResult> {
-  const replayed: string[] = [];
-  if (rows.length === 0) return { replayed, processed: null, pending: 0 };
-  if (!rows.some((row) => row.oneTimeToken)) {
-    await sql`INSERT INTO inbox ${sql(inboxValues(rows))}`;
-    return { replayed, processed: null, pending: rows.length };
+/** The row as stored, pending or already processed (inline) with what processing found. */
+function inboxRecord(row: InboxInsert, mark: InboxMark | undefined, now: number) {
+  return {
+    ...inboxValues([row])[0],
+    status: mark ? mark.status : 'pending',
+    attempts: mark ? 1 : 0,
+    error: mark?.error ?? null,
+    notes: mark?.notes ?? null,
+    event_count: mark?.eventCount ?? 0,
+    duplicate_count: mark?.duplicateCount ?? 0,
+    processed_at: mark ? now : null,
+  };
+}
+
+/**
+ * The ingest group commit on PostgreSQL: one statement when no row carries a token and nothing is to
+ * be processed inline, else one transaction, which also processes the rows when `inline` is given and
+ * no older row is pending (on any node).
+ */
+export async function appendInboxRows(
+  sql: Sql,
+  rows: InboxInsert[],
+  inline?: InlineProcessing,
+): Promise<AppendResult> {
+  const result: AppendResult = { replayed: [], processed: null, pending: 0 };
+  if (rows.length === 0) return result;
+  if (!inline && !rows.some((row) => row.oneTimeToken)) {
+    for (const chunk of parameterChunks(inboxValues(rows))) await sql`INSERT INTO inbox ${sql(chunk)}`;
+    result.pending = rows.length;
+    return result;
   }
   await sql.begin(async (tx) => {
     const kept: InboxInsert[] = [];
@@ -49,16 +75,36 @@ export async function appendInboxRows(sql: Sql, rows: InboxInsert[]): Promise<Ap
     for (const row of rows) {
       if (row.oneTimeToken) bound++;
       if (await bindToken(tx, row)) kept.push(row);
-      else replayed.push(row.id);
+      else result.replayed.push(row.id);
     }
-    if (kept.length > 0) await tx`INSERT INTO inbox ${tx(inboxValues(kept))}`;
-    // Each commit that binds n tokens removes up to 2n + 100 expired ones (by the requests' clock), so
-    // pruning keeps pace.
-    await tx`
-      DELETE FROM signature_tokens WHERE (source_id, token) IN (
-        SELECT source_id, token FROM signature_tokens
-        WHERE expires_at <= ${Math.max(...rows.map((row) => row.receivedAt.getTime()))}
-        LIMIT ${bound * 2 + 100} FOR UPDATE SKIP LOCKED)`;
+    if (bound > 0) {
+      // Each commit that binds n tokens removes up to 2n + 100 expired ones (by the requests' clock),
+      // so pruning keeps pace.
+      await tx`
+        DELETE FROM signature_tokens WHERE (source_id, token) IN (
+          SELECT source_id, token FROM signature_tokens
+          WHERE expires_at <= ${Math.max(...rows.map((row) => row.receivedAt.getTime()))}
+          LIMIT ${bound * 2 + 100} FOR UPDATE SKIP LOCKED)`;
+    }
+    if (kept.length === 0) return;
+    const marks = new Map<string, InboxMark>();
+    const now = inline?.now.getTime() ?? 0;
+    const [older] = inline ? await tx`SELECT 1 FROM inbox WHERE status = 'pending' LIMIT 1` : [];
+    if (inline && !older) {
+      // What the plan could not process goes the usual way: pending, for the pipeline to retry or
+      // quarantine (a parser bug must never refuse a verified request).
+      const processed = inline.plan(kept.map(pendingRowOf)).filter((outcome) => outcome.kind === 'processed');
+      if (processed.length > 0) {
+        const summary = emptySummary();
+        summary.rows = processed.length;
+        for (const mark of await writeOutcomes(tx, processed, inline.effects, now, summary))
+          marks.set(mark.id, mark);
+        result.processed = summary;
+      }
+    }
+    const records = kept.map((row) => inboxRecord(row, marks.get(row.id), now));
+    for (const chunk of parameterChunks(records)) await tx`INSERT INTO inbox ${tx(chunk)}`;
+    result.pending = kept.length - marks.size;
   });
-  return { replayed, processed: null, pending: rows.length - replayed.length };
+  return result;
 }

@@ -29,6 +29,7 @@ import type {
   InboxInsert,
   InboxQuery,
   InboxRow,
+  InlineProcessing,
   OperationalCounts,
   Page,
   PublishedEvent,
@@ -143,8 +144,8 @@ export class PostgresStore implements Store {
     return result.count > 0;
   }
 
-  async appendInbox(rows: InboxInsert[]): Promise<AppendResult> {
-    return appendInboxRows(this.sql, rows);
+  async appendInbox(rows: InboxInsert[], inline?: InlineProcessing): Promise<AppendResult> {
+    return appendInboxRows(this.sql, rows, inline);
   }
 
   async getInboxRow(id: string): Promise<InboxRow | null> {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { emptySummary } from '../effects.js';
-import type { AppendResult, InboxInsert, InboxRow, InlineProcessing } from '../store.js';
+import { pendingRowOf } from '../rows.js';
+import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
 import { effectsContext, writeOutcomes } from './event-writer.js';
 
 /**
@@ -46,21 +47,6 @@ function rowParams(row: InboxInsert) {
     JSON.stringify(row.headers),
     row.body,
   ] as const;
-}
-
-/** The row as the pipeline would have claimed it. */
-function pendingRow(row: InboxInsert): InboxRow {
-  const { oneTimeToken: _, ...stored } = row;
-  return {
-    ...stored,
-    status: 'pending',
-    attempts: 0,
-    error: null,
-    notes: [],
-    eventCount: 0,
-    duplicateCount: 0,
-    processedAt: null,
-  };
 }
 
 /** Binds the rows' one-time tokens; returns the rows to store and the ids of those that replay one. */
@@ -110,7 +96,7 @@ export function appendInboxRows(
       return;
     }
     const byId = new Map(kept.map((row) => [row.id, row]));
-    const outcomes = inline.plan(kept.map(pendingRow));
+    const outcomes = inline.plan(kept.map(pendingRowOf));
     const processed = outcomes.filter((outcome) => outcome.kind === 'processed');
     // What the plan could not process goes the usual way: pending, for the pipeline to retry or
     // quarantine (a parser bug must never refuse a verified request).
