@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { ensureAdminKey } from './api/index.js';
 import { build, listeningUrl } from './app.js';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config.js';
 import { applyConfigFile } from './config-file.js';
 import { DeliveryThread } from './delivery/delivery-thread.js';
 import { createLogger, type Logger } from './logger.js';
@@ -96,7 +96,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
   pipeline.start();
   delivery.start();
   monitor.start();
-  await server.listen({ host: config.host, port: config.port });
+  try {
+    await server.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    // What started before must not keep the process running with nothing listening.
+    monitor.stop();
+    await pipeline.stop();
+    await delivery.stop();
+    await store.close();
+    throw listenFailure(err, config);
+  }
   const url = listeningUrl(server, config);
   logger.info({ url, store: store.dialect, dataDir: config.dataDir }, 'mailhook listening');
 
@@ -130,6 +139,28 @@ function warnIfDataDirShared(dataDir: string, logger: Logger): void {
       'MAILHOOK_DATA_DIR is open to other users (the database files in it are 0600); chmod 700 it',
     );
   }
+}
+
+/** A listen failure the user fixes in HOST or PORT, as the configuration error it is (exit code 78). */
+function listenFailure(err: unknown, config: Pick<Config, 'host' | 'port'>): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const address = `${config.host}:${config.port}`;
+  if (code === 'EADDRINUSE')
+    return new ConfigError(
+      'PORT',
+      `${address} is already in use by another process: stop it, or choose another PORT`,
+    );
+  if (code === 'EACCES')
+    return new ConfigError(
+      'PORT',
+      `listening on ${address} is not permitted (ports below 1024 need privileges)`,
+    );
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME')
+    return new ConfigError(
+      'HOST',
+      `cannot listen on "${config.host}" (${code}): use an address of this machine, such as 127.0.0.1 or 0.0.0.0`,
+    );
+  return err;
 }
 
 /** Runs until SIGTERM/SIGINT, then drains; a second signal exits at once. */

@@ -11,7 +11,14 @@ export async function serveCommand(args: string[]): Promise<number> {
     );
     return 0;
   }
-  await serveUntilSignalled(loadConfig());
+  try {
+    await serveUntilSignalled(loadConfig());
+  } catch (err) {
+    // Reported by the caller with its exit code; a handle a failed start left open must not keep the
+    // process running after that (a server that cannot listen used to hang until SIGTERM).
+    setTimeout(() => process.exit(), 2000).unref();
+    throw err;
+  }
   // Keep running: the signal handlers exit the process.
   return new Promise<number>(() => {});
 }

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
@@ -54,6 +55,38 @@ describe('starting with a bad configuration value fails fast with a clear messag
       expect(result.stderr).not.toMatch(/\n\s+at /);
     });
   }
+});
+
+describe('a server that cannot listen exits at once, naming the address', () => {
+  it('exits with code 78 and names the address and PORT when the port is in use', async () => {
+    const port = await freePort();
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+    try {
+      const result = await runCli(
+        ['serve'],
+        e2eEnv(dataDir, { HOST: '127.0.0.1', PORT: String(port) }),
+        20_000,
+      );
+      expect(result.signal, `killed instead of exiting; stderr:\n${result.stderr}`).toBeNull();
+      expect(result.code, result.stderr).toBe(EXIT_CONFIG);
+      expect(result.stderr).toContain(`127.0.0.1:${port} is already in use`);
+      expect(result.stderr).toContain('PORT');
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+  });
+
+  it('exits with code 78 and names HOST when the host does not resolve', async () => {
+    const port = String(await freePort());
+    const env = e2eEnv(dataDir, { HOST: 'no-such-host.invalid', PORT: port });
+    const result = await runCli(['serve'], env, 20_000);
+    expect(result.signal, `killed instead of exiting; stderr:\n${result.stderr}`).toBeNull();
+    expect(result.code, result.stderr).toBe(EXIT_CONFIG);
+    expect(result.stderr).toContain('cannot listen on "no-such-host.invalid"');
+    expect(result.stderr).toContain('HOST');
+  });
 });
 
 describe('the command line', () => {
