@@ -22,7 +22,8 @@ const PIPELINE_GATHER_MS = 2;
 const port = parentPort;
 if (!port) throw new Error('pipeline worker must run in a worker thread');
 
-const logger = createLogger(data.logLevel).child({ area: 'pipeline' });
+const baseLogger = createLogger(data.logLevel);
+const logger = baseLogger.child({ area: 'pipeline' });
 const store = openStore(data.store, { poolSize: 4 });
 const runner = new PipelineRunner({
   store,
@@ -47,7 +48,8 @@ const delivery = data.delivery
       store,
       config: data.delivery.config,
       userAgent: data.delivery.userAgent,
-      logger: logger.child({ area: 'delivery' }),
+      // From the base logger: a child of the pipeline's would print `area` twice in one JSON line.
+      logger: baseLogger.child({ area: 'delivery' }),
       onAttempts: (attempts) => send({ type: 'attempts', attempts }),
     })
   : null;
