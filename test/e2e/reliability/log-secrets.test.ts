@@ -313,5 +313,7 @@ describe('secrets in logs', () => {
     expect(receiver.requests.length).toBeGreaterThan(2);
     expect(lines.length, 'the runs logged something').toBeGreaterThan(10);
     expect(secrets.foundIn(output)).toEqual([]);
+    // A child logger of a child with the same key prints it twice in one JSON line.
+    expect(lines.filter((line) => (line.match(/"area":/g) ?? []).length > 1)).toEqual([]);
   }, 60_000);
 });
