@@ -24,6 +24,8 @@ export interface Config {
   silenceMinMs: number;
   readyMaxBacklogMs: number;
   allowPrivateTargets: boolean;
+  /** Process ingest groups in their own commit when caught up (PipelineRunner.append). */
+  inlineProcessing: boolean;
   signatureToleranceSec: number;
   snsCertDir: string | null;
   maxBodyBytes: number;
@@ -118,6 +120,12 @@ export const VARIABLES = {
     default: 'false',
     example: 'true',
     meaning: 'let endpoints point at private/loopback addresses',
+  },
+  MAILHOOK_INLINE_PROCESSING: {
+    default: 'false',
+    example: 'true',
+    meaning:
+      'process an ingest group in the commit that stores it when the pipeline is caught up (one commit instead of two; experimental, see docs/benchmarks.md)',
   },
   MAILHOOK_SIGNATURE_TOLERANCE: {
     default: '5m',
@@ -317,6 +325,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     silenceMinMs: readDurationMs(env, 'MAILHOOK_SILENCE_MIN', 1000, false),
     readyMaxBacklogMs: readDurationMs(env, 'MAILHOOK_READY_MAX_BACKLOG', 1000, true),
     allowPrivateTargets: readBoolean(env, 'MAILHOOK_ALLOW_PRIVATE_TARGETS'),
+    inlineProcessing: readBoolean(env, 'MAILHOOK_INLINE_PROCESSING'),
     signatureToleranceSec: readDurationSec(env, 'MAILHOOK_SIGNATURE_TOLERANCE'),
     snsCertDir: snsCertDir === '' ? null : resolve(cwd, snsCertDir),
     maxBodyBytes,

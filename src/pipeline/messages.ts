@@ -13,6 +13,8 @@ export interface PipelineThreadData {
   pollMs: number;
   /** Start with the runner paused (appends still work); `resume` starts it. */
   paused: boolean;
+  /** Process ingest groups in their own commit when caught up (MAILHOOK_INLINE_PROCESSING). */
+  inline: boolean;
   /** Also run delivery on this thread (SQLite: one thread owns every write). */
   delivery: DeliveryThreadData | null;
 }

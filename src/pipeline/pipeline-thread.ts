@@ -9,7 +9,10 @@ import type { FromPipeline, PipelineThreadData, ToPipeline } from './messages.js
 import { addBatch, emptyTotals, type PipelineTotals } from './runner.js';
 
 export interface PipelineThreadOptions {
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'logLevel' | 'softBounceLimit' | 'softBounceWindowMs'>;
+  config: Pick<
+    Config,
+    'databaseUrl' | 'dataDir' | 'logLevel' | 'softBounceLimit' | 'softBounceWindowMs' | 'inlineProcessing'
+  >;
   logger: Logger;
   /** Fixed rows per transaction; by default the size adapts to ingest activity (BatchSizer). */
   batchSize?: number;
@@ -51,6 +54,7 @@ export class PipelineThread {
       batchSize: this.options.batchSize ?? null,
       pollMs: this.options.pollMs ?? 1000,
       paused: this.options.paused ?? false,
+      inline: this.options.config.inlineProcessing,
       delivery: this.options.delivery ?? null,
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });

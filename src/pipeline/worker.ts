@@ -32,6 +32,7 @@ const runner = new PipelineRunner({
   pollMs: data.pollMs,
   gatherMs: PIPELINE_GATHER_MS,
   effects: pipelineEffects(data.softBounce),
+  inline: data.inline,
 });
 const send = (message: FromPipeline) => port.postMessage(message);
 

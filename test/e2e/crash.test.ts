@@ -16,13 +16,18 @@ afterAll(() => {
   for (const dir of dirs) removeDir(dir);
 });
 
-describe('crash safety of the ingest path', () => {
+// Both ways a group can be committed: stored pending for the pipeline, or processed in its own commit.
+describe.each([
+  { mode: 'pipeline', inline: 'false' },
+  { mode: 'inline processing', inline: 'true' },
+])('crash safety of the ingest path ($mode)', ({ inline }) => {
+  const env = { MAILHOOK_INLINE_PROCESSING: inline };
   it('a request answered 200 is on disk: it survives SIGKILL and yields each of its events exactly once', async () => {
     const dataDir = tempDataDir();
     dirs.push(dataDir);
     const signer = sendGridSigner();
 
-    let server = await startServer({ dataDir });
+    let server = await startServer({ dataDir, env });
     const created = await api<{ id: string; ingest_url: string }>(server.url, '/v1/sources', {
       method: 'POST',
       body: { name: 'crash test', provider: 'sendgrid', config: { public_key: signer.publicKey } },
@@ -55,7 +60,7 @@ describe('crash safety of the ingest path', () => {
       expect(Object.fromEntries(result.unexpected), 'answers other than 200 before the kill').toEqual({});
       expect(result.acknowledgedRequests, 'the load loop got no request through').toBeGreaterThan(0);
 
-      server = await startServer({ dataDir });
+      server = await startServer({ dataDir, env });
       await waitUntilNothingPending(server);
 
       const events = await allEvents(server.url);

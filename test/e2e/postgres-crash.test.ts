@@ -43,9 +43,12 @@ describe.runIf(available)('crash safety of the ingest path on PostgreSQL', () =>
     removeNodeDirs();
   });
 
-  it('a request answered 200 is committed to PostgreSQL: it survives SIGKILL and yields each of its events exactly once', async () => {
+  it('a request answered 200 is committed to PostgreSQL: it survives SIGKILL and yields each of its events exactly once (inline processing on)', async () => {
     const signer = sendGridSigner();
-    let node: PgNode = await startPgNode({ databaseUrl: db.url });
+    let node: PgNode = await startPgNode({
+      databaseUrl: db.url,
+      env: { MAILHOOK_INLINE_PROCESSING: 'true' },
+    });
     const sourceId = await createSendGridSource(node.url, signer, 'postgres crash test');
 
     const acknowledged = new Set<string>();
@@ -73,7 +76,7 @@ describe.runIf(available)('crash safety of the ingest path on PostgreSQL', () =>
       expect(result.acknowledgedRequests, 'the load loop got no request through').toBeGreaterThan(0);
 
       const restartedAt = Date.now();
-      node = await startPgNode({ databaseUrl: db.url });
+      node = await startPgNode({ databaseUrl: db.url, env: { MAILHOOK_INLINE_PROCESSING: 'true' } });
       const restartMs = Date.now() - restartedAt;
       await waitFor(
         'the pipeline to process every pending inbox row',

@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       silenceMinMs: 15 * 60_000,
       readyMaxBacklogMs: 5 * 60_000,
       allowPrivateTargets: false,
+      inlineProcessing: false,
       signatureToleranceSec: 300,
       snsCertDir: null,
       maxBodyBytes: 5 * 1024 * 1024,

@@ -1,0 +1,85 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newId } from '../../../src/ids.js';
+import { PipelineRunner } from '../../../src/pipeline/runner.js';
+import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
+import type { InboxInsert } from '../../../src/store/store.js';
+
+let dir: string;
+let store: SqliteStore;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mailhook-runner-inline-'));
+  store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
+  await store.migrate();
+});
+
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function row(): InboxInsert {
+  const sourceId = 'src_inline';
+  return {
+    id: newId('inbox'),
+    sourceId,
+    provider: 'postmark',
+    receivedAt: new Date(),
+    method: 'POST',
+    path: `/ingest/${sourceId}`,
+    query: '',
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(
+      JSON.stringify({
+        RecordType: 'Delivery',
+        ServerID: 23,
+        MessageStream: 'outbound',
+        MessageID: newId('event'),
+        Recipient: 'ada@example.com',
+        DeliveredAt: '2026-12-01T10:00:00Z',
+        Details: 'Test delivery webhook details',
+        Metadata: {},
+      }),
+    ),
+  };
+}
+
+describe('PipelineRunner.append', () => {
+  it('stores groups pending when inline processing is off (the default)', async () => {
+    const runner = new PipelineRunner({ store, logger: pino({ level: 'silent' }), pollMs: 60_000 });
+    runner.start();
+    try {
+      await runner.append([row()]);
+      expect((await store.countInbox()).processed).toBe(0);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it('processes a caught-up group in its own commit when inline processing is on and the runner runs', async () => {
+    const batches: number[] = [];
+    const runner = new PipelineRunner({
+      store,
+      logger: pino({ level: 'silent' }),
+      pollMs: 60_000,
+      inline: true,
+    });
+    runner.onBatch = (summary) => batches.push(summary.inserted);
+    // Not running (paused): pending, whatever the setting.
+    await runner.append([row()]);
+    expect(await store.countInbox()).toMatchObject({ pending: 1, processed: 0 });
+    await runner.runUntilIdle();
+    runner.start();
+    try {
+      await runner.append([row(), row()]);
+      expect(await store.countInbox()).toMatchObject({ pending: 0, processed: 3 });
+      expect(batches).toContain(2);
+    } finally {
+      await runner.stop();
+    }
+  });
+});
