@@ -52,7 +52,8 @@ const app = await build({
   store,
   logger,
   wakePipeline: () => pipeline.wake(),
-  ...(store.capabilities.blockingWrites && { appendInbox: (rows) => pipeline.appendInbox(rows) }),
+  // As src/main.ts wires it: ingest commits go through the pipeline thread on both stores.
+  appendInbox: (rows) => pipeline.appendInbox(rows),
   ...(options.inboxBatchMax && { inboxBatchMax: options.inboxBatchMax }),
 });
 const sourceId = newId('source');
