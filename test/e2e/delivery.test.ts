@@ -445,6 +445,14 @@ describe('outbound delivery on a shared server', () => {
     );
     expect(disabled.status_reason).toMatch(/410/);
     expect(target.requests).toHaveLength(1);
+    // Logged by the delivery worker (on the pipeline thread with SQLite) with one `area` key, not the
+    // pipeline's and its own.
+    const logLine = await waitFor('the "endpoint disabled" log line', async () =>
+      `${server.stdout()}\n${server.stderr()}`
+        .split('\n')
+        .find((line) => line.includes('"endpoint disabled"')),
+    );
+    expect(logLine.match(/"area":"[a-z-]+"/g)).toEqual(['"area":"delivery"']);
     const [first] = await allDeliveries(server, endpoint.id);
     expect(first?.status).toBe('failed');
     expect(first?.attempts).toBe(1);
