@@ -4,6 +4,7 @@ import { pipelineEffects } from '../../src/pipeline/effects.js';
 import { processRows } from '../../src/pipeline/process-row.js';
 import type { InboxInsert, InboxRow, InlineProcessing, RowOutcome, Store } from '../../src/store/store.js';
 import { endpointRecord } from '../helpers/endpoint-record.js';
+import { postmarkDeliveryRow } from '../helpers/postmark-row.js';
 import type { MakeStore } from './store-contract.js';
 
 /**
@@ -13,30 +14,8 @@ import type { MakeStore } from './store-contract.js';
 
 const sourceId = newId('source');
 
-/** A Postmark Delivery post, as the ingest path stores it. */
-function postmarkRow(messageId: string, recipient = 'ada@example.com'): InboxInsert {
-  const body = JSON.stringify({
-    RecordType: 'Delivery',
-    ServerID: 23,
-    MessageStream: 'outbound',
-    MessageID: messageId,
-    Recipient: recipient,
-    Tag: 'welcome',
-    DeliveredAt: '2026-12-01T10:00:00Z',
-    Details: 'Test delivery webhook details',
-    Metadata: {},
-  });
-  return {
-    id: newId('inbox'),
-    sourceId,
-    provider: 'postmark',
-    receivedAt: new Date(),
-    method: 'POST',
-    path: `/ingest/${sourceId}`,
-    query: '',
-    headers: { 'content-type': 'application/json' },
-    body: Buffer.from(body),
-  };
+function postmarkRow(messageId: string, recipient?: string): InboxInsert {
+  return postmarkDeliveryRow(sourceId, messageId, recipient);
 }
 
 function inline(plan: (rows: InboxRow[]) => RowOutcome[] = processRows): InlineProcessing {

@@ -7,6 +7,7 @@ import { newId } from '../../../src/ids.js';
 import { PipelineRunner } from '../../../src/pipeline/runner.js';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import type { InboxInsert } from '../../../src/store/store.js';
+import { postmarkDeliveryRow } from '../../helpers/postmark-row.js';
 
 let dir: string;
 let store: SqliteStore;
@@ -22,31 +23,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function row(): InboxInsert {
-  const sourceId = 'src_inline';
-  return {
-    id: newId('inbox'),
-    sourceId,
-    provider: 'postmark',
-    receivedAt: new Date(),
-    method: 'POST',
-    path: `/ingest/${sourceId}`,
-    query: '',
-    headers: { 'content-type': 'application/json' },
-    body: Buffer.from(
-      JSON.stringify({
-        RecordType: 'Delivery',
-        ServerID: 23,
-        MessageStream: 'outbound',
-        MessageID: newId('event'),
-        Recipient: 'ada@example.com',
-        DeliveredAt: '2026-12-01T10:00:00Z',
-        Details: 'Test delivery webhook details',
-        Metadata: {},
-      }),
-    ),
-  };
-}
+const row = (): InboxInsert => postmarkDeliveryRow('src_inline', newId('event'));
 
 describe('PipelineRunner.append', () => {
   it('stores groups pending when inline processing is off (the default)', async () => {
