@@ -4,8 +4,8 @@ import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
 import { parameterChunks, type Queryable, type Sql } from './connection.js';
 import { type InboxMark, writeOutcomes } from './event-writer.js';
 
-function inboxValues(rows: InboxInsert[]) {
-  return rows.map((r) => ({
+function inboxValue(r: InboxInsert) {
+  return {
     id: r.id,
     source_id: r.sourceId,
     provider: r.provider,
@@ -15,7 +15,7 @@ function inboxValues(rows: InboxInsert[]) {
     query: r.query,
     headers: JSON.stringify(r.headers),
     body: r.body,
-  }));
+  };
 }
 
 /**
@@ -41,7 +41,7 @@ async function bindToken(sql: Queryable, row: InboxInsert): Promise<boolean> {
 /** The row as stored, pending or already processed (inline) with what processing found. */
 function inboxRecord(row: InboxInsert, mark: InboxMark | undefined, now: number) {
   return {
-    ...inboxValues([row])[0],
+    ...inboxValue(row),
     status: mark ? mark.status : 'pending',
     attempts: mark ? 1 : 0,
     error: mark?.error ?? null,
@@ -65,7 +65,7 @@ export async function appendInboxRows(
   const result: AppendResult = { replayed: [], processed: null, pending: 0 };
   if (rows.length === 0) return result;
   if (!inline && !rows.some((row) => row.oneTimeToken)) {
-    for (const chunk of parameterChunks(inboxValues(rows))) await sql`INSERT INTO inbox ${sql(chunk)}`;
+    for (const chunk of parameterChunks(rows.map(inboxValue))) await sql`INSERT INTO inbox ${sql(chunk)}`;
     result.pending = rows.length;
     return result;
   }
