@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { PostgresStore } from '../../src/store/index.js';
+import { noteMissingCapability } from './ci.js';
 
 /** The test database; PostgreSQL runs on every machine, CI included. */
 export const TEST_DATABASE_URL =
@@ -28,6 +29,7 @@ export async function postgresAvailable(): Promise<boolean> {
     return true;
   } catch (err) {
     if (process.env.CI === 'true') throw new Error(`PostgreSQL is required in CI: ${String(err)}`);
+    noteMissingCapability('the PostgreSQL tests', `no server at ${TEST_DATABASE_URL} (${String(err)})`);
     return false;
   } finally {
     await sql.end({ timeout: 1 });
