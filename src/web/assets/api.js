@@ -84,10 +84,11 @@ export async function download(path, filename) {
 
 /**
  * Reads GET /v1/events/stream (Server-Sent Events) with fetch() and a stream reader, since the
- * browser's EventSource cannot send an Authorization header. Calls `onEvent` for each event and
- * resolves when the stream ends; `lastEventId` resumes after that event.
+ * browser's EventSource cannot send an Authorization header. Calls `onEvent(event, id)` for each
+ * event and `onId(id)` for every frame with an SSE id (events and heartbeats), and resolves when the
+ * stream ends; `lastEventId` (an id received before) resumes after that frame.
  */
-export async function readEventStream({ query, lastEventId, signal, onOpen, onEvent }) {
+export async function readEventStream({ query, lastEventId, signal, onOpen, onEvent, onId }) {
   const response = await fetch(apiUrl('/events/stream', query), {
     headers: headersFor({
       accept: 'text/event-stream',
@@ -108,6 +109,7 @@ export async function readEventStream({ query, lastEventId, signal, onOpen, onEv
       const frame = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       let type = 'message';
+      let id = null;
       const data = [];
       for (const line of frame.split('\n')) {
         if (line.startsWith(':')) continue; // a comment: connection notice or heartbeat
@@ -116,8 +118,11 @@ export async function readEventStream({ query, lastEventId, signal, onOpen, onEv
         const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
         if (field === 'event') type = text;
         else if (field === 'data') data.push(text);
+        else if (field === 'id' && !text.includes('\0')) id = text;
       }
-      if (type === 'event' && data.length > 0) onEvent(JSON.parse(data.join('\n')));
+      // Heartbeats carry an id too: resuming from it skips what the filters already passed over.
+      if (id !== null) onId?.(id);
+      if (type === 'event' && data.length > 0) onEvent(JSON.parse(data.join('\n')), id);
     }
   }
 }

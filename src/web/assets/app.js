@@ -37,6 +37,7 @@ const THEMES = ['auto', 'light', 'dark'];
 const root = document.getElementById('app');
 let current = null; // { controller } of the page on screen
 let afterSignIn = null;
+let closeMenu = () => {};
 
 function parseHash() {
   const hash = location.hash.startsWith('#/') ? location.hash.slice(2) : '';
@@ -70,7 +71,9 @@ function themeButton() {
     title: 'Colour theme: auto follows the system',
   });
   const label = () => {
-    button.textContent = `Theme: ${theme}`;
+    // A phone shows only the value; the name keeps the whole sentence.
+    button.replaceChildren(h('span', { class: 'wide-only' }, 'Theme: '), theme);
+    button.setAttribute('aria-label', `Theme: ${theme}`);
   };
   label();
   button.addEventListener('click', () => {
@@ -142,11 +145,37 @@ function renderSignIn() {
   input.focus();
 }
 
+/** Narrow screens fold the navigation behind a Menu button instead of wrapping it over several lines. */
+function menuButton(nav) {
+  const button = h(
+    'button',
+    { type: 'button', class: 'ghost menu-toggle', 'aria-expanded': 'false', 'aria-controls': nav.id },
+    'Menu',
+  );
+  const setOpen = (open) => {
+    button.setAttribute('aria-expanded', String(open));
+    nav.classList.toggle('open', open);
+  };
+  button.addEventListener('click', () => {
+    const open = button.getAttribute('aria-expanded') !== 'true';
+    setOpen(open);
+    if (open) nav.querySelector('a[aria-current="page"], a')?.focus();
+  });
+  nav.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && nav.classList.contains('open')) {
+      setOpen(false);
+      button.focus();
+    }
+  });
+  closeMenu = () => setOpen(false);
+  return button;
+}
+
 function renderShell() {
   const main = h('main', { id: 'main', tabindex: -1 });
   const nav = h(
     'nav',
-    { 'aria-label': 'Main' },
+    { 'aria-label': 'Main', id: 'main-nav' },
     h(
       'ul',
       null,
@@ -156,6 +185,7 @@ function renderShell() {
   const header = h(
     'header',
     { class: 'topbar' },
+    menuButton(nav),
     h(
       'a',
       { class: 'brand', href: '#/overview' },
@@ -175,6 +205,7 @@ async function navigate(focus = true) {
   const main = document.getElementById('main');
   if (!main || !root.querySelector('nav')) return renderShell();
   const { route, params, query } = parseHash();
+  closeMenu();
   current?.controller.abort();
   const controller = new AbortController();
   current = { controller };
@@ -185,11 +216,22 @@ async function navigate(focus = true) {
   if (!route) {
     clear(
       main,
-      h('h1', { tabindex: -1 }, 'Not found'),
+      h('h1', null, 'Not found'),
       h('p', null, 'No such page. ', h('a', { href: '#/overview' }, 'Go to the overview.')),
     );
-    return;
+  } else await renderPage(main, route, params, query, controller);
+  if (controller.signal.aborted) return;
+  const title = main.querySelector('h1');
+  document.title = `${title?.textContent ?? 'Dashboard'} · mailhook`;
+  // Move focus to the new page's heading so keyboard and screen-reader users start there.
+  if (focus && title) {
+    title.setAttribute('tabindex', '-1');
+    title.focus({ preventScroll: true });
   }
+}
+
+/** The page of a route; a thing that does not exist (404 from the API) is a Not found page too. */
+async function renderPage(main, route, params, query, controller) {
   clear(main, h('p', { class: 'loading' }, 'Loading…'));
   try {
     const page = await route.load();
@@ -205,15 +247,21 @@ async function navigate(focus = true) {
     });
   } catch (err) {
     if (controller.signal.aborted || err.name === 'AbortError') return;
-    clear(main, h('h1', { tabindex: -1 }, 'Something went wrong'), errorBox(err));
-  }
-  if (controller.signal.aborted) return;
-  const title = main.querySelector('h1');
-  document.title = `${title?.textContent ?? 'Dashboard'} · mailhook`;
-  // Move focus to the new page's heading so keyboard and screen-reader users start there.
-  if (focus && title) {
-    title.setAttribute('tabindex', '-1');
-    title.focus({ preventScroll: true });
+    if (err.status === 404) {
+      const list = NAV.find(([key]) => key === route.nav);
+      clear(
+        main,
+        h('h1', null, 'Not found'),
+        h(
+          'p',
+          null,
+          `${err.message}: it was deleted, pruned after its retention period, or the link is wrong. `,
+          list ? h('a', { href: `#/${list[0]}` }, `Go to ${list[1]}.`) : null,
+        ),
+      );
+      return;
+    }
+    clear(main, h('h1', null, 'Something went wrong'), errorBox(err));
   }
 }
 

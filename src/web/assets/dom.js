@@ -53,13 +53,54 @@ export function link(href, text, props = {}) {
 }
 
 /**
- * A link to a resource named by a long prefixed id (`evt_01JD…`): shows the prefix and the last
- * characters, which are the ones that differ between ids made close together; the title has it all.
+ * The short form of a long id: a prefixed id (`evt_01JD…`) keeps its prefix and last characters,
+ * which are the ones that differ between ids made close together; any other long value (a provider's
+ * message id) keeps its start and end.
  */
+export function shortId(id) {
+  const text = String(id);
+  if (text.length <= 20) return text;
+  const prefix = /^[a-z]+_/.exec(text)?.[0];
+  return prefix ? `${prefix}…${text.slice(-8)}` : `${text.slice(0, 10)}…${text.slice(-8)}`;
+}
+
+/**
+ * A long id shown short (whole with `full`): a link (plain text without `href`) and a copy button.
+ * Hovering or focusing either shows the whole id in a tooltip; the button copies the whole id.
+ */
+export function idText(id, { href, label = 'id', full = false } = {}) {
+  const text = String(id);
+  const short = full ? text : shortId(text);
+  const shown = href ? h('a', { href, class: 'mono' }, short) : h('span', { class: 'mono' }, short);
+  const el = h(
+    'span',
+    { class: full ? 'id-ref full' : 'id-ref' },
+    shown,
+    copyButton(text, { label: `Copy ${label} ${text}` }),
+  );
+  if (short !== text) el.dataset.full = text;
+  return el;
+}
+
+/** A link to a resource named by a long prefixed id, with the whole id on hover and a copy button. */
 export function idLink(href, id) {
-  const short =
-    id.length > 16 && /^[a-z]+_/.test(id) ? `${id.slice(0, id.indexOf('_') + 1)}…${id.slice(-8)}` : id;
-  return h('a', { href, class: 'mono', title: id }, short);
+  return idText(id, { href });
+}
+
+/**
+ * Text with a line-break opportunity after each of `chars` (`@` in an address, `/` in a URL), so a
+ * long value can wrap at a sensible place instead of widening its column or breaking anywhere.
+ */
+export function breakable(text, chars) {
+  const parts = [];
+  let start = 0;
+  for (let i = 0; i < text.length - 1; i++) {
+    if (!chars.includes(text[i])) continue;
+    parts.push(text.slice(start, i + 1), h('wbr'));
+    start = i + 1;
+  }
+  parts.push(text.slice(start));
+  return parts;
 }
 
 /** `#/path` with a query string built from the non-empty values. */
@@ -157,44 +198,139 @@ export function badge(text, kind = text) {
   return h('span', { class: `badge badge-${String(kind).replace(/[^a-z0-9-]/gi, '-')}` }, text);
 }
 
+// Elements whose width some layout depends on (tables, charts): one observer for all of them.
+const resizeWatchers = new WeakMap();
+const dueFits = new Set();
+let fitFrame = 0;
+
+function scheduleFit(fn) {
+  dueFits.add(fn);
+  if (fitFrame) return;
+  fitFrame = requestAnimationFrame(() => {
+    fitFrame = 0;
+    const run = [...dueFits];
+    dueFits.clear();
+    for (const f of run) f();
+  });
+}
+
+const resizeObserver =
+  typeof ResizeObserver === 'function'
+    ? new ResizeObserver((entries) => {
+        for (const entry of entries) {
+          // A page left behind: stop watching, so its elements can be garbage collected.
+          if (!entry.target.isConnected) {
+            resizeObserver.unobserve(entry.target);
+            resizeWatchers.delete(entry.target);
+            continue;
+          }
+          const watcher = resizeWatchers.get(entry.target);
+          const width = Math.round(entry.contentRect.width);
+          if (!watcher || width === watcher.width) continue;
+          watcher.width = width;
+          scheduleFit(watcher.fn);
+        }
+      })
+    : null;
+
 /**
- * A data table. columns: [{ label, cell: (row) => node|string, class? }]. Rows are appended later
- * with `addRows` (for "load more" pages).
+ * Calls `fn()` after `el` changes width, at most once per frame and outside the ResizeObserver
+ * callback, so a fit that changes the layout cannot start a resize loop. Returns a function that
+ * asks for the same call now (after rows were added, say).
+ */
+export function whenResized(el, fn) {
+  resizeWatchers.set(el, { fn, width: -1 });
+  resizeObserver?.observe(el);
+  return () => scheduleFit(fn);
+}
+
+/**
+ * A data table. columns: [{ label, cell: (row) => node|string, class? }]; a column without a label
+ * holds actions. `empty` (text or nodes) says why nothing is listed and what fills the list.
+ * Returns { el, table, tbody, addRows, setRows, makeRow, refit }: `el` wraps the table. A table whose columns cannot
+ * fit side by side at its width (a phone, a narrow card) shows each row as a block of "label value"
+ * lines instead, so nothing ever scrolls sideways.
  */
 export function table(columns, rows, { caption, empty = 'Nothing here yet.' } = {}) {
-  const tbody = h('tbody');
-  const emptyRow = h('tr', { class: 'empty' }, h('td', { colspan: columns.length }, empty));
+  const tbody = h('tbody', { role: 'rowgroup' });
+  const emptyRow = h(
+    'tr',
+    { class: 'empty', role: 'row' },
+    h('td', { colspan: columns.length, role: 'cell' }, empty),
+  );
+  // Explicit roles: some browsers drop table semantics once the rows are laid out as blocks.
   const el = h(
     'table',
-    { class: 'data' },
+    { class: 'data', role: 'table' },
     caption ? h('caption', { class: 'visually-hidden' }, caption) : null,
     h(
       'thead',
-      null,
+      { role: 'rowgroup' },
       h(
         'tr',
-        null,
-        columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)),
+        { role: 'row' },
+        columns.map((c) =>
+          h(
+            'th',
+            { scope: 'col', class: c.class, role: 'columnheader' },
+            c.label || h('span', { class: 'visually-hidden' }, 'Actions'),
+          ),
+        ),
       ),
     ),
     tbody,
   );
-  const addRows = (more, { prepend = false } = {}) => {
-    emptyRow.remove();
-    const nodes = more.map((row) =>
-      h(
-        'tr',
-        null,
-        columns.map((c) => h('td', { class: c.class }, c.cell(row))),
+  const wrap = h('div', { class: 'table-wrap' }, el);
+  const fit = () => {
+    if (!wrap.isConnected || wrap.clientWidth === 0) return;
+    // Side by side, cells break only between words: a layout fits when no word sticks out. First
+    // roomy (event types on one line), then compact (long types wrap after a dot), else stacked.
+    const fits = () => el.offsetWidth <= wrap.clientWidth + 1;
+    el.classList.remove('stacked', 'compact');
+    if (fits()) return;
+    el.classList.add('compact');
+    if (fits()) return;
+    el.classList.add('stacked');
+  };
+  const refit = whenResized(wrap, fit);
+  const makeRow = (row) =>
+    h(
+      'tr',
+      { role: 'row' },
+      columns.map((c) =>
+        h('td', { class: c.class, role: 'cell', 'data-label': c.label || null }, c.cell(row)),
       ),
     );
+  const addRows = (more, { prepend = false } = {}) => {
+    emptyRow.remove();
+    const nodes = more.map(makeRow);
     if (prepend) tbody.prepend(...nodes);
     else tbody.append(...nodes);
     if (tbody.children.length === 0) tbody.append(emptyRow);
+    refit();
     return nodes;
   };
+  const setRows = (replacement) => {
+    tbody.replaceChildren();
+    return addRows(replacement);
+  };
   addRows(rows);
-  return { el, tbody, addRows };
+  return { el: wrap, table: el, tbody, addRows, setRows, makeRow, refit };
+}
+
+/** What an empty list shows: why it is empty, then the next step (a link, a form, a command). */
+export function emptyState(text, ...next) {
+  return h('div', { class: 'empty-state' }, h('p', null, text), ...next);
+}
+
+/** A shell command to run, with a button that copies it. */
+export function command(text) {
+  return h(
+    'div',
+    { class: 'command' },
+    h('code', null, text),
+    copyButton(text, { text: 'Copy', label: 'Copy command' }),
+  );
 }
 
 /** A status message for screen readers and eyes; errors stay until dismissed. */
@@ -237,24 +373,150 @@ export function errorBox(err) {
   return h('p', { class: 'error', role: 'alert' }, `Could not load: ${err.message ?? String(err)}`);
 }
 
-export function copyButton(text, label = 'Copy') {
-  return h(
-    'button',
-    {
-      type: 'button',
-      class: 'small',
-      onclick: async () => {
-        try {
-          await navigator.clipboard.writeText(text);
-          toast('Copied', 'success');
-        } catch {
-          toast('The browser refused clipboard access; select the text instead', 'error');
-        }
-      },
-    },
-    label,
-  );
+/**
+ * Puts text on the clipboard. The Clipboard API exists only in secure contexts; a dashboard served
+ * over plain HTTP on a LAN falls back to copying a selected, off-screen textarea.
+ */
+export async function writeClipboard(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return;
+    } catch {
+      // refused (permissions, no focus): try the selection below
+    }
+  }
+  const active = document.activeElement;
+  const buffer = h('textarea', { class: 'clipboard-buffer', readonly: true, 'aria-hidden': 'true' });
+  buffer.value = text;
+  document.body.append(buffer);
+  buffer.select();
+  const copied = document.execCommand('copy');
+  buffer.remove();
+  if (active instanceof HTMLElement) active.focus({ preventScroll: true });
+  if (!copied) throw new Error('copy refused');
 }
+
+const COPY_ICON =
+  'M5 5V2.5A1.5 1.5 0 0 1 6.5 1h7A1.5 1.5 0 0 1 15 2.5v7a1.5 1.5 0 0 1-1.5 1.5H11M2.5 5h7A1.5 1.5 0 0 1 11 6.5v7A1.5 1.5 0 0 1 9.5 15h-7A1.5 1.5 0 0 1 1 13.5v-7A1.5 1.5 0 0 1 2.5 5Z';
+
+const CHECK_ICON = 'M2.5 8.5 6 12l7.5-8';
+
+function icon(path) {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'icon');
+  const shape = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+  shape.setAttribute('d', path);
+  svg.append(shape);
+  return svg;
+}
+
+/**
+ * A button that copies `value`. `text` is its visible label (an icon when absent); `label` is what
+ * assistive technology announces. It says "Copied" for a moment, for eyes and for screen readers.
+ */
+export function copyButton(value, options = {}) {
+  const { text, label = `Copy ${value}` } = typeof options === 'string' ? { text: options } : options;
+  const button = h(
+    'button',
+    { type: 'button', class: text ? 'small copy' : 'icon-button copy', 'aria-label': label },
+    text ?? icon(COPY_ICON),
+  );
+  let timer = 0;
+  const face = (copied) =>
+    button.replaceChildren(text ? (copied ? 'Copied' : text) : icon(copied ? CHECK_ICON : COPY_ICON));
+  button.addEventListener('click', async () => {
+    try {
+      await writeClipboard(value);
+      button.classList.add('copied');
+      face(true);
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        button.classList.remove('copied');
+        face(false);
+      }, 1500);
+      toast('Copied', 'success');
+    } catch {
+      toast('The browser refused clipboard access; select the text instead', 'error');
+    }
+  });
+  return button;
+}
+
+/*
+ * One tooltip for every shortened id: shown while the pointer is over the id or its copy button, or
+ * while either has keyboard focus; it stays while the pointer moves onto it (to select the text) and
+ * Escape dismisses it. It is fixed to the viewport, so it never widens a table or the page.
+ */
+let tooltip = null;
+let tooltipOwner = null;
+let hideTimer = 0;
+
+function tooltipElement() {
+  if (!tooltip) {
+    tooltip = h('div', { id: 'id-tooltip', class: 'tooltip mono', role: 'tooltip', hidden: true });
+    tooltip.addEventListener('mouseenter', () => clearTimeout(hideTimer));
+    tooltip.addEventListener('mouseleave', () => hideTooltip(120));
+    document.body.append(tooltip);
+  }
+  return tooltip;
+}
+
+function showTooltip(owner) {
+  clearTimeout(hideTimer);
+  const tip = tooltipElement();
+  if (tooltipOwner && tooltipOwner !== owner)
+    tooltipOwner.firstElementChild?.removeAttribute('aria-describedby');
+  tooltipOwner = owner;
+  tip.textContent = owner.dataset.full;
+  tip.hidden = false;
+  owner.firstElementChild?.setAttribute('aria-describedby', tip.id);
+  const box = owner.getBoundingClientRect();
+  const width = tip.offsetWidth;
+  const height = tip.offsetHeight;
+  const left = Math.max(8, Math.min(box.left, window.innerWidth - width - 8));
+  const below = box.bottom + 6;
+  const top = below + height > window.innerHeight - 8 ? Math.max(8, box.top - height - 6) : below;
+  tip.style.setProperty('--tip-left', `${Math.round(left)}px`);
+  tip.style.setProperty('--tip-top', `${Math.round(top)}px`);
+}
+
+function hideTooltip(delay = 0) {
+  clearTimeout(hideTimer);
+  const hide = () => {
+    if (!tooltip) return;
+    tooltip.hidden = true;
+    tooltipOwner?.firstElementChild?.removeAttribute('aria-describedby');
+    tooltipOwner = null;
+  };
+  if (delay) hideTimer = setTimeout(hide, delay);
+  else hide();
+}
+
+const ownerOf = (target) => (target instanceof Element ? target.closest('.id-ref[data-full]') : null);
+
+document.addEventListener('mouseover', (e) => {
+  const owner = ownerOf(e.target);
+  if (owner) showTooltip(owner);
+});
+document.addEventListener('mouseout', (e) => {
+  const owner = ownerOf(e.target);
+  if (owner && ownerOf(e.relatedTarget) !== owner && e.relatedTarget !== tooltip) hideTooltip(120);
+});
+document.addEventListener('focusin', (e) => {
+  const owner = ownerOf(e.target);
+  if (owner) showTooltip(owner);
+  else if (tooltipOwner) hideTooltip();
+});
+document.addEventListener('focusout', (e) => {
+  if (ownerOf(e.target) && !ownerOf(e.relatedTarget)) hideTooltip();
+});
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && tooltip && !tooltip.hidden) hideTooltip();
+});
+window.addEventListener('hashchange', () => hideTooltip());
 
 /** Reads a form's named controls into an object of trimmed strings (checkboxes → booleans). */
 export function formValues(form) {

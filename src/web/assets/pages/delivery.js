@@ -2,7 +2,7 @@
 // attempt to show up.
 
 import { api } from '../api.js';
-import { act, add, badge, h, link, ms, route, table, time, toast } from '../dom.js';
+import { act, add, badge, copyButton, h, idText, ms, route, table, time, toast } from '../dom.js';
 import { section } from './shared.js';
 
 export function attemptsTable(attempts) {
@@ -24,7 +24,7 @@ export function attemptsTable(attempts) {
       },
     ],
     attempts,
-    { caption: 'Attempts', empty: 'No attempt yet.' },
+    { caption: 'Attempts', empty: 'No attempt yet: the first one is made when the delivery is due.' },
   ).el;
 }
 
@@ -43,7 +43,7 @@ export async function retryAndWait(id, attemptsBefore, signal) {
 
 export async function render(main, { params, signal }) {
   const delivery = await api(`/deliveries/${encodeURIComponent(params.id)}`, { signal });
-  const attemptsBox = h('div', { class: 'table-wrap', id: 'attempts' }, attemptsTable(delivery.attempts));
+  const attemptsBox = h('div', { id: 'attempts' }, attemptsTable(delivery.attempts));
   const status = h('span', null, badge(delivery.status));
   const retry = h('button', { type: 'button', class: 'primary' }, 'Retry now');
   retry.addEventListener('click', async () => {
@@ -63,7 +63,13 @@ export async function render(main, { params, signal }) {
       'div',
       { class: 'page-head' },
       h('h1', null, 'Delivery ', h('code', null, delivery.id)),
-      h('div', { class: 'actions' }, status, retry),
+      h(
+        'div',
+        { class: 'actions' },
+        copyButton(delivery.id, { text: 'Copy id', label: 'Copy id of this delivery' }),
+        status,
+        retry,
+      ),
     ),
     section(
       'Summary',
@@ -71,12 +77,25 @@ export async function render(main, { params, signal }) {
         'dl',
         { class: 'props' },
         h('dt', null, 'Event'),
-        h('dd', null, link(route(`events/${encodeURIComponent(delivery.event_id)}`), delivery.event_id)),
+        h(
+          'dd',
+          null,
+          idText(delivery.event_id, {
+            full: true,
+            label: 'event id',
+            href:
+              delivery.origin === 'test' ? null : route(`events/${encodeURIComponent(delivery.event_id)}`),
+          }),
+        ),
         h('dt', null, 'Endpoint'),
         h(
           'dd',
           null,
-          link(route(`endpoints/${encodeURIComponent(delivery.endpoint_id)}`), delivery.endpoint_id),
+          idText(delivery.endpoint_id, {
+            full: true,
+            label: 'endpoint id',
+            href: route(`endpoints/${encodeURIComponent(delivery.endpoint_id)}`),
+          }),
         ),
         h('dt', null, 'Origin'),
         h('dd', null, delivery.origin),

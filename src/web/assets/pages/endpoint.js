@@ -8,10 +8,13 @@ import {
   add,
   ago,
   badge,
+  command,
+  copyButton,
+  emptyState,
   field,
   fromLocalInput,
   h,
-  idLink,
+  idText,
   ms,
   route,
   select,
@@ -23,7 +26,8 @@ import {
 import { attemptsTable, retryAndWait } from './delivery.js';
 import { endpointForm } from './endpoint-form.js';
 import { createdSecrets } from './endpoints.js';
-import { EMAIL_TYPES, pager, section, slot } from './shared.js';
+import { historySection } from './history.js';
+import { EMAIL_TYPES, pageControls, section, slot } from './shared.js';
 
 function healthSection(health) {
   const windows = [
@@ -37,7 +41,7 @@ function healthSection(health) {
       null,
       'State ',
       badge(health.state),
-      ` · ${health.consecutive_failures} consecutive failures · last success ${ago(health.last_success_at)}`,
+      ` · ${health.consecutive_failures} consecutive failure${health.consecutive_failures === 1 ? '' : 's'} · last success ${ago(health.last_success_at)}`,
     ),
     table(
       [
@@ -65,6 +69,7 @@ function secretSection(endpoint) {
   const show = (secret, note) =>
     shown.replaceChildren(
       h('code', { id: 'endpoint-secret' }, secret),
+      copyButton(secret, { text: 'Copy', label: 'Copy signing secret' }),
       note ? h('span', { class: 'hint' }, note) : null,
     );
   if (justCreated) show(justCreated, 'The new endpoint\u2019s signing secret: give it to the receiver.');
@@ -186,69 +191,147 @@ function replaySection(endpoint) {
   );
 }
 
-async function deliveriesSection(endpoint, query, signal, go) {
-  const status = query.get('status') ?? '';
-  const path = `/endpoints/${encodeURIComponent(endpoint.id)}/deliveries`;
-  const first = await api(path, { query: { status, limit: 50 }, signal });
-  const columns = [
+const PAGE_SIZES = ['25', '50', '100', '200'];
+const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'];
+
+/** Columns of the attempt log; `refresh(tr, delivery)` redraws one row after a retry. */
+function deliveryColumns(signal, refresh) {
+  return [
+    { label: 'Created', class: 'nowrap', cell: (d) => time(d.created_at) },
     {
       label: 'Delivery',
-      cell: (d) => idLink(route(`deliveries/${encodeURIComponent(d.id)}`), d.id),
+      cell: (d) =>
+        idText(d.id, { href: route(`deliveries/${encodeURIComponent(d.id)}`), label: 'delivery id' }),
     },
     {
       label: 'Event',
-      cell: (d) => idLink(route(`events/${encodeURIComponent(d.event_id)}`), d.event_id),
+      // A test send's sample event is not stored: there is no page to link to.
+      cell: (d) =>
+        idText(d.event_id, {
+          href: d.origin === 'test' ? null : route(`events/${encodeURIComponent(d.event_id)}`),
+          label: 'event id',
+        }),
     },
     { label: 'Origin', cell: (d) => d.origin },
-    { label: 'Status', cell: (d) => badge(d.status) },
-    { label: 'Last answer', cell: (d) => (d.last_status ? String(d.last_status) : (d.last_error ?? '—')) },
     {
-      label: 'Next try',
-      class: 'nowrap',
-      cell: (d) => (d.status === 'pending' ? time(d.next_attempt_at) : '—'),
+      label: 'Status, last answer',
+      cell: (d) => [
+        badge(d.status),
+        d.last_status || d.last_error
+          ? h('div', { class: 'muted' }, d.last_status ? `HTTP ${d.last_status}` : d.last_error)
+          : null,
+      ],
     },
-    { label: '', cell: (d) => retryButton(d, signal) },
-    // Last: it expands into the attempt table, which needs the width.
-    { label: 'Attempts', cell: (d) => attemptsCell(d, signal) },
+    {
+      label: 'Finished / next try',
+      class: 'nowrap',
+      cell: (d) =>
+        d.status === 'pending'
+          ? d.next_attempt_at
+            ? h('span', null, 'next ', time(d.next_attempt_at))
+            : '—'
+          : time(d.completed_at ?? d.updated_at),
+    },
+    { label: 'Attempts', cell: (d) => attemptsToggle(d, signal) },
+    { label: '', cell: (d) => retryButton(d, signal, refresh) },
   ];
-  const list = table(columns, first.data, {
+}
+
+async function deliveriesSection(endpoint, query, signal, go) {
+  const status = DELIVERY_STATUSES.includes(query.get('status')) ? query.get('status') : '';
+  const limit = PAGE_SIZES.includes(query.get('per_page')) ? query.get('per_page') : '50';
+  const path = `/endpoints/${encodeURIComponent(endpoint.id)}/deliveries`;
+  const fetchPage = (cursor) => api(path, { query: { status, limit, cursor }, signal });
+  const first = await fetchPage();
+  let list;
+  const refresh = (tr, delivery) => {
+    const replacement = list.makeRow(delivery);
+    tr.replaceWith(replacement);
+    return replacement;
+  };
+  const empty = status
+    ? `No ${status} deliveries.`
+    : emptyState(
+        'No deliveries yet: each event that matches this endpoint is delivered as soon as it is stored.',
+        h('p', null, 'Send a test event with the button at the top of the page, or from a terminal:'),
+        command(`mailhook endpoints test ${endpoint.id}`),
+      );
+  list = table(deliveryColumns(signal, refresh), first.data, {
     caption: 'Deliveries, newest first',
-    empty: 'No deliveries yet.',
+    empty,
   });
-  const filter = select('status', [['', 'all'], 'pending', 'succeeded', 'failed'], status);
-  filter.addEventListener('change', () =>
-    go(route(`endpoints/${encodeURIComponent(endpoint.id)}`, { status: filter.value })),
+  const reload = (values) =>
+    go(route(`endpoints/${encodeURIComponent(endpoint.id)}`, { status, per_page: limit, ...values }));
+  const filter = select('status', [['', 'all'], ...DELIVERY_STATUSES], status);
+  filter.addEventListener('change', () => reload({ status: filter.value }));
+  const size = select('per_page', PAGE_SIZES, limit);
+  size.addEventListener('change', () => reload({ per_page: size.value }));
+  const pages = pageControls(
+    fetchPage,
+    (rows) => {
+      list.setRows(rows);
+      list.tbody.querySelector('a, button')?.scrollIntoView({ block: 'nearest' });
+    },
+    first,
+    { noun: 'deliveries', pageSize: Number(limit) },
   );
   return section(
     'Attempt log',
-    h('div', { class: 'filters' }, field('Status', filter)),
-    h('div', { class: 'table-wrap' }, list.el),
-    pager((cursor) => api(path, { query: { status, limit: 50, cursor } }), list.addRows, first.next_cursor),
+    h(
+      'p',
+      { class: 'hint' },
+      'One row per delivery of an event to this endpoint, newest first; open a row\u2019s attempts to see each try with its time, answer and duration.',
+    ),
+    h('div', { class: 'filters' }, field('Status', filter), field('Per page', size)),
+    list.el,
+    pages,
   );
 }
 
-/** The attempt count, expandable into the attempt log of that delivery. */
-function attemptsCell(delivery, signal) {
-  const body = h('div');
-  const details = h(
-    'details',
-    { 'data-delivery': delivery.id },
-    h('summary', null, `${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'}`),
-    body,
+/** "N attempts": shows that delivery's attempt log in a row under it. */
+function attemptsToggle(delivery, signal) {
+  const label = `${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'}`;
+  const button = h(
+    'button',
+    { type: 'button', class: 'small', 'aria-expanded': 'false', 'data-delivery': delivery.id },
+    label,
   );
-  details.addEventListener('toggle', async () => {
-    if (!details.open || body.childElementCount) return;
+  const detailOf = (tr) =>
+    tr.nextElementSibling?.classList.contains('detail') ? tr.nextElementSibling : null;
+  const show = async () => {
+    const tr = button.closest('tr');
+    if (!tr) return;
+    const cell = h(
+      'td',
+      { colspan: tr.children.length, role: 'cell' },
+      h('p', { class: 'loading' }, 'Loading…'),
+    );
+    const detail = h('tr', { class: 'detail', role: 'row', id: `attempts-${delivery.id}` }, cell);
+    detailOf(tr)?.remove();
+    tr.after(detail);
+    button.setAttribute('aria-expanded', 'true');
+    button.setAttribute('aria-controls', detail.id);
     try {
       const full = await api(`/deliveries/${encodeURIComponent(delivery.id)}`, { signal });
-      body.replaceChildren(attemptsTable(full.attempts));
+      cell.replaceChildren(attemptsTable(full.attempts));
     } catch (err) {
-      body.replaceChildren(h('p', { class: 'error' }, err.message));
+      if (err.name !== 'AbortError') cell.replaceChildren(h('p', { class: 'error' }, err.message));
     }
+  };
+  button.addEventListener('click', () => {
+    const tr = button.closest('tr');
+    if (button.getAttribute('aria-expanded') === 'true') {
+      detailOf(tr)?.remove();
+      button.setAttribute('aria-expanded', 'false');
+      button.removeAttribute('aria-controls');
+      return;
+    }
+    show();
   });
-  return details;
+  return button;
 }
 
-function retryButton(delivery, signal) {
+function retryButton(delivery, signal, refresh) {
   const button = h(
     'button',
     { type: 'button', class: 'small', 'aria-label': `Retry delivery ${delivery.id}` },
@@ -261,14 +344,13 @@ function retryButton(delivery, signal) {
       (d) => `Attempt ${d.attempts.length}: ${d.status}`,
     );
     if (!updated) return;
-    const row = button.closest('tr');
-    const cells = row.querySelectorAll('td');
-    delivery.attempts = updated.attempts.length;
-    cells[3].replaceChildren(badge(updated.status));
-    cells[7].replaceChildren(attemptsCell(delivery, signal));
-    const last = updated.attempts.at(-1);
-    cells[4].replaceChildren(last?.http_status ? String(last.http_status) : (last?.error ?? '—'));
-    cells[7].querySelector('details').open = true;
+    const tr = button.closest('tr');
+    const next = { ...updated, attempts: updated.attempts.length };
+    tr.nextElementSibling?.classList.contains('detail') && tr.nextElementSibling.remove();
+    const row = refresh(tr, next);
+    // Show the new attempt at once, and keep keyboard focus on this row's Retry button.
+    row.querySelector('[aria-expanded]')?.click();
+    row.querySelector('button[aria-label^="Retry"]')?.focus();
   });
   return button;
 }
@@ -335,8 +417,34 @@ export async function render(main, ctx) {
         remove,
       ),
     ),
+    h('p', { class: 'page-id' }, 'Endpoint ', idText(endpoint.id, { full: true, label: 'endpoint id' })),
     endpoint.status_reason ? h('p', { class: 'muted' }, `Status reason: ${endpoint.status_reason}`) : null,
     h('div', { class: 'grid' }, healthSection(health), secretSection(endpoint)),
+    historySection({
+      title: 'Attempts per hour',
+      caption: 'Delivery attempts per hour',
+      path: `${path}/history`,
+      signal,
+      series: [
+        { key: 'succeeded', label: 'succeeded', class: 's-ok' },
+        { key: 'failed', label: 'failed', class: 's-bad' },
+      ],
+      counts: (row) => ({ succeeded: row.succeeded, failed: row.attempts - row.succeeded }),
+      columns: [
+        {
+          label: 'Mean duration',
+          value: (b) => (b.row?.avg_ms === null || b.row?.avg_ms === undefined ? '—' : ms(b.row.avg_ms)),
+        },
+      ],
+      summary: (buckets, period) => {
+        const attempts = buckets.reduce((n, b) => n + (b.row?.attempts ?? 0), 0);
+        const succeeded = buckets.reduce((n, b) => n + (b.row?.succeeded ?? 0), 0);
+        return attempts
+          ? `${attempts} attempt${attempts === 1 ? '' : 's'} in the ${period}, ${Math.round((succeeded / attempts) * 1000) / 10}% succeeded.`
+          : `No attempts in the ${period}.`;
+      },
+      empty: () => 'Nothing was sent to this endpoint in this period: use "Send test event" above to try it.',
+    }),
     slot(deliveriesSection(endpoint, query, signal, go)),
     h(
       'div',

@@ -3,7 +3,7 @@
 
 import { api } from '../api.js';
 import { rateMeter } from '../chart.js';
-import { add, ago, badge, h, link, ms, route, table, toast } from '../dom.js';
+import { add, ago, badge, breakable, command, emptyState, h, link, ms, route, table, toast } from '../dom.js';
 import { endpointForm } from './endpoint-form.js';
 import { section } from './shared.js';
 
@@ -21,7 +21,7 @@ export async function render(main, { signal, go, query }) {
       {
         label: 'Endpoint',
         cell: (r) => [
-          link(route(`endpoints/${encodeURIComponent(r.endpoint.id)}`), r.endpoint.url),
+          link(route(`endpoints/${encodeURIComponent(r.endpoint.id)}`), breakable(r.endpoint.url, '/?&')),
           r.endpoint.description ? h('div', { class: 'muted' }, r.endpoint.description) : null,
         ],
       },
@@ -43,7 +43,13 @@ export async function render(main, { signal, go, query }) {
       { label: 'Last success', class: 'nowrap', cell: (r) => ago(r.endpoint.last_success_at) },
     ],
     rows,
-    { caption: 'Endpoints', empty: 'No endpoints yet: add one below.' },
+    {
+      caption: 'Endpoints',
+      empty: emptyState(
+        'No endpoints yet: add one with the form below (it is open), or from a terminal:',
+        command('mailhook endpoints add https://example.com/hooks/email'),
+      ),
+    },
   );
   const form = endpointForm({
     submitLabel: 'Create endpoint',
@@ -57,7 +63,7 @@ export async function render(main, { signal, go, query }) {
   add(
     main,
     h('div', { class: 'page-head' }, h('h1', null, 'Endpoints')),
-    h('div', { class: 'card table-wrap' }, list.el),
+    h('div', { class: 'card' }, list.el),
     section(
       'Add an endpoint',
       h(

@@ -2,14 +2,27 @@
 // deliveries made for it.
 
 import { api, findInPages } from '../api.js';
-import { act, add, badge, h, idLink, jsonBlock, link, route, table, time } from '../dom.js';
-import { section, slot, typeLabel } from './shared.js';
+import {
+  act,
+  add,
+  badge,
+  copyButton,
+  h,
+  idLink,
+  idText,
+  jsonBlock,
+  link,
+  route,
+  table,
+  time,
+} from '../dom.js';
+import { dataField, PSEUDO_SOURCES, section, slot, sourceLink, typeLabel } from './shared.js';
 
 /** Deliveries per endpoint scanned for this event (newest first): enough for recent events. */
 const DELIVERY_PAGES = 2;
 
 async function timelineSection(event, signal) {
-  const messageId = event.data.message_id;
+  const messageId = dataField(event, 'message_id');
   if (!messageId)
     return section('Message timeline', h('p', { class: 'muted' }, 'This event names no message id.'));
   const message = await api(`/messages/${encodeURIComponent(messageId)}`, { signal });
@@ -28,7 +41,7 @@ async function timelineSection(event, signal) {
           e.id === event.id
             ? typeLabel(e.type)
             : link(route(`events/${encodeURIComponent(e.id)}`), typeLabel(e.type)),
-          e.data.recipient ? h('span', { class: 'muted' }, ` ${e.data.recipient}`) : null,
+          dataField(e, 'recipient') ? h('span', { class: 'muted' }, ` ${dataField(e, 'recipient')}`) : null,
         ),
       ),
     ),
@@ -85,6 +98,19 @@ async function deliveriesSection(event, signal) {
       rows,
       { caption: 'Deliveries of this event', empty: 'No delivery found for this event.' },
     ).el,
+    rows.length === 0 && !partial.length
+      ? h(
+          'p',
+          { class: 'hint' },
+          endpoints.length
+            ? 'Endpoints get an event when its type and filter match theirs; redeliver sends it to those that match now.'
+            : [
+                'No endpoint exists yet: ',
+                link(route('endpoints', { add: 1 }), 'add one'),
+                ' to receive events.',
+              ],
+        )
+      : null,
     partial.length
       ? h(
           'p',
@@ -96,13 +122,51 @@ async function deliveriesSection(event, signal) {
   );
 }
 
+/** What a system event is about: the endpoint, delivery, event or source named in its metadata. */
+function systemSubjects(metadata) {
+  const links = [];
+  const add = (label, id, path) => {
+    if (typeof id === 'string' && id)
+      links.push([
+        label,
+        idText(id, { href: route(`${path}/${encodeURIComponent(id)}`), label: `${label} id`, full: true }),
+      ]);
+  };
+  add('endpoint', metadata?.endpoint_id, 'endpoints');
+  add('delivery', metadata?.delivery_id, 'deliveries');
+  add('event', metadata?.event_id, 'events');
+  add('source', metadata?.source_id, 'sources');
+  return links;
+}
+
+function sourceOf(event) {
+  const id = dataField(event, 'source_id');
+  const provider = dataField(event, 'provider');
+  if (!id) return '—';
+  return [sourceLink(null, id), provider && !PSEUDO_SOURCES[id] ? ` (${provider})` : null];
+}
+
 export async function render(main, { params, signal }) {
   const event = await api(`/events/${encodeURIComponent(params.id)}`, { signal });
-  const { raw, ...data } = event.data;
-  const d = event.data;
+  // Published events of their own types carry exactly the data they were given, of any shape.
+  const d = event.data && typeof event.data === 'object' && !Array.isArray(event.data) ? event.data : {};
+  const { raw, ...data } = d;
+  const isEmail = event.type.startsWith('email.');
+  const recipient = dataField(event, 'recipient');
+  const messageId = dataField(event, 'message_id');
+  const subjects = event.type.startsWith('system.') ? systemSubjects(d.metadata) : [];
   add(
     main,
-    h('div', { class: 'page-head' }, h('h1', null, typeLabel(event.type), ' ', h('code', null, event.id))),
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', null, typeLabel(event.type), ' ', h('code', null, event.id)),
+      h(
+        'div',
+        { class: 'actions' },
+        copyButton(event.id, { text: 'Copy id', label: 'Copy id of this event' }),
+      ),
+    ),
     h(
       'div',
       { class: 'grid' },
@@ -114,31 +178,31 @@ export async function render(main, { params, signal }) {
           h('dt', null, 'Happened'),
           h('dd', null, time(event.timestamp)),
           h('dt', null, 'Received'),
-          h('dd', null, time(d.received_at)),
+          h('dd', null, time(dataField(event, 'received_at'))),
           h('dt', null, 'Recipient'),
           h(
             'dd',
             null,
-            d.recipient ? link(route(`recipients/${encodeURIComponent(d.recipient)}`), d.recipient) : '—',
+            recipient ? link(route(`recipients/${encodeURIComponent(recipient)}`), recipient) : '—',
           ),
           h('dt', null, 'Message id'),
-          h('dd', null, d.message_id ? h('code', null, d.message_id) : '—'),
+          h('dd', null, messageId ? idText(messageId, { full: true, label: 'message id' }) : '—'),
           h('dt', null, 'Source'),
-          h(
-            'dd',
-            null,
-            link(route(`sources/${encodeURIComponent(d.source_id)}`), d.source_id),
-            ` (${d.provider})`,
-          ),
-          h('dt', null, 'Provider event id'),
-          h('dd', null, d.provider_event_id ?? '—'),
+          h('dd', null, sourceOf(event)),
+          subjects.flatMap(([label, node]) => [h('dt', null, `About ${label}`), h('dd', null, node)]),
+          isEmail || d.provider_event_id
+            ? [
+                h('dt', null, 'Provider event id'),
+                h('dd', null, dataField(event, 'provider_event_id') ?? '—'),
+              ]
+            : null,
           d.bounce
             ? [
                 h('dt', null, 'Bounce'),
                 h('dd', null, `${d.bounce.type} ${d.bounce.code ?? ''} ${d.bounce.reason ?? ''}`),
               ]
             : null,
-          d.click ? [h('dt', null, 'Clicked URL'), h('dd', null, d.click.url)] : null,
+          d.click?.url ? [h('dt', null, 'Clicked URL'), h('dd', null, String(d.click.url))] : null,
         ),
       ),
       slot(timelineSection(event, signal)),
@@ -147,10 +211,15 @@ export async function render(main, { params, signal }) {
       'div',
       { class: 'grid' },
       section(
-        'Canonical event',
-        jsonBlock({ ...event, data }, 'Canonical event JSON without the raw payload'),
+        isEmail ? 'Canonical event' : 'Event',
+        jsonBlock(
+          { ...event, data: event.data && typeof event.data === 'object' ? data : event.data },
+          'Canonical event JSON without the raw payload',
+        ),
       ),
-      section("Provider's raw payload", jsonBlock(raw ?? null, 'Raw provider payload JSON')),
+      isEmail || (raw !== undefined && raw !== null)
+        ? section("Provider's raw payload", jsonBlock(raw ?? null, 'Raw provider payload JSON'))
+        : null,
     ),
     slot(deliveriesSection(event, signal)),
   );

@@ -2,8 +2,20 @@
 // Filters live in the URL hash, so a filtered view can be bookmarked and the back button works.
 
 import { api } from '../api.js';
-import { add, field, formValues, fromLocalInput, h, route, select, table, toLocalInput } from '../dom.js';
-import { eventColumns, loadSources, pager, sourceSelect, typeSelect } from './shared.js';
+import {
+  add,
+  emptyState,
+  field,
+  formValues,
+  fromLocalInput,
+  h,
+  link,
+  route,
+  select,
+  table,
+  toLocalInput,
+} from '../dom.js';
+import { eventColumns, eventsNextStep, loadSources, pager, sourceSelect, typeSelect } from './shared.js';
 
 const FILTERS = ['type', 'recipient', 'message_id', 'source_id', 'since', 'until'];
 
@@ -48,9 +60,12 @@ export async function render(main, { query, signal, go }) {
 
   const apiQuery = { ...Object.fromEntries(FILTERS.map((n) => [n, q[n]])), limit };
   const first = await api('/events', { query: apiQuery, signal });
+  const filtered = FILTERS.some((name) => q[name]);
   const list = table(eventColumns(sources), first.data, {
     caption: 'Events, newest first',
-    empty: 'No events match these filters.',
+    empty: filtered
+      ? emptyState('No events match these filters.', h('p', null, link('#/events', 'Show every event')))
+      : emptyState('No events yet.', eventsNextStep(sources)),
   });
   const more = pager(
     (cursor) => api('/events', { query: { ...apiQuery, cursor } }),
@@ -62,6 +77,6 @@ export async function render(main, { query, signal, go }) {
     main,
     h('div', { class: 'page-head' }, h('h1', null, 'Events')),
     form,
-    h('div', { class: 'card table-wrap' }, list.el, more),
+    h('div', { class: 'card' }, list.el, more),
   );
 }

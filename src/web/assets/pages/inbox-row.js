@@ -1,7 +1,7 @@
 // One stored raw request: what the provider sent (headers and body), and what became of it.
 
 import { api } from '../api.js';
-import { add, badge, h, jsonBlock, link, route, time } from '../dom.js';
+import { add, badge, copyButton, h, jsonBlock, link, route, time } from '../dom.js';
 import { reprocessButton } from './quarantine.js';
 import { section } from './shared.js';
 
@@ -25,6 +25,7 @@ export async function render(main, { params, signal }) {
       h(
         'div',
         { class: 'actions' },
+        copyButton(row.id, { text: 'Copy id', label: 'Copy id of this request' }),
         badge(row.status),
         row.status === 'pending' ? null : reprocessButton([row.id]),
       ),

@@ -3,8 +3,8 @@
 
 import { api } from '../api.js';
 import { rateMeter, stackedBars } from '../chart.js';
-import { add, ago, badge, h, link, ms, pct, route, table, time } from '../dom.js';
-import { EMAIL_TYPES, section, slot, sourceState } from './shared.js';
+import { add, ago, badge, command, emptyState, h, link, ms, pct, route, table, time } from '../dom.js';
+import { dataField, EMAIL_TYPES, section, slot, sourceState } from './shared.js';
 
 const MINUTE = 60_000;
 const RANGES = {
@@ -100,7 +100,15 @@ async function chartSection(rangeKey, signal) {
     ),
     section(
       'Events by type',
-      stackedBars({ buckets, types, caption: `Events per type, ${RANGES[rangeKey].label.toLowerCase()}` }),
+      stackedBars({
+        buckets,
+        types,
+        caption: `Events per type, ${RANGES[rangeKey].label.toLowerCase()}`,
+        empty: [
+          h('p', null, 'No events in this period.'),
+          all === 0 ? h('p', null, link('#/events', 'How to send the first one')) : null,
+        ],
+      }),
     ),
   ];
 }
@@ -133,7 +141,14 @@ async function endpointsSection(signal) {
         { label: 'Last success', class: 'nowrap', cell: (r) => ago(r.endpoint.last_success_at) },
       ],
       rows,
-      { caption: 'Endpoints and their delivery health', empty: 'No endpoints yet.' },
+      {
+        caption: 'Endpoints and their delivery health',
+        empty: emptyState(
+          'No endpoints yet: events are stored, but sent nowhere.',
+          h('p', null, link(route('endpoints', { add: 1 }), 'Add an endpoint'), ', or from a terminal:'),
+          command('mailhook endpoints add https://example.com/hooks/email'),
+        ),
+      },
     ).el,
     data.length > MAX_ROWS ? h('p', null, link('#/endpoints', `All ${data.length} endpoints`)) : null,
   );
@@ -163,11 +178,18 @@ async function sourcesSection(signal) {
         {
           label: 'Last event',
           class: 'nowrap',
-          cell: (r) => (r.last ? ago(r.last.data.received_at ?? r.last.timestamp) : 'never'),
+          cell: (r) => (r.last ? ago(dataField(r.last, 'received_at') ?? r.last.timestamp) : 'never'),
         },
       ],
       shown.map((source, i) => ({ source, last: last[i] })),
-      { caption: 'Sources and their last event', empty: 'No sources yet.' },
+      {
+        caption: 'Sources and their last event',
+        empty: emptyState(
+          'No sources yet: a source is the URL an email provider posts its events to.',
+          h('p', null, link(route('sources', { add: 1 }), 'Add a source'), ', or from a terminal:'),
+          command('mailhook sources add --name "SendGrid production" --provider sendgrid'),
+        ),
+      },
     ).el,
   );
 }

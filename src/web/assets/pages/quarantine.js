@@ -63,7 +63,7 @@ export async function render(main, { query, signal, go }) {
     h('div', { class: 'filters' }, field('Inbox status', filter)),
     h(
       'div',
-      { class: 'card table-wrap' },
+      { class: 'card' },
       list.el,
       pager(
         (cursor) => api('/inbox', { query: { status, limit: 50, cursor } }),

@@ -2,7 +2,7 @@
 // (GET /v1/recipients/:email).
 
 import { api } from '../api.js';
-import { add, badge, field, formValues, h, link, route, table, time } from '../dom.js';
+import { add, badge, field, formValues, h, idText, link, route, table, time } from '../dom.js';
 import { eventColumns, section } from './shared.js';
 
 function searchForm(go, email = '') {
@@ -95,33 +95,28 @@ export async function render(main, { params, signal, go }) {
       : null,
     section(
       'Messages',
-      h(
-        'div',
-        { class: 'table-wrap' },
-        table(
-          [
-            {
-              label: 'Message',
-              cell: (m) =>
-                link(route('events', { message_id: m.message_id }), m.message_id, { class: 'mono' }),
-            },
-            { label: 'Status', cell: (m) => badge(m.status) },
-            { label: 'Events', cell: (m) => String(m.events) },
-            { label: 'First event', class: 'nowrap', cell: (m) => time(m.first_event_at) },
-            { label: 'Last event', class: 'nowrap', cell: (m) => time(m.last_event_at) },
-          ],
-          r.messages,
-          { caption: 'Messages to this recipient', empty: 'No messages.' },
-        ).el,
-      ),
+      table(
+        [
+          {
+            label: 'Message',
+            cell: (m) =>
+              idText(m.message_id, {
+                href: route('events', { message_id: m.message_id }),
+                label: 'message id',
+              }),
+          },
+          { label: 'Status', cell: (m) => badge(m.status) },
+          { label: 'Events', cell: (m) => String(m.events) },
+          { label: 'First event', class: 'nowrap', cell: (m) => time(m.first_event_at) },
+          { label: 'Last event', class: 'nowrap', cell: (m) => time(m.last_event_at) },
+        ],
+        r.messages,
+        { caption: 'Messages to this recipient', empty: 'No messages.' },
+      ).el,
     ),
     section(
       'Recent events',
-      h(
-        'div',
-        { class: 'table-wrap' },
-        table(eventColumns(null), r.recent_events, { caption: 'Recent events', empty: 'No events.' }).el,
-      ),
+      table(eventColumns(null), r.recent_events, { caption: 'Recent events', empty: 'No events.' }).el,
       h('p', null, link(route('events', { recipient: r.email }), 'All events for this address')),
     ),
   );

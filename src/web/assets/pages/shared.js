@@ -2,7 +2,20 @@
 
 import { api } from '../api.js';
 import { typeClass } from '../chart.js';
-import { badge, errorBox, field, h, idLink, link, route, select, time, toast } from '../dom.js';
+import {
+  badge,
+  breakable,
+  command,
+  errorBox,
+  field,
+  h,
+  idText,
+  link,
+  route,
+  select,
+  time,
+  toast,
+} from '../dom.js';
 
 export const EMAIL_TYPES = [
   'email.sent',
@@ -19,7 +32,7 @@ export const EMAIL_TYPES = [
 ];
 
 export function typeLabel(type) {
-  return h('span', { class: `type ${typeClass(type)}` }, type);
+  return h('span', { class: `type ${typeClass(type)}` }, h('span', null, breakable(type, '.')));
 }
 
 /** id → source, read once per page. */
@@ -28,37 +41,90 @@ export async function loadSources(signal) {
   return new Map(data.map((s) => [s.id, s]));
 }
 
-function sourceCell(sources, id) {
-  if (id === 'src_published') return h('span', { class: 'muted' }, 'published');
+/**
+ * Source ids that name no source: events published through the API, and mailhook's own system.*
+ * events. They have no source page; their link lists their events instead.
+ */
+export const PSEUDO_SOURCES = {
+  src_published: 'published',
+  src_system: 'mailhook (system)',
+};
+
+/** A string field of an event's data, or null: published events carry whatever data they were given. */
+export function dataField(event, name) {
+  const value = event?.data && typeof event.data === 'object' ? event.data[name] : undefined;
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+/** A link to a source by id: its name when known; pseudo-sources link to their events. */
+export function sourceLink(sources, id) {
+  if (!id) return '—';
+  if (PSEUDO_SOURCES[id]) return link(route('events', { source_id: id }), PSEUDO_SOURCES[id]);
   const source = sources?.get(id);
-  return link(route(`sources/${encodeURIComponent(id)}`), source ? source.name : id);
+  const href = route(`sources/${encodeURIComponent(id)}`);
+  return source ? link(href, source.name) : idText(id, { href, label: 'source id' });
 }
 
 /** Columns of an event list; `sources` (from loadSources) turns source ids into names. */
-export function eventColumns(sources) {
+export function eventColumns(sources, { source = true } = {}) {
   return [
     { label: 'Time', class: 'nowrap', cell: (e) => time(e.timestamp) },
-    { label: 'Type', class: 'nowrap', cell: (e) => typeLabel(e.type) },
+    { label: 'Type', cell: (e) => typeLabel(e.type) },
     {
       label: 'Recipient',
-      cell: (e) =>
-        e.data.recipient
-          ? link(route(`recipients/${encodeURIComponent(e.data.recipient)}`), e.data.recipient)
-          : '—',
+      cell: (e) => {
+        const recipient = dataField(e, 'recipient');
+        return recipient
+          ? link(route(`recipients/${encodeURIComponent(recipient)}`), breakable(recipient, '@'))
+          : '—';
+      },
     },
     {
       label: 'Message',
-      cell: (e) =>
-        e.data.message_id
-          ? link(route('events', { message_id: e.data.message_id }), e.data.message_id, { class: 'mono' })
-          : '—',
+      cell: (e) => {
+        const messageId = dataField(e, 'message_id');
+        return messageId
+          ? idText(messageId, { href: route('events', { message_id: messageId }), label: 'message id' })
+          : '—';
+      },
     },
-    { label: 'Source', cell: (e) => sourceCell(sources, e.data.source_id) },
+    source ? { label: 'Source', cell: (e) => sourceLink(sources, dataField(e, 'source_id')) } : null,
     {
       label: 'Event',
       class: 'nowrap',
-      cell: (e) => idLink(route(`events/${encodeURIComponent(e.id)}`), e.id),
+      cell: (e) => idText(e.id, { href: route(`events/${encodeURIComponent(e.id)}`), label: 'event id' }),
     },
+  ].filter(Boolean);
+}
+
+/**
+ * The next step when no event is listed: with a source, its page (a sample event) or the simulator;
+ * without one, adding a source, or publishing an event with one request.
+ */
+export function eventsNextStep(sources) {
+  const first = sources ? [...sources.values()].find((s) => s.enabled) : null;
+  const publish = `curl -X POST ${location.origin}/v1/events -H "Authorization: Bearer $MAILHOOK_API_KEY" -H 'content-type: application/json' -d '{"type": "email.delivered", "data": {"recipient": "user@example.com"}}'`;
+  if (!first) {
+    return [
+      h(
+        'p',
+        null,
+        link(route('sources', { add: 1 }), 'Add a source'),
+        ' and give its URL to your email provider, or publish an event yourself:',
+      ),
+      command(publish),
+    ];
+  }
+  const simulate = `mailhook simulate --provider ${first.provider} --key <credential> --url ${first.ingest_url} --count 10`;
+  return [
+    h(
+      'p',
+      null,
+      'Send a sample event from the page of ',
+      link(route(`sources/${encodeURIComponent(first.id)}`), first.name),
+      ', or simulate provider traffic (the key is the credential the source was given):',
+    ),
+    command(simulate),
   ];
 }
 
@@ -89,6 +155,62 @@ export function pager(fetchPage, addRows, firstCursor, label = 'Load older') {
   return h('div', { class: 'pager' }, button, status);
 }
 
+/**
+ * Page-by-page navigation over a cursor-paginated list, for lists read as pages (the attempt log)
+ * rather than scrolled. `fetchPage(cursor)` resolves to `{ data, next_cursor }`; `show(rows, from)`
+ * replaces what is shown. Newer pages are the cursors already walked through, kept in memory.
+ */
+export function pageControls(fetchPage, show, first, { noun = 'rows', pageSize }) {
+  const cursors = [undefined]; // cursors[i] fetched page i
+  let index = 0;
+  let next = first.next_cursor;
+  let count = first.data.length;
+  const status = h('span', { class: 'muted', 'aria-live': 'polite' });
+  const newest = h('button', { type: 'button' }, 'Newest');
+  const newer = h('button', { type: 'button' }, '\u2039 Newer');
+  const older = h('button', { type: 'button' }, 'Older \u203a');
+  const update = () => {
+    const from = index * pageSize + 1;
+    status.textContent =
+      count === 0
+        ? `No ${noun} on this page.`
+        : `${noun[0].toUpperCase()}${noun.slice(1)} ${from}\u2013${from + count - 1}${next ? '' : ' (the oldest)'}`;
+    newest.disabled = index === 0;
+    newer.disabled = index === 0;
+    older.disabled = !next;
+  };
+  const go = async (target, button) => {
+    for (const b of [newest, newer, older]) b.disabled = true;
+    try {
+      const page = await fetchPage(cursors[target]);
+      index = target;
+      cursors[index + 1] = page.next_cursor ?? undefined;
+      next = page.next_cursor;
+      count = page.data.length;
+      show(page.data, index * pageSize);
+    } catch (err) {
+      toast(err.message, 'error');
+    } finally {
+      update();
+      // The button pressed may now be disabled (no newer page): keep focus inside the controls.
+      (button.disabled ? [older, newer].find((b) => !b.disabled) : button)?.focus();
+    }
+  };
+  cursors[1] = next ?? undefined;
+  newest.addEventListener('click', () => go(0, newest));
+  newer.addEventListener('click', () => go(index - 1, newer));
+  older.addEventListener('click', () => go(index + 1, older));
+  update();
+  return h(
+    'div',
+    { class: 'pager', role: 'group', 'aria-label': `Pages of ${noun}` },
+    newest,
+    newer,
+    older,
+    status,
+  );
+}
+
 /** The event-type filter: every canonical type, plus any custom type typed in. */
 export function typeSelect(value) {
   const options = [['', 'any type'], ...EMAIL_TYPES.map((t) => [t, t])];
@@ -101,6 +223,7 @@ export function sourceSelect(sources, value) {
     ['', 'any source'],
     ...[...sources.values()].map((s) => [s.id, `${s.name} (${s.provider})`]),
     ['src_published', 'published through the API'],
+    ['src_system', 'mailhook system events'],
   ];
   return select('source_id', options, value ?? '');
 }

@@ -6,10 +6,13 @@ import {
   act,
   add,
   ago,
+  command as commandBlock,
   copyButton,
+  emptyState,
   field,
   formValues,
   h,
+  idText,
   jsonBlock,
   link,
   route,
@@ -18,7 +21,8 @@ import {
   toast,
 } from '../dom.js';
 import { configFields, configFrom, providerById } from '../providers.js';
-import { EMAIL_TYPES, eventColumns, section, slot, sourceState } from './shared.js';
+import { historySection } from './history.js';
+import { dataField, EMAIL_TYPES, eventColumns, section, slot, sourceState } from './shared.js';
 
 /** Standard Webhooks signature (`v1,<base64 HMAC-SHA256 of id.timestamp.body>`) with WebCrypto. */
 export async function signStandard(secret, id, timestamp, body) {
@@ -47,7 +51,7 @@ function sampleForm(source) {
         null,
         `${providerById(source.provider)?.name ?? source.provider} signs with its own scheme, which the browser cannot reproduce without your provider credentials. Send a realistic signed sample from a terminal; --key is the same credential this source was given ("mailhook simulate --help" shows its form for each provider):`,
       ),
-      h('div', { class: 'secret' }, h('code', null, command), copyButton(command)),
+      commandBlock(command),
     ];
   }
   if (!globalThis.crypto?.subtle) {
@@ -183,6 +187,7 @@ function credentialsForm(source, refresh) {
 async function recentEvents(source, signal) {
   const page = await api('/events', { query: { source_id: source.id, limit: 10 }, signal });
   const last = page.data[0];
+  const receivedAt = last ? (dataField(last, 'received_at') ?? last.timestamp) : null;
   return section(
     'Recent events',
     h(
@@ -190,22 +195,53 @@ async function recentEvents(source, signal) {
       null,
       'Last event: ',
       last
-        ? [
-            link(route(`events/${encodeURIComponent(last.id)}`), last.type),
-            ` received ${ago(last.data.received_at)}`,
-          ]
+        ? [link(route(`events/${encodeURIComponent(last.id)}`), last.type), ` received ${ago(receivedAt)}`]
         : 'none yet',
     ),
-    h(
-      'div',
-      { class: 'table-wrap' },
-      table(eventColumns(null), page.data, {
-        caption: 'Recent events of this source',
-        empty: 'No events yet.',
-      }).el,
-    ),
-    h('p', null, link(route('events', { source_id: source.id }), 'All events from this source')),
+    table(eventColumns(null, { source: false }), page.data, {
+      caption: 'Recent events of this source',
+      empty: emptyState(
+        'No events yet: they appear once the provider posts to the ingest URL.',
+        h(
+          'p',
+          null,
+          source.provider === 'standard'
+            ? 'Paste the setup above into the sender, or use "Send a sample event" to post a signed sample now.'
+            : 'Paste the setup above into the provider\u2019s dashboard, or run the simulate command under "Send a sample event".',
+        ),
+      ),
+    }).el,
+    page.data.length
+      ? h('p', null, link(route('events', { source_id: source.id }), 'All events from this source'))
+      : null,
   );
+}
+
+function requestsHistory(source, signal) {
+  return historySection({
+    title: 'Requests per hour',
+    caption: 'Requests stored per hour',
+    path: `/sources/${encodeURIComponent(source.id)}/history`,
+    signal,
+    series: [
+      { key: 'parsed', label: 'parsed', class: 's-ok' },
+      { key: 'quarantined', label: 'quarantined', class: 's-bad' },
+    ],
+    counts: (row) => ({ parsed: row.parsed, quarantined: row.quarantined }),
+    summary: (buckets, period) => {
+      const requests = buckets.reduce((n, b) => n + (b.row?.requests ?? 0), 0);
+      const quarantined = buckets.reduce((n, b) => n + (b.row?.quarantined ?? 0), 0);
+      if (!requests) return `No requests in the ${period}.`;
+      return [
+        `${requests} request${requests === 1 ? '' : 's'} in the ${period}`,
+        quarantined
+          ? [', ', link(route('quarantine'), `${quarantined} quarantined`), '.']
+          : ', every one parsed.',
+      ];
+    },
+    empty: () =>
+      'Nothing was posted to this source in this period: give the provider the ingest URL under Setup.',
+  });
 }
 
 export async function render(main, ctx) {
@@ -242,6 +278,7 @@ export async function render(main, ctx) {
       h('h1', null, source.name),
       h('div', { class: 'actions' }, sourceState(source), toggle, remove),
     ),
+    h('p', { class: 'page-id' }, 'Source ', idText(source.id, { full: true, label: 'source id' })),
     query.get('created')
       ? h(
           'p',
@@ -255,22 +292,24 @@ export async function render(main, ctx) {
       section(
         'Setup',
         h('p', null, 'Ingest URL'),
-        h('div', { class: 'secret' }, h('code', null, source.ingest_url), copyButton(source.ingest_url)),
+        h(
+          'div',
+          { class: 'secret' },
+          h('code', null, source.ingest_url),
+          copyButton(source.ingest_url, { text: 'Copy', label: 'Copy ingest URL' }),
+        ),
         h('pre', { class: 'block', tabindex: 0, 'aria-label': 'Setup instructions' }, source.setup),
       ),
       section('Send a sample event', sampleForm(source)),
     ),
-    h(
-      'div',
-      { class: 'grid' },
-      slot(recentEvents(source, signal)),
-      section(
-        'Credentials',
-        credentialsForm(source, refresh),
-        Object.keys(source.state ?? {}).length
-          ? [h('h3', null, 'State'), jsonBlock(source.state, 'Source state')]
-          : null,
-      ),
+    requestsHistory(source, signal),
+    slot(recentEvents(source, signal)),
+    section(
+      'Credentials',
+      credentialsForm(source, refresh),
+      Object.keys(source.state ?? {}).length
+        ? [h('h3', null, 'State'), jsonBlock(source.state, 'Source state')]
+        : null,
     ),
   );
   if (source.config_keys.length === 0 && source.provider !== 'ses') {

@@ -2,7 +2,20 @@
 // static table in providers.js; the server validates them).
 
 import { api } from '../api.js';
-import { add, field, formValues, h, link, route, select, table, time, toast } from '../dom.js';
+import {
+  add,
+  command,
+  emptyState,
+  field,
+  formValues,
+  h,
+  link,
+  route,
+  select,
+  table,
+  time,
+  toast,
+} from '../dom.js';
 import { configFields, configFrom, PROVIDERS, providerById } from '../providers.js';
 import { section, sourceState } from './shared.js';
 
@@ -79,13 +92,19 @@ export async function render(main, { signal, go, query }) {
       { label: 'Created', class: 'nowrap', cell: (s) => time(s.created_at) },
     ],
     data,
-    { caption: 'Sources', empty: 'No sources yet: add one below.' },
+    {
+      caption: 'Sources',
+      empty: emptyState(
+        'No sources yet: add one with the form below (it is open), or from a terminal:',
+        command('mailhook sources add --name "SendGrid production" --provider sendgrid'),
+      ),
+    },
   );
   const adding = query.get('add') === '1' || data.length === 0;
   add(
     main,
     h('div', { class: 'page-head' }, h('h1', null, 'Sources')),
-    h('div', { class: 'card table-wrap' }, list.el),
+    h('div', { class: 'card' }, list.el),
     section(
       'Add a source',
       h(

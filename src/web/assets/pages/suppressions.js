@@ -6,6 +6,8 @@ import {
   act,
   add,
   badge,
+  command,
+  emptyState,
   field,
   formValues,
   h,
@@ -147,7 +149,12 @@ export async function render(main, ctx) {
   const first = await api('/suppressions', { query: { reason, limit: 100 }, signal });
   const list = table(columns(refresh), first.data, {
     caption: 'Suppressed addresses',
-    empty: 'No suppressions.',
+    empty: reason
+      ? `No suppressions for the reason ${reason}.`
+      : emptyState(
+          'No suppressions yet: hard bounces, complaints and unsubscribes add addresses here as they arrive. Add one by hand with the form above, or from a terminal:',
+          command('mailhook suppressions add user@example.com --detail "asked by phone"'),
+        ),
   });
   const reasonFilter = select('reason', [['', 'any reason'], ...REASONS], reason);
   reasonFilter.addEventListener('change', () => go(route('suppressions', { reason: reasonFilter.value })));
@@ -172,7 +179,7 @@ export async function render(main, ctx) {
     section(
       'All suppressions',
       h('div', { class: 'filters' }, field('Reason', reasonFilter)),
-      h('div', { class: 'table-wrap' }, list.el),
+      list.el,
       pager(
         (cursor) => api('/suppressions', { query: { reason, limit: 100, cursor } }),
         list.addRows,

@@ -3,8 +3,8 @@
 // missing (an older server), it polls GET /v1/events every 2 s instead.
 
 import { api, readEventStream } from '../api.js';
-import { add, field, formValues, h, route, table } from '../dom.js';
-import { eventColumns, loadSources, sourceSelect, typeSelect } from './shared.js';
+import { add, emptyState, field, formValues, h, route, table } from '../dom.js';
+import { eventColumns, eventsNextStep, loadSources, sourceSelect, typeSelect } from './shared.js';
 
 const KEEP = 300;
 const BACKLOG = 20;
@@ -51,9 +51,15 @@ export async function render(main, { query, signal, go }) {
   let paused = false;
   const held = [];
   const pause = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Pause');
+  const filtered = Object.values(filters).some(Boolean);
   const list = table(eventColumns(sources), [], {
     caption: 'Live events, newest first',
-    empty: 'Waiting for events…',
+    empty: filtered
+      ? 'Waiting for events that match these filters…'
+      : emptyState(
+          'Waiting for events: each one shows here as soon as it is stored.',
+          eventsNextStep(sources),
+        ),
   });
   list.el.setAttribute('aria-live', 'off');
   list.el.id = 'tail-table';
@@ -85,10 +91,7 @@ export async function render(main, { query, signal, go }) {
     'button',
     {
       type: 'button',
-      onclick: () => {
-        list.tbody.replaceChildren();
-        list.addRows([]);
-      },
+      onclick: () => list.setRows([]),
     },
     'Clear',
   );
@@ -106,7 +109,7 @@ export async function render(main, { query, signal, go }) {
       h('div', { class: 'actions' }, dot, state, count, pause, clearButton),
     ),
     form,
-    h('div', { class: 'card table-wrap' }, list.el),
+    h('div', { class: 'card' }, list.el),
   );
 
   const apiFilters = Object.fromEntries(Object.entries(filters).filter(([, v]) => v));
@@ -147,10 +150,11 @@ export async function render(main, { query, signal, go }) {
           lastEventId,
           signal,
           onOpen: () => setState('Live', 'on'),
-          onEvent: (event) => {
-            lastEventId = event.id;
-            addEvents([event]);
+          // The stream's own ids resume exactly where it stopped (event ids are not in stored order).
+          onId: (id) => {
+            lastEventId = id;
           },
+          onEvent: (event) => addEvents([event]),
         });
         if (signal.aborted) return;
         setState('Stream ended; reconnecting…', 'off');
