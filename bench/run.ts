@@ -22,7 +22,7 @@ import type { LoadResult } from './load.js';
 import { createBenchDatabase, postgresAvailable } from './pg.js';
 import { HERE, median } from './procs.js';
 import { ingestHeader, ingestRow, judgeTargets, pad, printTargets, ratio } from './report.js';
-import { type StatsBench, statsBench } from './stats.js';
+import { printStats, type StatsBench, statsBench } from './stats.js';
 
 /**
  * `npm run bench`: every figure is measured side by side in this one run and reported as a ratio
@@ -242,20 +242,8 @@ if (runs('e2e')) {
 // Queries
 let stats: StatsBench | null = null;
 if (runs('queries')) {
-  stats = await statsBench(STATS_EVENTS);
-  console.log(
-    `\nqueries over ${STATS_EVENTS.toLocaleString('en')} stored events (SQLite, generated in ${stats.insertSeconds} s), median of 3:`,
-  );
-  for (const [groupBy, q] of Object.entries(stats.queries)) {
-    console.log(
-      `  GET /v1/stats group_by=${pad(groupBy, 17, true)} ${pad(q.ms, 6)} ms = ${q.ratioToCount}× a bare COUNT(*) (${stats.baselineCountMs} ms)`,
-    );
-  }
-  for (const [name, q] of Object.entries(stats.eventList.filters)) {
-    console.log(
-      `  GET /v1/events ${pad(name, 26, true)} ${pad(q.ms.toFixed(2), 7)} ms (${q.rows} rows) = ${q.ratioToUnfiltered}× an unfiltered page (${stats.eventList.baselineMs} ms)`,
-    );
-  }
+  stats = await statsBench(STATS_EVENTS, pg);
+  printStats(stats);
   console.log(`[${elapsed()}]`);
 }
 

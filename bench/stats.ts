@@ -1,15 +1,23 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../src/events.js';
 import { newId } from '../src/ids.js';
-import { SqliteStore } from '../src/store/index.js';
-import type { EventQuery, StatsGroupBy } from '../src/store/store.js';
+import { PostgresStore, SqliteStore } from '../src/store/index.js';
+import { connect } from '../src/store/postgres/connection.js';
+import * as pgRollup from '../src/store/postgres/stats-rollup.js';
+import * as sqliteRollup from '../src/store/sqlite/stats-rollup.js';
+import type { EventQuery, NewEvent, StatsGroupBy, StatsQuery, StatsRow, Store } from '../src/store/store.js';
+import { createBenchDatabase } from './pg.js';
+import { pad } from './report.js';
 
 /**
- * Queries over a large generated event set: the store calls behind GET /v1/stats (each grouping,
- * against a bare COUNT(*) of the same table) and GET /v1/events filtered by recipient, type and
- * message id (a page of 50, as the API's default, against an unfiltered page).
+ * Queries over a large generated event set. GET /v1/stats (`eventStats`, from the hourly rollups)
+ * for each grouping and three windows, against the same counts taken straight from the events in the
+ * same run (the query the stats ran before the rollups), with a check that both answers are equal;
+ * on SQLite and, when it answers, PostgreSQL. And GET /v1/events filtered by recipient, type and
+ * message id (a page of 50, as the API's default) against an unfiltered page (SQLite).
  */
 const TYPES = [
   'email.sent',
@@ -20,14 +28,32 @@ const TYPES = [
   'email.bounced',
 ];
 const DOMAINS = ['example.com', 'example.org', 'mail.example.net', 'corp.example'];
+const HOUR = 3_600_000;
 const DAY = 86_400_000;
+const GROUPINGS: StatsGroupBy[] = ['type', 'provider', 'source', 'day', 'recipient_domain'];
+const BATCH = 10_000;
+
+interface StatsTiming {
+  /** eventStats: whole hours from the rollups, the partial ones from the events. */
+  ms: number;
+  /** The same counts straight from the events. */
+  directMs: number;
+  ratioToDirect: number;
+  identical: boolean;
+}
+
+export interface StoreStats {
+  store: 'sqlite' | 'postgres';
+  /** Storing the events through the pipeline's batch (processInbox), rollups included. */
+  insertSeconds: number;
+  /** SQLite: the database file after a checkpoint; PostgreSQL: events and rollups, indexes included. */
+  bytesPerEvent: number;
+  windows: Record<string, Record<StatsGroupBy, StatsTiming>>;
+}
 
 export interface StatsBench {
   events: number;
-  insertSeconds: number;
-  /** A bare COUNT(*) of the table: the floor any aggregate pays. */
-  baselineCountMs: number;
-  queries: Record<StatsGroupBy, { ms: number; ratioToCount: number }>;
+  stores: StoreStats[];
   /** listEvents, first page of 50 newest first; the baseline is the same page without a filter. */
   eventList: {
     baselineMs: number;
@@ -44,91 +70,229 @@ function median(values: number[]): number {
 
 const round2 = (n: number) => Number(n.toFixed(2));
 
-export async function statsBench(total: number): Promise<StatsBench> {
-  const dir = mkdtempSync(join(tmpdir(), 'mailhook-stats-'));
-  const store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
-  try {
-    await store.migrate();
-    const start = Date.now() - 30 * DAY;
-    const insertStarted = performance.now();
-    const batch = 10_000;
-    for (let done = 0; done < total; done += batch) {
-      const events = Array.from({ length: Math.min(batch, total - done) }, (_, i) => {
-        const n = done + i;
-        const event: CanonicalEvent = {
-          id: newId('event'),
-          type: TYPES[n % TYPES.length] as string,
-          timestamp: new Date(start + Math.floor((n / total) * 30 * DAY)).toISOString(),
-          data: {
-            provider: n % 3 === 0 ? 'sendgrid' : 'ses',
-            source_id: n % 3 === 0 ? 'src_a' : 'src_b',
-            provider_event_id: null,
-            message_id: `m${Math.floor(n / 4)}`,
-            recipient: `u${n % 50_000}@${DOMAINS[n % DOMAINS.length]}`,
-            user_agent: null,
-            ip: null,
-            tags: [],
-            metadata: {},
-            received_at: new Date().toISOString(),
-            raw: null,
-          },
-        };
-        return { event, dedupKey: event.id };
-      });
-      await store.publishEvents(events, {}, new Date());
-    }
-    const insertSeconds = (performance.now() - insertStarted) / 1000;
-    const since = new Date(start);
-    const until = new Date(start + 30 * DAY + DAY);
-    const time = async (fn: () => Promise<unknown>) => {
-      const runs: number[] = [];
-      for (let i = 0; i < 3; i++) {
-        const t = performance.now();
-        await fn();
-        runs.push(performance.now() - t);
-      }
-      return median(runs);
-    };
-    const queries = {} as StatsBench['queries'];
-    for (const groupBy of ['type', 'provider', 'source', 'day', 'recipient_domain'] as StatsGroupBy[]) {
-      const ms = await time(() => store.eventStats({ since, until, groupBy }));
-      queries[groupBy] = { ms: Math.round(ms), ratioToCount: 0 };
-    }
-    const count = await time(() => store.countEvents());
-    for (const q of Object.values(queries)) q.ratioToCount = Number((q.ms / Math.max(1, count)).toFixed(2));
+async function time(fn: () => Promise<unknown>, runs = 3): Promise<number> {
+  const all: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    all.push(performance.now() - t);
+  }
+  return median(all);
+}
 
-    // Values that exist in the generated set: recipients repeat every 50,000 events, message ids
-    // cover 4 events each, bounces are 1 in 6.
-    const someone = `u${12_345 % 50_000}@${DOMAINS[12_345 % DOMAINS.length]}`;
-    const filters: Record<string, Omit<EventQuery, 'limit'>> = {
-      recipient: { recipient: someone },
-      type: { type: 'email.bounced' },
-      message_id: { messageId: `m${Math.floor(total / 8)}` },
-      'type+recipient': { type: TYPES[12_345 % TYPES.length] as string, recipient: someone },
-      'type+last 24 h': { type: 'email.clicked', since: new Date(start + 29 * DAY) },
+function generated(total: number, start: number, done: number): NewEvent[] {
+  return Array.from({ length: Math.min(BATCH, total - done) }, (_, i) => {
+    const n = done + i;
+    const event: CanonicalEvent = {
+      id: newId('event'),
+      type: TYPES[n % TYPES.length] as string,
+      timestamp: new Date(start + Math.floor((n / total) * 30 * DAY)).toISOString(),
+      data: {
+        provider: n % 3 === 0 ? 'sendgrid' : 'ses',
+        source_id: n % 3 === 0 ? 'src_a' : 'src_b',
+        provider_event_id: null,
+        message_id: `m${Math.floor(n / 4)}`,
+        recipient: `u${n % 50_000}@${DOMAINS[n % DOMAINS.length]}`,
+        user_agent: null,
+        ip: null,
+        tags: [],
+        metadata: {},
+        received_at: new Date().toISOString(),
+        raw: null,
+      },
     };
-    const baselineMs = await time(() => store.listEvents({ limit: PAGE }));
-    const eventList: StatsBench['eventList'] = { baselineMs: round2(baselineMs), filters: {} };
-    for (const [name, filter] of Object.entries(filters)) {
-      let rows = 0;
+    return { event, dedupKey: event.id };
+  });
+}
+
+/** Stores the events as the pipeline does: one inbox row per batch of 10,000, one transaction each. */
+async function fill(store: Store, total: number, start: number): Promise<number> {
+  const started = performance.now();
+  for (let done = 0; done < total; done += BATCH) {
+    const events = generated(total, start, done);
+    const id = newId('inbox');
+    await store.appendInbox([
+      {
+        id,
+        sourceId: 'src_a',
+        provider: 'sendgrid',
+        receivedAt: new Date(),
+        method: 'POST',
+        path: '/ingest/src_a',
+        query: '',
+        headers: {},
+        body: Buffer.from('[]'),
+      },
+    ]);
+    await store.processInbox(10, (rows) =>
+      rows.map((row) => ({
+        inboxId: row.id,
+        kind: 'processed',
+        events: row.id === id ? events : [],
+        notes: [],
+      })),
+    );
+  }
+  return Number(((performance.now() - started) / 1000).toFixed(1));
+}
+
+/** The whole set; days 3 to 27 of one source, cut mid-hour at both ends; the last 24 hours. */
+function windows(start: number): Record<string, Omit<StatsQuery, 'groupBy'>> {
+  const end = start + 30 * DAY;
+  return {
+    'all 30 days': { since: new Date(start), until: new Date(start + 31 * DAY) },
+    'days 3-27, src_b': {
+      since: new Date(start + 3 * DAY + 17 * 60_000 + 23_123),
+      until: new Date(start + 27 * DAY + 5 * HOUR + 42 * 60_000 + 7_500),
+      sourceId: 'src_b',
+    },
+    'last 24 h': { since: new Date(end - DAY), until: new Date(end) },
+  };
+}
+
+async function timeStats(
+  store: Store,
+  direct: (query: StatsQuery) => Promise<StatsRow[]>,
+  start: number,
+): Promise<StoreStats['windows']> {
+  const result: StoreStats['windows'] = {};
+  for (const [name, window] of Object.entries(windows(start))) {
+    const timings = {} as Record<StatsGroupBy, StatsTiming>;
+    for (const groupBy of GROUPINGS) {
+      const query = { ...window, groupBy };
+      let rows: StatsRow[] = [];
       const ms = await time(async () => {
-        rows = (await store.listEvents({ limit: PAGE, ...filter })).items.length;
-      });
-      eventList.filters[name] = {
+        rows = await store.eventStats(query);
+      }, 5);
+      let expected: StatsRow[] = [];
+      // One run: the direct count reads every event of the window and takes seconds.
+      const directMs = await time(async () => {
+        expected = await direct(query);
+      }, 1);
+      timings[groupBy] = {
         ms: round2(ms),
-        rows,
-        ratioToUnfiltered: round2(ms / Math.max(0.01, baselineMs)),
+        directMs: Math.round(directMs),
+        ratioToDirect: Number((ms / Math.max(0.01, directMs)).toFixed(4)),
+        identical: rows.length > 0 && JSON.stringify(rows) === JSON.stringify(expected),
       };
     }
-    return {
-      events: total,
-      insertSeconds: Number(insertSeconds.toFixed(1)),
-      baselineCountMs: Math.round(count),
-      queries,
-      eventList,
+    result[name] = timings;
+  }
+  return result;
+}
+
+async function sqliteStats(
+  total: number,
+  start: number,
+): Promise<{ stats: StoreStats; list: StatsBench['eventList'] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mailhook-stats-'));
+  const file = join(dir, 'mailhook.db');
+  const store = new SqliteStore({ filename: file });
+  let db: Database.Database | undefined;
+  try {
+    await store.migrate();
+    const insertSeconds = await fill(store, total, start);
+    // A second connection: the store keeps its own private.
+    const reader = new Database(file);
+    db = reader;
+    reader.pragma('wal_checkpoint(TRUNCATE)');
+    const stats: StoreStats = {
+      store: 'sqlite',
+      insertSeconds,
+      bytesPerEvent: Math.round(statSync(file).size / total),
+      windows: await timeStats(
+        store,
+        async (query) => sqliteRollup.selectStatsFromEvents(reader, query),
+        start,
+      ),
     };
+    return { stats, list: await eventListBench(store, total, start) };
   } finally {
+    db?.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function postgresStats(total: number, start: number): Promise<StoreStats> {
+  const database = await createBenchDatabase('stats');
+  const store = new PostgresStore({ url: database.url });
+  const sql = connect({ url: database.url, max: 1 });
+  try {
+    await store.migrate();
+    const insertSeconds = await fill(store, total, start);
+    await sql`VACUUM ANALYZE`;
+    const [size] = await sql<{ bytes: number }[]>`
+      SELECT (pg_total_relation_size('events') + pg_total_relation_size('stats_rollup')
+        + pg_total_relation_size('stats_rollup_domains'))::bigint AS bytes`;
+    return {
+      store: 'postgres',
+      insertSeconds,
+      bytesPerEvent: Math.round((size?.bytes ?? 0) / total),
+      windows: await timeStats(store, (query) => pgRollup.selectStatsFromEvents(sql, query), start),
+    };
+  } finally {
+    await sql.end({ timeout: 5 });
+    await store.close();
+    await database.drop();
+  }
+}
+
+async function eventListBench(store: Store, total: number, start: number): Promise<StatsBench['eventList']> {
+  // Values that exist in the generated set: recipients repeat every 50,000 events, message ids
+  // cover 4 events each, bounces are 1 in 6.
+  const someone = `u${12_345 % 50_000}@${DOMAINS[12_345 % DOMAINS.length]}`;
+  const filters: Record<string, Omit<EventQuery, 'limit'>> = {
+    recipient: { recipient: someone },
+    type: { type: 'email.bounced' },
+    message_id: { messageId: `m${Math.floor(total / 8)}` },
+    'type+recipient': { type: TYPES[12_345 % TYPES.length] as string, recipient: someone },
+    'type+last 24 h': { type: 'email.clicked', since: new Date(start + 29 * DAY) },
+  };
+  const baselineMs = await time(() => store.listEvents({ limit: PAGE }));
+  const eventList: StatsBench['eventList'] = { baselineMs: round2(baselineMs), filters: {} };
+  for (const [name, filter] of Object.entries(filters)) {
+    let rows = 0;
+    const ms = await time(async () => {
+      rows = (await store.listEvents({ limit: PAGE, ...filter })).items.length;
+    });
+    eventList.filters[name] = {
+      ms: round2(ms),
+      rows,
+      ratioToUnfiltered: round2(ms / Math.max(0.01, baselineMs)),
+    };
+  }
+  return eventList;
+}
+
+export async function statsBench(total: number, postgres: boolean): Promise<StatsBench> {
+  // Not on an hour boundary, like any real "now".
+  const start = Date.now() - 30 * DAY;
+  const { stats, list } = await sqliteStats(total, start);
+  const stores = [stats];
+  if (postgres) stores.push(await postgresStats(total, start));
+  return { events: total, stores, eventList: list };
+}
+
+export function printStats(stats: StatsBench): void {
+  console.log(
+    `\nqueries over ${stats.events.toLocaleString('en')} stored events; GET /v1/stats median of 5 against one count straight from the events:`,
+  );
+  for (const s of stats.stores) {
+    console.log(
+      `  ${s.store}: stored in ${s.insertSeconds} s through the pipeline's batches, ${s.bytesPerEvent} bytes per event`,
+    );
+    for (const [name, timings] of Object.entries(s.windows)) {
+      for (const [groupBy, t] of Object.entries(timings)) {
+        console.log(
+          `    ${pad(name, 16, true)} group_by=${pad(groupBy, 17, true)} ${pad(t.ms.toFixed(2), 7)} ms = ${t.ratioToDirect}× the direct count (${t.directMs} ms)${t.identical ? '' : ' — ANSWERS DIFFER'}`,
+        );
+      }
+    }
+  }
+  for (const [name, q] of Object.entries(stats.eventList.filters)) {
+    console.log(
+      `  GET /v1/events ${pad(name, 26, true)} ${pad(q.ms.toFixed(2), 7)} ms (${q.rows} rows) = ${q.ratioToUnfiltered}× an unfiltered page (${stats.eventList.baselineMs} ms)`,
+    );
   }
 }

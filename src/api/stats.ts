@@ -13,6 +13,9 @@ export async function statsRoutes(scope: FastifyInstance, ctx: ApiContext): Prom
     '/stats',
     {
       schema: {
+        summary:
+          'Counts and rates per event type over [since, until), default the last 7 days, from hourly rollups; ' +
+          'unique_messages counts the messages whose first event of that type falls in the window and group',
         querystring: {
           type: 'object',
           additionalProperties: false,

@@ -2,8 +2,9 @@ import type { StatsRow } from '../store/store.js';
 
 /**
  * The rates senders watch, from per-type counts. Engagement and complaint rates are per delivered
- * message (distinct message ids where the provider gives them), bounce and delivery rates per sent
- * message; `null` when the denominator is zero.
+ * message, bounce and delivery rates per sent message; `null` when the denominator is zero. Messages
+ * are unique messages where the provider gives message ids: those whose first event of the type (the
+ * first stored) falls in the group, so they add up across hours and days.
  */
 export interface GroupStats {
   group: string | null;

@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from '../events.js';
 import type { RouteEvent } from './delivery-types.js';
+import type { DeliveryHandOff } from './hand-off.js';
 
 /** Records and rule shapes of the suppression list, timelines and stats. */
 
@@ -36,6 +37,8 @@ export interface EventEffects {
     softBouncesSuppress: (history: RecipientHistoryItem[], at: number) => boolean;
     windowMs: number;
   };
+  /** This node's delivery worker, when it takes fresh deliveries at their creation (hand-off.ts). */
+  handOff?: DeliveryHandOff;
 }
 
 export interface SuppressionQuery {
@@ -61,7 +64,10 @@ export interface StatsRow {
   group: string | null;
   type: string;
   count: number;
-  /** Distinct message ids among those events (unique opens, clicks…). */
+  /**
+   * Those events that were the first stored of their (message id, type): unique opens, clicks… A
+   * message counts where its first event of the type falls, so the figure adds up across windows.
+   */
   messages: number;
 }
 

@@ -7,20 +7,20 @@ import type {
   EndpointRecord,
   InboxInsert,
   NewEvent,
-  StatsQuery,
-  StatsRow,
   Store,
   SuppressionEntry,
   SuppressionQuery,
 } from '../../src/store/store.js';
 import { endpointRecord as endpointRecordAt } from '../helpers/endpoint-record.js';
+import { runStatsContract } from './stats-contract.js';
 import type { MakeStore } from './store-contract.js';
 
 /**
  * The email-intelligence half of the Store contract: suppressions applied by the effects of new
  * events (in the pipeline's transaction and on publish), the suppression list itself, idempotent
- * publishing, message and recipient timelines, and event stats. Every implementation runs it
- * through the Store interface only; each test gets a fresh, migrated store and owns its state.
+ * publishing, message and recipient timelines, and event stats (./stats-contract.ts). Every
+ * implementation runs it through the Store interface only; each test gets a fresh, migrated store and
+ * owns its state.
  */
 
 const T0 = Date.parse('2026-11-26T12:00:00.000Z');
@@ -192,39 +192,6 @@ async function allSuppressionPages(
     cursor = page.next;
   }
   throw new Error('listSuppressions pagination did not end');
-}
-
-/** The reference semantics of eventStats. */
-function expectedStats(events: CanonicalEvent[], query: StatsQuery): StatsRow[] {
-  const groups = new Map<string, { row: StatsRow; messages: Set<string> }>();
-  for (const event of events) {
-    const time = Date.parse(event.timestamp);
-    if (time < query.since.getTime() || time >= query.until.getTime()) continue;
-    if (query.sourceId !== undefined && event.data.source_id !== query.sourceId) continue;
-    const group = {
-      type: null,
-      provider: event.data.provider,
-      source: event.data.source_id,
-      day: event.timestamp.slice(0, 10),
-      recipient_domain: event.data.recipient?.split('@')[1]?.toLowerCase() ?? null,
-    }[query.groupBy];
-    const key = JSON.stringify([group, event.type]);
-    const entry = groups.get(key) ?? {
-      row: { group, type: event.type, count: 0, messages: 0 },
-      messages: new Set<string>(),
-    };
-    entry.row.count++;
-    if (event.data.message_id !== null) entry.messages.add(event.data.message_id);
-    entry.row.messages = entry.messages.size;
-    groups.set(key, entry);
-  }
-  return sortStats([...groups.values()].map((g) => g.row));
-}
-
-function sortStats(rows: StatsRow[]): StatsRow[] {
-  return [...rows].sort((a, b) =>
-    compareText(JSON.stringify([a.group, a.type]), JSON.stringify([b.group, b.type])),
-  );
 }
 
 export function runInsightsContract(name: string, makeStore: MakeStore): void {
@@ -736,116 +703,6 @@ export function runInsightsContract(name: string, makeStore: MakeStore): void {
         expect(await store.listRecipientEvents('nobody@example.com', 10)).toEqual([]);
       });
     });
-
-    describe('eventStats', () => {
-      const MIDNIGHT = Date.parse('2026-11-27T00:00:00.000Z') - T0;
-      let events: CanonicalEvent[];
-
-      beforeEach(async () => {
-        const specs: EventSpec[] = [
-          { type: 'email.sent', at: -1, messageId: 'm-before' },
-          { type: 'email.sent', at: 0, messageId: 'm1' },
-          { type: 'email.delivered', at: MINUTE, messageId: 'm1' },
-          { type: 'email.opened', at: 2 * MINUTE, messageId: 'm1' },
-          { type: 'email.opened', at: MIDNIGHT - 1, messageId: 'm1' },
-          { type: 'email.delivered', at: MINUTE, messageId: 'm2', recipient: 'bob@Example.ORG' },
-          { type: 'email.opened', at: MIDNIGHT, messageId: 'm2', recipient: 'bob@Example.ORG' },
-          { type: 'email.opened', at: MIDNIGHT + HOUR, messageId: null },
-          {
-            type: 'email.delivered',
-            at: HOUR,
-            messageId: 'm3',
-            sourceId: OTHER_SOURCE,
-            provider: 'postmark',
-            recipient: 'cy@example.net',
-          },
-          {
-            type: 'email.bounced',
-            bounce: 'soft',
-            at: MIDNIGHT + 2 * HOUR,
-            messageId: 'm4',
-            sourceId: OTHER_SOURCE,
-            provider: 'postmark',
-            recipient: 'cy@example.net',
-          },
-          { type: 'invoice.paid', at: 3 * HOUR, messageId: null, recipient: null },
-          { type: 'email.sent', at: DAY - 1, messageId: 'm5' },
-          { type: 'email.sent', at: DAY, messageId: 'm-until' },
-        ];
-        events = specs.map((spec) => canonicalEvent(spec));
-        await ingest(
-          store,
-          events.map((event) => ({ event, dedupKey: event.id })),
-        );
-      });
-
-      const GROUPS: StatsQuery['groupBy'][] = ['type', 'provider', 'source', 'day', 'recipient_domain'];
-      for (const groupBy of GROUPS) {
-        it(`groups by ${groupBy} with counts and distinct messages, since inclusive and until exclusive`, async () => {
-          const query: StatsQuery = { since: new Date(T0), until: new Date(T0 + DAY), groupBy };
-          const rows = await store.eventStats(query);
-          expect(sortStats(rows)).toEqual(expectedStats(events, query));
-        });
-      }
-
-      it('groups by day into UTC dates and counts distinct message ids, ignoring events without one', async () => {
-        const rows = await store.eventStats({
-          since: new Date(T0),
-          until: new Date(T0 + DAY),
-          groupBy: 'day',
-        });
-        expect(sortStats(rows.filter((r) => r.type === 'email.opened'))).toEqual([
-          { group: '2026-11-26', type: 'email.opened', count: 2, messages: 1 },
-          { group: '2026-11-27', type: 'email.opened', count: 2, messages: 1 },
-        ]);
-        const typeRows = await store.eventStats({
-          since: new Date(T0),
-          until: new Date(T0 + DAY),
-          groupBy: 'type',
-        });
-        expect(typeRows.find((r) => r.type === 'email.sent')).toEqual({
-          group: null,
-          type: 'email.sent',
-          count: 2,
-          messages: 2,
-        });
-      });
-
-      it('groups by recipient domain in lower case', async () => {
-        const rows = await store.eventStats({
-          since: new Date(T0),
-          until: new Date(T0 + DAY),
-          groupBy: 'recipient_domain',
-        });
-        expect(
-          rows
-            .filter((r) => r.type === 'email.delivered')
-            .map((r) => r.group)
-            .sort(),
-        ).toEqual(['example.com', 'example.net', 'example.org']);
-      });
-
-      it('filters by source', async () => {
-        const query: StatsQuery = {
-          since: new Date(T0 - DAY),
-          until: new Date(T0 + 2 * DAY),
-          groupBy: 'provider',
-          sourceId: OTHER_SOURCE,
-        };
-        const rows = await store.eventStats(query);
-        expect(sortStats(rows)).toEqual(expectedStats(events, query));
-        expect(rows.map((r) => r.group)).toEqual(['postmark', 'postmark']);
-      });
-
-      it('an empty window returns no rows', async () => {
-        expect(
-          await store.eventStats({
-            since: new Date(T0 - 2 * DAY),
-            until: new Date(T0 - DAY),
-            groupBy: 'type',
-          }),
-        ).toEqual([]);
-      });
-    });
   });
+  runStatsContract(name, makeStore);
 }

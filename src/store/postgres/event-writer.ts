@@ -1,15 +1,17 @@
 import type { CanonicalEvent } from '../../events.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
+import { claimFirstOfType, firstOfTypePair, RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
 import { parameterChunks, type Queryable, type Sql } from './connection.js';
 import * as delivery from './postgres-delivery.js';
 import { applyEffects, eventRow } from './postgres-insights.js';
+import { addToRollups, storedPairs } from './stats-rollup.js';
 
 /**
  * Writing events, for PostgreSQL: the pipeline's ONE transaction per batch (rows claimed with
- * FOR UPDATE SKIP LOCKED, events inserted with ON CONFLICT DO NOTHING, effects applied, rows
- * marked) and publishing.
+ * FOR UPDATE SKIP LOCKED, events inserted with ON CONFLICT DO NOTHING, effects applied, the stats
+ * rollups added to, rows marked) and publishing.
  */
 
 export async function processInboxBatch(
@@ -38,8 +40,9 @@ export async function processInboxBatch(
 
 /**
  * Inserts the events of processed rows (each at most once per source and dedup key), applies the new
- * events' effects and creates their deliveries, inside the caller's transaction; returns what each
- * row is to be marked with.
+ * events' effects, creates their deliveries and adds the events to the stats rollups, inside the
+ * caller's transaction; returns what each row is to be marked with. The rollups come last: their rows
+ * are shared by every writer of the hour, so their locks are held only until the commit.
  */
 export async function writeOutcomes(
   tx: Queryable,
@@ -52,7 +55,10 @@ export async function writeOutcomes(
     o.kind === 'processed' ? o.events.map((e) => ({ inboxId: o.inboxId, ...e })) : [],
   );
   const insertedIds = new Set<string>();
-  const values = candidates.map(({ inboxId, dedupKey, event }) => eventRow(event, dedupKey, inboxId));
+  const firsts = claimFirstOfType(candidates, await storedPairs(tx, candidates));
+  const values = candidates.map(({ inboxId, dedupKey, event }, i) =>
+    eventRow(event, dedupKey, inboxId, firsts[i] === true),
+  );
   for (const chunk of parameterChunks(values)) {
     const returned = await tx<{ id: string }[]>`
       INSERT INTO events ${tx(chunk)} ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
@@ -60,11 +66,13 @@ export async function writeOutcomes(
   }
   const ctx = await effectsContext(tx, effects, now);
   const applied = new Set<string>();
-  for (const { event } of candidates) {
+  const rollup = new RollupDelta();
+  for (const [i, { event }] of candidates.entries()) {
     if (!insertedIds.has(event.id) || applied.has(event.id)) continue;
     applied.add(event.id);
     await applyEffects(tx, event, ctx);
     countInserted(summary, event);
+    rollup.add(event, firsts[i] === true);
   }
   const marks: InboxMark[] = outcomes.map((outcome) => {
     if (outcome.kind === 'quarantined') {
@@ -95,6 +103,7 @@ export async function writeOutcomes(
     };
   });
   summary.deliveries = await delivery.insertDeliveries(tx, ctx.fanOut, new Date(now));
+  await addToRollups(tx, rollup);
   return marks;
 }
 
@@ -149,12 +158,19 @@ export async function publishEventBatch(
     const now = at.getTime();
     const ctx = await effectsContext(tx, effects, now);
     const results: Array<{ event: CanonicalEvent; created: boolean }> = [];
+    const rollup = new RollupDelta();
+    // One insert at a time: an event takes its (message id, type) only once it is stored.
+    const taken = await storedPairs(tx, events);
     for (const { event, dedupKey } of events) {
+      const pair = firstOfTypePair(event);
+      const first = pair !== null && !taken.has(pair);
       const [row] = await tx<{ id: string }[]>`
-        INSERT INTO events ${tx(eventRow(event, dedupKey, null))}
+        INSERT INTO events ${tx(eventRow(event, dedupKey, null, first))}
         ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
       if (row) {
+        if (pair !== null) taken.add(pair);
         await applyEffects(tx, event, ctx);
+        rollup.add(event, first);
         results.push({ event, created: true });
         continue;
       }
@@ -164,6 +180,7 @@ export async function publishEventBatch(
       results.push({ event: stored ? (JSON.parse(stored.body) as CanonicalEvent) : event, created: false });
     }
     await delivery.insertDeliveries(tx, ctx.fanOut, at);
+    await addToRollups(tx, rollup);
     return results;
   }) as Promise<Array<{ event: CanonicalEvent; created: boolean }>>;
 }

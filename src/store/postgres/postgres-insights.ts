@@ -4,8 +4,6 @@ import type {
   HourBucket,
   OperationalCounts,
   RecipientHistoryItem,
-  StatsQuery,
-  StatsRow,
   SuppressionEntry,
   SuppressionQuery,
 } from '../insight-types.js';
@@ -13,9 +11,15 @@ import { type SuppressionRow, suppressionFrom } from '../rows.js';
 import type { Page } from '../store.js';
 import type { Queryable } from './connection.js';
 
-/** PostgreSQL twin of src/store/sqlite/insights.ts: effects of new events, suppressions, stats. */
+/** PostgreSQL twin of src/store/sqlite/insights.ts: effects of new events, suppressions, timelines. */
 
-export function eventRow(event: CanonicalEvent, dedupKey: string, inboxId: string | null) {
+/** An events row; `firstOfType` as decided by firstOfTypeFlags (./stats-rollup.ts). */
+export function eventRow(
+  event: CanonicalEvent,
+  dedupKey: string,
+  inboxId: string | null,
+  firstOfType: boolean,
+) {
   return {
     id: event.id,
     source_id: event.data.source_id,
@@ -28,6 +32,7 @@ export function eventRow(event: CanonicalEvent, dedupKey: string, inboxId: strin
     body: JSON.stringify(event),
     provider: event.data.provider,
     bounce_type: event.data.bounce?.type ?? null,
+    first_of_type: firstOfType,
   };
 }
 
@@ -113,25 +118,7 @@ export async function deleteSuppressions(
   return result.count;
 }
 
-const GROUP_EXPRESSIONS: Record<StatsQuery['groupBy'], string> = {
-  type: 'NULL::text',
-  provider: 'provider',
-  source: 'source_id',
-  day: "to_char(to_timestamp(occurred_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-  recipient_domain: "lower(split_part(recipient, '@', 2))",
-};
-
-export async function selectStats(sql: Queryable, query: StatsQuery): Promise<StatsRow[]> {
-  // The group expression comes from the constant table above, never from input.
-  const group = sql.unsafe(GROUP_EXPRESSIONS[query.groupBy]);
-  const rows = await sql<{ grp: string | null; type: string; n: number; m: number }[]>`
-    SELECT ${group} AS grp, type, COUNT(*)::int AS n, COUNT(DISTINCT message_id)::int AS m
-    FROM events
-    WHERE occurred_at >= ${query.since.getTime()} AND occurred_at < ${query.until.getTime()}
-      ${query.sourceId ? sql`AND source_id = ${query.sourceId}` : sql``}
-    GROUP BY grp, type ORDER BY grp, type`;
-  return rows.map((r) => ({ group: r.grp, type: r.type, count: r.n, messages: r.m }));
-}
+export { selectStats } from './stats-rollup.js';
 
 export async function selectMessageEvents(
   sql: Queryable,

@@ -2,13 +2,16 @@ import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
+import { RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
 import { insertDeliveries, selectEndpoints } from './delivery-store.js';
 import { applyEffects, eventParams, insertEventStatement } from './insights.js';
+import { addToRollups, isFirstOfType } from './stats-rollup.js';
 
 /**
  * Writing events, for SQLite: the pipeline's ONE transaction per batch (claim rows, insert events,
- * apply their effects, mark rows) and publishing. Synchronous, like everything in better-sqlite3.
+ * apply their effects, add them to the stats rollups, mark rows) and publishing. Synchronous, like
+ * everything in better-sqlite3.
  */
 
 export function processInboxBatch(
@@ -57,8 +60,9 @@ type QuarantinedOutcome = Extract<RowOutcome, { kind: 'quarantined' }>;
 
 /**
  * Inserts the events of processed rows (each at most once per source and dedup key), marks every
- * row, then applies the new events' effects and creates their deliveries. Runs inside the caller's
- * transaction. Effects run once the whole group is stored, so rules that read history see all of it.
+ * row, then applies the new events' effects, creates their deliveries and adds them to the stats
+ * rollups. Runs inside the caller's transaction. Effects run once the whole group is stored, so rules
+ * that read history see all of it.
  */
 export function writeOutcomes(
   db: Database.Database,
@@ -69,6 +73,7 @@ export function writeOutcomes(
 ): void {
   const insertEvent = insertEventStatement(db);
   const fresh: CanonicalEvent[] = [];
+  const rollup = new RollupDelta();
   for (const outcome of outcomes) {
     if (outcome.kind === 'quarantined') {
       marks.quarantined(outcome);
@@ -77,9 +82,11 @@ export function writeOutcomes(
     }
     let inserted = 0;
     for (const { dedupKey, event } of outcome.events) {
-      if (insertEvent.run(...eventParams(event, dedupKey, outcome.inboxId)).changes !== 1) continue;
+      const first = isFirstOfType(db, event);
+      if (insertEvent.run(...eventParams(event, dedupKey, outcome.inboxId, first)).changes !== 1) continue;
       inserted++;
       fresh.push(event);
+      rollup.add(event, first);
     }
     const duplicates = outcome.events.length - inserted;
     const notes = outcome.notes.length ? JSON.stringify(outcome.notes) : null;
@@ -93,6 +100,7 @@ export function writeOutcomes(
     countInserted(summary, event);
   }
   summary.deliveries = insertDeliveries(db, ctx.fanOut, new Date(ctx.now));
+  addToRollups(db, rollup);
 }
 
 export function effectsContext(
@@ -118,15 +126,19 @@ export function publishEventBatch(
     .transaction(() => {
       const now = at.getTime();
       const ctx = effectsContext(db, effects, now);
+      const rollup = new RollupDelta();
       const results = events.map(({ event, dedupKey }) => {
-        if (insertEvent.run(...eventParams(event, dedupKey, null)).changes === 1) {
+        const first = isFirstOfType(db, event);
+        if (insertEvent.run(...eventParams(event, dedupKey, null, first)).changes === 1) {
           applyEffects(db, event, ctx);
+          rollup.add(event, first);
           return { event, created: true };
         }
         const row = existing.get(event.data.source_id, dedupKey);
         return { event: row ? (JSON.parse(row.body) as CanonicalEvent) : event, created: false };
       });
       insertDeliveries(db, ctx.fanOut, at);
+      addToRollups(db, rollup);
       return results;
     })
     .immediate();

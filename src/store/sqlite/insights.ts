@@ -5,8 +5,6 @@ import type {
   HourBucket,
   OperationalCounts,
   RecipientHistoryItem,
-  StatsQuery,
-  StatsRow,
   SuppressionEntry,
   SuppressionQuery,
 } from '../insight-types.js';
@@ -21,13 +19,19 @@ import { Filters } from './filters.js';
 
 export function insertEventStatement(db: Database.Database): Database.Statement {
   return db.prepare(
-    `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body, provider, bounce_type)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body, provider, bounce_type, first_of_type)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (source_id, dedup_key) DO NOTHING`,
   );
 }
 
-export function eventParams(event: CanonicalEvent, dedupKey: string, inboxId: string | null): unknown[] {
+/** An events row's values; `firstOfType` as isFirstOfType (./stats-rollup.ts) decided just before. */
+export function eventParams(
+  event: CanonicalEvent,
+  dedupKey: string,
+  inboxId: string | null,
+  firstOfType: boolean,
+): unknown[] {
   return [
     event.id,
     event.data.source_id,
@@ -40,6 +44,7 @@ export function eventParams(event: CanonicalEvent, dedupKey: string, inboxId: st
     JSON.stringify(event),
     event.data.provider,
     event.data.bounce?.type ?? null,
+    firstOfType ? 1 : 0,
   ];
 }
 
@@ -133,29 +138,7 @@ export function deleteSuppressions(
   return db.prepare(`DELETE FROM suppressions ${filters.where}`).run(email, ...filters.params).changes;
 }
 
-const GROUP_EXPRESSIONS: Record<StatsQuery['groupBy'], string> = {
-  type: 'NULL',
-  provider: 'provider',
-  source: 'source_id',
-  day: "strftime('%Y-%m-%d', occurred_at / 1000, 'unixepoch')",
-  recipient_domain: "lower(substr(recipient, instr(recipient, '@') + 1))",
-};
-
-/** Counts per (group, type) over the events_time index; the group expression comes from a constant table. */
-export function selectStats(db: Database.Database, query: StatsQuery): StatsRow[] {
-  const group = GROUP_EXPRESSIONS[query.groupBy];
-  const filters = new Filters()
-    .add('occurred_at >= ?', query.since.getTime())
-    .add('occurred_at < ?', query.until.getTime())
-    .add('source_id = ?', query.sourceId);
-  return db
-    .prepare<unknown[], { grp: string | null; type: string; n: number; m: number }>(
-      `SELECT ${group} AS grp, type, COUNT(*) AS n, COUNT(DISTINCT message_id) AS m
-       FROM events ${filters.where} GROUP BY grp, type ORDER BY grp, type`,
-    )
-    .all(...filters.params)
-    .map((r) => ({ group: r.grp === null ? null : String(r.grp), type: r.type, count: r.n, messages: r.m }));
-}
+export { selectStats } from './stats-rollup.js';
 
 export function selectMessageEvents(
   db: Database.Database,

@@ -1,0 +1,79 @@
+import type { CanonicalEvent } from '../events.js';
+import type { ClaimedDelivery, EndpointRecord, NewDelivery } from './delivery-types.js';
+
+/** A delivery created already leased to one worker: who holds it and until when (ms). */
+export interface Lease {
+  owner: string;
+  expiresAt: number;
+}
+
+/**
+ * Hands the deliveries a transaction creates straight to this node's delivery worker, so fresh
+ * events go out without a claim transaction (issue 16). The store asks `reserve` inside the
+ * transaction for each fan-out delivery; a delivery it leases is written with that lease, so after a
+ * crash it is recovered like any claimed delivery (lease expiry, or `releaseAllLeases` at start on a
+ * single node). Once the transaction has committed the store calls `accept` with what it leased; if
+ * it rolled back, `release`, and nothing was written.
+ */
+export interface DeliveryHandOff {
+  reserve(endpoint: EndpointRecord, now: number): Lease | null;
+  accept(items: ClaimedDelivery[]): void;
+  release(items: ClaimedDelivery[]): void;
+}
+
+/** The deliveries of one transaction that were leased at creation, to hand over once it commits. */
+export class HandedDeliveries {
+  readonly items: ClaimedDelivery[] = [];
+  private readonly leases = new Map<string, Lease>();
+
+  constructor(readonly handOff: DeliveryHandOff) {}
+
+  /** Leases `delivery` to the worker when it can take it now; returns the lease to write, or null. */
+  offer(delivery: NewDelivery, event: CanonicalEvent, endpoint: EndpointRecord, now: number): Lease | null {
+    if (endpoint.status !== 'active') return null;
+    const lease = this.handOff.reserve(endpoint, now);
+    if (lease === null) return null;
+    this.items.push({
+      delivery: {
+        id: delivery.id,
+        eventId: delivery.eventId,
+        endpointId: endpoint.id,
+        origin: delivery.origin,
+        status: 'pending',
+        attempts: 0,
+        nextAttemptAt: delivery.nextAttemptAt,
+        lastStatus: null,
+        lastError: null,
+        createdAt: new Date(now),
+        updatedAt: new Date(now),
+        completedAt: null,
+      },
+      endpoint,
+      // The same string the store writes as the event's body: JSON.stringify is deterministic.
+      payload: JSON.stringify(event),
+      leaseOwner: lease.owner,
+    });
+    this.leases.set(delivery.id, lease);
+    return lease;
+  }
+
+  /** The lease to write with a delivery, if it was handed off. */
+  leaseOf(deliveryId: string): Lease | null {
+    return this.leases.get(deliveryId) ?? null;
+  }
+
+  /** Runs the transaction `write`; hands over what it leased if it commits, gives it back if not. */
+  static around<T>(handOff: DeliveryHandOff | undefined, write: (handed: HandedDeliveries | null) => T): T {
+    if (!handOff) return write(null);
+    const handed = new HandedDeliveries(handOff);
+    let result: T;
+    try {
+      result = write(handed);
+    } catch (err) {
+      handOff.release(handed.items);
+      throw err;
+    }
+    if (handed.items.length > 0) handOff.accept(handed.items);
+    return result;
+  }
+}
