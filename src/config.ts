@@ -103,7 +103,8 @@ export const VARIABLES = {
   MAILHOOK_FAILING_AFTER: {
     default: '5',
     example: '3',
-    meaning: 'consecutive failed attempts after which an endpoint raises system.endpoint.failing',
+    meaning:
+      'consecutive failed attempts after which an endpoint raises system.endpoint.failing; as many successes in a row, over at least a minute, raise recovered',
   },
   MAILHOOK_SILENCE_MIN: {
     default: '15m',

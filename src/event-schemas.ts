@@ -6,9 +6,9 @@ import {
 } from './events.js';
 
 /**
- * JSON Schemas of the canonical email events and of mailhook's own system events, served by
- * `GET /v1/event-types` so that endpoint developers (and publishers) can validate what they send and
- * receive.
+ * JSON Schemas of the canonical email events, of mailhook's own system events and of events of a
+ * publisher's own type, served by `GET /v1/event-types` so that endpoint developers (and publishers)
+ * can validate what they send and receive.
  */
 const nullableString = { type: ['string', 'null'] } as const;
 
@@ -109,7 +109,8 @@ const SOURCE_METADATA = allRequired({
 const SYSTEM_DESCRIPTIONS: Record<SystemEventType, string> = {
   'system.endpoint.failing': 'An endpoint has failed MAILHOOK_FAILING_AFTER deliveries in a row.',
   'system.endpoint.disabled': 'An endpoint was disabled (it answered 410 Gone, or kept failing).',
-  'system.endpoint.recovered': 'An endpoint that was failing accepted a delivery again.',
+  'system.endpoint.recovered':
+    'An endpoint that was failing has had only successes for at least a minute (as many in a row as it took to fail).',
   'system.delivery.exhausted': 'A delivery failed its last scheduled attempt; it will not be retried.',
   'system.source.silent': 'A source has received nothing for much longer than its usual gap.',
   'system.source.recovered': 'A silent source received a request again.',
@@ -132,6 +133,27 @@ function systemEventSchema(type: SystemEventType): Record<string, unknown> {
       raw: { type: 'null' },
     },
   });
+}
+
+export const OWN_TYPE_DESCRIPTION =
+  'Any type outside email.* and system.* (invoice.paid), published with POST /v1/events or posted by ' +
+  'a Standard Webhooks sender: data is exactly the data that was published, not canonical email ' +
+  'data. Endpoint filters read its top-level tags (array of strings) and metadata (object); a ' +
+  'top-level recipient or message_id string makes it searchable by ?recipient= and ?message_id=.';
+
+/** The schema of an event of a publisher's own type: the envelope around the publisher's data. */
+export function ownTypeEventSchema(): Record<string, unknown> {
+  const schema = envelope('Own event type', OWN_TYPE_DESCRIPTION, {
+    type: 'object',
+    description: 'Exactly the published data',
+  });
+  const properties = schema.properties as Record<string, unknown>;
+  properties.type = {
+    type: 'string',
+    pattern: '^(?!email\\.|system\\.)[A-Za-z0-9_.-]{1,100}$',
+    description: 'The published type',
+  };
+  return schema;
 }
 
 /** Every type an endpoint can subscribe to by name: the canonical email events, then the system ones. */

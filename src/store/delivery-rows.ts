@@ -1,6 +1,8 @@
 import type {
   AttemptRecord,
   DeliveryRecord,
+  EndpointAlertCounters,
+  EndpointAlertState,
   EndpointRecord,
   EndpointSecret,
   ReplayRecord,
@@ -27,6 +29,15 @@ export interface EndpointRow {
   last_failure_at: number | null;
   created_at: number;
   updated_at: number;
+}
+
+/** The endpoint columns behind its health alerts (migration 008). */
+export interface EndpointAlertRow {
+  consecutive_failures: number;
+  alert_state: EndpointAlertState | null;
+  alert_changed_at: number | null;
+  success_streak: number;
+  success_streak_started_at: number | null;
 }
 
 export interface DeliveryRow {
@@ -101,6 +112,16 @@ export function endpointFrom(row: EndpointRow): EndpointRecord {
     lastFailureAt: dateOrNull(row.last_failure_at),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
+  };
+}
+
+export function alertCountersFrom(row: EndpointAlertRow): EndpointAlertCounters {
+  return {
+    state: row.alert_state,
+    changedAt: dateOrNull(row.alert_changed_at),
+    consecutiveFailures: row.consecutive_failures,
+    successStreak: row.success_streak,
+    streakStartedAt: dateOrNull(row.success_streak_started_at),
   };
 }
 

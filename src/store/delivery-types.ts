@@ -169,9 +169,41 @@ export interface EndpointTransition {
   at: Date;
 }
 
+/**
+ * When recorded attempts raise `failing` and `recovered` (src/delivery/health-alerts.ts decides, with
+ * its defaults for whatever is left out here).
+ */
 export interface RecordOptions {
-  /** Consecutive failures after which an endpoint counts as failing (and recovers on a success). */
+  /** Consecutive failures after which an endpoint that is `ok` raises `failing`. */
   failingAfter: number;
+  /** Successes in a row before a `failing` endpoint raises `recovered` (default: failingAfter)… */
+  recoverAfterSuccesses?: number;
+  /** …and for at least this long since the first of them. */
+  recoverAfterMs?: number;
+  /** Least time between two alert changes of one endpoint; a change held back is raised later. */
+  minDwellMs?: number;
+}
+
+/** The health alert an endpoint last raised: `failing` from system.endpoint.failing until recovered. */
+export type EndpointAlertState = 'ok' | 'failing';
+
+/**
+ * What the store keeps per endpoint (migration 008) so that failing/recovered is decided in the
+ * same transaction that records the attempt, once, whichever node records it.
+ */
+export interface EndpointAlertCounters {
+  /**
+   * null: not decided since migration 008, which left endpoints that were in a failure streak
+   * undecided; the next attempt derives the state as the rule before it did (streak ≥ failingAfter).
+   */
+  state: EndpointAlertState | null;
+  /** When the state last changed (the last failing/recovered raised); null: never. */
+  changedAt: Date | null;
+  consecutiveFailures: number;
+  /** Successful attempts since the last failure. */
+  successStreak: number;
+  /** When the first of those successes started. */
+  streakStartedAt: Date | null;
 }
 
 /** A manual retry: the delivery made due now, or why not. */

@@ -222,7 +222,7 @@ describe('operational events', () => {
     expect(source.json()).toMatchObject({ state: { monitor: { silent: false } } });
   });
 
-  it('an endpoint failing k times in a row raises failing once, disabling raises disabled, a success raises recovered', async () => {
+  it('an endpoint failing k times in a row raises failing once, disabling raises disabled, a minute of successes raises recovered', async () => {
     const endpoint = await app.server.inject({
       method: 'POST',
       url: '/v1/endpoints',
@@ -280,6 +280,12 @@ describe('operational events', () => {
     await round();
     expect(transitions.filter((t) => t.kind === 'failing')).toHaveLength(1);
     answer = 200;
+    await round();
+    // One good round is no recovery: that takes failingAfter successes over a minute, and 3 minutes
+    // since failing was raised.
+    expect(transitions.map((t) => t.kind)).toEqual(['failing']);
+    clock = new Date(clock.getTime() + 3 * 60_000);
+    await publish(1);
     await round();
     expect(transitions.map((t) => t.kind)).toEqual(['failing', 'recovered']);
     answer = 410;

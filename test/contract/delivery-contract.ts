@@ -11,11 +11,13 @@ import type {
   DeliveryStatus,
   EndpointPatch,
   EndpointRecord,
+  EndpointTransition,
   FairClaimOptions,
   InboxInsert,
   InboxRow,
   NewDelivery,
   NewEvent,
+  RecordOptions,
   ReplayRecord,
   ReplaySelect,
   RouteEvent,
@@ -1088,6 +1090,228 @@ export function runDeliveryContract(name: string, makeStore: MakeStore): void {
           { at: at(MINUTE + SECOND), ok: true, durationMs: 95 },
         ]);
         expect(await store.listAttemptSamples(endpoint.id, at(HOUR))).toEqual([]);
+      });
+    });
+
+    describe('endpoint health alerts', () => {
+      const OPTIONS: RecordOptions = {
+        failingAfter: 3,
+        recoverAfterSuccesses: 3,
+        recoverAfterMs: MINUTE,
+        minDwellMs: 3 * MINUTE,
+      };
+
+      /** Fails (retry in a day) or succeeds one claimed delivery, as of `ms` after T0. */
+      function outcome(item: ClaimedDelivery, ok: boolean, ms: number): AttemptResult {
+        return ok
+          ? result(item, { status: 'succeeded', startedAt: at(ms) })
+          : result(item, { status: 'pending', nextAttemptAt: at(24 * HOUR), startedAt: at(ms) });
+      }
+
+      /** An endpoint with `count` due deliveries; each attempt claims one and records it 100 ms later. */
+      async function alertingEndpoint(count = 20) {
+        const endpoint = await addEndpoint();
+        const events = await addEvents(Array.from({ length: count }, () => ({})));
+        await store.createDeliveries(
+          events.map((e) => newDelivery(e.id, endpoint.id)),
+          at(0),
+        );
+        const attempt = async (
+          ok: boolean,
+          ms: number,
+          options: RecordOptions = OPTIONS,
+        ): Promise<EndpointTransition[]> => {
+          const item = only(await claim(store, 'worker-a', at(ms), { limit: 1 }));
+          return store.recordAttempts([outcome(item, ok, ms)], at(ms + 100), options);
+        };
+        const kinds = async (ok: boolean, ms: number) => (await attempt(ok, ms)).map((t) => t.kind);
+        return { endpoint, attempt, kinds };
+      }
+
+      it('failingAfter failures in a row raise failing once, at the last of them', async () => {
+        const { endpoint, attempt, kinds } = await alertingEndpoint();
+        expect(await kinds(false, 0)).toEqual([]);
+        expect(await kinds(false, SECOND)).toEqual([]);
+        expect(await attempt(false, 2 * SECOND)).toEqual([
+          {
+            kind: 'failing',
+            endpointId: endpoint.id,
+            deliveryId: expect.any(String),
+            eventId: expect.any(String),
+            consecutiveFailures: 3,
+            reason: 'HTTP 503 Service Unavailable',
+            at: at(2 * SECOND + 100),
+          },
+        ]);
+        for (let i = 3; i < 10; i++) expect(await kinds(false, i * SECOND)).toEqual([]);
+        expect(await store.getEndpoint(endpoint.id)).toMatchObject({ consecutiveFailures: 10 });
+      });
+
+      it('a failing endpoint recovers only after recoverAfterSuccesses successes over recoverAfterMs, once', async () => {
+        const { endpoint, attempt, kinds } = await alertingEndpoint();
+        for (let i = 0; i < 3; i++) await attempt(false, i * SECOND);
+        expect(await kinds(true, 4 * MINUTE)).toEqual([]);
+        expect(await kinds(true, 4 * MINUTE + 30 * SECOND)).toEqual([]);
+        const recovered = await attempt(true, 5 * MINUTE);
+        expect(recovered).toEqual([
+          expect.objectContaining({
+            kind: 'recovered',
+            endpointId: endpoint.id,
+            consecutiveFailures: 0,
+            reason: null,
+            at: at(5 * MINUTE + 100),
+          }),
+        ]);
+        for (let i = 1; i <= 5; i++) expect(await kinds(true, 5 * MINUTE + i * SECOND)).toEqual([]);
+      });
+
+      it('a failure restarts the run of successes a recovery needs', async () => {
+        const { attempt, kinds } = await alertingEndpoint();
+        for (let i = 0; i < 3; i++) await attempt(false, i * SECOND);
+        for (const ms of [4 * MINUTE, 4 * MINUTE + 20 * SECOND, 4 * MINUTE + 40 * SECOND]) {
+          expect(await kinds(true, ms)).toEqual([]);
+        }
+        expect(await kinds(false, 4 * MINUTE + 50 * SECOND)).toEqual([]);
+        // Three successes a minute and more after the first success, but only since the failure do they count.
+        for (const ms of [5 * MINUTE, 5 * MINUTE + 20 * SECOND, 5 * MINUTE + 40 * SECOND]) {
+          expect(await kinds(true, ms)).toEqual([]);
+        }
+        expect(await kinds(true, 6 * MINUTE)).toEqual(['recovered']);
+      });
+
+      it('minDwellMs holds recovered back after failing, and the next success after it raises it', async () => {
+        const { attempt, kinds } = await alertingEndpoint();
+        for (let i = 0; i < 3; i++) await attempt(false, i * SECOND);
+        // failing was raised at 2.1 s: nothing changes before 3 min 2.1 s, however good the run.
+        for (let s = 10; s <= 180; s += 30) expect(await kinds(true, s * SECOND)).toEqual([]);
+        expect(await kinds(true, 3 * MINUTE + 3 * SECOND)).toEqual(['recovered']);
+      });
+
+      it('minDwellMs holds failing back after recovered; the first failure after it raises it if the streak lasts', async () => {
+        const { attempt, kinds } = await alertingEndpoint(30);
+        for (let i = 0; i < 3; i++) await attempt(false, i * SECOND);
+        for (const ms of [4 * MINUTE, 4 * MINUTE + 30 * SECOND]) await attempt(true, ms);
+        expect(await kinds(true, 5 * MINUTE)).toEqual(['recovered']);
+        // Recovered at 5 min 0.1 s: failures until 8 min raise nothing…
+        for (let s = 10; s < 180; s += 20) expect(await kinds(false, 5 * MINUTE + s * SECOND)).toEqual([]);
+        // …and the one after it does, with the whole streak.
+        const failing = await attempt(false, 8 * MINUTE + SECOND);
+        expect(failing.map((t) => [t.kind, t.consecutiveFailures])).toEqual([['failing', 10]]);
+      });
+
+      it('a failing streak that a success ended during the dwell raises nothing after it', async () => {
+        const { attempt, kinds } = await alertingEndpoint(30);
+        for (let i = 0; i < 3; i++) await attempt(false, i * SECOND);
+        for (const ms of [4 * MINUTE, 4 * MINUTE + 30 * SECOND]) await attempt(true, ms);
+        expect(await kinds(true, 5 * MINUTE)).toEqual(['recovered']);
+        for (let s = 10; s <= 30; s += 10) expect(await kinds(false, 5 * MINUTE + s * SECOND)).toEqual([]);
+        expect(await kinds(true, 6 * MINUTE)).toEqual([]);
+        expect(await kinds(false, 9 * MINUTE)).toEqual([]);
+        expect(await kinds(false, 9 * MINUTE + SECOND)).toEqual([]);
+        expect(await kinds(false, 9 * MINUTE + 2 * SECOND)).toEqual(['failing']);
+      });
+
+      it('with failingAfter alone: a 3-minute dwell, and failingAfter successes over a minute to recover', async () => {
+        const { attempt } = await alertingEndpoint();
+        const kinds = async (ok: boolean, ms: number) =>
+          (await attempt(ok, ms, { failingAfter: 4 })).map((t) => t.kind);
+        for (let i = 0; i < 3; i++) expect(await kinds(false, i * SECOND)).toEqual([]);
+        expect(await kinds(false, 3 * SECOND)).toEqual(['failing']);
+        for (const ms of [MINUTE, MINUTE + 30 * SECOND, 2 * MINUTE + 10 * SECOND, 3 * MINUTE]) {
+          expect(await kinds(true, ms)).toEqual([]);
+        }
+        expect(await kinds(true, 3 * MINUTE + 4 * SECOND)).toEqual(['recovered']);
+        for (let i = 0; i < 3; i++)
+          expect(await kinds(false, 6 * MINUTE + 10 * SECOND + i * SECOND)).toEqual([]);
+        expect(await kinds(false, 6 * MINUTE + 13 * SECOND)).toEqual(['failing']);
+        // Three successes over a minute recover an endpoint that fails after three, not this one.
+        for (const ms of [10 * MINUTE, 10 * MINUTE + 30 * SECOND, 11 * MINUTE]) {
+          expect(await kinds(true, ms)).toEqual([]);
+        }
+        expect(await kinds(true, 11 * MINUTE + 10 * SECOND)).toEqual(['recovered']);
+      });
+
+      it('exhausted and disabled are raised on every such attempt, whatever the alert', async () => {
+        const { endpoint } = await alertingEndpoint(0);
+        const events = await addEvents([{}, {}, {}, {}]);
+        await store.createDeliveries(
+          events.map((e) => newDelivery(e.id, endpoint.id)),
+          at(0),
+        );
+        const claimed = await claim(store, 'worker-a', at(0));
+        expect(claimed).toHaveLength(4);
+        const [a, b, c, d] = claimed as [ClaimedDelivery, ClaimedDelivery, ClaimedDelivery, ClaimedDelivery];
+        const kindsOf = (list: EndpointTransition[]) => list.map((t) => t.kind);
+        const failed = (item: ClaimedDelivery, ms: number, disable: string | null = null) =>
+          result(item, { status: 'failed', startedAt: at(ms), disableEndpoint: disable });
+        expect(kindsOf(await store.recordAttempts([failed(a, 1)], at(2), OPTIONS))).toEqual(['exhausted']);
+        expect(kindsOf(await store.recordAttempts([failed(b, 3)], at(4), OPTIONS))).toEqual(['exhausted']);
+        expect(kindsOf(await store.recordAttempts([failed(c, 5)], at(6), OPTIONS))).toEqual([
+          'failing',
+          'exhausted',
+        ]);
+        expect(kindsOf(await store.recordAttempts([failed(d, 7, 'HTTP 410 Gone')], at(8), OPTIONS))).toEqual([
+          'exhausted',
+          'disabled',
+        ]);
+      });
+
+      it('several owners recording one endpoint’s attempts at once raise failing once and recovered once', async () => {
+        const { endpoint, attempt } = await alertingEndpoint(0);
+        const events = await addEvents(Array.from({ length: 25 }, () => ({})));
+        await store.createDeliveries(
+          events.map((e) => newDelivery(e.id, endpoint.id)),
+          at(0),
+        );
+        const inGroups = async (ok: boolean, ms: number): Promise<string[]> => {
+          const claimed = await claim(store, 'worker-a', at(ms), { limit: 12 });
+          expect(claimed).toHaveLength(12);
+          const groups = [0, 1, 2, 3].map((g) => claimed.slice(g * 3, g * 3 + 3));
+          const lists = await Promise.all(
+            groups.map((group) =>
+              store.recordAttempts(
+                group.map((item) => outcome(item, ok, ms)),
+                at(ms + 100),
+                OPTIONS,
+              ),
+            ),
+          );
+          return lists.flat().map((t) => t.kind);
+        };
+        expect(await inGroups(false, 0)).toEqual(['failing']);
+        expect(await attempt(true, 4 * MINUTE)).toEqual([]);
+        expect(await inGroups(true, 5 * MINUTE)).toEqual(['recovered']);
+      });
+
+      it('batches over the same endpoints in opposite orders, recorded at once, both commit', async () => {
+        const a = await addEndpoint();
+        const b = await addEndpoint();
+        const events = await addEvents(Array.from({ length: 40 }, () => ({})));
+        await store.createDeliveries(
+          events.flatMap((e) => [newDelivery(e.id, a.id), newDelivery(e.id, b.id)]),
+          at(0),
+        );
+        const claimed = await claim(store, 'worker-a', at(0), { limit: 80 });
+        expect(claimed).toHaveLength(80);
+        const of = (endpoint: EndpointRecord) => claimed.filter((item) => item.endpoint.id === endpoint.id);
+        const interleave = (x: ClaimedDelivery[], y: ClaimedDelivery[]) =>
+          x.flatMap((item, i) => [item, y[i] as ClaimedDelivery]);
+        const first = interleave(of(a).slice(0, 20), of(b).slice(0, 20));
+        const second = interleave(of(b).slice(20), of(a).slice(20));
+        // Both transactions start together on connections already open.
+        await Promise.all([a, b, a, b].map((endpoint) => store.getEndpoint(endpoint.id)));
+        await Promise.all(
+          [first, second].map((batch) =>
+            store.recordAttempts(
+              batch.map((item) => outcome(item, false, SECOND)),
+              at(2 * SECOND),
+              OPTIONS,
+            ),
+          ),
+        );
+        for (const endpoint of [a, b]) {
+          expect(await store.getEndpoint(endpoint.id)).toMatchObject({ consecutiveFailures: 40 });
+        }
       });
     });
 

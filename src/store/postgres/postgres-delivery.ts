@@ -1,10 +1,13 @@
+import { alertPolicy, decideAlert } from '../../delivery/health-alerts.js';
 import type { CanonicalEvent } from '../../events.js';
 import { newId } from '../../ids.js';
 import {
   type AttemptRow,
+  alertCountersFrom,
   attemptFrom,
   type DeliveryRow,
   deliveryFrom,
+  type EndpointAlertRow,
   type EndpointRow,
   endpointFrom,
   msOrNull,
@@ -223,14 +226,26 @@ export async function release(
   }
 }
 
-/** Same fencing and transitions as SQLite: only the current lease owner's result changes anything. */
+/**
+ * Same fencing and transitions as SQLite: only the current lease owner's result changes anything.
+ * The batch's endpoints are locked first, in id order: each alert is decided on the row as the last
+ * committed attempt left it (so two nodes never both raise one transition), and two nodes recording
+ * attempts of the same endpoints in different orders wait for each other instead of deadlocking.
+ */
 export async function applyAttempts(
   tx: Tx,
   results: AttemptResult[],
   now: Date,
   options: RecordOptions = { failingAfter: 5 },
 ): Promise<EndpointTransition[]> {
+  if (results.length === 0) return [];
   const t = now.getTime();
+  const policy = alertPolicy(options);
+  const endpointIds = [...new Set(results.map((r) => r.attempt.endpointId))].sort();
+  const rows = await tx<(EndpointAlertRow & { id: string })[]>`
+    SELECT id, consecutive_failures, alert_state, alert_changed_at, success_streak, success_streak_started_at
+    FROM endpoints WHERE id IN ${tx(endpointIds)} ORDER BY id FOR UPDATE`;
+  const counters = new Map(rows.map((row) => [row.id, alertCountersFrom(row)]));
   const transitions: EndpointTransition[] = [];
   for (const result of results) {
     const a = result.attempt;
@@ -248,36 +263,45 @@ export async function applyAttempts(
       WHERE id = ${a.deliveryId} AND lease_owner = ${result.leaseOwner} AND status = 'pending'
       RETURNING event_id`;
     if (!delivered) continue;
+    const before = counters.get(a.endpointId);
+    // Endpoints are deleted softly, so the row is there; were it not, there would be nothing to alert.
+    if (!before) continue;
+    const decision = decideAlert(before, a, now, policy);
+    const next = decision.counters;
+    counters.set(a.endpointId, next);
     const at = a.startedAt.getTime();
-    const [previous] = await tx<{ consecutive_failures: number }[]>`
-      SELECT consecutive_failures FROM endpoints WHERE id = ${a.endpointId} FOR UPDATE`;
-    const before = previous?.consecutive_failures ?? 0;
-    const transition = (kind: EndpointTransition['kind'], consecutive: number, reason: string | null) =>
+    const transition = (kind: EndpointTransition['kind'], reason: string | null) =>
       transitions.push({
         kind,
         endpointId: a.endpointId,
         deliveryId: a.deliveryId,
         eventId: delivered.event_id,
-        consecutiveFailures: consecutive,
+        consecutiveFailures: next.consecutiveFailures,
         reason,
         at: now,
       });
     if (a.ok) {
-      await tx`UPDATE endpoints SET consecutive_failures = 0, first_failure_at = NULL, last_success_at = ${at} WHERE id = ${a.endpointId}`;
-      if (before >= options.failingAfter) transition('recovered', 0, null);
+      await tx`
+        UPDATE endpoints SET consecutive_failures = 0, first_failure_at = NULL, last_success_at = ${at},
+          success_streak = ${next.successStreak}, success_streak_started_at = ${msOrNull(next.streakStartedAt)},
+          alert_state = ${next.state}, alert_changed_at = ${msOrNull(next.changedAt)}
+        WHERE id = ${a.endpointId}`;
     } else {
       await tx`
-        UPDATE endpoints SET consecutive_failures = consecutive_failures + 1,
-          first_failure_at = COALESCE(first_failure_at, ${at}), last_failure_at = ${at}
+        UPDATE endpoints SET consecutive_failures = ${next.consecutiveFailures},
+          first_failure_at = COALESCE(first_failure_at, ${at}), last_failure_at = ${at},
+          success_streak = 0, success_streak_started_at = NULL,
+          alert_state = ${next.state}, alert_changed_at = ${msOrNull(next.changedAt)}
         WHERE id = ${a.endpointId}`;
-      if (before + 1 === options.failingAfter) transition('failing', before + 1, a.error ?? a.errorClass);
-      if (result.status === 'failed') transition('exhausted', before + 1, a.error);
     }
+    if (decision.raise === 'failing') transition('failing', a.error ?? a.errorClass);
+    if (decision.raise === 'recovered') transition('recovered', null);
+    if (!a.ok && result.status === 'failed') transition('exhausted', a.error);
     if (result.disableEndpoint) {
       const disabled = await tx`
         UPDATE endpoints SET status = 'disabled', status_reason = ${result.disableEndpoint}, updated_at = ${t}
         WHERE id = ${a.endpointId} AND status <> 'disabled'`;
-      if (disabled.count > 0) transition('disabled', a.ok ? 0 : before + 1, result.disableEndpoint);
+      if (disabled.count > 0) transition('disabled', result.disableEndpoint);
     }
   }
   return transitions;
