@@ -1,11 +1,20 @@
 import { calendarDateExists } from './dates.js';
 import { MalformedPayloadError } from './errors.js';
-import { type BounceInfo, isEmailEventType, isReservedEventType, type ParsedEvent } from './events.js';
+import {
+  type BounceInfo,
+  isEmailEventType,
+  isReservedEventType,
+  type ParsedEvent,
+  routingFields,
+} from './events.js';
+import { FIELD_LIMITS, longerThan } from './field-limits.js';
+import { withoutNul } from './nul.js';
 
 /**
  * Reads an event given in the canonical shape — `{"type", "timestamp"?, "data"?}` — as posted by a
  * Standard Webhooks sender or published through `POST /v1/events`. Throws MalformedPayloadError with
- * a message that names the field.
+ * a message that names the field. `email.*` data is read into the canonical email data; the data of
+ * any other type is kept as it is (ownTypeData).
  */
 export interface CanonicalInput {
   type: string;
@@ -66,6 +75,41 @@ function timestampOf(body: Record<string, unknown>, fallback: Date | undefined):
   return date;
 }
 
+/** A string short enough to index (field-limits.ts), or null: the data itself keeps the original. */
+function indexable(value: string | null, limit: number): string | null {
+  return value === null || longerThan(value, limit) ? null : value;
+}
+
+/**
+ * The data of an event of the publisher's own type: `published` is what is stored, served and
+ * delivered, untouched (EventData.toJSON); the canonical fields are read from its top level for the
+ * store's indexes and the endpoint filters — `recipient` (a string, compared lower-cased like an
+ * email recipient) and `message_id` (a string) become searchable and join message timelines,
+ * `tags` and `metadata` feed the filters. Nothing else is read, and nothing in `published` is
+ * refused: an email event's fields mean something to mailhook, an own event's fields do not.
+ */
+export function ownTypeData(
+  published: Record<string, unknown>,
+  providerEventId: string | null = null,
+): ParsedEvent['data'] {
+  // NUL cannot be stored by PostgreSQL (nul.ts); the API refuses it, a Standard Webhooks sender may not.
+  const stored = withoutNul(published);
+  const fields = routingFields(stored);
+  const recipient = indexable(fields.recipient?.trim().toLowerCase() ?? null, FIELD_LIMITS.recipient);
+  const messageId = typeof stored.message_id === 'string' ? stored.message_id : null;
+  return {
+    provider_event_id: providerEventId,
+    message_id: indexable(messageId, FIELD_LIMITS.messageId),
+    recipient: recipient === '' ? null : recipient,
+    user_agent: null,
+    ip: null,
+    tags: fields.tags,
+    metadata: fields.metadata,
+    raw: null,
+    toJSON: () => stored,
+  };
+}
+
 export function readCanonicalEvent(body: unknown, options: ReadOptions = {}): CanonicalInput {
   if (!isObject(body)) throw new MalformedPayloadError('the event must be a JSON object');
   const type = body.type;
@@ -81,6 +125,8 @@ export function readCanonicalEvent(body: unknown, options: ReadOptions = {}): Ca
   }
   const data = body.data === undefined ? {} : body.data;
   if (!isObject(data)) throw new MalformedPayloadError('data must be an object');
+  const timestamp = timestampOf(body, options.fallbackTimestamp);
+  if (!isEmail) return { type, timestamp, data: ownTypeData(data, options.providerEventId ?? null) };
   const tags = data.tags ?? [];
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
     throw new MalformedPayloadError('data.tags must be an array of strings');
@@ -88,13 +134,13 @@ export function readCanonicalEvent(body: unknown, options: ReadOptions = {}): Ca
   const metadata = data.metadata ?? {};
   if (!isObject(metadata)) throw new MalformedPayloadError('data.metadata must be an object');
   const recipient = optionalString(data, 'recipient');
-  if (isEmail && options.requireRecipient && !recipient) {
+  if (options.requireRecipient && !recipient) {
     throw new MalformedPayloadError(`data.recipient is required for ${type}`);
   }
 
   const result: CanonicalInput = {
     type,
-    timestamp: timestampOf(body, options.fallbackTimestamp),
+    timestamp,
     data: {
       provider_event_id: optionalString(data, 'provider_event_id') ?? options.providerEventId ?? null,
       message_id: optionalString(data, 'message_id'),

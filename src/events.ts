@@ -6,7 +6,8 @@
  * - raw request: the HTTP request a provider sent to a source's ingest URL, byte for byte.
  * - inbox: the durable table of verified raw requests. A row is `pending` until the pipeline turns it
  *   into events (`processed`) or fails to parse it (`quarantined`, kept for reprocessing).
- * - event: one canonical email event (the `CanonicalEvent` below), the same shape for every provider.
+ * - event: one canonical email event (the `CanonicalEvent` below), the same shape for every provider;
+ *   or an event of the publisher's own type (`invoice.paid`), whose data is the publisher's, verbatim.
  * - dedup key: the provider's identity of an event (SendGrid `sg_event_id`, a Standard Webhooks
  *   `webhook-id`…). An event is stored at most once per source and dedup key.
  * - endpoint: a subscriber URL that receives events as signed webhooks.
@@ -86,6 +87,13 @@ export interface EventData {
   received_at: string;
   /** The provider's own event, as it was posted. */
   raw: unknown;
+  /**
+   * Only on an event of the publisher's own type (ownTypeData in canonical-input.ts): returns the
+   * published data, so that what is stored, served and delivered is exactly that data. The fields
+   * above are then a view the store indexes and the fan-out filters on, never sent. An own
+   * enumerable property, so that the spreads which add provider and source keep it.
+   */
+  toJSON?: () => Record<string, unknown>;
 }
 
 export interface CanonicalEvent {
@@ -93,7 +101,41 @@ export interface CanonicalEvent {
   type: string;
   /** When it happened at the provider (ISO 8601, UTC, milliseconds). */
   timestamp: string;
+  /**
+   * `email.*` and `system.*`: the canonical data. Any other type: the published data as it was
+   * published, once stored (see EventData.toJSON), so code that reads stored events of any type
+   * reads the filterable fields through routingFields, not field by field.
+   */
   data: EventData;
+}
+
+/** Whether events of this type carry the publisher's own data rather than canonical email data. */
+export function isOwnEventType(type: string): boolean {
+  return !type.startsWith('email.') && !isReservedEventType(type);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * What endpoint filters read from an event's data, whatever its shape (and what the store indexes
+ * of an own type's data): the top-level `recipient` when it is a string, `tags` when it is an array
+ * (its strings), `metadata` when it is an object. The canonical email data always has these shapes;
+ * the publisher's own data may have other keys of these names, which are then ignored rather than
+ * refused: the data is theirs.
+ */
+export function routingFields(data: unknown): {
+  recipient: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+} {
+  const object = isPlainObject(data) ? data : {};
+  return {
+    recipient: typeof object.recipient === 'string' ? object.recipient : null,
+    tags: Array.isArray(object.tags) ? object.tags.filter((t): t is string => typeof t === 'string') : [],
+    metadata: isPlainObject(object.metadata) ? object.metadata : {},
+  };
 }
 
 /**

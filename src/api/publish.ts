@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { readCanonicalEvent } from '../canonical-input.js';
 import { MailhookError, MalformedPayloadError } from '../errors.js';
-import { eventCatalog } from '../event-schemas.js';
-import type { CanonicalEvent } from '../events.js';
+import { eventCatalog, OWN_TYPE_DESCRIPTION, ownTypeEventSchema } from '../event-schemas.js';
+import { type CanonicalEvent, isOwnEventType } from '../events.js';
 import { FIELD_LIMITS, longerThan } from '../field-limits.js';
 import { newId } from '../ids.js';
 import type { PublishedEvent } from '../store/store.js';
@@ -25,11 +25,60 @@ const publishBody = {
   properties: {
     type: { description: 'The event type: email.bounced, or your own such as invoice.paid' },
     timestamp: { description: 'When it happened (ISO 8601); default: when it is received' },
-    data: { description: 'The event data; email.* events need at least recipient' },
+    data: {
+      description:
+        'email.* types: read into the canonical email data (recipient required). Your own types: ' +
+        'stored and delivered exactly as given (an object); endpoint filters read its top-level ' +
+        'tags and metadata, and a top-level recipient or message_id string is searchable',
+    },
     idempotency_key: { description: 'Per event, instead of the Idempotency-Key header' },
     events: { description: `A batch: an array of 1 to ${MAX_BATCH} events of the shape above` },
   },
 } as const;
+
+/** `$schema` belongs at the root of a schema document, not inside another one. */
+function embedded(schema: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _schema, ...rest } = schema;
+  return rest;
+}
+
+const emailEvent = {
+  type: 'object',
+  description: 'An email.* event: data is the canonical email data (per type: GET /v1/event-types)',
+  required: ['id', 'type', 'timestamp', 'data'],
+  properties: {
+    id: { type: 'string', pattern: '^evt_' },
+    type: { type: 'string', pattern: '^email\\.' },
+    timestamp: { type: 'string', format: 'date-time' },
+    data: { type: 'object', required: ['provider', 'source_id', 'recipient', 'received_at'] },
+  },
+};
+
+/** What the route answers, for the OpenAPI document (see documentedResponses). */
+function publishResponse(description: string) {
+  const event = { oneOf: [emailEvent, embedded(ownTypeEventSchema())] };
+  return {
+    description,
+    oneOf: [
+      event,
+      {
+        type: 'object',
+        description: 'A batch: each event with whether this call created it',
+        required: ['data'],
+        properties: {
+          data: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['event', 'created'],
+              properties: { event, created: { type: 'boolean' } },
+            },
+          },
+        },
+      },
+    ],
+  };
+}
 
 interface PublishBody {
   events?: unknown[];
@@ -70,6 +119,8 @@ function toPublished(
   const itemKey =
     typeof own === 'string' ? own : key === null ? null : index === null ? key : `${key}:${index}`;
   const { raw: _raw, ...fields } = read.data;
+  // For an own type, `fields` carries toJSON: the data sent stays the published data, and these
+  // fields only tell the store where the event comes from.
   const event: CanonicalEvent = {
     id,
     type: read.type,
@@ -80,7 +131,7 @@ function toPublished(
       ...fields,
       provider_event_id: fields.provider_event_id ?? itemKey,
       received_at: receivedAt.toISOString(),
-      raw: input,
+      raw: isOwnEventType(read.type) ? null : input,
     },
   };
   return { event, dedupKey: itemKey === null ? `id:${id}` : `idem:${itemKey}` };
@@ -94,7 +145,19 @@ export async function publishRoutes(scope: FastifyInstance, ctx: ApiContext): Pr
    */
   scope.post<{ Body: PublishBody }>(
     '/events',
-    { bodyLimit: 10 * 1024 * 1024, schema: { body: publishBody } },
+    {
+      bodyLimit: 10 * 1024 * 1024,
+      schema: {
+        summary:
+          'Publishes events: email.* ones carry canonical email data, your own types your data as sent',
+        description: OWN_TYPE_DESCRIPTION,
+        body: publishBody,
+        documentedResponses: {
+          201: publishResponse('Stored (a batch: at least one event is new)'),
+          200: publishResponse('Already stored under this idempotency key: the stored event(s), unchanged'),
+        },
+      },
+    },
     async (request, reply) => {
       const header = request.headers['idempotency-key'];
       const key = typeof header === 'string' ? header.trim() : null;
@@ -125,5 +188,17 @@ export async function publishRoutes(scope: FastifyInstance, ctx: ApiContext): Pr
     },
   );
 
-  scope.get('/event-types', async () => ({ data: eventCatalog() }));
+  scope.get(
+    '/event-types',
+    {
+      schema: {
+        summary:
+          'The email.* and system.* event types with JSON schemas; own_types: what an event of your own type looks like',
+      },
+    },
+    async () => ({
+      data: eventCatalog(),
+      own_types: { description: OWN_TYPE_DESCRIPTION, schema: ownTypeEventSchema() },
+    }),
+  );
 }

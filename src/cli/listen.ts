@@ -65,7 +65,8 @@ export async function listenCommand(args: string[]): Promise<number> {
       }
       const fail = verified === false || Math.random() < failRatio;
       const status = verified === false ? 401 : fail ? 500 : 200;
-      let event: { type?: string; data?: { recipient?: string } } = {};
+      // An event of the sender's own type has its own data: recipient may be anything, or absent.
+      let event: { type?: string; data?: { recipient?: unknown } } = {};
       try {
         event = JSON.parse(body.toString('utf8'));
       } catch {
@@ -76,7 +77,7 @@ export async function listenCommand(args: string[]): Promise<number> {
       } else {
         const mark = verified === null ? 'unverified' : verified ? 'signature ok' : 'SIGNATURE INVALID';
         process.stdout.write(
-          `${new Date().toISOString()}  ${status}  ${event.type ?? '?'}  ${event.data?.recipient ?? ''}  ${id}  (${mark})\n`,
+          `${new Date().toISOString()}  ${status}  ${event.type ?? '?'}  ${typeof event.data?.recipient === 'string' ? event.data.recipient : ''}  ${id}  (${mark})\n`,
         );
       }
       setTimeout(() => {

@@ -3,17 +3,22 @@
  * fan-out and the API's validation share one definition of "matches".
  */
 import { MailhookError } from '../errors.js';
-import { type CanonicalEvent, EMAIL_EVENT_TYPES, SYSTEM_EVENT_TYPES } from '../events.js';
+import { type CanonicalEvent, EMAIL_EVENT_TYPES, routingFields, SYSTEM_EVENT_TYPES } from '../events.js';
 
 const CLOSED_NAMESPACES: ReadonlyArray<[string, readonly string[]]> = [
   ['email.', EMAIL_EVENT_TYPES],
   ['system.', SYSTEM_EVENT_TYPES],
 ];
 
+/**
+ * Each clause reads the top level of the event's data (routingFields): for an event of the
+ * publisher's own type, `data.metadata` and `data.tags` when the publisher sent them in those
+ * shapes, and `data.recipient` when it is a string; an event without them matches no such clause.
+ */
 export interface EndpointFilter {
   /** Each key must be present in `data.metadata` with exactly this JSON value (`===`). */
   metadata?: Record<string, string | number | boolean>;
-  /** The event must carry all of these tags. */
+  /** The event must carry all of these tags (`data.tags`). */
   tags?: string[];
   /** Lower-case domains; the recipient's domain must equal one of them (no subdomain matching). */
   recipient_domains?: string[];
@@ -57,7 +62,8 @@ export function eventMatches(
   if (!typeMatches(endpoint.eventTypes, event.type)) return false;
   const filter = endpoint.filter;
   if (filter === null) return true;
-  const { metadata, tags } = event.data;
+  // Replays and redeliveries match stored events, whose data for an own type is the publisher's.
+  const { metadata, tags, recipient } = routingFields(event.data);
 
   for (const [key, value] of Object.entries(filter.metadata ?? {})) {
     if (!Object.hasOwn(metadata, key) || metadata[key] !== value) return false;
@@ -65,7 +71,7 @@ export function eventMatches(
   if (filter.tags && !filter.tags.every((tag) => tags.includes(tag))) return false;
   const domains = filter.recipient_domains;
   if (domains && domains.length > 0) {
-    const domain = recipientDomain(event.data.recipient);
+    const domain = recipientDomain(recipient);
     if (domain === null || !domains.some((d) => d.toLowerCase() === domain)) return false;
   }
   return true;

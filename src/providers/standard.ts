@@ -23,6 +23,9 @@ import {
  * Any sender that signs with Standard Webhooks (`webhook-id`, `webhook-timestamp`,
  * `webhook-signature`, secret `whsec_…`) and posts one event already in mailhook's canonical shape:
  * `{"type", "timestamp"?, "data": {…}}`. The `webhook-id` is the dedup key, as the spec intends.
+ * As with `POST /v1/events`, an `email.*` event's data is read into the canonical email data and
+ * any other type keeps its data exactly as posted, so a relay (another mailhook forwarding its own
+ * deliveries, say) passes `invoice.paid` on unchanged rather than wrapped in email fields.
  */
 const ID_HEADER = 'webhook-id';
 const TIMESTAMP_HEADER = 'webhook-timestamp';
@@ -86,6 +89,7 @@ function setup(_source: Source, ingestUrl: string): string {
     "2. Signing secret: the whsec_… value given as this source's config.secret.",
     '3. Each POST carries webhook-id, webhook-timestamp and webhook-signature headers and one event',
     '   {"type": "email.delivered", "timestamp": "<ISO 8601>", "data": {"recipient": …, "message_id": …}}.',
+    '   Another type (invoice.paid) is stored and delivered with its data exactly as posted.',
     'The webhook-id is the dedup key: a resend with the same id is stored once.',
   ].join('\n');
 }

@@ -131,6 +131,29 @@ describe('eventMatches', () => {
     expect(matches(filter)).toBe(true);
     expect(matches(filter, event({ tags: [] }))).toBe(false);
   });
+
+  it('reads the top level of a stored own-type event, whatever its data holds, without throwing', () => {
+    /** An event of the publisher's own type as the store returns it: their data, nothing added. */
+    const own = (data: unknown) =>
+      ({ id: 'evt_2', type: 'invoice.paid', timestamp: '2026-11-26T12:00:00.000Z', data }) as CanonicalEvent;
+    const published = own({
+      invoice_id: 'inv_9',
+      tags: ['vip', 7],
+      metadata: { plan: 'pro' },
+      recipient: 'a@Example.com',
+    });
+    expect(matches({ tags: ['vip'] }, published)).toBe(true);
+    expect(matches({ metadata: { plan: 'pro' } }, published)).toBe(true);
+    expect(matches({ recipient_domains: ['example.com'] }, published)).toBe(true);
+    expect(matches({ tags: ['gold'] }, published)).toBe(false);
+    // Keys of these names in other shapes are the publisher's business: they match no clause.
+    const odd = own({ tags: 'vip', metadata: ['plan'], recipient: 42 });
+    expect(matches({ tags: ['vip'] }, odd)).toBe(false);
+    expect(matches({ metadata: { 0: 'plan' } }, odd)).toBe(false);
+    expect(matches({ recipient_domains: ['example.com'] }, odd)).toBe(false);
+    expect(matches(null, odd)).toBe(true);
+    expect(matches({ tags: ['vip'] }, own({}))).toBe(false);
+  });
 });
 
 describe('validateEventTypes', () => {

@@ -139,9 +139,23 @@ describe('Standard Webhooks parsing', () => {
     );
   });
 
-  it('accepts custom event types outside email.*', () => {
-    const body = '{"type":"invoice.paid","data":{"metadata":{"amount":10}}}';
-    expect(standard.parse(rawRequest(body, officialHeaders(body))).events[0]?.type).toBe('invoice.paid');
+  it('accepts custom event types outside email.*, keeping their data exactly as posted', () => {
+    const data = { invoice_id: 'inv_9', amount: 42, metadata: { plan: 'pro' }, tags: ['vip'] };
+    const body = JSON.stringify({ type: 'invoice.paid', data });
+    const [event] = standard.parse(rawRequest(body, officialHeaders(body, 'msg_inv'))).events;
+    expect(event?.type).toBe('invoice.paid');
+    expect(event?.dedupKey).toBe('msg_inv');
+    expect(JSON.parse(JSON.stringify(event?.data))).toEqual(data);
+    // What the store indexes and endpoint filters read, taken from the top level.
+    expect(event?.data).toMatchObject({ tags: ['vip'], metadata: { plan: 'pro' }, recipient: null });
+  });
+
+  it('does not type-check the fields of a custom event: its data belongs to the sender', () => {
+    const data = { tags: 'x', recipient: 5, ip: ['10.0.0.1'], bounce: { type: 'medium' } };
+    const body = JSON.stringify({ type: 'order.shipped', data });
+    const [event] = standard.parse(rawRequest(body, officialHeaders(body))).events;
+    expect(JSON.parse(JSON.stringify(event?.data))).toEqual(data);
+    expect(event?.data).toMatchObject({ tags: [], recipient: null });
   });
 
   it('stores no system.* event (the namespace belongs to mailhook) and says why in a note', () => {
