@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AttemptMetric } from '../monitoring/metrics.js';
 import { endpointEvent } from '../monitoring/system-events.js';
 import { pipelineEffects, softBouncePolicyOf } from '../pipeline/effects.js';
+import type { DeliveryHandOff } from '../store/hand-off.js';
 import type { Store } from '../store/store.js';
 import { DeliveryClient } from './http-client.js';
 import { policyFromConfig } from './policy.js';
@@ -11,6 +12,10 @@ import { DeliveryWorker } from './worker.js';
 
 export interface DeliveryRuntime {
   wake(): void;
+  /** Takes fresh deliveries at their creation (SQLite: the pipeline's transactions run on this thread). */
+  handOff: DeliveryHandOff;
+  /** A transaction created deliveries: claim those the hand-off left in the store. */
+  wakeForFresh(): void;
   /** Lets attempts in flight finish and be recorded; the caller closes the store. */
   stop(): Promise<void>;
 }
@@ -62,15 +67,44 @@ export async function startDeliveryRuntime(options: {
   const replayTimer = setInterval(() => void replays.tick(), 1000);
   worker.start();
   void replays.tick();
+  const handOff = faultInjected(worker, logger);
   return {
     wake() {
       worker.wake();
       void replays.tick();
     },
+    handOff,
+    wakeForFresh() {
+      worker.wakeForFresh();
+    },
     async stop() {
       clearInterval(replayTimer);
       await worker.stop();
       await client.close();
+    },
+  };
+}
+
+/**
+ * `MAILHOOK_FAULT_INJECTION=kill-before-hand-off:<n>` (tests only): SIGKILL at the n-th hand-off,
+ * after its transaction committed and before the worker starts anything, the moment the crash test
+ * for leased-at-creation deliveries needs.
+ */
+function faultInjected(worker: DeliveryWorker, logger: Logger): DeliveryHandOff {
+  const match = /^kill-before-hand-off:(\d+)$/.exec(process.env.MAILHOOK_FAULT_INJECTION ?? '');
+  if (!match) return worker;
+  let left = Number(match[1]);
+  logger.warn(
+    { fault: process.env.MAILHOOK_FAULT_INJECTION },
+    'fault injection on: this process will kill itself',
+  );
+  return {
+    reserve: (endpoint, now) => worker.reserve(endpoint, now),
+    release: (items) => worker.release(items),
+    accept(items) {
+      left--;
+      if (left <= 0) process.kill(process.pid, 'SIGKILL');
+      worker.accept(items);
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { newId } from '../ids.js';
 import type { AttemptMetric } from '../monitoring/metrics.js';
 import { isSystemPayload } from '../monitoring/system-events.js';
+import type { DeliveryHandOff, Lease } from '../store/hand-off.js';
 import type {
   AttemptResult,
   ClaimedDelivery,
@@ -10,7 +11,7 @@ import type {
   EndpointTransition,
   Store,
 } from '../store/store.js';
-import { type Contender, fairSlots } from './fair-share.js';
+import { type Contender, fairSlots, reserveFor } from './fair-share.js';
 import type { DeliveryRequest, DeliveryResponse } from './http-client.js';
 import { EndpointLimits } from './limits.js';
 import { type AttemptOutcome, nextAttempt, type RetryPolicy, shouldAutoDisable } from './schedule.js';
@@ -50,7 +51,7 @@ const SNIPPET_MAX = 1024;
  * the endpoints with work, with a part kept free for the next one: a slow or stuck endpoint holds
  * only its own slots and never the others'. Results are written in small groups.
  */
-export class DeliveryWorker {
+export class DeliveryWorker implements DeliveryHandOff {
   private readonly o: Required<
     Omit<DeliveryWorkerOptions, 'now' | 'random' | 'pollMs' | 'failingAfter' | 'onTransitions' | 'onAttempts'>
   > & {
@@ -73,10 +74,19 @@ export class DeliveryWorker {
   private wakeUp: (() => void) | null = null;
   private wakeRequested = false;
   private wakeScheduled = false;
+  /** Hand-off slots promised to transactions not yet committed, in all and by endpoint. */
+  private reserved = 0;
+  private readonly reservedFor = new Map<string, number>();
+  /**
+   * Endpoints that may have due deliveries waiting in the store (the last claim filled their grant,
+   * or a fresh delivery was left for the claim): fresh ones must not overtake those, so they are not
+   * handed off until a claim finds the endpoint drained.
+   */
+  private readonly backlogged = new Set<string>();
   /** The earliest retry this worker scheduled: the loop wakes for it rather than waiting a full poll. */
   private earliestRetryAt = Number.POSITIVE_INFINITY;
   /** Attempts made and their outcomes, for metrics and tests. */
-  readonly stats = { attempts: 0, succeeded: 0, failed: 0, retried: 0 };
+  readonly stats = { attempts: 0, succeeded: 0, failed: 0, retried: 0, handedOff: 0 };
 
   constructor(options: DeliveryWorkerOptions) {
     this.o = {
@@ -107,6 +117,14 @@ export class DeliveryWorker {
   wake(): void {
     this.wakeRequested = true;
     this.wakeUp?.();
+  }
+
+  /**
+   * A transaction created deliveries. Those this worker took at creation are already running; a
+   * claim is needed only if some were left in the store (an endpoint backlogged or at its limits).
+   */
+  wakeForFresh(): void {
+    if (this.backlogged.size > 0 || !this.running) this.wake();
   }
 
   /**
@@ -144,26 +162,94 @@ export class DeliveryWorker {
     const now = this.o.now();
     const nowMs = now.getTime();
     let grants = new Map<string, number>();
+    let dueIds: string[] = [];
     const claimed = await this.o.store.claimDueDeliveries({
       owner: this.owner,
       now,
-      leaseMs: this.o.timeoutMs + 30_000,
+      leaseMs: this.leaseMs(),
       limit: free,
       plan: (due) => {
+        dueIds = due.map((endpoint) => endpoint.id);
         grants = fairSlots(pool, this.contenders(due, nowMs), this.o.random);
       },
       slots: (endpoint) => grants.get(endpoint.id) ?? 0,
     });
-    for (const item of claimed) {
-      this.limits.take(item.endpoint, now.getTime());
-      const task = this.attempt(item).finally(() => {
-        this.inflight.delete(task);
-        this.limits.done(item.endpoint.id);
-        this.wakeSoon();
-      });
-      this.inflight.add(task);
-    }
+    this.noteBacklog(dueIds, grants, claimed);
+    for (const item of claimed) this.launch(item, nowMs);
     return claimed.length;
+  }
+
+  /** An endpoint whose claim filled its grant may have more due: it is backlogged until one does not. */
+  private noteBacklog(dueIds: string[], grants: Map<string, number>, claimed: ClaimedDelivery[]): void {
+    const taken = new Map<string, number>();
+    for (const item of claimed) taken.set(item.endpoint.id, (taken.get(item.endpoint.id) ?? 0) + 1);
+    for (const id of dueIds) {
+      if ((taken.get(id) ?? 0) >= (grants.get(id) ?? 0)) this.backlogged.add(id);
+      else this.backlogged.delete(id);
+    }
+  }
+
+  private launch(item: ClaimedDelivery, nowMs: number): void {
+    this.limits.take(item.endpoint, nowMs);
+    const task = this.attempt(item).finally(() => {
+      this.inflight.delete(task);
+      this.limits.done(item.endpoint.id);
+      this.wakeSoon();
+    });
+    this.inflight.add(task);
+  }
+
+  /**
+   * DeliveryHandOff: takes a fresh delivery at its creation when it could start now without a claim
+   * — the endpoint has no older due delivery waiting, is within its own limits, and below an equal
+   * part of the pool that leaves the fair-share reserve free; otherwise the claim deals with it.
+   */
+  reserve(endpoint: EndpointRecord, now: number): Lease | null {
+    if (!this.running) return null;
+    if (this.backlogged.has(endpoint.id)) return null;
+    const mine = this.limits.inflightOf(endpoint.id) + (this.reservedFor.get(endpoint.id) ?? 0);
+    const busy = this.limits.busy().size + (this.limits.busy().has(endpoint.id) ? 0 : 1);
+    const pool = this.o.concurrency;
+    const capacity = pool - reserveFor(pool, busy);
+    const part = Math.max(1, Math.floor(capacity / busy));
+    const refused =
+      this.inflight.size + this.reserved >= capacity ||
+      mine >= part ||
+      this.limits.slots(endpoint, now) - (this.reservedFor.get(endpoint.id) ?? 0) <= 0;
+    if (refused) {
+      // This one waits in the store: later fresh ones to the same endpoint must not overtake it.
+      this.backlogged.add(endpoint.id);
+      return null;
+    }
+    this.reserved++;
+    this.reservedFor.set(endpoint.id, (this.reservedFor.get(endpoint.id) ?? 0) + 1);
+    return { owner: this.owner, expiresAt: now + this.leaseMs() };
+  }
+
+  /** DeliveryHandOff: the transaction committed; start what it leased to this worker. */
+  accept(items: ClaimedDelivery[]): void {
+    const nowMs = this.o.now().getTime();
+    for (const item of items) {
+      this.unreserve(item.endpoint.id);
+      this.stats.handedOff++;
+      this.launch(item, nowMs);
+    }
+  }
+
+  /** DeliveryHandOff: the transaction rolled back; nothing it reserved exists. */
+  release(items: ClaimedDelivery[]): void {
+    for (const item of items) this.unreserve(item.endpoint.id);
+  }
+
+  private unreserve(endpointId: string): void {
+    this.reserved = Math.max(0, this.reserved - 1);
+    const left = (this.reservedFor.get(endpointId) ?? 1) - 1;
+    if (left <= 0) this.reservedFor.delete(endpointId);
+    else this.reservedFor.set(endpointId, left);
+  }
+
+  private leaseMs(): number {
+    return this.o.timeoutMs + 30_000;
   }
 
   /** The endpoints with due deliveries and those with attempts in flight here. */

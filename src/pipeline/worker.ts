@@ -25,13 +25,14 @@ if (!port) throw new Error('pipeline worker must run in a worker thread');
 const baseLogger = createLogger(data.logLevel);
 const logger = baseLogger.child({ area: 'pipeline' });
 const store = openStore(data.store, { poolSize: 4 });
+const effects = pipelineEffects(data.softBounce);
 const runner = new PipelineRunner({
   store,
   logger,
   ...(data.batchSize !== null && { batchSize: data.batchSize }),
   pollMs: data.pollMs,
   gatherMs: PIPELINE_GATHER_MS,
-  effects: pipelineEffects(data.softBounce),
+  effects,
   inline: data.inline,
 });
 const send = (message: FromPipeline) => port.postMessage(message);
@@ -55,9 +56,11 @@ const delivery = data.delivery
     })
   : null;
 
+// Delivery on this thread (SQLite): the pipeline's transactions hand fresh deliveries straight to it.
+if (delivery) effects.handOff = delivery.handOff;
 runner.onBatch = (summary) => {
   send({ type: 'batch', summary });
-  if (summary.deliveries > 0) delivery?.wake();
+  if (summary.deliveries > 0) delivery?.wakeForFresh();
 };
 port.on('message', async (message: ToPipeline) => {
   switch (message.type) {

@@ -1,6 +1,7 @@
 import type { CanonicalEvent } from '../events.js';
 import { newId } from '../ids.js';
 import type { EndpointRecord, NewDelivery } from './delivery-types.js';
+import type { HandedDeliveries } from './hand-off.js';
 import type { EventEffects, RecipientHistoryItem, SuppressionEntry } from './insight-types.js';
 import type { BatchSummary } from './store.js';
 
@@ -14,20 +15,24 @@ export interface EffectsContext {
   endpoints: EndpointRecord[];
   now: number;
   fanOut: NewDelivery[];
+  /** Set when this node's delivery worker takes fresh deliveries straight from the transaction. */
+  handed?: HandedDeliveries | null;
 }
 
 /** Queues one delivery per endpoint the route picks for the event. */
 export function queueFanOut(event: CanonicalEvent, ctx: EffectsContext): void {
   if (!ctx.effects?.route || ctx.endpoints.length === 0) return;
   for (const endpoint of ctx.effects.route(event, ctx.endpoints)) {
-    ctx.fanOut.push({
+    const delivery: NewDelivery = {
       id: newId('delivery'),
       eventId: event.id,
       endpointId: endpoint.id,
       origin: 'event',
       dedupe: '',
       nextAttemptAt: new Date(ctx.now),
-    });
+    };
+    ctx.handed?.offer(delivery, event, endpoint, ctx.now);
+    ctx.fanOut.push(delivery);
   }
 }
 

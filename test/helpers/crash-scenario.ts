@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { createSendGridSource, randomInt, sleep } from './pg-database.js';
-import { api, type Exit, waitFor } from './process.js';
+import { api, type Exit, waitFor, withTimeout } from './process.js';
 import { type ReceivedRequest, type Receiver, startReceiver, verifiedByBoth } from './receiver.js';
 import { createEndpoint, postBatch } from './reliability.js';
 import { type SendGridSigner, sendGridEvents, sendGridSigner } from './sendgrid.js';
@@ -18,11 +18,17 @@ export interface CrashNode {
   url: string;
   crash(): Promise<Exit>;
   stop(timeoutMs?: number): Promise<Exit>;
+  exited: Promise<Exit>;
 }
 
 export interface CrashScenarioOptions {
   probe: StoreProbe;
   start: () => Promise<CrashNode>;
+  /**
+   * Starts a node that kills itself (MAILHOOK_FAULT_INJECTION) for each cycle, instead of the test
+   * killing it at a random moment; `start` is then used for setup and the final drain.
+   */
+  startSelfKilling?: () => Promise<CrashNode>;
   cycles: number;
   backlogRows: number;
   /** How long to wait for the final drain (PostgreSQL must wait out the killed node's leases). */
@@ -113,13 +119,21 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
 
     const cycles: CycleFigures[] = [];
     for (let cycle = 1; cycle <= options.cycles; cycle++) {
-      node = await options.start();
+      node = await (options.startSelfKilling ?? options.start)();
       let stopped = false;
       const load = liveLoad(node.url, sourceId, signer, sent, () => stopped);
-      const killAfterMs = randomInt(300, 1200);
-      await sleep(killAfterMs);
-      const atKill = await probe.progress();
-      const exit = await node.crash();
+      const started = Date.now();
+      let atKill: Progress;
+      let exit: Exit;
+      if (options.startSelfKilling) {
+        exit = await withTimeout(node.exited, 90_000, 'the node to kill itself at the injected fault');
+        atKill = await probe.progress();
+      } else {
+        await sleep(randomInt(300, 1200));
+        atKill = await probe.progress();
+        exit = await node.crash();
+      }
+      const killAfterMs = Date.now() - started;
       stopped = true;
       const { acknowledged, refused } = await load;
       expect(exit.signal).toBe('SIGKILL');

@@ -1,11 +1,14 @@
 import type Database from 'better-sqlite3';
+import { alertPolicy, decideAlert } from '../../delivery/health-alerts.js';
 import type { CanonicalEvent } from '../../events.js';
 import { newId } from '../../ids.js';
 import {
   type AttemptRow,
+  alertCountersFrom,
   attemptFrom,
   type DeliveryRow,
   deliveryFrom,
+  type EndpointAlertRow,
   type EndpointRow,
   endpointFrom,
   msOrNull,
@@ -32,6 +35,7 @@ import type {
   ReplaySelect,
   RetryResult,
 } from '../delivery-types.js';
+import type { HandedDeliveries } from '../hand-off.js';
 import type { AttemptSample, Page } from '../store.js';
 import { Filters } from './filters.js';
 
@@ -144,15 +148,25 @@ export function softDeleteEndpoint(db: Database.Database, id: string, now: Date)
   return true;
 }
 
-/** Inserts deliveries, skipping any that already exist (same event, endpoint and dedupe); returns how many. */
-export function insertDeliveries(db: Database.Database, deliveries: NewDelivery[], now: Date): number {
+/**
+ * Inserts deliveries, skipping any that already exist (same event, endpoint and dedupe); returns how
+ * many. Those in `handed` were leased at creation to this node's worker (hand-off.ts) and carry it.
+ */
+export function insertDeliveries(
+  db: Database.Database,
+  deliveries: NewDelivery[],
+  now: Date,
+  handed: HandedDeliveries | null = null,
+): number {
   const insert = db.prepare(
-    `INSERT INTO deliveries (id, event_id, endpoint_id, dedupe, origin, payload, status, next_attempt_at, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+    `INSERT INTO deliveries (id, event_id, endpoint_id, dedupe, origin, payload, status, next_attempt_at,
+       lease_owner, lease_expires_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)
      ON CONFLICT (event_id, endpoint_id, dedupe) DO NOTHING`,
   );
   let inserted = 0;
   for (const d of deliveries) {
+    const lease = handed?.leaseOf(d.id) ?? null;
     inserted += insert.run(
       d.id,
       d.eventId,
@@ -161,6 +175,8 @@ export function insertDeliveries(db: Database.Database, deliveries: NewDelivery[
       d.origin,
       d.payload ?? null,
       d.nextAttemptAt.getTime(),
+      lease?.owner ?? null,
+      lease?.expiresAt ?? null,
       now.getTime(),
       now.getTime(),
     ).changes;
@@ -265,7 +281,9 @@ export function release(
 
 /**
  * Applies attempt outcomes. The delivery update is fenced on the lease owner: a worker whose lease
- * was taken over cannot overwrite the new owner's result (its attempt is still logged).
+ * was taken over cannot overwrite the new owner's result (its attempt is still logged). Health
+ * alerts are decided here (src/delivery/health-alerts.ts), on counters this transaction reads and
+ * writes, so each failing/recovered is raised once.
  */
 export function applyAttempts(
   db: Database.Database,
@@ -283,21 +301,27 @@ export function applyAttempts(
        lease_expires_at = NULL, last_status = ?, last_error = ?, updated_at = ?, completed_at = ?
      WHERE id = ? AND lease_owner = ? AND status = 'pending'`,
   );
-  const failures = db.prepare<[string], { consecutive_failures: number; event_id?: string }>(
-    'SELECT consecutive_failures FROM endpoints WHERE id = ?',
+  const alertRow = db.prepare<[string], EndpointAlertRow>(
+    `SELECT consecutive_failures, alert_state, alert_changed_at, success_streak, success_streak_started_at
+     FROM endpoints WHERE id = ?`,
   );
   const eventOf = db.prepare<[string], { event_id: string }>('SELECT event_id FROM deliveries WHERE id = ?');
   const success = db.prepare(
-    `UPDATE endpoints SET consecutive_failures = 0, first_failure_at = NULL, last_success_at = ? WHERE id = ?`,
+    `UPDATE endpoints SET consecutive_failures = 0, first_failure_at = NULL, last_success_at = ?,
+       success_streak = ?, success_streak_started_at = ?, alert_state = ?, alert_changed_at = ?
+     WHERE id = ?`,
   );
   const failure = db.prepare(
-    `UPDATE endpoints SET consecutive_failures = consecutive_failures + 1,
-       first_failure_at = COALESCE(first_failure_at, ?), last_failure_at = ? WHERE id = ?`,
+    `UPDATE endpoints SET consecutive_failures = ?, first_failure_at = COALESCE(first_failure_at, ?),
+       last_failure_at = ?, success_streak = 0, success_streak_started_at = NULL, alert_state = ?,
+       alert_changed_at = ?
+     WHERE id = ?`,
   );
   const disable = db.prepare(
     `UPDATE endpoints SET status = 'disabled', status_reason = ?, updated_at = ? WHERE id = ? AND status <> 'disabled'`,
   );
   const nowMs = now.getTime();
+  const policy = alertPolicy(options);
   const transitions: EndpointTransition[] = [];
   for (const result of results) {
     const a = result.attempt;
@@ -326,28 +350,31 @@ export function applyAttempts(
       result.leaseOwner,
     );
     if (fenced.changes === 0) continue;
-    const before = failures.get(a.endpointId)?.consecutive_failures ?? 0;
+    const row = alertRow.get(a.endpointId);
+    // Endpoints are deleted softly, so the row is there; were it not, there would be nothing to alert.
+    if (!row) continue;
+    const decision = decideAlert(alertCountersFrom(row), a, now, policy);
+    const next = decision.counters;
     const eventId = eventOf.get(a.deliveryId)?.event_id ?? '';
-    const transition = (kind: EndpointTransition['kind'], consecutive: number, reason: string | null) =>
+    const transition = (kind: EndpointTransition['kind'], reason: string | null) =>
       transitions.push({
         kind,
         endpointId: a.endpointId,
         deliveryId: a.deliveryId,
         eventId,
-        consecutiveFailures: consecutive,
+        consecutiveFailures: next.consecutiveFailures,
         reason,
         at: now,
       });
-    if (a.ok) {
-      success.run(a.startedAt.getTime(), a.endpointId);
-      if (before >= options.failingAfter) transition('recovered', 0, null);
-    } else {
-      failure.run(a.startedAt.getTime(), a.startedAt.getTime(), a.endpointId);
-      if (before + 1 === options.failingAfter) transition('failing', before + 1, a.error ?? a.errorClass);
-      if (result.status === 'failed') transition('exhausted', before + 1, a.error);
-    }
+    const at = a.startedAt.getTime();
+    const alert = [next.state, msOrNull(next.changedAt), a.endpointId] as const;
+    if (a.ok) success.run(at, next.successStreak, msOrNull(next.streakStartedAt), ...alert);
+    else failure.run(next.consecutiveFailures, at, at, ...alert);
+    if (decision.raise === 'failing') transition('failing', a.error ?? a.errorClass);
+    if (decision.raise === 'recovered') transition('recovered', null);
+    if (!a.ok && result.status === 'failed') transition('exhausted', a.error);
     if (result.disableEndpoint && disable.run(result.disableEndpoint, nowMs, a.endpointId).changes > 0) {
-      transition('disabled', a.ok ? 0 : before + 1, result.disableEndpoint);
+      transition('disabled', result.disableEndpoint);
     }
   }
   return transitions;

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
+import { HandedDeliveries } from '../hand-off.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 import { RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
@@ -32,20 +33,24 @@ export function processInboxBatch(
        event_count = 0, duplicate_count = 0, processed_at = ?
      WHERE id = ? AND status = 'pending'`,
   );
-  db.transaction(() => {
-    const rows = db
-      .prepare<[number], InboxDbRow>("SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?")
-      .all(limit)
-      .map(inboxRowFrom);
-    summary.rows = rows.length;
-    if (rows.length === 0) return;
-    const now = (at ?? new Date()).getTime();
-    writeOutcomes(db, plan(rows), effectsContext(db, effects, now), summary, {
-      processed: (outcome, notes, inserted, duplicates) =>
-        markProcessed.run(notes, inserted, duplicates, now, outcome.inboxId),
-      quarantined: (outcome) => markQuarantined.run(outcome.error, now, outcome.inboxId),
-    });
-  }).immediate();
+  HandedDeliveries.around(effects?.handOff, (handed) =>
+    db
+      .transaction(() => {
+        const rows = db
+          .prepare<[number], InboxDbRow>("SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?")
+          .all(limit)
+          .map(inboxRowFrom);
+        summary.rows = rows.length;
+        if (rows.length === 0) return;
+        const now = (at ?? new Date()).getTime();
+        writeOutcomes(db, plan(rows), effectsContext(db, effects, now, handed), summary, {
+          processed: (outcome, notes, inserted, duplicates) =>
+            markProcessed.run(notes, inserted, duplicates, now, outcome.inboxId),
+          quarantined: (outcome) => markQuarantined.run(outcome.error, now, outcome.inboxId),
+        });
+      })
+      .immediate(),
+  );
   return summary;
 }
 
@@ -99,7 +104,7 @@ export function writeOutcomes(
     applyEffects(db, event, ctx);
     countInserted(summary, event);
   }
-  summary.deliveries = insertDeliveries(db, ctx.fanOut, new Date(ctx.now));
+  summary.deliveries = insertDeliveries(db, ctx.fanOut, new Date(ctx.now), ctx.handed ?? null);
   addToRollups(db, rollup);
 }
 
@@ -107,9 +112,10 @@ export function effectsContext(
   db: Database.Database,
   effects: EventEffects | undefined,
   now: number,
+  handed: HandedDeliveries | null = null,
 ): EffectsContext {
   const endpoints = effects?.route ? selectEndpoints(db, { routable: true }) : [];
-  return { effects, endpoints, now, fanOut: [] };
+  return { effects, endpoints, now, fanOut: [], handed };
 }
 
 export function publishEventBatch(
@@ -122,24 +128,26 @@ export function publishEventBatch(
   const existing = db.prepare<[string, string], { body: string }>(
     'SELECT body FROM events WHERE source_id = ? AND dedup_key = ?',
   );
-  return db
-    .transaction(() => {
-      const now = at.getTime();
-      const ctx = effectsContext(db, effects, now);
-      const rollup = new RollupDelta();
-      const results = events.map(({ event, dedupKey }) => {
-        const first = isFirstOfType(db, event);
-        if (insertEvent.run(...eventParams(event, dedupKey, null, first)).changes === 1) {
-          applyEffects(db, event, ctx);
-          rollup.add(event, first);
-          return { event, created: true };
-        }
-        const row = existing.get(event.data.source_id, dedupKey);
-        return { event: row ? (JSON.parse(row.body) as CanonicalEvent) : event, created: false };
-      });
-      insertDeliveries(db, ctx.fanOut, at);
-      addToRollups(db, rollup);
-      return results;
-    })
-    .immediate();
+  return HandedDeliveries.around(effects.handOff, (handed) =>
+    db
+      .transaction(() => {
+        const now = at.getTime();
+        const ctx = effectsContext(db, effects, now, handed);
+        const rollup = new RollupDelta();
+        const results = events.map(({ event, dedupKey }) => {
+          const first = isFirstOfType(db, event);
+          if (insertEvent.run(...eventParams(event, dedupKey, null, first)).changes === 1) {
+            applyEffects(db, event, ctx);
+            rollup.add(event, first);
+            return { event, created: true };
+          }
+          const row = existing.get(event.data.source_id, dedupKey);
+          return { event: row ? (JSON.parse(row.body) as CanonicalEvent) : event, created: false };
+        });
+        insertDeliveries(db, ctx.fanOut, at, handed);
+        addToRollups(db, rollup);
+        return results;
+      })
+      .immediate(),
+  );
 }

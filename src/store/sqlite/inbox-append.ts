@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { emptySummary } from '../effects.js';
+import { HandedDeliveries } from '../hand-off.js';
 import { pendingRowOf } from '../rows.js';
 import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
 import { effectsContext, writeOutcomes } from './event-writer.js';
@@ -86,39 +87,43 @@ export function appendInboxRows(
   const result: AppendResult = { replayed: [], processed: null, pending: 0 };
   if (rows.length === 0) return result;
   const insertPending = db.prepare(INSERT_ROW);
-  db.transaction(() => {
-    const { kept, replayed } = bindTokens(db, rows);
-    result.replayed = replayed;
-    const caughtUp = inline && kept.length > 0 && !db.prepare(ANY_PENDING).get();
-    if (!caughtUp) {
-      for (const row of kept) insertPending.run(...rowParams(row));
-      result.pending = kept.length;
-      return;
-    }
-    const byId = new Map(kept.map((row) => [row.id, row]));
-    const outcomes = inline.plan(kept.map(pendingRowOf));
-    const processed = outcomes.filter((outcome) => outcome.kind === 'processed');
-    // What the plan could not process goes the usual way: pending, for the pipeline to retry or
-    // quarantine (a parser bug must never refuse a verified request).
-    for (const outcome of outcomes) {
-      const row = byId.get(outcome.inboxId);
-      if (outcome.kind === 'processed' || !row) continue;
-      insertPending.run(...rowParams(row));
-      result.pending++;
-    }
-    if (processed.length === 0) return;
-    const summary = emptySummary();
-    summary.rows = processed.length;
-    const now = inline.now.getTime();
-    const insertProcessed = db.prepare(INSERT_PROCESSED);
-    writeOutcomes(db, processed, effectsContext(db, inline.effects, now), summary, {
-      processed: (outcome, notes, inserted, duplicates) => {
-        const row = byId.get(outcome.inboxId);
-        if (row) insertProcessed.run(...rowParams(row), notes, inserted, duplicates, now);
-      },
-      quarantined: () => {},
-    });
-    result.processed = summary;
-  }).immediate();
+  HandedDeliveries.around(inline?.effects.handOff, (handed) =>
+    db
+      .transaction(() => {
+        const { kept, replayed } = bindTokens(db, rows);
+        result.replayed = replayed;
+        const caughtUp = inline && kept.length > 0 && !db.prepare(ANY_PENDING).get();
+        if (!caughtUp) {
+          for (const row of kept) insertPending.run(...rowParams(row));
+          result.pending = kept.length;
+          return;
+        }
+        const byId = new Map(kept.map((row) => [row.id, row]));
+        const outcomes = inline.plan(kept.map(pendingRowOf));
+        const processed = outcomes.filter((outcome) => outcome.kind === 'processed');
+        // What the plan could not process goes the usual way: pending, for the pipeline to retry or
+        // quarantine (a parser bug must never refuse a verified request).
+        for (const outcome of outcomes) {
+          const row = byId.get(outcome.inboxId);
+          if (outcome.kind === 'processed' || !row) continue;
+          insertPending.run(...rowParams(row));
+          result.pending++;
+        }
+        if (processed.length === 0) return;
+        const summary = emptySummary();
+        summary.rows = processed.length;
+        const now = inline.now.getTime();
+        const insertProcessed = db.prepare(INSERT_PROCESSED);
+        writeOutcomes(db, processed, effectsContext(db, inline.effects, now, handed), summary, {
+          processed: (outcome, notes, inserted, duplicates) => {
+            const row = byId.get(outcome.inboxId);
+            if (row) insertProcessed.run(...rowParams(row), notes, inserted, duplicates, now);
+          },
+          quarantined: () => {},
+        });
+        result.processed = summary;
+      })
+      .immediate(),
+  );
   return result;
 }
