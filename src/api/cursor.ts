@@ -2,6 +2,7 @@ import { calendarDateExists } from '../dates.js';
 import { MailhookError } from '../errors.js';
 import { type IdKind, isId } from '../ids.js';
 import { containsNul } from '../nul.js';
+import type { EventPosition } from '../store/store.js';
 
 /** Cursors are opaque to clients: base64url JSON, validated on the way back in. */
 export function encodeCursor(value: unknown): string {
@@ -33,4 +34,26 @@ export function parseTime(name: string, text: string | undefined): Date | undefi
     throw new MailhookError('MH_ERR_VALIDATION', `${name} must be an ISO 8601 date-time or Unix seconds`);
   }
   return date;
+}
+
+/**
+ * A position in stored order as clients see it (the stream's event ids, `after` and `next_after`):
+ * `<seq>`, or `<tx>.<seq>` when the transaction matters (PostgreSQL). Opaque to clients; digits only,
+ * so it travels in a header or a URL as it is.
+ */
+export function formatPosition(position: EventPosition): string {
+  return position.tx === 0n ? `${position.seq}` : `${position.tx}.${position.seq}`;
+}
+
+const POSITION = /^(?:(\d{1,20})\.)?(\d{1,19})$/;
+const MAX_TX = 2n ** 64n - 1n;
+const MAX_SEQ = 2n ** 63n - 1n;
+
+/** The position `text` names, or null when it is not one (an event id, say). */
+export function parsePosition(text: string): EventPosition | null {
+  const match = POSITION.exec(text);
+  if (!match) return null;
+  const tx = BigInt(match[1] ?? 0);
+  const seq = BigInt(match[2] ?? 0);
+  return tx <= MAX_TX && seq <= MAX_SEQ ? { tx, seq } : null;
 }

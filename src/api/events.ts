@@ -3,7 +3,7 @@ import { MailhookError } from '../errors.js';
 import { normalizeEmail } from '../pipeline/suppression-rules.js';
 import type { EventCursor, EventQuery } from '../store/store.js';
 import type { ApiContext } from './context.js';
-import { decodeCursor, encodeCursor, parseTime } from './cursor.js';
+import { decodeCursor, encodeCursor, formatPosition, parsePosition, parseTime } from './cursor.js';
 
 const idParams = {
   type: 'object',
@@ -23,7 +23,37 @@ const listQuery = {
     until: { type: 'string' },
     limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
     cursor: { type: 'string', maxLength: 500 },
+    after: {
+      type: 'string',
+      maxLength: 40,
+      description:
+        'Stored order instead of newest first: the events stored after this position, oldest stored first, whatever their timestamps. `0` starts at the first stored event; pass `next_after` back to continue. Not with since, until or cursor.',
+    },
   },
+} as const;
+
+/** For the OpenAPI document: the two shapes of a page. */
+const pageResponse = {
+  description: 'A page: newest first by timestamp, or in stored order with `after`',
+  oneOf: [
+    {
+      type: 'object',
+      required: ['data', 'next_cursor'],
+      properties: {
+        data: { type: 'array', items: { type: 'object' } },
+        next_cursor: { type: ['string', 'null'], description: 'The next page, as `cursor`' },
+      },
+    },
+    {
+      type: 'object',
+      required: ['data', 'next_after', 'has_more'],
+      properties: {
+        data: { type: 'array', items: { type: 'object' } },
+        next_after: { type: 'string', description: 'Where to continue: pass it as `after` next time' },
+        has_more: { type: 'boolean', description: 'False: caught up for now; ask again later' },
+      },
+    },
+  ],
 } as const;
 
 interface ListQuery {
@@ -35,6 +65,7 @@ interface ListQuery {
   until?: string;
   limit: number;
   cursor?: string;
+  after?: string;
 }
 
 /** The filters `GET /v1/events` and its stream share, as a store query (recipients compare normalised). */
@@ -66,9 +97,18 @@ export async function eventRoutes(scope: FastifyInstance, ctx: ApiContext): Prom
 
   scope.get<{ Querystring: ListQuery }>(
     '/events',
-    { schema: { querystring: listQuery } },
+    {
+      schema: {
+        querystring: listQuery,
+        summary: 'Events newest first by timestamp, or with `after` in the order they were stored',
+        description:
+          'Without `after`: `{"data", "next_cursor"}`, newest first by the provider timestamp. With `after`: `{"data", "next_after", "has_more"}`, oldest stored first; a poller that passes `next_after` back sees every stored event once, including events reported late with an earlier timestamp. Filters: type, recipient, message_id, source_id.',
+        documentedResponses: { 200: pageResponse },
+      },
+    },
     async (request) => {
       const q = request.query;
+      if (q.after !== undefined) return storedOrderPage(q);
       let cursor: EventCursor | undefined;
       if (q.cursor) {
         const [occurredAt, id] = decodeCursor(q.cursor, isEventCursor);
@@ -89,6 +129,29 @@ export async function eventRoutes(scope: FastifyInstance, ctx: ApiContext): Prom
       };
     },
   );
+
+  /** `GET /v1/events?after=`: stored order, for pollers that must not miss a late-reported event. */
+  async function storedOrderPage(q: ListQuery) {
+    const mixed = (['since', 'until', 'cursor'] as const).filter((name) => q[name] !== undefined);
+    if (mixed.length > 0) {
+      throw new MailhookError(
+        'MH_ERR_VALIDATION',
+        `after cannot be combined with ${mixed.join(', ')}: it follows stored order, they select by timestamp`,
+      );
+    }
+    const after = parsePosition(q.after ?? '');
+    if (!after)
+      throw new MailhookError('MH_ERR_INVALID_CURSOR', 'after must be a position (`0` or a next_after)');
+    const feed = await store.eventsAfter(after, q.limit, eventFilterOf(q));
+    if (!feed) {
+      throw new MailhookError('MH_ERR_INVALID_CURSOR', 'after is beyond every event this server has stored');
+    }
+    return {
+      data: feed.items.map((item) => item.event),
+      next_after: formatPosition(feed.next),
+      has_more: feed.more,
+    };
+  }
 
   scope.get<{ Params: { id: string } }>('/events/:id', { schema: { params: idParams } }, async (request) => {
     const event = await store.getEvent(request.params.id);

@@ -18,6 +18,14 @@ declare module 'fastify' {
   interface FastifySchema {
     /** One line for the OpenAPI document and /docs; default "METHOD /url". */
     summary?: string;
+    /** Longer text for the OpenAPI operation. */
+    description?: string;
+    /**
+     * Response schemas for the document only, by status. Fastify serializes with `response`
+     * schemas and drops every key they do not list, which would cut a published event's data
+     * (its keys are the publisher's) down to nothing.
+     */
+    documentedResponses?: Record<string, JsonSchema>;
   }
 }
 
@@ -27,6 +35,7 @@ interface RouteSchemas {
   params?: JsonSchema;
   headers?: JsonSchema;
   response?: Record<string, JsonSchema>;
+  documentedResponses?: Record<string, JsonSchema>;
   summary?: string;
   description?: string;
 }
@@ -47,6 +56,7 @@ export interface OpenApiDocument {
 export interface Operation {
   operationId: string;
   summary: string;
+  description?: string;
   tags: string[];
   security: Array<Record<string, string[]>>;
   parameters?: Parameter[];
@@ -139,7 +149,8 @@ function requestBodyOf(body: JsonSchema | undefined): Operation['requestBody'] |
 
 function responsesOf(route: CollectedRoute, authenticated: boolean): Record<string, unknown> {
   const responses: Record<string, unknown> = {};
-  for (const [status, schema] of Object.entries(route.schema.response ?? {})) {
+  const documented = { ...route.schema.response, ...route.schema.documentedResponses };
+  for (const [status, schema] of Object.entries(documented)) {
     responses[status] = {
       description: String(schema.description ?? 'Success'),
       content: { 'application/json': { schema: clone(schema) } },
@@ -165,6 +176,7 @@ export function buildOpenApiDocument(routes: CollectedRoute[]): OpenApiDocument 
     const operation: Operation = {
       operationId: operationIdOf(route.method, route.url),
       summary: route.schema.summary ?? `${route.method} ${route.url}`,
+      ...(route.schema.description && { description: route.schema.description }),
       tags: [tag.replace(/\.csv$/, '')],
       security: authenticated ? [{ bearerAuth: [] }] : [],
       ...(parameters.length > 0 && { parameters }),

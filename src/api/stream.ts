@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import type { CanonicalEvent } from '../events.js';
-import { decodeTime, encodeTime, isId } from '../ids.js';
+import { isId } from '../ids.js';
+import type { EventPosition, FeedStart, Store, StoredEvent } from '../store/store.js';
 import type { ApiContext } from './context.js';
+import { formatPosition, parsePosition } from './cursor.js';
 import { eventFilterOf } from './events.js';
 
 /**
@@ -10,19 +11,21 @@ import { eventFilterOf } from './events.js';
  * CLI. Authentication is the scope's Bearer header like every /v1 route (so a browser reads it with
  * fetch() and a stream reader, never with a key in the URL).
  *
- * The store has no "events after X in arrival order" verb, so the stream polls the newest page (the
- * same query as GET /v1/events) every second and sends the events it has not sent yet. Event ids are
- * ULIDs stamped when the pipeline creates them, so "new" means an id above a floor. The floor trails
- * the newest id sent by COMMIT_SLACK_MS because another process may commit a slightly older id later.
- * An event created now but stamped far in the past by its provider sorts below the newest page and
- * is only seen if fewer than PAGE_SIZE * MAX_PAGES events are newer than it.
+ * Events are sent in stored order (Store.eventsAfter), not by their provider timestamp: an event a
+ * provider reports late, stamped earlier than events already sent, is still sent, once. Each frame's
+ * `id:` is the event's position in that order, so a client reconnecting with `Last-Event-ID` gets
+ * exactly the events stored after it. The first frame carries the starting position, so even a client
+ * that was sent no event yet resumes without a gap.
+ *
+ * A client that starts afresh gets the events stored after it connected. On PostgreSQL the starting
+ * position can lie before events committed earlier (see FeedStart): the store skips them while the
+ * stream hands its `excluding` on, and the stream sends the position past them as an `id:`, so a
+ * reconnect from there does not send them either.
  */
 
 const POLL_MS = 1000;
 const HEARTBEAT_MS = 15_000;
 const PAGE_SIZE = 100;
-const MAX_PAGES = 5;
-const COMMIT_SLACK_MS = 10_000;
 /** Browsers wait this long before reconnecting an EventSource (clients reading with fetch may too). */
 const RETRY_MS = 2000;
 
@@ -37,8 +40,16 @@ const streamQuery = {
   },
 } as const;
 
-/** How far ahead of this server's clock a resumed id may be (another node's clock, say). */
-const FUTURE_TOLERANCE_MS = 60_000;
+const streamHeaders = {
+  type: 'object',
+  properties: {
+    'last-event-id': {
+      type: 'string',
+      description:
+        'Resume after this frame id (a position in stored order), or after this event id (`evt_…`); anything else starts from now',
+    },
+  },
+} as const;
 
 interface StreamQuery {
   type?: string;
@@ -47,57 +58,28 @@ interface StreamQuery {
   source_id?: string;
 }
 
-/** The smallest id string that sorts at or before every event id made at `ms` (ULID time prefix). */
-export function idFloorAt(ms: number): string {
-  return `evt_${encodeTime(ms)}`;
-}
-
-/** Milliseconds encoded in an event id's ULID time prefix. */
-export function idTime(id: string): number {
-  return decodeTime(id.slice(4));
-}
-
-function frame(event: CanonicalEvent): string {
-  return `id: ${event.id}\nevent: event\ndata: ${JSON.stringify(event)}\n\n`;
+function frame(item: StoredEvent): string {
+  return `id: ${formatPosition(item.position)}\nevent: event\ndata: ${JSON.stringify(item.event)}\n\n`;
 }
 
 /**
- * One client's view of the event table: which events it has been sent, and the floor below which
- * nothing is new. `seen` only holds ids above the floor, so it stays small.
+ * Where a client starts: after its Last-Event-ID when this store gave it out, else with the events
+ * stored from now on. An event id (what clients sent before frame ids were positions) is looked up.
  */
-export class StreamCursor {
-  private floor: string;
-  private readonly seen = new Set<string>();
-
-  constructor(floor: string) {
-    this.floor = floor;
+async function startOf(store: Store, lastEventId: string | undefined): Promise<FeedStart> {
+  if (lastEventId !== undefined) {
+    const resumed = isId(lastEventId, 'event')
+      ? await store.eventPosition(lastEventId)
+      : await validPosition(store, parsePosition(lastEventId));
+    if (resumed) return { position: resumed };
   }
+  return store.startEventFeed();
+}
 
-  /** Marks events as already known without sending them (what existed when the client connected). */
-  prime(events: CanonicalEvent[]): void {
-    for (const event of events) if (event.id > this.floor) this.seen.add(event.id);
-  }
-
-  /** The events of `events` not sent before, oldest id first; remembers them as sent. */
-  take(events: CanonicalEvent[]): CanonicalEvent[] {
-    const fresh = events.filter((e) => e.id > this.floor && !this.seen.has(e.id));
-    fresh.sort((a, b) => (a.id < b.id ? -1 : 1));
-    for (const event of fresh) this.seen.add(event.id);
-    const newest = fresh.at(-1);
-    if (newest) {
-      const floor = idFloorAt(idTime(newest.id) - COMMIT_SLACK_MS);
-      if (floor > this.floor) {
-        this.floor = floor;
-        for (const id of this.seen) if (id <= floor) this.seen.delete(id);
-      }
-    }
-    return fresh;
-  }
-
-  /** True when `event` would be sent: above the floor and not sent before. */
-  isNew(event: CanonicalEvent): boolean {
-    return event.id > this.floor && !this.seen.has(event.id);
-  }
+/** `position` when the store gave it out; null for one beyond its end (forged, or another database's). */
+async function validPosition(store: Store, position: EventPosition | null): Promise<EventPosition | null> {
+  if (!position) return null;
+  return (await store.eventsAfter(position, 1)) ? position : null;
 }
 
 export async function streamRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
@@ -110,32 +92,18 @@ export async function streamRoutes(scope: FastifyInstance, ctx: ApiContext): Pro
 
   scope.get<{ Querystring: StreamQuery; Headers: { 'last-event-id'?: string } }>(
     '/events/stream',
-    { schema: { querystring: streamQuery } },
+    {
+      schema: {
+        querystring: streamQuery,
+        headers: streamHeaders,
+        summary: 'New events as Server-Sent Events, in the order they are stored',
+        description:
+          'Every event stored after the client connected (or after `Last-Event-ID`) is sent once, in stored order, whatever its provider timestamp. Frames: `id: <position>`, `event: event`, `data: <canonical event>`; comments as heartbeats. Filters as GET /v1/events.',
+      },
+    },
     async (request, reply) => {
-      const q = request.query;
-      const filter = eventFilterOf(q);
-      const newestPages = async (cursor: StreamCursor): Promise<CanonicalEvent[]> => {
-        const found: CanonicalEvent[] = [];
-        let page = await ctx.store.listEvents({ ...filter, limit: PAGE_SIZE });
-        for (let n = 1; ; n++) {
-          found.push(...page.items);
-          // A page that is new from end to end may hide more new events on the next one.
-          if (!page.next || n >= MAX_PAGES || !page.items.every((e) => cursor.isNew(e))) break;
-          page = await ctx.store.listEvents({ ...filter, limit: PAGE_SIZE, cursor: page.next });
-        }
-        return found;
-      };
-
-      const lastId = request.headers['last-event-id'];
-      // An id from the future (a forged or corrupted header) would hold back every event until that
-      // moment: such a client starts afresh, as one without Last-Event-ID.
-      const resume =
-        typeof lastId === 'string' &&
-        isId(lastId, 'event') &&
-        idTime(lastId) <= ctx.now().getTime() + FUTURE_TOLERANCE_MS;
-      const cursor = new StreamCursor(resume ? lastId : idFloorAt(ctx.now().getTime() - COMMIT_SLACK_MS));
-      // A fresh client starts from what exists now; a resuming one gets everything after its last id.
-      if (!resume) cursor.prime((await ctx.store.listEvents({ ...filter, limit: PAGE_SIZE })).items);
+      const filter = eventFilterOf(request.query);
+      let { position, excluding } = await startOf(ctx.store, request.headers['last-event-id']);
 
       reply.hijack();
       const raw = reply.raw;
@@ -146,7 +114,8 @@ export async function streamRoutes(scope: FastifyInstance, ctx: ApiContext): Pro
         // Reverse proxies (nginx) would otherwise buffer the stream.
         'x-accel-buffering': 'no',
       });
-      raw.write(`retry: ${RETRY_MS}\n: connected\n\n`);
+      let sentId = formatPosition(position);
+      raw.write(`retry: ${RETRY_MS}\nid: ${sentId}\n: connected\n\n`);
       open.add(raw);
 
       let timer: NodeJS.Timeout | undefined;
@@ -160,25 +129,46 @@ export async function streamRoutes(scope: FastifyInstance, ctx: ApiContext): Pro
       raw.on('close', close);
 
       const tick = async () => {
+        let more = false;
         try {
           // A client that does not read is not sent more: the next poll catches up from the store.
           if (!raw.writableNeedDrain) {
-            const fresh = cursor.take(await newestPages(cursor));
+            const skipping = excluding !== undefined;
+            const feed = await ctx.store.eventsAfter(position, PAGE_SIZE, filter, { excluding });
             if (closed) return;
-            if (fresh.length > 0) {
-              raw.write(fresh.map(frame).join(''));
-              lastWrite = Date.now();
-            } else if (Date.now() - lastWrite >= HEARTBEAT_MS) {
-              raw.write(': heartbeat\n\n');
-              lastWrite = Date.now();
+            if (!feed) {
+              // Only a database replaced under a running server gets here: follow it from now.
+              ({ position, excluding } = await ctx.store.startEventFeed());
+            } else {
+              position = feed.next;
+              excluding = feed.excluding;
+              more = feed.more;
+              let out = feed.items.map(frame).join('');
+              const last = feed.items.at(-1);
+              if (last) sentId = formatPosition(last.position);
+              // A reconnect from the last id sent (which carries no snapshot) would follow the rows
+              // skipped since as new ones: move the client past them.
+              if (skipping && formatPosition(position) !== sentId) {
+                sentId = formatPosition(position);
+                out += `id: ${sentId}\n: passed events stored before connecting\n\n`;
+              }
+              if (out !== '') {
+                raw.write(out);
+                lastWrite = Date.now();
+              } else if (Date.now() - lastWrite >= HEARTBEAT_MS) {
+                // The id moves a reconnecting client past events its filter left out.
+                sentId = formatPosition(position);
+                raw.write(`id: ${sentId}\n: heartbeat\n\n`);
+                lastWrite = Date.now();
+              }
             }
           }
         } catch (err) {
           request.log.warn({ err }, 'event stream poll failed; retrying');
         }
-        if (!closed) timer = setTimeout(tick, POLL_MS);
+        if (!closed) timer = setTimeout(tick, more ? 0 : POLL_MS);
       };
-      timer = setTimeout(tick, POLL_MS);
+      timer = setTimeout(tick, 0);
     },
   );
 }

@@ -187,6 +187,59 @@ export interface EventCursor {
   id: string;
 }
 
+/**
+ * Where an event sits in stored order: the order events were stored in, whatever their provider
+ * timestamp. The live stream and `GET /v1/events?after=` follow it, so a late-reported (back-dated)
+ * event is still seen. Positions compare as (tx, seq).
+ *
+ * - SQLite: `tx` is 0 and `seq` the row's rowid. SQLite has one writer at a time and gives a new row
+ *   max(rowid) + 1, so rowids grow in commit order. That holds only while the event with the
+ *   highest rowid is never deleted (its rowid would be given out again, behind a follower's position):
+ *   whatever deletes events (retention) must keep the newest stored one. VACUUM keeps rowids (checked
+ *   by test/contract/sqlite-stored-order.test.ts).
+ * - PostgreSQL: `tx` is the id of the transaction that stored the row and `seq` an identity
+ *   column; see migrations/postgres/009_event_sequence.sql for why a sequence alone is not enough.
+ */
+export interface EventPosition {
+  tx: bigint;
+  seq: bigint;
+}
+
+/** The filters stored order supports (those of the live stream). */
+export type EventFilter = Pick<EventQuery, 'type' | 'recipient' | 'messageId' | 'sourceId'>;
+
+export interface StoredEvent {
+  position: EventPosition;
+  event: CanonicalEvent;
+}
+
+export interface EventFeed {
+  /** Matching events, in stored order. */
+  items: StoredEvent[];
+  /** Where to continue: the last item, or past every event the call examined (matching or not). */
+  next: EventPosition;
+  /** The call stopped at its limit: more may follow `next` at once. */
+  more: boolean;
+  /** The `excluding` to pass on with `next`; absent once no event after `next` can be excluded. */
+  excluding?: string;
+}
+
+/**
+ * Where a follower that starts now begins (`Store.startEventFeed`). On PostgreSQL stored order is
+ * settled only below the oldest transaction running anywhere on the server, so `position` can lie
+ * before events committed before now; `excluding` (opaque, a snapshot taken with `position`) names
+ * them, and eventsAfter passes over them silently while its caller hands it on.
+ */
+export interface FeedStart {
+  position: EventPosition;
+  excluding?: string;
+}
+
+export interface FeedOptions {
+  /** From FeedStart, then from each EventFeed: events committed when the feed started are skipped. */
+  excluding?: string;
+}
+
 export interface Page<T, C> {
   items: T[];
   next: C | null;
@@ -297,6 +350,27 @@ export interface Store {
 
   getEvent(id: string): Promise<CanonicalEvent | null>;
   listEvents(query: EventQuery): Promise<Page<CanonicalEvent, EventCursor>>;
+  /**
+   * Events stored after `after`, in stored order, matching `filter`: at most `limit`, from a bounded
+   * number of rows examined. Passing `next` on from call to call yields every event stored after the
+   * first position exactly once, however late it was stored and whatever its timestamp. Null when
+   * `after` lies beyond every position this store has given out (another database's, or forged).
+   */
+  eventsAfter(
+    after: EventPosition,
+    limit: number,
+    filter?: EventFilter,
+    options?: FeedOptions,
+  ): Promise<EventFeed | null>;
+  /**
+   * A position at the end of settled stored order: following from it yields every event stored from
+   * now on, and on PostgreSQL also those committed since the oldest running transaction began.
+   */
+  latestEventPosition(): Promise<EventPosition>;
+  /** Where to follow exactly the events stored from now on: see FeedStart. */
+  startEventFeed(): Promise<FeedStart>;
+  /** The position of a stored event; null when unknown (or, on PostgreSQL, not yet in stored order). */
+  eventPosition(id: string): Promise<EventPosition | null>;
   countEvents(): Promise<number>;
 
   createEndpoint(endpoint: EndpointRecord): Promise<void>;

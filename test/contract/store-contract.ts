@@ -4,6 +4,8 @@ import { newId } from '../../src/ids.js';
 import type {
   BatchSummary,
   EventCursor,
+  EventFilter,
+  EventPosition,
   EventQuery,
   InboxInsert,
   InboxNote,
@@ -1029,6 +1031,162 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
       it('countEvents counts every stored event', async () => {
         await seed();
         expect(await store.countEvents()).toBe(7);
+      });
+    });
+
+    describe('stored order (eventsAfter)', () => {
+      const START: EventPosition = { tx: 0n, seq: 0n };
+
+      /**
+       * Waits until `event` has a place in stored order, and with it every event stored before it.
+       * Immediate on SQLite; on PostgreSQL, once every transaction that began before it has ended (a
+       * test elsewhere on the server may be holding one).
+       */
+      async function released(event: CanonicalEvent): Promise<void> {
+        await vi.waitFor(async () => expect(await store.eventPosition(event.id)).not.toBeNull(), {
+          timeout: 20_000,
+          interval: 20,
+        });
+      }
+
+      /** Stores each event in a batch of its own, in the order given, and waits until they are released. */
+      async function storeInOrder(events: CanonicalEvent[]): Promise<void> {
+        for (const event of events) await storeEvents(store, [{ dedupKey: `k-${event.id}`, event }]);
+        const last = events.at(-1);
+        if (last) await released(last);
+      }
+
+      /** Follows `next` from `from` until caught up; every event returned, in the order returned. */
+      async function follow(from: EventPosition, limit: number, filter: EventFilter = {}) {
+        const seen: CanonicalEvent[] = [];
+        let position = from;
+        for (let guard = 0; guard < 1000; guard++) {
+          const feed = await store.eventsAfter(position, limit, filter);
+          if (!feed) throw new Error('eventsAfter refused a position it gave out');
+          seen.push(...feed.items.map((item) => item.event));
+          position = feed.next;
+          if (!feed.more) return { seen, next: position };
+        }
+        throw new Error('eventsAfter did not catch up');
+      }
+
+      const at = (minutes: number, type = 'email.delivered') =>
+        canonicalEvent({ type, timestamp: isoAt(minutes), sourceId: 'src_01JDSTOREDORDER0000000000A' });
+
+      it('returns events in the order they were stored, not by timestamp', async () => {
+        const events = [at(30), at(-60 * 24), at(10), at(-60 * 24 * 365), at(20)];
+        await storeInOrder(events);
+        const { seen } = await follow(START, 100);
+        expect(ids(seen)).toEqual(ids(events));
+        // A page holds the events in stored order too, and each with its own position.
+        const feed = await store.eventsAfter(START, 100);
+        expect(feed?.items.map((item) => item.event)).toStrictEqual(events);
+        const second = feed?.items[1]?.position as EventPosition;
+        expect(ids((await follow(second, 100)).seen)).toEqual(ids(events.slice(2)));
+      });
+
+      it('yields back-dated events stored after a follower caught up, once each', async () => {
+        await storeInOrder([at(0), at(10), at(20)]);
+        const caughtUp = await follow(START, 100);
+        const latest = await store.latestEventPosition();
+        expect((await store.eventsAfter(latest, 100))?.items).toEqual([]);
+        // Reported late: earlier than everything already seen, the last one a year earlier.
+        const late = [at(5), at(-60), at(30), at(-60 * 24 * 365)];
+        await storeInOrder(late);
+        expect(ids((await follow(caughtUp.next, 100)).seen)).toEqual(ids(late));
+        expect(ids((await follow(latest, 100)).seen)).toEqual(ids(late));
+      });
+
+      it('keeps the order of the events of one batch', async () => {
+        const batch = [at(20), at(0), at(10), at(-5)];
+        await storeEvents(
+          store,
+          batch.map((event, i) => ({ dedupKey: `batch-${i}`, event })),
+        );
+        await released(batch.at(-1) as CanonicalEvent);
+        expect(ids((await follow(START, 100)).seen)).toEqual(ids(batch));
+      });
+
+      it('paging with limit 2 while events keep being stored visits every event once, in stored order', async () => {
+        const stored = [at(0), at(1), at(2)];
+        await storeInOrder(stored);
+        const seen: CanonicalEvent[] = [];
+        let position = START;
+        for (let round = 0; round < 40; round++) {
+          const feed = await store.eventsAfter(position, 2);
+          expect(feed).not.toBeNull();
+          seen.push(...(feed?.items ?? []).map((item) => item.event));
+          position = feed?.next ?? position;
+          // Each one stamped earlier than the last, as a provider reporting late would.
+          if (round < 9) {
+            const late = at(-10 * (round + 1));
+            stored.push(late);
+            await storeEvents(store, [{ dedupKey: `late-${round}`, event: late }]);
+          } else if (round === 9) await released(stored.at(-1) as CanonicalEvent);
+          else if (!feed?.more) break;
+        }
+        expect(ids(seen)).toEqual(ids(stored));
+      });
+
+      it('with a filter, returns the matching events and moves on past the others', async () => {
+        const events = [
+          at(0, 'email.bounced'),
+          at(1),
+          at(-30, 'email.bounced'),
+          at(2, 'email.opened'),
+          at(-90, 'email.bounced'),
+        ];
+        await storeInOrder(events);
+        const bounced = events.filter((e) => e.type === 'email.bounced');
+        const first = await follow(START, 2, { type: 'email.bounced' });
+        expect(ids(first.seen)).toEqual(ids(bounced));
+        await storeInOrder([at(3), at(4, 'email.opened')]);
+        const quiet = await store.eventsAfter(first.next, 2, { type: 'email.bounced' });
+        expect(quiet?.items).toEqual([]);
+        expect(quiet?.more).toBe(false);
+        const next = at(-1, 'email.bounced');
+        await storeInOrder([next]);
+        expect(ids((await follow(quiet?.next ?? START, 2, { type: 'email.bounced' })).seen)).toEqual([
+          next.id,
+        ]);
+      });
+
+      it('examines a bounded number of rows per call, so a rare filter continues where the scan stopped', async () => {
+        // Rare events spread over 2,100 others, across the places where positions gain a digit.
+        const rareAt = new Set([8, 98, 998, 1500, 2099]);
+        const events = Array.from({ length: 2100 }, (_, i) =>
+          rareAt.has(i) ? at(-i, 'email.complained') : at(i % 50),
+        );
+        await storeEvents(
+          store,
+          events.map((event, i) => ({ dedupKey: `bulk-${i}`, event })),
+        );
+        await released(events.at(-1) as CanonicalEvent);
+        const rare = events.filter((e) => e.type === 'email.complained');
+        const feed = await store.eventsAfter(START, 10, { type: 'email.complained' });
+        expect(feed?.items.length).toBeLessThan(rare.length);
+        expect(feed?.more).toBe(true);
+        const { seen } = await follow(START, 2, { type: 'email.complained' });
+        expect(ids(seen)).toEqual(ids(rare));
+        // Unfiltered, in pages that end across those places too: every event once, in order.
+        expect(ids((await follow(START, 97)).seen)).toEqual(ids(events));
+      });
+
+      it('eventPosition gives the position an event was stored at', async () => {
+        const events = [at(10), at(0), at(5)];
+        await storeInOrder(events);
+        const position = await store.eventPosition(events[0]?.id as string);
+        expect(position).not.toBeNull();
+        expect(ids((await follow(position as EventPosition, 100)).seen)).toEqual(ids(events.slice(1)));
+        expect(await store.eventPosition(newId('event'))).toBeNull();
+      });
+
+      it('refuses a position beyond every one it gave out, and takes its own latest one', async () => {
+        await storeInOrder([at(0)]);
+        const latest = await store.latestEventPosition();
+        expect(await store.eventsAfter(latest, 10)).not.toBeNull();
+        expect(await store.eventsAfter({ tx: latest.tx, seq: latest.seq + 1000n }, 10)).toBeNull();
+        expect(await store.eventsAfter({ tx: latest.tx + 1000n, seq: 0n }, 10)).toBeNull();
       });
     });
 

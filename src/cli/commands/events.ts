@@ -1,6 +1,8 @@
 import { parseTime } from '../../api/cursor.js';
 import type { CanonicalEvent, EventQuery, MailhookClient } from '../../client/index.js';
-import { MailhookConnectionError } from '../../client/index.js';
+import { MailhookApiError, MailhookConnectionError } from '../../client/index.js';
+import { isOwnEventType, routingFields } from '../../events.js';
+import { readEventStream } from '../event-stream.js';
 import {
   EXIT_CODES,
   numberValue,
@@ -15,7 +17,8 @@ import { UsageError } from '../usage.js';
 
 /** `mailhook events …`: canonical events, listed, shown, or followed live. */
 
-const INTRO = `mailhook events — canonical email events (newest first), one by one, or followed live.
+const INTRO = `mailhook events — canonical email events and your own published ones (newest first), one by
+one, or followed live.
 `;
 
 const FILTER_OPTIONS = {
@@ -57,8 +60,28 @@ function checkTime(name: string, text: string): Date {
   }
 }
 
+/**
+ * The fields a listing shows. An event of your own type has your data, not the canonical email
+ * data: whatever its `recipient` or `provider` keys hold (or their absence) shows as text or `-`.
+ */
+function summaryOf(event: CanonicalEvent) {
+  const data: Record<string, unknown> = isPlainObject(event.data) ? event.data : {};
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
+  return {
+    recipient: routingFields(data).recipient,
+    messageId: text(data.message_id),
+    provider: text(data.provider),
+    sourceId: text(data.source_id),
+  };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 function line(event: CanonicalEvent): string {
-  return `${shortTime(event.timestamp)}  ${event.type.padEnd(18)}  ${(event.data.recipient ?? '-').padEnd(30)}  ${event.id}  (${event.data.provider})`;
+  const { recipient, provider } = summaryOf(event);
+  return `${shortTime(event.timestamp)}  ${event.type.padEnd(18)}  ${(recipient ?? '-').padEnd(30)}  ${event.id}  (${provider ?? 'own type'})`;
 }
 
 const list: Subcommand = {
@@ -96,7 +119,10 @@ Examples:
       print(
         table(
           ['TIME', 'TYPE', 'RECIPIENT', 'ID', 'PROVIDER'],
-          page.data.map((e) => [shortTime(e.timestamp), e.type, e.data.recipient, e.id, e.data.provider]),
+          page.data.map((e) => {
+            const { recipient, provider } = summaryOf(e);
+            return [shortTime(e.timestamp), e.type, recipient, e.id, provider];
+          }),
           'No events match.',
         ),
       );
@@ -116,15 +142,26 @@ Example:
   async run({ positionals, json, client }) {
     const event = await client.events.get(onePositional(positionals, 'event id'));
     if (json) printJson(event);
-    else {
+    else if (isOwnEventType(event.type)) {
+      // Your own type: the data is yours, shown below as it is.
       print(
         keyValues([
           ['id', event.id],
           ['type', event.type],
           ['time', event.timestamp],
-          ['recipient', event.data.recipient],
-          ['message id', event.data.message_id],
-          ['provider', `${event.data.provider} (${event.data.source_id})`],
+        ]),
+      );
+      print(JSON.stringify(event, null, 2));
+    } else {
+      const { recipient, messageId, provider, sourceId } = summaryOf(event);
+      print(
+        keyValues([
+          ['id', event.id],
+          ['type', event.type],
+          ['time', event.timestamp],
+          ['recipient', recipient],
+          ['message id', messageId],
+          ['provider', `${provider ?? '-'} (${sourceId ?? '-'})`],
           ...(event.data.bounce ? [['bounce', event.data.bounce] as [string, unknown]] : []),
           ...(event.data.click ? [['click', event.data.click.url] as [string, unknown]] : []),
         ]),
@@ -135,114 +172,125 @@ Example:
   },
 };
 
-const PAGE = 500;
-/** Pages read per poll at most; beyond that a burst is caught up on the next polls. */
-const MAX_PAGES = 20;
-
 interface TailOptions {
   client: MailhookClient;
+  apiKey: string | undefined;
   filters: EventQuery;
   /** Print what already exists from this time on before following. */
   backlogSince: Date | null;
-  windowMs: number;
-  intervalMs: number;
   count: number | null;
   emit: (event: CanonicalEvent) => void;
-  /** Called once the first poll has answered: from then on every new event is printed. */
+  /** Called once the stream is open (and the backlog printed): from then on every new event is printed. */
   onFollowing: () => void;
   signal: AbortSignal;
 }
 
+/** Until the server says otherwise (its `retry:` field). */
+const RECONNECT_MS = 1000;
+
 /**
- * Follows events by polling GET /v1/events every interval. Events are ordered by the provider's
- * timestamp, not by arrival, so each poll rereads a sliding window (the newest event seen minus
- * `windowMs`) and prints only ids not seen before. An event whose timestamp is already older than
- * the window when it arrives is not shown.
+ * Follows GET /v1/events/stream, which sends every event once in the order it was stored, so an
+ * event the provider reports late (stamped before events already printed) is printed too. After a
+ * lost connection it reconnects with Last-Event-ID: nothing stored meanwhile is missed or repeated.
+ *
+ * With --since, the stream is opened first and the existing events are listed after: what is stored
+ * in between comes in both, and is printed once.
  */
 async function tail(options: TailOptions): Promise<void> {
-  const { client, filters, windowMs, signal } = options;
-  const seen = new Map<string, number>();
-  let windowStart = options.backlogSince?.getTime() ?? Date.now() - windowMs;
-  let printing = options.backlogSince !== null;
+  const { client, filters, signal } = options;
+  const query = {
+    type: filters.type,
+    recipient: filters.recipient,
+    message_id: filters.message_id,
+    source_id: filters.source_id,
+  };
+  const backlog = new Set<string>();
+  let lastEventId: string | undefined;
+  let retryMs = RECONNECT_MS;
   let printed = 0;
-  let offline = false;
   let following = false;
+  let offline = false;
+  /** Prints an event; true when --count is reached. */
+  const emitOne = (event: CanonicalEvent): boolean => {
+    options.emit(event);
+    printed++;
+    return options.count !== null && printed >= options.count;
+  };
   while (!signal.aborted) {
-    const fresh: CanonicalEvent[] = [];
+    let problem = 'the server closed the stream';
     try {
-      let cursor: string | undefined;
-      let pages = 0;
-      do {
-        const page = await client.events.list({
-          ...filters,
-          since: new Date(windowStart).toISOString(),
-          limit: PAGE,
-          ...(cursor && { cursor }),
-        });
-        for (const event of page.data) {
-          if (seen.has(event.id)) continue;
-          seen.set(event.id, Date.parse(event.timestamp));
-          fresh.push(event);
+      const frames = readEventStream({ url: client.url, apiKey: options.apiKey, query, lastEventId, signal });
+      let opened = false;
+      for await (const frame of frames) {
+        if (frame.retry !== undefined) retryMs = frame.retry;
+        // The first frame carries the starting position: kept at once, so that a reconnect after a
+        // failed backlog listing still misses nothing.
+        if (frame.id !== undefined) lastEventId = frame.id;
+        if (!opened) {
+          opened = true;
+          if (offline) process.stderr.write('mailhook events tail: connected again\n');
+          offline = false;
+          if (!following) {
+            if (options.backlogSince) {
+              const since = options.backlogSince.toISOString();
+              const existing: CanonicalEvent[] = [];
+              for await (const event of client.events.iterate({ ...filters, since, limit: 500 }))
+                existing.push(event);
+              // Listed newest first; printed as they happened.
+              for (const event of existing.reverse()) {
+                backlog.add(event.id);
+                if (emitOne(event)) return;
+              }
+            }
+            following = true;
+            options.onFollowing();
+          }
         }
-        cursor = page.next_cursor ?? undefined;
-        pages++;
-      } while (cursor && pages < MAX_PAGES);
-      if (offline) process.stderr.write('mailhook events tail: connected again\n');
-      offline = false;
-      if (!following) {
-        following = true;
-        options.onFollowing();
+        if (frame.event !== 'event' || frame.data === undefined) continue;
+        const event = JSON.parse(frame.data) as CanonicalEvent;
+        if (backlog.delete(event.id)) continue;
+        if (emitOne(event)) return;
       }
     } catch (err) {
-      if (!(err instanceof MailhookConnectionError)) throw err;
-      // A restarting server is normal while developing: say so once and keep polling.
-      if (!offline) process.stderr.write(`mailhook events tail: ${err.message}; retrying\n`);
-      offline = true;
+      if (signal.aborted) return;
+      // A server shutting down answers 503 (a proxy in front, 502 or 504): as passing as a refused connection.
+      const passing =
+        err instanceof MailhookConnectionError || (err instanceof MailhookApiError && err.status >= 500);
+      if (!passing) throw err;
+      problem = err.message;
     }
-    fresh.sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.id.localeCompare(b.id));
-    if (printing) {
-      for (const event of fresh) {
-        options.emit(event);
-        printed++;
-        if (options.count !== null && printed >= options.count) return;
-      }
-    }
-    // What the first successful poll found existed before the tail started.
-    if (following) printing = true;
-    let newest = windowStart;
-    for (const time of seen.values()) if (time > newest) newest = time;
-    newest = Math.min(newest, Date.now());
-    windowStart = Math.max(windowStart, newest - windowMs);
-    for (const [id, time] of seen) if (time < windowStart) seen.delete(id);
+    // A restarting server is normal while developing: say so once and keep trying.
+    if (!offline) process.stderr.write(`mailhook events tail: ${problem}; retrying\n`);
+    offline = true;
     await new Promise<void>((resolve) => {
       const wake = () => {
         clearTimeout(timer);
         signal.removeEventListener('abort', wake);
         resolve();
       };
-      const timer = setTimeout(wake, options.intervalMs);
+      const timer = setTimeout(wake, retryMs);
       signal.addEventListener('abort', wake, { once: true });
     });
   }
 }
 
 const tailCommand: Subcommand = {
-  summary: 'follow new events live (polls every second)',
+  summary: 'follow new events live, in the order they are stored',
   options: {
     ...FILTER_OPTIONS,
     interval: { type: 'string' },
     window: { type: 'string' },
     count: { type: 'string' },
   },
-  help: `mailhook events tail [filters] [--interval <ms>] [--window <s>] [--count <n>] [--json]
+  help: `mailhook events tail [filters] [--count <n>] [--json]
 
-Prints each new event as it arrives, until Ctrl-C. With --since, first prints what exists from
-that time on. --json prints one JSON line per event.
+Prints each new event as it is stored, until Ctrl-C, read from the server's event stream
+(GET /v1/events/stream): every event once, in the order it was stored, including events a provider
+reports late with an earlier timestamp. After a lost connection it resumes where it stopped. With
+--since, first prints what exists from that time on. --json prints one JSON line per event.
 ${FILTER_HELP}
-  --interval <ms>          how often to poll (default 1000)
-  --window <seconds>       how late (by its own timestamp) an event may arrive and still be shown
-                           (default 600; providers report events minutes after they happen)
   --count <n>              exit after printing n events
+  --interval, --window     accepted and ignored (the tail no longer polls)
 
 Examples:
   mailhook events tail
@@ -252,11 +300,7 @@ Examples:
     const filters = filtersOf(values);
     const since = filters.since === undefined ? null : checkTime('--since', filters.since);
     delete filters.since;
-    const intervalMs = numberValue(values, 'interval') ?? 1000;
-    const windowSec = numberValue(values, 'window') ?? 600;
     const count = numberValue(values, 'count') ?? null;
-    if (intervalMs < 50) throw new UsageError('--interval must be at least 50 ms');
-    if (windowSec <= 0) throw new UsageError('--window must be positive');
     if (count !== null && (!Number.isInteger(count) || count < 1))
       throw new UsageError('--count must be ≥ 1');
     const controller = new AbortController();
@@ -266,10 +310,10 @@ Examples:
     try {
       await tail({
         client,
+        // The key the client was made with (clientFrom): the stream is read outside the client.
+        apiKey: stringValue(values, 'key') ?? process.env.MAILHOOK_API_KEY,
         filters,
         backlogSince: since,
-        windowMs: windowSec * 1000,
-        intervalMs,
         count,
         emit: (event) => (json ? printJsonLine(event) : print(line(event))),
         // On stderr, so that --json output stays pure; scripts and tests can wait for it.
@@ -278,6 +322,7 @@ Examples:
         signal: controller.signal,
       });
     } finally {
+      controller.abort();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
     }

@@ -13,6 +13,7 @@ import type {
   ReplayRecord,
   ReplaySelect,
 } from '../delivery-types.js';
+import { feedPage, scanLimit } from '../event-feed.js';
 import { loadMigrations } from '../migrations.js';
 import { type InboxDbRow, inboxRowFrom, revocationOf, type SourceRow, sourceFrom } from '../rows.js';
 import type {
@@ -22,8 +23,13 @@ import type {
   BatchSummary,
   EventCursor,
   EventEffects,
+  EventFeed,
+  EventFilter,
+  EventPosition,
   EventQuery,
   FairClaimOptions,
+  FeedOptions,
+  FeedStart,
   HourBucket,
   InboxCounts,
   InboxInsert,
@@ -50,6 +56,7 @@ import { processInboxBatch, publishEventBatch } from './event-writer.js';
 import { appendInboxRows } from './inbox-append.js';
 import * as delivery from './postgres-delivery.js';
 import * as insights from './postgres-insights.js';
+import { snapshotXmax } from './snapshot.js';
 
 const SOURCE_COLUMNS =
   'id, name, provider, config, enabled::int AS enabled, state::text AS state, created_at, updated_at';
@@ -282,6 +289,80 @@ export class PostgresStore implements Store {
   async countEvents(): Promise<number> {
     const [row] = await this.sql<{ n: number }[]>`SELECT COUNT(*)::int AS n FROM events`;
     return row?.n ?? 0;
+  }
+
+  async eventsAfter(
+    after: EventPosition,
+    limit: number,
+    filter: EventFilter = {},
+    options: FeedOptions = {},
+  ): Promise<EventFeed | null> {
+    const sql = this.sql;
+    // Below the horizon every writing transaction has ended, so no row can still appear there; the
+    // rows above it are left for a later call (migrations/postgres/009_event_sequence.sql).
+    const horizon = await this.latestEventPosition();
+    if (after.tx > horizon.tx || (after.tx === horizon.tx && after.seq > 0n)) return null;
+    // Transaction 0 holds only the rows stored before migration 009 (and an SQLite position looks
+    // the same): past the last of them, the position was never given out here.
+    if (after.tx === 0n && after.seq > 0n) {
+      const [legacy] = await sql<{ last: string }[]>`
+        SELECT COALESCE(max(seq), 0)::text AS last FROM events WHERE tx = '0'::xid8`;
+      if (after.seq > BigInt(legacy?.last ?? 0)) return null;
+    }
+    // A row visible in the snapshot taken when the feed started was committed before then. Every
+    // such row has a transaction id below the snapshot's xmax: past that, nothing is left to skip.
+    const snapshot = options.excluding;
+    const skip = snapshot === undefined ? null : { snapshot, xmax: snapshotXmax(snapshot) };
+    const excluding = skip && after.tx < skip.xmax ? skip : null;
+    const scan = scanLimit(limit, filter, excluding !== null);
+    // The filter picks bodies rather than rows, so the scan follows the (tx, seq) index and the rows
+    // it passed over tell where the next call starts.
+    const match = sql`TRUE
+      ${excluding ? sql`AND NOT pg_visible_in_snapshot(tx, ${excluding.snapshot}::pg_snapshot)` : sql``}
+      ${filter.type ? sql`AND type = ${filter.type}` : sql``}
+      ${filter.recipient ? sql`AND recipient = ${filter.recipient}` : sql``}
+      ${filter.messageId ? sql`AND message_id = ${filter.messageId}` : sql``}
+      ${filter.sourceId ? sql`AND source_id = ${filter.sourceId}` : sql``}`;
+    // Ordered by the columns, not by the text the query returns (which would sort 10 before 9).
+    const rows = await sql<{ tx: string; seq: string; body: string | null }[]>`
+      SELECT tx::text AS tx, seq::text AS seq, CASE WHEN ${match} THEN body END AS body FROM events
+      WHERE (tx, seq) > (${after.tx.toString()}::xid8, ${after.seq.toString()}::bigint)
+        AND tx < ${horizon.tx.toString()}::xid8
+      ORDER BY events.tx, events.seq LIMIT ${scan}`;
+    const feed = feedPage(
+      rows.map((row) => ({ position: { tx: BigInt(row.tx), seq: BigInt(row.seq) }, body: row.body })),
+      limit,
+      scan,
+      horizon,
+    );
+    return excluding && feed.next.tx < excluding.xmax ? { ...feed, excluding: excluding.snapshot } : feed;
+  }
+
+  async latestEventPosition(): Promise<EventPosition> {
+    // Seq 0 sorts before every row of transaction `xmin`, which may still be running.
+    const [row] = await this.sql<{ xmin: string }[]>`
+      SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`;
+    return { tx: BigInt(row?.xmin ?? 0), seq: 0n };
+  }
+
+  async startEventFeed(): Promise<FeedStart> {
+    // Transaction ids are the whole server's: any transaction that wrote anywhere on it (another
+    // database or application, a session idle in a transaction) holds xmin back, and the rows
+    // committed above it before now are old to this follower: exactly the rows this snapshot sees.
+    const [row] = await this.sql<{ snapshot: string; xmin: string; xmax: string }[]>`
+      SELECT s::text AS snapshot, pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax
+      FROM pg_current_snapshot() AS s`;
+    if (!row) throw new Error('pg_current_snapshot() returned no row');
+    const position = { tx: BigInt(row.xmin), seq: 0n };
+    // With no transaction running, xmin is xmax: every row below it is old, every later one new.
+    return row.xmin === row.xmax ? { position } : { position, excluding: row.snapshot };
+  }
+
+  async eventPosition(id: string): Promise<EventPosition | null> {
+    const [row] = await this.sql<{ tx: string; seq: string }[]>`
+      SELECT tx::text AS tx, seq::text AS seq FROM events
+      WHERE id = ${id} AND tx < pg_snapshot_xmin(pg_current_snapshot())`;
+    return row ? { tx: BigInt(row.tx), seq: BigInt(row.seq) } : null;
   }
 
   createEndpoint(endpoint: EndpointRecord): Promise<void> {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
+import { feedPage, scanLimit } from '../event-feed.js';
 import { loadMigrations } from '../migrations.js';
 import { type EventRow, type InboxDbRow, inboxRowFrom } from '../rows.js';
 import type {
@@ -19,8 +20,12 @@ import type {
   EndpointTransition,
   EventCursor,
   EventEffects,
+  EventFeed,
+  EventFilter,
+  EventPosition,
   EventQuery,
   FairClaimOptions,
+  FeedStart,
   HourBucket,
   InboxCounts,
   InboxInsert,
@@ -336,6 +341,60 @@ export class SqliteStore implements Store {
 
   async countEvents(): Promise<number> {
     return this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM events').get()?.n ?? 0;
+  }
+
+  async eventsAfter(
+    after: EventPosition,
+    limit: number,
+    filter: EventFilter = {},
+  ): Promise<EventFeed | null> {
+    // The rowid is stored order only while the newest stored event is never deleted: its rowid
+    // would be given out again, behind followers' positions (see EventPosition). Retention must keep it.
+    const head = (await this.latestEventPosition()).seq;
+    if (after.tx !== 0n || after.seq > head) return null;
+    // The filter picks bodies rather than rows, so the scan stays a rowid range (never a walk of a
+    // filter's index) and the rows it passed over tell where the next call starts.
+    const terms: Array<[string, string | undefined]> = [
+      ['type = ?', filter.type],
+      ['recipient = ?', filter.recipient],
+      ['message_id = ?', filter.messageId],
+      ['source_id = ?', filter.sourceId],
+    ];
+    const given = terms.filter((term): term is [string, string] => term[1] !== undefined);
+    const match = given.length ? given.map(([condition]) => condition).join(' AND ') : '1';
+    const scan = scanLimit(limit, filter);
+    // Bounded by `head`: a row committed since it was read would be returned now and again by the
+    // next call, which starts from `head` when this one runs out of rows.
+    const rows = this.db
+      .prepare<unknown[], { seq: number; body: string | null }>(
+        `SELECT rowid AS seq, CASE WHEN ${match} THEN body END AS body FROM events
+         WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?`,
+      )
+      .all(...given.map(([, value]) => value), after.seq, head, scan);
+    return feedPage(
+      rows.map((row) => ({ position: { tx: 0n, seq: BigInt(row.seq) }, body: row.body })),
+      limit,
+      scan,
+      { tx: 0n, seq: head },
+    );
+  }
+
+  async latestEventPosition(): Promise<EventPosition> {
+    // The last entry of the table's b-tree: no scan.
+    const row = this.db.prepare<[], { head: number | null }>('SELECT MAX(rowid) AS head FROM events').get();
+    return { tx: 0n, seq: BigInt(row?.head ?? 0) };
+  }
+
+  async startEventFeed(): Promise<FeedStart> {
+    // One writer at a time: every row below the head is committed, every later one is new.
+    return { position: await this.latestEventPosition() };
+  }
+
+  async eventPosition(id: string): Promise<EventPosition | null> {
+    const row = this.db
+      .prepare<[string], { seq: number }>('SELECT rowid AS seq FROM events WHERE id = ?')
+      .get(id);
+    return row ? { tx: 0n, seq: BigInt(row.seq) } : null;
   }
 
   async createEndpoint(endpoint: EndpointRecord): Promise<void> {
