@@ -11,6 +11,8 @@ import { missingCapabilitiesFile } from './ci.js';
  * naming every group of tests skipped for a capability this machine lacks.
  */
 export default function setup(): () => void {
+  // Each vitest project runs its global setup; the first one makes the directory for the whole run.
+  if (process.env.MAILHOOK_TEST_RUN_DIR) return () => {};
   const outer = tmpdir();
   const root = mkdtempSync(join(outer, 'mailhook-tests-'));
   // The private PostgreSQL servers run as the `postgres` user when the tests run as root: it must be
@@ -21,6 +23,7 @@ export default function setup(): () => void {
   process.env.TMPDIR = root;
   return () => {
     process.env.TMPDIR = outer;
+    delete process.env.MAILHOOK_TEST_RUN_DIR;
     printMissingCapabilities(root);
     if (process.env.MAILHOOK_TEST_KEEP_TMP === '1') {
       console.log(`test files kept in ${root}`);
