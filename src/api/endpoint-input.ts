@@ -77,6 +77,20 @@ export async function validateTargetUrl(
   allowPrivate: boolean,
   lookup?: Lookup,
 ): Promise<string> {
+  // The URL parser would quietly turn a space into %20 (and drop one at either end): a pasted URL
+  // with a stray space would be saved as another URL than the one the user meant.
+  const at = [...url].findIndex((c) => c <= ' ' || c === '\x7f' || /\s/.test(c));
+  if (at >= 0) {
+    const c = [...url][at] as string;
+    const what =
+      c === ' '
+        ? 'a space'
+        : `a blank or control character (U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')})`;
+    throw new MailhookError(
+      'MH_ERR_VALIDATION',
+      `url contains ${what} at position ${at + 1}: remove it, or percent-encode it (%20) if it belongs in the URL`,
+    );
+  }
   const check = await checkTargetUrl(url, { allowPrivate, ...(lookup && { lookup }) });
   if (!check.ok) throw new MailhookError('MH_ERR_ENDPOINT_URL_REFUSED', `url refused: ${check.reason}`);
   return new URL(url).toString();

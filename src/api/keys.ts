@@ -23,6 +23,17 @@ const createBody = {
   properties: { name: { type: 'string', minLength: 1, maxLength: 200 } },
 } as const;
 
+const revokeQuery = {
+  type: 'object',
+  properties: {
+    confirm: {
+      type: 'string',
+      enum: ['self'],
+      description: 'Required to revoke the key the request is made with',
+    },
+  },
+} as const;
+
 /** The hash of the key this request authenticated with (the auth hook has checked it already). */
 function callerHash(request: FastifyRequest): string | null {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
@@ -64,14 +75,34 @@ export async function keyRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
   });
 
   /**
-   * Revokes a key. A server that checked the key in the last few seconds may still accept it until
-   * its auth cache expires (5 s). The last active key cannot be revoked: nobody could manage the
-   * server afterwards.
+   * Revokes a key; it is refused from the next request on, on every node (the auth hook looks every
+   * key up). The last active key cannot be revoked: nobody could manage the server afterwards. The key the request itself is made with is revoked only with
+   * `?confirm=self`: one mistyped id should not lock the caller out.
    */
-  scope.delete<{ Params: { id: string } }>(
+  scope.delete<{ Params: { id: string }; Querystring: { confirm?: 'self' } }>(
     '/keys/:id',
-    { schema: { params: idParams } },
+    {
+      schema: {
+        params: idParams,
+        querystring: revokeQuery,
+        summary: 'Revoke an API key',
+        description:
+          'Revoking the key the request is made with needs ?confirm=self (otherwise 400 MH_ERR_VALIDATION). ' +
+          'The last active key cannot be revoked.',
+      },
+    },
     async (request, reply) => {
+      if (request.query.confirm !== 'self') {
+        const keys = await store.listApiKeys();
+        const target = keys.find((key) => key.id === request.params.id);
+        // With one key left the answer is the last-key rule below, which no confirmation lifts.
+        if (target && keys.length > 1 && target.hash === callerHash(request)) {
+          throw new MailhookError(
+            'MH_ERR_VALIDATION',
+            'This is the API key the request is made with: revoking it ends your access. Add ?confirm=self to revoke it anyway',
+          );
+        }
+      }
       const result = await store.revokeApiKey(request.params.id, now());
       if (result === 'not_found') throw new MailhookError('MH_ERR_NOT_FOUND', 'No such API key');
       if (result === 'last') {

@@ -54,7 +54,10 @@ export function clientFrom(values: Values, env: NodeJS.ProcessEnv = process.env)
   } catch {
     throw new UsageError(`--url "${url}" is not a URL (example: http://127.0.0.1:8787)`);
   }
-  return new MailhookClient({ url, ...(apiKey && { apiKey }) });
+  // Every command here calls /v1, which needs a key: said before any request, instead of the
+  // server's answer about an Authorization header the user never wrote.
+  if (!apiKey) throw new UsageError('no API key: set MAILHOOK_API_KEY or pass --key');
+  return new MailhookClient({ url, apiKey });
 }
 
 /** Maps what went wrong onto an exit code and prints it on stderr. */

@@ -60,8 +60,8 @@ Output: a progress bar on stderr (terminals only), then a summary: requests sent
 Exit code 0 when every answer was the expected one, 1 otherwise, 2 for bad options.
 
 Examples:
-  mailhook simulate --provider sendgrid --key generate > sendgrid.pem   # prints the public key to stderr
-  mailhook simulate --provider sendgrid --key sendgrid.pem --url http://127.0.0.1:8787/ingest/src_… \\
+  mailhook simulate --provider sendgrid --key generate > ~/sendgrid-test.pem   # public key on stderr
+  mailhook simulate --provider sendgrid --key ~/sendgrid-test.pem --url http://127.0.0.1:8787/ingest/src_… \\
     --count 10000 --rate 500 --concurrency 20 --batch 50 --duplicates 5% --shuffle --bad-signatures 1%
   mailhook simulate --provider mailgun --key key-3ax6xnjp29jd6fds4gc373sgvjxteol0 --url … --count 50
   MAILHOOK_SNS_CERT_DIR=test/fixtures/ses/signing mailhook serve     # the server must trust the signer

@@ -2,6 +2,7 @@ import { MalformedPayloadError } from '../errors.js';
 import type { EmailEventType, ParsedEvent } from '../events.js';
 import { parseBodyJson } from './json.js';
 import { signatureHeaders, validateSecretConfig, verifySignedRequest } from './resend-signature.js';
+import { credentialStep, nextStep } from './setup-credential.js';
 import type {
   ParseResult,
   ProviderAdapter,
@@ -159,15 +160,21 @@ function verify(req: RawRequest, source: Source, ctx: VerifyContext): Verificati
   return verifySignedRequest(req, source, ctx, PREFIXES);
 }
 
-function setup(_source: Source, ingestUrl: string): string {
+function setup(source: Source, ingestUrl: string): string {
   return [
     'In Loops: Settings → Webhooks (one endpoint per Loops account).',
     `1. Endpoint URL: ${ingestUrl}`,
-    "2. Copy the signing secret Loops shows and set it as this source's config.secret",
-    '   (PATCH /v1/sources/<id> {"config": {"secret": "whsec_…"}}); until then every post is refused.',
+    ...credentialStep(source, {
+      provider: 'Loops',
+      step: 2,
+      key: 'secret',
+      copy: 'the signing secret Loops shows',
+      example: 'whsec_…',
+    }),
     '3. Turn on the email sending and email events, and contact.unsubscribed and',
     '   contact.mailingList.subscribed/unsubscribed: unsubscribes are read from the contact events,',
     '   which say whether the whole audience or one mailing list is concerned.',
+    ...nextStep(source, 'secret', 'send an email through Loops'),
   ].join('\n');
 }
 

@@ -3,6 +3,7 @@ import { MalformedPayloadError } from '../errors.js';
 import { asConfigObject, requireString, safeEqual } from './crypto.js';
 import { parseBodyJson } from './json.js';
 import { EVENT_TYPES, isObject, parseActivity } from './mailersend-payload.js';
+import { credentialStep, hasCredential, nextStep } from './setup-credential.js';
 import {
   type HandshakeResult,
   type ParseResult,
@@ -87,17 +88,24 @@ function parse(req: RawRequest): ParseResult {
   return { events: [parseActivity(body, name, type)], skipped: [] };
 }
 
-function setup(_source: Source, ingestUrl: string): string {
+function setup(source: Source, ingestUrl: string): string {
+  const secretSet = hasCredential(source, 'signing_secret');
   return [
     'In MailerSend: Domains → Manage (the sending domain) → Webhooks → Add webhook.',
     `1. Endpoint URL: ${ingestUrl}`,
     '2. Select the events (sent, delivered, soft/hard bounced, deferred, opened, clicked, unsubscribed,',
     '   spam complaint, suppressed). Webhook version 2.0 (the default) and 1.0 (legacy) are both understood.',
     '3. Save. MailerSend checks the URL with a "webhook.test" ping; mailhook answers 200 and stores nothing.',
-    "4. Copy the webhook's Signing secret and set it as this source's config.signing_secret",
-    '   (PATCH /v1/sources/<id> {"config": {"signing_secret": "…"}}).',
-    'Until the secret is set every event is refused (401), and MailerSend gives up on most 4xx answers:',
-    'set it before sending mail. MailerSend waits 3 seconds for an answer; mailhook answers at once.',
+    ...credentialStep(source, {
+      provider: 'MailerSend',
+      step: 4,
+      key: 'signing_secret',
+      copy: "the webhook's Signing secret",
+      example: '…',
+    }),
+    ...(secretSet ? [] : ['MailerSend gives up on most 4xx answers: set the secret before sending mail.']),
+    'MailerSend waits 3 seconds for an answer; mailhook answers at once.',
+    ...nextStep(source, 'signing_secret', 'send mail from the domain'),
   ].join('\n');
 }
 

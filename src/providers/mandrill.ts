@@ -3,6 +3,7 @@ import { MailhookError, MalformedPayloadError } from '../errors.js';
 import type { BounceInfo, BounceType, EmailEventType, ParsedEvent } from '../events.js';
 import { asConfigObject, requireString, safeEqual, sha256Hex } from './crypto.js';
 import { parseJsonLossless } from './json.js';
+import { credentialStep, nextStep } from './setup-credential.js';
 import {
   type HandshakeResult,
   type ParseResult,
@@ -254,13 +255,20 @@ function setup(source: Source, ingestUrl: string): string {
     '2. Tick the events to post (sent, delivered, delayed, bounced, soft-bounced, opened, clicked, spam,',
     '   unsubscribed, rejected) and create the webhook. Mandrill first checks the URL with a HEAD',
     '   request, which mailhook answers with 200.',
-    "3. Copy the webhook's Key and set it as this source's config.webhook_key",
-    '   (PATCH /v1/sources/<id> {"config": {"webhook_key": "…"}}; PATCH replaces the whole config).',
+    ...credentialStep(source, {
+      provider: 'Mandrill',
+      step: 3,
+      key: 'webhook_key',
+      copy: "the webhook's Key",
+      example: '…',
+    }),
+    '   A PATCH replaces the whole config: include config.url in it too when this source has one.',
     '4. If mailhook is reached through a proxy whose public URL differs from the one above, also set',
     '   config.url to the URL exactly as entered in Mandrill.',
     'mailhook refuses every post whose X-Mandrill-Signature does not verify (401); Mandrill retries failed',
     'batches. "Send Test" posts Mandrill\'s example events (or an empty batch): they verify and are stored',
     'like real ones, for the address example.webhook@mandrillapp.com.',
+    ...nextStep(source, 'webhook_key', '"Send Test" on the webhook in Mandrill, or send mail'),
   ].join('\n');
 }
 

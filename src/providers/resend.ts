@@ -2,6 +2,7 @@ import { MalformedPayloadError } from '../errors.js';
 import type { BounceInfo, BounceType, EmailEventType, ParsedEvent } from '../events.js';
 import { parseBodyJson } from './json.js';
 import { signatureHeaders, validateSecretConfig, verifySignedRequest } from './resend-signature.js';
+import { credentialStep, nextStep } from './setup-credential.js';
 import type {
   ParseResult,
   ProviderAdapter,
@@ -238,15 +239,21 @@ function verify(req: RawRequest, source: Source, ctx: VerifyContext): Verificati
   return verifySignedRequest(req, source, ctx, PREFIXES);
 }
 
-function setup(_source: Source, ingestUrl: string): string {
+function setup(source: Source, ingestUrl: string): string {
   return [
     'In Resend: Webhooks → Add Webhook (or POST https://api.resend.com/webhooks).',
     `1. Endpoint URL: ${ingestUrl}`,
     '2. Events: all email.* events (contact.*, domain.* and email.received are stored but not mapped).',
-    "3. Copy the webhook's Signing Secret (whsec_…) and set it as this source's config.secret",
-    '   (PATCH /v1/sources/<id> {"config": {"secret": "whsec_…"}}); until then every post is refused.',
+    ...credentialStep(source, {
+      provider: 'Resend',
+      step: 3,
+      key: 'secret',
+      copy: "the webhook's Signing Secret (whsec_…)",
+      example: 'whsec_…',
+    }),
     'Resend posts one webhook per recipient without saying which one: send one address per email',
     '(no cc/bcc) to get the recipient on every event.',
+    ...nextStep(source, 'secret', 'send an email through Resend'),
   ].join('\n');
 }
 

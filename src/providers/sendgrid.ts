@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject, verify as verifySignature } from 'node
 import { MailhookError, MalformedPayloadError } from '../errors.js';
 import type { BounceInfo, BounceType, EmailEventType, ParsedEvent } from '../events.js';
 import { asConfigObject, checkFreshness, requireString, sha256Hex } from './crypto.js';
+import { credentialStep, nextStep } from './setup-credential.js';
 import {
   type ParseResult,
   type ProviderAdapter,
@@ -291,15 +292,21 @@ function parse(req: RawRequest): ParseResult {
   return { events, skipped };
 }
 
-function setup(_source: Source, ingestUrl: string): string {
+function setup(source: Source, ingestUrl: string): string {
   return [
     'In SendGrid: Settings → Mail Settings → Event Webhook → Create new webhook.',
     `1. Post URL: ${ingestUrl}`,
     '2. Select the actions to be posted (delivered, bounced, opened, clicked, …) and enable the webhook.',
     '3. Under Security features, turn on "Signed Event Webhook" and save.',
-    "4. Copy the Verification Key SendGrid then shows and set it as this source's config.public_key",
-    '   (PATCH /v1/sources/<id> {"config": {"public_key": "MFkw…"}}).',
+    ...credentialStep(source, {
+      provider: 'SendGrid',
+      step: 4,
+      key: 'public_key',
+      copy: 'the Verification Key SendGrid then shows',
+      example: 'MFkw…',
+    }),
     'mailhook refuses every post whose signature does not verify with that key (401).',
+    ...nextStep(source, 'public_key', '"Test Your Integration" on the webhook in SendGrid, or send mail'),
   ].join('\n');
 }
 

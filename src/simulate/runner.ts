@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { Rng } from './rng.js';
-import { type Summary, Tally } from './stats.js';
+import { isExpected, REASON_BODY_BYTES, reasonOf, type Summary, Tally } from './stats.js';
 import { planTraffic, type Slot, type Traffic } from './traffic.js';
 import type { AnySimulator, SimRequest } from './types.js';
 
@@ -30,6 +30,17 @@ export interface RunOptions {
 export function targetPath(url: URL, query: string): string {
   if (query === '') return `${url.pathname}${url.search}`;
   return `${url.pathname}${url.search === '' ? '?' : `${url.search}&`}${query}`;
+}
+
+/** The first `limit` bytes of a body as text; the rest is read and dropped, so the connection is reused. */
+async function head(body: AsyncIterable<Buffer>, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < limit) chunks.push(chunk);
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -105,8 +116,13 @@ export async function runSimulation(options: RunOptions): Promise<Summary> {
         headers: request.headers,
         ...(request.method === 'POST' && { body: request.body }),
       });
-      await response.body.dump();
-      tally.add({ kind: slot.kind, status: response.statusCode, latencyMs: performance.now() - t0 });
+      const status = response.statusCode;
+      // The body is read only when the answer is not the expected one: it says why (e.g. the source
+      // has no key yet), and a summary saying only "401" leaves the user guessing.
+      const reason = isExpected({ kind: slot.kind, status, latencyMs: 0 })
+        ? await response.body.dump().then(() => undefined)
+        : reasonOf(await head(response.body, REASON_BODY_BYTES));
+      tally.add({ kind: slot.kind, status, ...(reason && { reason }), latencyMs: performance.now() - t0 });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       tally.add({ kind: slot.kind, status: null, error, latencyMs: performance.now() - t0 });

@@ -7,6 +7,8 @@ export interface Outcome {
   /** HTTP status, or null when no answer came (connection refused, timeout). */
   status: number | null;
   error?: string;
+  /** Why the server said no, from its error body (`MH_ERR_…: message`), for answers not expected. */
+  reason?: string;
   latencyMs: number;
 }
 
@@ -42,6 +44,25 @@ export function percentile(sorted: readonly number[], p: number): number {
   return nearestRank(sorted, p) ?? 0;
 }
 
+/** Enough of an error body for its code and message; a proxy's page beyond that is not read into memory. */
+export const REASON_BODY_BYTES = 2048;
+
+/**
+ * The reason an answer gives: `MH_ERR_…: message` from mailhook's `{"code", "message"}` body, else the
+ * start of the text (a proxy's page), on one line; undefined when the body says nothing.
+ */
+export function reasonOf(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { code?: unknown; message?: unknown };
+    const parts = [parsed.code, parsed.message].filter((p): p is string => typeof p === 'string' && p !== '');
+    if (parts.length > 0) return parts.join(': ');
+  } catch {
+    // not JSON: the text itself
+  }
+  const text = body.replace(/\s+/g, ' ').trim().slice(0, 200);
+  return text === '' ? undefined : text;
+}
+
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 export class Tally {
@@ -60,7 +81,8 @@ export class Tally {
     this.unexpected++;
     const key = outcome.status === null ? 'error' : String(outcome.status);
     this.byStatus[key] = (this.byStatus[key] ?? 0) + 1;
-    const example = `${outcome.kind} request → ${outcome.status ?? outcome.error ?? 'no answer'}`;
+    const answer = `${outcome.status ?? outcome.error ?? 'no answer'}${outcome.reason ? ` (${outcome.reason})` : ''}`;
+    const example = `${outcome.kind} request → ${answer}`;
     if (this.examples.length < 5 && !this.examples.includes(example)) this.examples.push(example);
   }
 

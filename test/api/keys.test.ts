@@ -74,6 +74,55 @@ describe('/v1/keys', () => {
     expect((await call('GET', '/v1/keys')).statusCode).toBe(200);
   });
 
+  it('revokes the key the request is made with only with ?confirm=self', async () => {
+    const created = (await call('POST', '/v1/keys', { name: 'ci' })).json() as KeyView;
+    const asCi = { authorization: `Bearer ${created.key}` };
+    const refused = await call('DELETE', `/v1/keys/${created.id}`, undefined, asCi);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toEqual({
+      code: 'MH_ERR_VALIDATION',
+      message:
+        'This is the API key the request is made with: revoking it ends your access. Add ?confirm=self to revoke it anyway',
+    });
+    expect((await call('GET', '/v1/keys', undefined, asCi)).statusCode).toBe(200);
+    expect((await call('DELETE', `/v1/keys/${created.id}?confirm=yes`, undefined, asCi)).statusCode).toBe(
+      400,
+    );
+    expect((await call('DELETE', `/v1/keys/${created.id}?confirm=self`, undefined, asCi)).statusCode).toBe(
+      204,
+    );
+    expect((await call('GET', '/v1/keys', undefined, asCi)).statusCode).toBe(401);
+  });
+
+  it('needs no confirmation for another key, and a confirmation does not lift the last-key rule', async () => {
+    const other = (await call('POST', '/v1/keys', { name: 'other' })).json() as KeyView;
+    expect((await call('DELETE', `/v1/keys/${other.id}?confirm=self`)).statusCode).toBe(204);
+    const [only] = ((await call('GET', '/v1/keys')).json() as { data: KeyView[] }).data;
+    const last = await call('DELETE', `/v1/keys/${only?.id}?confirm=self`);
+    expect(last.statusCode).toBe(400);
+    expect(last.json()).toEqual({
+      code: 'MH_ERR_VALIDATION',
+      message: 'The last active API key cannot be revoked',
+    });
+  });
+
+  it('documents the confirmation in the OpenAPI document', async () => {
+    const doc = (await app.server.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<
+        string,
+        { delete?: { parameters?: Array<{ name: string; in: string; schema: unknown }> } }
+      >;
+    };
+    const parameters = doc.paths['/v1/keys/{id}']?.delete?.parameters ?? [];
+    expect(parameters).toContainEqual(
+      expect.objectContaining({
+        name: 'confirm',
+        in: 'query',
+        schema: expect.objectContaining({ enum: ['self'] }),
+      }),
+    );
+  });
+
   it('keeps one key when two keys revoke each other at the same moment', async () => {
     const created = (await call('POST', '/v1/keys', { name: 'second' })).json() as KeyView;
     const [first] = ((await call('GET', '/v1/keys')).json() as { data: KeyView[] }).data;

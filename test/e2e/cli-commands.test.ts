@@ -163,6 +163,10 @@ describe('mailhook management commands against a running server', () => {
       },
     );
     expect(flagsWin.code).toBe(0);
+    const noKey = await mh(srv.url, ['sources', 'list'], { MAILHOOK_API_KEY: undefined });
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain('no API key: set MAILHOOK_API_KEY or pass --key');
+    expect(noKey.stderr).not.toContain('Bearer');
     const unreachable = await mh(`http://127.0.0.1:${await freePort()}`, ['sources', 'list']);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain('cannot reach mailhook');
@@ -447,6 +451,17 @@ describe('mailhook management commands against a running server', () => {
     });
     expect((await mh(srv.url, ['sources', 'list'], { MAILHOOK_API_KEY: spare.key })).code).toBe(4);
     expect((await mh(srv.url, ['keys', 'revoke', spare.id])).code).toBe(3);
+
+    // Revoking the key the command runs with needs --yes; without it the key keeps working.
+    const asCiEnv = { MAILHOOK_API_KEY: created.key };
+    const unconfirmed = await mh(srv.url, ['keys', 'revoke', created.id], asCiEnv);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain('is the key this command runs with');
+    expect(unconfirmed.stderr).toContain('--yes');
+    expect((await mh(srv.url, ['sources', 'list'], asCiEnv)).code).toBe(0);
+    const confirmed = await mh(srv.url, ['keys', 'revoke', created.id, '--yes', '--json'], asCiEnv);
+    expect(confirmed.code).toBe(0);
+    expect((await mh(srv.url, ['sources', 'list'], asCiEnv)).code).toBe(4);
   }, 60_000);
 });
 

@@ -109,7 +109,7 @@ describe('mailhook migrate', () => {
 
     const first = await runCli(['migrate', '--json'], env);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout.trim()).toBe('{"dialect":"sqlite","applied":[1,2,3,4,5,6]}');
+    expect(first.stdout.trim()).toBe('{"dialect":"sqlite","applied":[1,2,3,4,5,6,7,8]}');
 
     const second = await runCli(['migrate', '--json'], env);
     expect(second.code, second.stderr).toBe(0);

@@ -61,9 +61,9 @@ describe('the README quick start', () => {
     const expected = [
       /^npm install/,
       /mailhook serve$/,
-      /mailhook simulate --provider sendgrid --key generate > sendgrid\.pem$/,
+      /mailhook simulate --provider sendgrid --key generate > data\/sendgrid\.pem$/,
       /mailhook sources add .*--provider sendgrid --set public_key=MFkw…$/,
-      /mailhook simulate --provider sendgrid --key sendgrid\.pem --url \S+\/ingest\/src_…/,
+      /mailhook simulate --provider sendgrid --key data\/sendgrid\.pem --url \S+\/ingest\/src_…/,
       /mailhook events list/,
       /mailhook endpoints add http:\/\/127\.0\.0\.1:9000\/$/,
       /mailhook listen --port 9000 --secret whsec_…$/,
@@ -271,7 +271,9 @@ describe('running the README quick start', () => {
       capture(`${result.stdout}\n${result.stderr}`);
 
       if (/--key generate/.test(command)) {
-        expect(readFileSync(join(dir, 'sendgrid.pem'), 'utf8')).toContain('PRIVATE KEY');
+        // The private key goes into the git-ignored data directory, not the working tree's root.
+        expect(readFileSync(join(dir, 'data', 'sendgrid.pem'), 'utf8')).toContain('PRIVATE KEY');
+        expect(existsSync(join(dir, 'sendgrid.pem'))).toBe(false);
         expect(captured.get('MFkw…')).toBeDefined();
       } else if (/sources add/.test(command)) {
         expect(result.stdout).toMatch(/ingest url:\s+http:\/\/127\.0\.0\.1:\d+\/ingest\/src_/);

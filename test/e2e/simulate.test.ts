@@ -191,6 +191,31 @@ describe('mailhook simulate against a real server', () => {
     expect(summary.unexpected).toMatchObject({ count: 5, by_status: { '401': 5 } });
   });
 
+  it("prints the server's reason for unexpected answers, not only their status", async () => {
+    const { keys } = await sendgridKey();
+    // A SendGrid source is created before SendGrid shows its key: until it is set, every post is refused.
+    const source = await createSource(server, 'sendgrid', {});
+    const args = [
+      'simulate',
+      '--provider',
+      'sendgrid',
+      '--url',
+      source.ingest_url,
+      '--key',
+      keys[0] as string,
+    ];
+    const text = await runCli([...args, '--count', '3'], e2eEnv(dir));
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain(
+      'valid request → 401 (MH_ERR_SIGNATURE_INVALID: source has no public_key yet',
+    );
+    const json = await runCli([...args, '--count', '3', '--json'], e2eEnv(dir));
+    const summary = JSON.parse(json.stdout) as Summary;
+    expect(summary.unexpected.examples).toEqual([
+      expect.stringContaining('MH_ERR_SIGNATURE_INVALID: source has no public_key yet'),
+    ]);
+  });
+
   it('refuses bad options with exit code 2 and names the problem', async () => {
     const missing = await runCli(
       ['simulate', '--provider', 'postmark', '--url', 'http://127.0.0.1:9/'],

@@ -1,3 +1,4 @@
+import { MailhookApiError, type MailhookClient } from '../../client/index.js';
 import { EXIT_CODES, onePositional, runResource, type Subcommand, stringValue } from '../http.js';
 import { print, printJson, shortTime, table } from '../output.js';
 import { UsageError } from '../usage.js';
@@ -52,21 +53,54 @@ Example:
 
 const revoke: Subcommand = {
   summary: 'revoke a key for good',
-  help: `mailhook keys revoke <key_id> [--json]
+  options: { yes: { type: 'boolean', short: 'y' }, force: { type: 'boolean' } },
+  help: `mailhook keys revoke <key_id> [--yes] [--json]
 
-A server that checked the key in the last few seconds may accept it until its auth cache expires
-(5 s). The last active key cannot be revoked.
-Example:
+The key is refused from the next request on. The last active key cannot be revoked. Revoking the
+key this command runs with (marked * in "mailhook keys list") ends your access: it needs --yes
+(or --force).
+Options:
+  -y, --yes     confirm revoking the key this command authenticates with
+  --force       the same as --yes
+Examples:
   mailhook keys revoke key_01JD…
+  mailhook keys revoke key_01JD… --yes   # the current key, once another one is in place
 `,
-  async run({ positionals, json, client }) {
+  async run({ values, positionals, json, client }) {
     const id = onePositional(positionals, 'key id');
-    await client.keys.revoke(id);
+    const confirmed = values.yes === true || values.force === true;
+    try {
+      // The server refuses to revoke the caller's own key unless told it is meant.
+      await client.request<void>('DELETE', `/v1/keys/${encodeURIComponent(id)}`, {
+        query: { confirm: confirmed ? 'self' : undefined },
+      });
+    } catch (err) {
+      if (
+        !confirmed &&
+        err instanceof MailhookApiError &&
+        err.status === 400 &&
+        (await isOwnKey(client, id))
+      ) {
+        throw new UsageError(
+          `${id} is the key this command runs with: revoking it ends your access. Pass --yes to revoke it anyway`,
+        );
+      }
+      throw err;
+    }
     if (json) printJson({ id, revoked: true });
     else print(`revoked ${id}`);
     return EXIT_CODES.ok;
   },
 };
+
+/**
+ * Whether the refusal was the server's own-key rule: `id` is the key the client authenticates with
+ * and others remain (with none left, the last-key rule answers, and --yes would not help).
+ */
+async function isOwnKey(client: MailhookClient, id: string): Promise<boolean> {
+  const { data } = await client.keys.list();
+  return data.length > 1 && data.some((key) => key.id === id && key.current);
+}
 
 export function keysCommand(args: string[]): Promise<number> {
   return runResource('keys', INTRO, { create, list, revoke }, args);
