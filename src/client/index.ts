@@ -159,7 +159,9 @@ export class MailhookClient {
   readonly keys = {
     create: (name: string) => this.request<CreatedApiKey>('POST', '/v1/keys', { body: { name } }),
     list: () => this.request<List<ApiKey>>('GET', '/v1/keys'),
-    revoke: (id: string) => this.request<void>('DELETE', `/v1/keys/${seg(id)}`),
+    /** `confirm: 'self'` is needed to revoke the key this client runs with (the server refuses otherwise). */
+    revoke: (id: string, options: { confirm?: 'self' } = {}) =>
+      this.request<void>('DELETE', `/v1/keys/${seg(id)}`, { query: { confirm: options.confirm } }),
   };
 
   /**

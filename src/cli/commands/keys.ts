@@ -71,9 +71,7 @@ Examples:
     const confirmed = values.yes === true || values.force === true;
     try {
       // The server refuses to revoke the caller's own key unless told it is meant.
-      await client.request<void>('DELETE', `/v1/keys/${encodeURIComponent(id)}`, {
-        query: { confirm: confirmed ? 'self' : undefined },
-      });
+      await client.keys.revoke(id, confirmed ? { confirm: 'self' } : {});
     } catch (err) {
       if (
         !confirmed &&
