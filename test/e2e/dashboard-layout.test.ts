@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { skipOutsideCi } from '../helpers/ci.js';
+import { browserMissing, launchBrowser } from '../helpers/browser.js';
 import {
   api,
   E2E_API_KEY,
@@ -24,19 +23,7 @@ import { type Receiver, startReceiver } from '../helpers/receiver.js';
  * charted, the attempt log pages, and events without email fields or with a pseudo-source render.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-];
-// CI installs Chromium (.ci/run): there a missing browser fails the run; elsewhere a notice says it was skipped.
-const noBrowser = skipOutsideCi(
-  'the dashboard browser tests',
-  existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (apt-get install chromium)`,
-);
+const noBrowser = browserMissing();
 
 /** Long values of the kind real providers send: they must wrap or shorten, never widen a table. */
 const RECIPIENT = 'a.very.long.recipient.name.for.layout.checks@subdomain.example-mail-provider.com';
@@ -82,7 +69,7 @@ describe.skipIf(noBrowser)('dashboard layout', () => {
       dataDir,
       env: { MAILHOOK_ALLOW_PRIVATE_TARGETS: 'true', MAILHOOK_RETRY_SCHEDULE: '0s,200ms,200ms' },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    browser = await launchBrowser();
 
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
     const source = await post<{ id: string }>('/v1/sources', {

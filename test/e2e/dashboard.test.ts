@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, testApp } from '../helpers/app.js';
-import { skipOutsideCi } from '../helpers/ci.js';
+import { browserMissing, launchBrowser } from '../helpers/browser.js';
 import {
   api,
   E2E_API_KEY,
@@ -24,28 +24,13 @@ import { type Receiver, startReceiver } from '../helpers/receiver.js';
  * against a real `mailhook serve`, with a real receiver verifying the deliveries.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /**
  * Screenshots go to the system temp dir (not the repository, nor the run's temp dir, which is removed
  * at the end); the path is printed for a human to look.
  */
 const SHOTS = join(process.env.MAILHOOK_TEST_OUTER_TMPDIR ?? tmpdir(), 'mailhook-dashboard-screenshots');
 
-// CI installs Chromium (.ci/run): there a missing browser fails the run; elsewhere a notice says it was skipped.
-const noBrowser = skipOutsideCi(
-  'the dashboard browser tests',
-  existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (apt-get install chromium)`,
-);
+const noBrowser = browserMissing();
 
 interface EventView {
   id: string;
@@ -67,7 +52,7 @@ describe.skipIf(noBrowser)('dashboard', () => {
       dataDir,
       env: { MAILHOOK_ALLOW_PRIVATE_TARGETS: 'true', MAILHOOK_RETRY_SCHEDULE: '0s,200ms,200ms' },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    browser = await launchBrowser();
     console.log(`dashboard screenshots: ${SHOTS}`);
   }, 60_000);
 
