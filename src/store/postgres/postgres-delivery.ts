@@ -401,7 +401,7 @@ export async function advance(
   const [afterTime, afterId] = row.cursor ? (JSON.parse(row.cursor) as [number, string]) : [row.since, ''];
   const events = await tx<{ id: string; occurred_at: number; body: string }[]>`
     SELECT id, occurred_at, body FROM events
-    WHERE (occurred_at > ${afterTime} OR (occurred_at = ${afterTime} AND id > ${afterId})) AND occurred_at < ${row.until}
+    WHERE (occurred_at, id) > (${afterTime}, ${afterId}) AND occurred_at < ${row.until}
     ORDER BY occurred_at, id LIMIT ${pageSize}`;
   const chosen = select(
     events.map((e) => JSON.parse(e.body) as CanonicalEvent),

@@ -498,12 +498,14 @@ export function advance(
   }
   const [afterTime, afterId] = row.cursor ? (JSON.parse(row.cursor) as [number, string]) : [row.since, ''];
   const events = db
-    .prepare<[number, number, string, number, number], { id: string; occurred_at: number; body: string }>(
+    .prepare<[number, string, number, number], { id: string; occurred_at: number; body: string }>(
+      // A row value, so the page is a seek on events_time (occurred_at, id): the OR form made SQLite
+      // sort the whole rest of the range for every page.
       `SELECT id, occurred_at, body FROM events
-       WHERE (occurred_at > ? OR (occurred_at = ? AND id > ?)) AND occurred_at < ?
+       WHERE (occurred_at, id) > (?, ?) AND occurred_at < ?
        ORDER BY occurred_at, id LIMIT ?`,
     )
-    .all(afterTime, afterTime, afterId, row.until, pageSize);
+    .all(afterTime, afterId, row.until, pageSize);
   const chosen = select(
     events.map((e) => JSON.parse(e.body) as CanonicalEvent),
     endpoint,
