@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -217,19 +216,6 @@ export async function build(options: BuildOptions): Promise<App> {
   const api: ApiContext = { store, effects, config, publicUrl, sources, now, wakePipeline, wakeDelivery };
   await server.register(async (scope) => apiRoutes(scope, api), { prefix: '/v1' });
   await server.register(webRoutes);
-  // Browsers ask for /favicon.ico on pages that declare no icon (/docs, /openapi.json): the
-  // dashboard's icon answers instead of a 404. Same path from src/app.ts and dist/app.js.
-  const favicon = readFileSync(new URL('../src/web/assets/favicon.svg', import.meta.url));
-  server.get(
-    '/favicon.ico',
-    { schema: { summary: "mailhook's icon (SVG), for browsers" } },
-    async (_request, reply) =>
-      reply
-        .headers({ 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'" })
-        .header('cache-control', 'public, max-age=86400')
-        .type('image/svg+xml')
-        .send(favicon),
-  );
   // Requests already accepted finish their commit before the store is closed by the caller.
   server.addHook('onClose', async () => writer.drain());
   return { server, metrics, routes, writer, sources, connections: front.counts };

@@ -1,5 +1,6 @@
 import { request } from 'undici';
-import { MailhookApiError, MailhookConnectionError } from '../client/index.js';
+import { apiErrorFrom } from '../client/http.js';
+import { MailhookConnectionError } from '../client/index.js';
 
 /**
  * A reader of `GET /v1/events/stream` (Server-Sent Events) for the CLI: one connection, its frames
@@ -105,16 +106,7 @@ export async function* readEventStream(options: StreamRequest): AsyncGenerator<S
   }
   if (response.statusCode !== 200) {
     const text = await response.body.text().catch(() => '');
-    let code = `HTTP_${response.statusCode}`;
-    let message = text.slice(0, 500) || `HTTP ${response.statusCode}`;
-    try {
-      const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
-      if (typeof parsed.code === 'string') code = parsed.code;
-      if (typeof parsed.message === 'string') message = parsed.message;
-    } catch {
-      // not JSON (a proxy's error page): keep the text
-    }
-    throw new MailhookApiError(response.statusCode, code, message);
+    throw apiErrorFrom(response.statusCode, text);
   }
   const parser = new SseParser();
   const decoder = new TextDecoder();

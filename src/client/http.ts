@@ -94,15 +94,20 @@ export class Transport {
       if (options.text) return text as T;
       return (text === '' ? undefined : JSON.parse(text)) as T;
     }
-    let code = `HTTP_${response.statusCode}`;
-    let message = text.slice(0, 500) || `HTTP ${response.statusCode}`;
-    try {
-      const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
-      if (typeof parsed.code === 'string') code = parsed.code;
-      if (typeof parsed.message === 'string') message = parsed.message;
-    } catch {
-      // not JSON (a proxy's error page): keep the text
-    }
-    throw new MailhookApiError(response.statusCode, code, message);
+    throw apiErrorFrom(response.statusCode, text);
   }
+}
+
+/** The error for a non-2xx answer: mailhook's `{code, message}` when the body is one, else its text. */
+export function apiErrorFrom(status: number, text: string): MailhookApiError {
+  let code = `HTTP_${status}`;
+  let message = text.slice(0, 500) || `HTTP ${status}`;
+  try {
+    const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
+    if (typeof parsed.code === 'string') code = parsed.code;
+    if (typeof parsed.message === 'string') message = parsed.message;
+  } catch {
+    // not JSON (a proxy's error page): keep the text
+  }
+  return new MailhookApiError(status, code, message);
 }

@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from '../events.js';
 import type { ClaimedDelivery, EndpointRecord, NewDelivery } from './delivery-types.js';
+import { eventBody } from './event-body.js';
 
 /** A delivery created already leased to one worker: who holds it and until when (ms). */
 export interface Lease {
@@ -49,8 +50,7 @@ export class HandedDeliveries {
         completedAt: null,
       },
       endpoint,
-      // The same string the store writes as the event's body: JSON.stringify is deterministic.
-      payload: JSON.stringify(event),
+      payload: eventBody(event),
       leaseOwner: lease.owner,
     });
     this.leases.set(delivery.id, lease);

@@ -201,3 +201,28 @@ export function statsRows(groupBy: StatsQuery['groupBy'], counts: GroupCount[]):
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** The GROUP BY expression of each grouping, over the rollups and over the events (edge hours). */
+export type StatsGroups = Record<StatsQuery['groupBy'], { table: string; rollup: string; events: string }>;
+
+/**
+ * The groupings both stores share; each rollup/events pair must agree row for row. A dialect gives its
+ * typed NULL and its recipient-domain expression (which must match the writer's `domainOf`).
+ */
+export function statsGroups(dialect: { nullText: string; recipientDomain: string }): StatsGroups {
+  return {
+    type: { table: 'stats_rollup', rollup: dialect.nullText, events: dialect.nullText },
+    provider: { table: 'stats_rollup', rollup: "NULLIF(provider, '')", events: "NULLIF(provider, '')" },
+    source: { table: 'stats_rollup', rollup: 'source_id', events: 'source_id' },
+    day: {
+      table: 'stats_rollup',
+      rollup: floorToSql('hour', DAY_MS),
+      events: floorToSql('occurred_at', DAY_MS),
+    },
+    recipient_domain: {
+      table: 'stats_rollup_domains',
+      rollup: "NULLIF(domain, '')",
+      events: dialect.recipientDomain,
+    },
+  };
+}

@@ -89,4 +89,13 @@ export async function webRoutes(server: FastifyInstance): Promise<void> {
     if (!asset) throw new MailhookError('MH_ERR_NOT_FOUND', 'No such dashboard asset');
     return send(request, reply, asset);
   });
+  // Browsers ask for /favicon.ico on pages that declare no icon (/docs, /openapi.json): the
+  // dashboard's icon answers instead of a 404.
+  const favicon = assets.get('favicon.svg');
+  if (!favicon) throw new Error('mailhook: src/web/assets/favicon.svg is missing');
+  server.get(
+    '/favicon.ico',
+    { schema: { summary: "mailhook's icon (SVG), for browsers" } },
+    async (request, reply) => send(request, reply, favicon),
+  );
 }

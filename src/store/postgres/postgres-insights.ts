@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from '../../events.js';
 import { type EffectsContext, queueFanOut, softBouncesEntry, suppressionEntry } from '../effects.js';
+import { eventBody } from '../event-body.js';
 import type {
   HourBucket,
   OperationalCounts,
@@ -29,7 +30,7 @@ export function eventRow(
     recipient: event.data.recipient,
     message_id: event.data.message_id,
     inbox_id: inboxId,
-    body: JSON.stringify(event),
+    body: eventBody(event),
     provider: event.data.provider,
     bounce_type: event.data.bounce?.type ?? null,
     first_of_type: firstOfType,

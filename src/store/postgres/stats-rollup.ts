@@ -1,12 +1,11 @@
 import type { CanonicalEvent } from '../../events.js';
 import type { StatsQuery, StatsRow } from '../insight-types.js';
 import {
-  DAY_MS,
-  floorToSql,
   type GroupCount,
   pairKey,
   planStats,
   type RollupDelta,
+  statsGroups,
   statsRows,
   type TimeRange,
 } from '../stats-rollup.js';
@@ -21,22 +20,7 @@ import type { Queryable, Sql } from './connection.js';
 export const RECIPIENT_DOMAIN_SQL = `CASE WHEN strpos(recipient, '@') > 0 THEN
   NULLIF(translate(reverse(split_part(reverse(recipient), '@', 1)), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '') END`;
 
-/** Group expressions over the rollups and over the events; each pair must agree row for row. */
-const GROUPS: Record<StatsQuery['groupBy'], { table: string; rollup: string; events: string }> = {
-  type: { table: 'stats_rollup', rollup: 'NULL::text', events: 'NULL::text' },
-  provider: { table: 'stats_rollup', rollup: "NULLIF(provider, '')", events: "NULLIF(provider, '')" },
-  source: { table: 'stats_rollup', rollup: 'source_id', events: 'source_id' },
-  day: {
-    table: 'stats_rollup',
-    rollup: floorToSql('hour', DAY_MS),
-    events: floorToSql('occurred_at', DAY_MS),
-  },
-  recipient_domain: {
-    table: 'stats_rollup_domains',
-    rollup: "NULLIF(domain, '')",
-    events: RECIPIENT_DOMAIN_SQL,
-  },
-};
+const GROUPS = statsGroups({ nullText: 'NULL::text', recipientDomain: RECIPIENT_DOMAIN_SQL });
 
 const TEXT = 25;
 const INT4 = 23;

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { type EffectsContext, queueFanOut, softBouncesEntry, suppressionEntry } from '../effects.js';
+import { eventBody } from '../event-body.js';
 import type {
   HourBucket,
   OperationalCounts,
@@ -41,7 +42,7 @@ export function eventParams(
     event.data.recipient,
     event.data.message_id,
     inboxId,
-    JSON.stringify(event),
+    eventBody(event),
     event.data.provider,
     event.data.bounce?.type ?? null,
     firstOfType ? 1 : 0,

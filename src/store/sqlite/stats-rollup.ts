@@ -2,11 +2,10 @@ import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import type { StatsQuery, StatsRow } from '../insight-types.js';
 import {
-  DAY_MS,
-  floorToSql,
   type GroupCount,
   planStats,
   type RollupDelta,
+  statsGroups,
   statsRows,
   type TimeRange,
 } from '../stats-rollup.js';
@@ -20,22 +19,7 @@ import {
 export const RECIPIENT_DOMAIN_SQL = `CASE WHEN instr(recipient, '@') > 0 THEN
   NULLIF(lower(substr(recipient, length(rtrim(recipient, replace(recipient, '@', ''))) + 1)), '') END`;
 
-/** Group expressions over the rollups and over the events; each pair must agree row for row. */
-const GROUPS: Record<StatsQuery['groupBy'], { table: string; rollup: string; events: string }> = {
-  type: { table: 'stats_rollup', rollup: 'NULL', events: 'NULL' },
-  provider: { table: 'stats_rollup', rollup: "NULLIF(provider, '')", events: "NULLIF(provider, '')" },
-  source: { table: 'stats_rollup', rollup: 'source_id', events: 'source_id' },
-  day: {
-    table: 'stats_rollup',
-    rollup: floorToSql('hour', DAY_MS),
-    events: floorToSql('occurred_at', DAY_MS),
-  },
-  recipient_domain: {
-    table: 'stats_rollup_domains',
-    rollup: "NULLIF(domain, '')",
-    events: RECIPIENT_DOMAIN_SQL,
-  },
-};
+const GROUPS = statsGroups({ nullText: 'NULL', recipientDomain: RECIPIENT_DOMAIN_SQL });
 
 const UPSERT = `
   INSERT INTO stats_rollup (hour, source_id, provider, type, events, messages) VALUES (?, ?, ?, ?, ?, ?)
