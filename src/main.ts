@@ -3,6 +3,7 @@ import { ensureAdminKey } from './api/index.js';
 import { build, listeningUrl } from './app.js';
 import { type Config, ConfigError } from './config.js';
 import { applyConfigFile } from './config-file.js';
+import { warnUnknownVariables } from './config-typos.js';
 import { DeliveryThread } from './delivery/delivery-thread.js';
 import { createLogger, type Logger } from './logger.js';
 import { type AttemptMetric, Metrics } from './monitoring/metrics.js';
@@ -21,6 +22,7 @@ export interface RunningServer {
 /** config → store.open → migrate → admin key → workers → listen. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
+  warnUnknownVariables(process.env, logger);
   // A driver's stray rejection during a database outage must not take the whole node down: work
   // in flight is protected by transactions and leases, so logging it and carrying on is safe.
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));

@@ -26,6 +26,8 @@ const config = loadConfig({
   MAILHOOK_ALLOW_PRIVATE_TARGETS: 'true',
   MAILHOOK_LOG_LEVEL: 'warn',
   ...options.env,
+  // For experiments: variables for every server a bench run starts (e.g. a setting's on/off pair).
+  ...(process.env.MAILHOOK_BENCH_SERVER_ENV ? JSON.parse(process.env.MAILHOOK_BENCH_SERVER_ENV) : {}),
 });
 const server = await startServer(config);
 process.stdout.write(`${JSON.stringify({ url: server.url, admin: server.url })}\n`);

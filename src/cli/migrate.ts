@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
+import { findUnknownVariables, unknownVariableMessage } from '../config-typos.js';
 import { openStore } from '../store/index.js';
 
 export async function migrateCommand(args: string[]): Promise<number> {
@@ -15,7 +16,10 @@ export async function migrateCommand(args: string[]): Promise<number> {
     );
     return 0;
   }
-  const store = openStore(loadConfig());
+  const config = loadConfig();
+  for (const unknown of findUnknownVariables(process.env))
+    process.stderr.write(`${unknownVariableMessage(unknown)}\n`);
+  const store = openStore(config);
   try {
     const applied = await store.migrate();
     if (values.json) process.stdout.write(`${JSON.stringify({ dialect: store.dialect, applied })}\n`);

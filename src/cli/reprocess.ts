@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseTime } from '../api/cursor.js';
 import { loadConfig } from '../config.js';
+import { warnUnknownVariables } from '../config-typos.js';
 import { createLogger } from '../logger.js';
 import { pipelineEffects, softBouncePolicyOf } from '../pipeline/effects.js';
 import { PipelineRunner } from '../pipeline/runner.js';
@@ -56,6 +57,8 @@ export async function reprocessCommand(args: string[]): Promise<number> {
   };
 
   const config = loadConfig();
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, 2);
+  warnUnknownVariables(process.env, logger);
   const store = openStore(config);
   try {
     await store.migrate();
@@ -63,7 +66,7 @@ export async function reprocessCommand(args: string[]): Promise<number> {
     const runner = new PipelineRunner({
       store,
       effects: pipelineEffects(softBouncePolicyOf(config)),
-      logger: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, 2),
+      logger,
     });
     const totals = await runner.runUntilIdle();
     const summary = { requeued, ...totals };

@@ -214,6 +214,23 @@ describe('POST /ingest/:sourceId for SendGrid', () => {
     expect(row?.headers.authorization).toBe('[redacted]');
   });
 
+  it('keeps the request headers but not the connection ones (host, accept-encoding, content-length…)', async () => {
+    const body = sendGridBody(sendGridEvents(1));
+    const res = await post(body, {
+      ...signer.headers(body),
+      'user-agent': 'SendGrid Event API',
+      'accept-encoding': 'gzip',
+      'sec-fetch-mode': 'cors',
+      'x-request-id': 'abc-123',
+    });
+    expect(res.statusCode).toBe(200);
+    const row = await app.store.getInboxRow((res.json() as { id: string }).id);
+    expect(row?.headers).toMatchObject({ 'user-agent': 'SendGrid Event API', 'x-request-id': 'abc-123' });
+    expect(row?.headers['content-type']).toMatch(/json/);
+    for (const name of ['host', 'accept-encoding', 'sec-fetch-mode', 'content-length'])
+      expect(row?.headers, name).not.toHaveProperty(name);
+  });
+
   it('answers 503 and acknowledges nothing when the store cannot commit', async () => {
     const body = sendGridBody(sendGridEvents(1));
     const original = app.store.appendInbox.bind(app.store);

@@ -92,6 +92,21 @@ async function liveLoad(
   return { acknowledged, refused };
 }
 
+/**
+ * After the random delay, waits (a few seconds at most) until some deliveries are leased, so every kill
+ * lands with deliveries in flight: under a loaded test machine the delay alone sometimes fell before
+ * the worker's first claim.
+ */
+async function killMomentWithLeases(probe: StoreProbe): Promise<Progress> {
+  const deadline = Date.now() + 5000;
+  let progress = await probe.progress();
+  while (progress.leasedDeliveries === 0 && Date.now() < deadline) {
+    await sleep(25);
+    progress = await probe.progress();
+  }
+  return progress;
+}
+
 export async function runCrashScenario(options: CrashScenarioOptions): Promise<CrashFigures> {
   const { probe } = options;
   const receiver: Receiver = await startReceiver({
@@ -130,7 +145,7 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
         atKill = await probe.progress();
       } else {
         await sleep(randomInt(300, 1200));
-        atKill = await probe.progress();
+        atKill = await killMomentWithLeases(probe);
         exit = await node.crash();
       }
       const killAfterMs = Date.now() - started;
