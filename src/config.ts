@@ -26,6 +26,8 @@ export interface Config {
   allowPrivateTargets: boolean;
   /** Process ingest groups in their own commit when caught up (PipelineRunner.append). */
   inlineProcessing: boolean;
+  /** How long each kind of row is kept, in ms; 0 keeps it forever (src/store/retention.ts). */
+  retention: { eventsMs: number; inboxMs: number; attemptsMs: number };
   signatureToleranceSec: number;
   snsCertDir: string | null;
   maxBodyBytes: number;
@@ -127,6 +129,24 @@ export const VARIABLES = {
     example: 'true',
     meaning:
       'process an ingest group in the commit that stores it when the pipeline is caught up (one commit instead of two; experimental, see docs/benchmarks.md)',
+  },
+  MAILHOOK_RETENTION_EVENTS: {
+    default: '90d',
+    example: '30d',
+    meaning:
+      'events are deleted this long after their timestamp (not while a delivery of theirs is pending); 0 keeps them forever',
+  },
+  MAILHOOK_RETENTION_INBOX: {
+    default: '30d',
+    example: '7d',
+    meaning:
+      'raw requests are deleted this long after they arrived once processed (quarantined ones after the events retention, pending ones never); 0 keeps them forever',
+  },
+  MAILHOOK_RETENTION_ATTEMPTS: {
+    default: '30d',
+    example: '7d',
+    meaning:
+      'delivery attempts and finished deliveries are deleted this long after they were made; 0 keeps them forever',
   },
   MAILHOOK_SIGNATURE_TOLERANCE: {
     default: '5m',
@@ -238,6 +258,9 @@ function readDurationSec(env: Env, name: VariableName): number {
   return Math.ceil(ms / 1000);
 }
 
+/** The shortest retention accepted: the pruner's cadence is a fraction of it (src/retention/pruner.ts). */
+const RETENTION_MIN_MS = 60_000;
+
 function readDurationMs(env: Env, name: VariableName, min: number, zeroAllowed: boolean): number {
   const text = read(env, name);
   const ms = parseDurationMs(text);
@@ -327,6 +350,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     readyMaxBacklogMs: readDurationMs(env, 'MAILHOOK_READY_MAX_BACKLOG', 1000, true),
     allowPrivateTargets: readBoolean(env, 'MAILHOOK_ALLOW_PRIVATE_TARGETS'),
     inlineProcessing: readBoolean(env, 'MAILHOOK_INLINE_PROCESSING'),
+    retention: {
+      eventsMs: readDurationMs(env, 'MAILHOOK_RETENTION_EVENTS', RETENTION_MIN_MS, true),
+      inboxMs: readDurationMs(env, 'MAILHOOK_RETENTION_INBOX', RETENTION_MIN_MS, true),
+      attemptsMs: readDurationMs(env, 'MAILHOOK_RETENTION_ATTEMPTS', RETENTION_MIN_MS, true),
+    },
     signatureToleranceSec: readDurationSec(env, 'MAILHOOK_SIGNATURE_TOLERANCE'),
     snsCertDir: snsCertDir === '' ? null : resolve(cwd, snsCertDir),
     maxBodyBytes,

@@ -10,6 +10,7 @@ import { type AttemptMetric, Metrics } from './monitoring/metrics.js';
 import { DEFAULT_SILENCE_POLICY, SourceMonitor } from './monitoring/source-monitor.js';
 import { pipelineEffects, softBouncePolicyOf } from './pipeline/effects.js';
 import { PipelineThread } from './pipeline/pipeline-thread.js';
+import { RetentionPruner } from './retention/pruner.js';
 import { openStore } from './store/index.js';
 import { VERSION } from './version.js';
 
@@ -95,6 +96,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   // MAILHOOK_CONFIG: sources and endpoints as code, applied before anything runs or listens.
   await applyConfigFile({ env: process.env, server, store, logger: logger.child({ area: 'config-file' }) });
+  const pruner = new RetentionPruner({
+    store,
+    retention: config.retention,
+    logger: logger.child({ area: 'retention' }),
+    onPruned: (table, rows) => metrics.prunedRows.inc({ table }, rows),
+  });
   pipeline.start();
   delivery.start();
   monitor.start();
@@ -108,6 +115,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await store.close();
     throw listenFailure(err, config);
   }
+  pruner.start();
   const url = listeningUrl(server, config);
   logger.info({ url, store: store.dialect, dataDir: config.dataDir }, 'mailhook listening');
 
@@ -117,6 +125,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     close() {
       closing ??= (async () => {
         monitor.stop();
+        await pruner.stop();
         await server.close();
         await pipeline.stop();
         await delivery.stop();

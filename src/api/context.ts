@@ -8,7 +8,7 @@ export interface ApiContext {
   store: Store;
   /** Fan-out and suppression rules, applied to published events as to provider events. */
   effects: EventEffects;
-  config: Pick<Config, 'allowPrivateTargets'>;
+  config: Pick<Config, 'allowPrivateTargets' | 'retention'>;
   /** Base URL providers reach mailhook at (ingest URLs are built from it). */
   publicUrl: () => string;
   sources: SourceCache;

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import { typeMatches } from '../delivery/filter.js';
 import { MailhookError } from '../errors.js';
 import type { CanonicalEvent } from '../events.js';
 import { isEmailEventType } from '../events.js';
 import { newId } from '../ids.js';
 import { routeEvent } from '../pipeline/fan-out.js';
-import type { DeliveryStatus } from '../store/store.js';
+import type { DeliveryStatus, Store } from '../store/store.js';
 import { type ApiContext, endpointOrNotFound } from './context.js';
 import { idCursor, parseTime } from './cursor.js';
 import { attemptView, deliveryView, replayView } from './endpoint-views.js';
@@ -227,7 +228,14 @@ export async function deliveryRoutes(scope: FastifyInstance, ctx: ApiContext): P
       };
       await store.createReplay(replay);
       ctx.wakeDelivery();
-      return reply.code(202).send(replayView(replay));
+      const notKept = await notKeptForReplay(
+        store,
+        ctx.config.retention.eventsMs,
+        replay,
+        endpoint.eventTypes,
+        time,
+      );
+      return reply.code(202).send({ ...replayView(replay), ...(notKept && { not_kept: notKept }) });
     },
   );
 
@@ -241,4 +249,27 @@ export async function deliveryRoutes(scope: FastifyInstance, ctx: ApiContext): P
       return replayView(replay);
     },
   );
+}
+
+/**
+ * Where a replay reaches back past MAILHOOK_RETENTION_EVENTS, how many of its events are no longer
+ * kept: counted from the stats rollups, which outlive the events (hourly, so the figure is close to,
+ * not exactly, the events pruned from that part of the range).
+ */
+async function notKeptForReplay(
+  store: Store,
+  retentionMs: number,
+  replay: { since: Date; until: Date; types: string[] },
+  subscribed: string[],
+  now: Date,
+): Promise<{ before: string; events: number } | null> {
+  if (retentionMs <= 0) return null;
+  const cutoff = new Date(now.getTime() - retentionMs);
+  if (replay.since >= cutoff) return null;
+  const until = replay.until < cutoff ? replay.until : cutoff;
+  const rows = await store.eventStats({ since: replay.since, until, groupBy: 'type' });
+  const wanted = (type: string) =>
+    typeMatches(subscribed, type) && (replay.types.length === 0 || typeMatches(replay.types, type));
+  const events = rows.reduce((n, row) => n + (wanted(row.type) ? row.count : 0), 0);
+  return { before: cutoff.toISOString(), events };
 }

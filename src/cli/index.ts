@@ -17,6 +17,8 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   reprocess: async () => (await import('./reprocess.js')).reprocessCommand,
   listen: async () => (await import('./listen.js')).listenCommand,
   simulate: async () => (await import('./simulate.js')).simulateCommand,
+  backup: async () => (await import('./backup.js')).backupCommand,
+  restore: async () => (await import('./restore.js')).restoreCommand,
   ...MANAGEMENT_COMMANDS,
 };
 

@@ -13,6 +13,8 @@ Commands:
   reprocess   Run the pipeline again over stored inbox rows (default: the quarantined ones)
   listen      A local receiver that verifies and prints deliveries (--port, --secret, --fail, --delay)
   simulate    Act as an email provider: send realistic, signed webhook traffic to an ingest URL
+  backup      Copy the running SQLite store consistently to a file (PostgreSQL: pg_dump)
+  restore     Put a backup into an empty MAILHOOK_DATA_DIR (--force replaces the store, keeping it aside)
   help        Show this help; "mailhook <command> --help" shows a command's options
 
 Managing a running server (MAILHOOK_URL, default http://127.0.0.1:8787; MAILHOOK_API_KEY; or

@@ -139,6 +139,11 @@ export interface Replay {
   created_at: string;
   updated_at: string;
   finished_at: string | null;
+  /**
+   * In the answer that starts a replay reaching back past the events' retention: the events of the
+   * range before `before` that are no longer kept (from the hourly stats, so close, not exact).
+   */
+  not_kept?: { before: string; events: number };
 }
 
 export interface TestSend {

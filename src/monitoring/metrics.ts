@@ -21,6 +21,7 @@ export class Metrics {
   readonly duplicates: Counter;
   readonly deliveries: Counter<'outcome'>;
   readonly attemptSeconds: Histogram<'outcome'>;
+  readonly prunedRows: Counter<'table'>;
 
   constructor(store: Store, options: { processMetrics?: boolean; now?: () => Date } = {}) {
     const registers = [this.registry];
@@ -68,6 +69,23 @@ export class Metrics {
       labelNames: ['outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
       registers,
+    });
+    this.prunedRows = new Counter({
+      name: 'mailhook_retention_pruned_rows_total',
+      help: 'Rows deleted by the retention pruner (MAILHOOK_RETENTION_*), by table',
+      labelNames: ['table'],
+      registers,
+    });
+    new Gauge({
+      name: 'mailhook_retention_oldest_row_timestamp_seconds',
+      help: 'Unix time of the oldest row each pruned table still holds (events: their timestamp; absent when empty)',
+      labelNames: ['table'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const [table, at] of Object.entries(await store.oldestKept()))
+          if (at) this.set({ table }, at.getTime() / 1000);
+      },
     });
     // One store round trip per scrape serves every backlog gauge.
     let snapshot: Promise<Awaited<ReturnType<Store['operationalCounts']>>> | null = null;

@@ -25,6 +25,7 @@ import type {
   SuppressionEntry,
   SuppressionQuery,
 } from './insight-types.js';
+import type { PrunedTable, RetentionCutoffs } from './retention.js';
 
 export type * from './delivery-types.js';
 export type * from './insight-types.js';
@@ -420,4 +421,17 @@ export interface Store {
    * afterwards): checked and done atomically, so concurrent revocations on any node cannot leave none.
    */
   revokeApiKey(id: string, now: Date): Promise<RevokeResult>;
+
+  /**
+   * Deletes up to `limit` expired rows of one table (retention.ts says what expires) in one short
+   * transaction; returns how many. PostgreSQL: 0 while another node holds the pruning turn.
+   */
+  pruneBatch(table: PrunedTable, cutoffs: RetentionCutoffs, limit: number): Promise<number>;
+  /**
+   * Makes the space of deleted rows reusable where that does not happen by itself (PostgreSQL with
+   * autovacuum off: a VACUUM of each table); SQLite reuses freed pages as it goes.
+   */
+  reclaim(tables: PrunedTable[]): Promise<void>;
+  /** The time of each table's oldest kept row (null: empty), for /metrics. */
+  oldestKept(): Promise<Record<PrunedTable, Date | null>>;
 }

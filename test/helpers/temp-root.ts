@@ -47,7 +47,7 @@ function printMissingCapabilities(root: string): void {
     [
       rule,
       `NOTICE: ${lines.length} group(s) of tests were SKIPPED because this machine lacks something`,
-      '(in CI, CI=true, each of these fails the run instead):',
+      '(in CI, CI=true, each of these fails the run instead, except what the CI machine cannot have: a container runtime):',
       ...lines.map((line) => `  - ${line}`),
       rule,
     ].join('\n'),

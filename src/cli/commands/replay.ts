@@ -73,6 +73,11 @@ const replayCommand: Subcommand = {
       ...(until && { until }),
       ...(types.length > 0 && { types }),
     });
+    const notKept = replay.not_kept;
+    if (notKept && notKept.events > 0)
+      process.stderr.write(
+        `mailhook replay: ${notKept.events} events before ${notKept.before} are no longer kept (MAILHOOK_RETENTION_EVENTS) and cannot be sent\n`,
+      );
     if (values['no-wait'] === true) {
       if (json) printJson(replay);
       else print(`${summary(replay)}\nfollow it: GET /v1/endpoints/${endpointId}/replays/${replay.id}`);
@@ -80,7 +85,8 @@ const replayCommand: Subcommand = {
     }
 
     const tty = process.stderr.isTTY === true;
-    const total = tty ? await eventsInRange(client, replay) : null;
+    const inRange = tty ? await eventsInRange(client, replay) : null;
+    const total = inRange === null ? null : Math.max(0, inRange - (notKept?.events ?? 0));
     let interrupted = false;
     const stop = () => {
       interrupted = true;

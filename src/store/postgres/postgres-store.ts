@@ -15,6 +15,7 @@ import type {
 } from '../delivery-types.js';
 import { feedPage, scanLimit } from '../event-feed.js';
 import { loadMigrations } from '../migrations.js';
+import type { PrunedTable, RetentionCutoffs } from '../retention.js';
 import { type InboxDbRow, inboxRowFrom, revocationOf, type SourceRow, sourceFrom } from '../rows.js';
 import type {
   ApiKeyRecord,
@@ -56,6 +57,7 @@ import { processInboxBatch, publishEventBatch } from './event-writer.js';
 import { appendInboxRows } from './inbox-append.js';
 import * as delivery from './postgres-delivery.js';
 import * as insights from './postgres-insights.js';
+import * as retention from './retention.js';
 import { snapshotXmax } from './snapshot.js';
 
 const SOURCE_COLUMNS =
@@ -510,6 +512,18 @@ export class PostgresStore implements Store {
       if (result === 'revoked') await tx`UPDATE api_keys SET revoked_at = ${now.getTime()} WHERE id = ${id}`;
       return result;
     }) as Promise<RevokeResult>;
+  }
+
+  async pruneBatch(table: PrunedTable, cutoffs: RetentionCutoffs, limit: number): Promise<number> {
+    return retention.pruneBatch(this.sql, this.schema, table, cutoffs, limit);
+  }
+
+  async reclaim(tables: PrunedTable[]): Promise<void> {
+    return retention.reclaim(this.sql, tables);
+  }
+
+  async oldestKept(): Promise<Record<PrunedTable, Date | null>> {
+    return retention.oldestKept(this.sql);
   }
 }
 

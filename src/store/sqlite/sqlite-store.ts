@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { feedPage, scanLimit } from '../event-feed.js';
 import { loadMigrations } from '../migrations.js';
+import type { PrunedTable, RetentionCutoffs } from '../retention.js';
 import { type EventRow, type InboxDbRow, inboxRowFrom } from '../rows.js';
 import type {
   ApiKeyRecord,
@@ -87,6 +88,7 @@ import {
   selectSuppressions,
   upsertSuppression,
 } from './insights.js';
+import * as retention from './retention.js';
 import * as sources from './sources.js';
 import { cacheStatements } from './statement-cache.js';
 
@@ -527,5 +529,17 @@ export class SqliteStore implements Store {
 
   async revokeApiKey(id: string, now: Date): Promise<RevokeResult> {
     return sources.revokeApiKey(this.db, id, now);
+  }
+
+  async pruneBatch(table: PrunedTable, cutoffs: RetentionCutoffs, limit: number): Promise<number> {
+    return retention.pruneBatch(this.db, table, cutoffs, limit);
+  }
+
+  async reclaim(): Promise<void> {
+    // Freed pages go to the freelist and are used again by the next inserts.
+  }
+
+  async oldestKept(): Promise<Record<PrunedTable, Date | null>> {
+    return retention.oldestKept(this.db);
   }
 }

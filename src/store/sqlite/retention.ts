@@ -1,0 +1,70 @@
+import type Database from 'better-sqlite3';
+import { decodeTime } from '../../ids.js';
+import { idBound, type PrunedTable, type RetentionCutoffs } from '../retention.js';
+
+// Each statement deletes at most `limit` rows found through an index, so a batch holds the write lock
+// for a bounded time; the pruner sizes `limit` from how long the last batch took.
+
+const PRUNE_EVENTS = `
+  DELETE FROM events WHERE rowid IN (
+    SELECT e.rowid FROM events e
+    WHERE e.occurred_at < ?
+      AND e.rowid < (SELECT MAX(rowid) FROM events)
+      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+    ORDER BY e.occurred_at LIMIT ?)`;
+
+const PRUNE_INBOX = `
+  DELETE FROM inbox WHERE rowid IN (
+    SELECT rowid FROM inbox
+    WHERE id < ? AND (status = 'processed' OR (status = 'quarantined' AND id < ?))
+    LIMIT ?)`;
+
+const PRUNE_DELIVERIES = `
+  DELETE FROM deliveries WHERE rowid IN (
+    SELECT rowid FROM deliveries WHERE id < ? AND status <> 'pending' LIMIT ?)`;
+
+const PRUNE_ATTEMPTS = `
+  DELETE FROM attempts WHERE rowid IN (SELECT rowid FROM attempts WHERE id < ? LIMIT ?)`;
+
+/** An id below every real id: a quarantined row is never old enough when events are kept forever. */
+const NO_ID = '';
+
+export function pruneBatch(
+  db: Database.Database,
+  table: PrunedTable,
+  cutoffs: RetentionCutoffs,
+  limit: number,
+): number {
+  switch (table) {
+    case 'events':
+      return cutoffs.events ? db.prepare(PRUNE_EVENTS).run(cutoffs.events.getTime(), limit).changes : 0;
+    case 'inbox': {
+      if (!cutoffs.inbox) return 0;
+      const quarantined = cutoffs.events ? idBound('inbox', cutoffs.events) : NO_ID;
+      return db.prepare(PRUNE_INBOX).run(idBound('inbox', cutoffs.inbox), quarantined, limit).changes;
+    }
+    case 'deliveries':
+      return cutoffs.attempts
+        ? db.prepare(PRUNE_DELIVERIES).run(idBound('delivery', cutoffs.attempts), limit).changes
+        : 0;
+    case 'attempts':
+      return cutoffs.attempts
+        ? db.prepare(PRUNE_ATTEMPTS).run(idBound('attempt', cutoffs.attempts), limit).changes
+        : 0;
+  }
+}
+
+/** The time of the oldest row each table still holds (null when empty), each from an index's first entry. */
+export function oldestKept(db: Database.Database): Record<PrunedTable, Date | null> {
+  const event = db.prepare<[], { t: number | null }>('SELECT MIN(occurred_at) AS t FROM events').get();
+  const fromId = (table: string) => {
+    const row = db.prepare<[], { id: string | null }>(`SELECT MIN(id) AS id FROM ${table}`).get();
+    return row?.id ? new Date(decodeTime(row.id.slice(row.id.indexOf('_') + 1))) : null;
+  };
+  return {
+    events: event?.t == null ? null : new Date(event.t),
+    inbox: fromId('inbox'),
+    deliveries: fromId('deliveries'),
+    attempts: fromId('attempts'),
+  };
+}

@@ -1,0 +1,182 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  createSendGridSource,
+  createTestDatabase,
+  startPgNode,
+  type TestDatabase,
+} from '../../helpers/pg-database.js';
+import { postgresAvailable } from '../../helpers/postgres.js';
+import { killAll, removeDir, startServer, tempDataDir } from '../../helpers/process.js';
+import { type Receiver, startReceiver } from '../../helpers/receiver.js';
+import { createEndpoint, postBatch } from '../../helpers/reliability.js';
+import { type SendGridSigner, sendGridEvents, sendGridSigner } from '../../helpers/sendgrid.js';
+
+/**
+ * Under a steady load with every retention at its shortest (1 minute), the store stops growing: once
+ * the first rows expire, the pruner deletes about as much as arrives, and the space it frees is used
+ * again (SQLite: pages on the freelist; PostgreSQL: dead tuples reclaimed by autovacuum).
+ */
+
+const SOAK_MS = 150_000;
+const SAMPLE_MS = 5000;
+/** One batch of 3 events every 30 ms: about 100 events/s per store. */
+const BATCH_EVERY_MS = 30;
+
+const RETENTION = {
+  MAILHOOK_RETENTION_EVENTS: '1m',
+  MAILHOOK_RETENTION_INBOX: '1m',
+  MAILHOOK_RETENTION_ATTEMPTS: '1m',
+  MAILHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+  MAILHOOK_LOG_LEVEL: 'warn',
+};
+
+interface Sample {
+  atMs: number;
+  bytes: number;
+}
+
+async function steadyLoad(
+  url: string,
+  sourceId: string,
+  signer: SendGridSigner,
+  stopped: () => boolean,
+): Promise<number> {
+  let acknowledged = 0;
+  const started = Date.now();
+  let sent = 0;
+  const inFlight = new Set<Promise<void>>();
+  while (!stopped()) {
+    const due = started + sent * BATCH_EVERY_MS;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    sent++;
+    const post = postBatch(url, sourceId, signer, sendGridEvents(3), { timeoutMs: 10_000 }).then((answer) => {
+      if (answer.status === 200) acknowledged++;
+    });
+    inFlight.add(post);
+    void post.finally(() => inFlight.delete(post));
+    if (inFlight.size > 20) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  return acknowledged;
+}
+
+/** Samples `size()` every SAMPLE_MS while the load runs. */
+async function soak(
+  url: string,
+  sourceId: string,
+  signer: SendGridSigner,
+  size: () => Promise<number>,
+): Promise<{ samples: Sample[]; acknowledged: number }> {
+  const t0 = Date.now();
+  const stopped = () => Date.now() - t0 >= SOAK_MS;
+  const samples: Sample[] = [];
+  const sampling = (async () => {
+    while (!stopped()) {
+      await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
+      samples.push({ atMs: Date.now() - t0, bytes: await size() });
+    }
+  })();
+  const acknowledged = await steadyLoad(url, sourceId, signer, stopped);
+  await sampling;
+  return { samples, acknowledged };
+}
+
+/** Largest size in the first and the last third of the window after the first expiries (~75 s in). */
+function growth(samples: Sample[]): { settled: number; last: number } {
+  const after = samples.filter((s) => s.atMs >= 80_000);
+  const third = Math.max(1, Math.floor(after.length / 3));
+  const max = (list: Sample[]) => Math.max(...list.map((s) => s.bytes));
+  return { settled: max(after.slice(0, third)), last: max(after.slice(-third)) };
+}
+
+function describeSamples(label: string, samples: Sample[], acknowledged: number): string {
+  const kb = (b: number) => `${Math.round(b / 1024)} KB`;
+  return `${label}: ${acknowledged} requests acknowledged; size every ${SAMPLE_MS / 1000} s: ${samples.map((s) => kb(s.bytes)).join(' ')}`;
+}
+
+describe('retention under a steady load', () => {
+  let receiver: Receiver | null = null;
+  let db: TestDatabase | null = null;
+  const dirs: string[] = [];
+
+  afterEach(async () => {
+    await killAll();
+  });
+
+  afterAll(async () => {
+    await receiver?.close();
+    await db?.drop();
+    for (const dir of dirs) removeDir(dir);
+  });
+
+  it(
+    'keeps the SQLite file and the PostgreSQL tables from growing once rows start to expire',
+    async () => {
+      receiver = await startReceiver({ respond: () => ({ status: 200 }) });
+      const pg = await postgresAvailable();
+
+      const dataDir = tempDataDir();
+      dirs.push(dataDir);
+      const sqliteNode = await startServer({ dataDir, env: RETENTION });
+      const sqliteSigner = sendGridSigner();
+      const sqliteSource = await createSendGridSource(sqliteNode.url, sqliteSigner, 'soak sqlite');
+      await createEndpoint(sqliteNode.url, receiver.url);
+      const sqliteFile = join(dataDir, 'mailhook.db');
+      const fileSize = async () => {
+        const wal = (() => {
+          try {
+            return statSync(`${sqliteFile}-wal`).size;
+          } catch {
+            return 0;
+          }
+        })();
+        return statSync(sqliteFile).size + wal;
+      };
+
+      let pgRun: Promise<{ samples: Sample[]; acknowledged: number }> | null = null;
+      let sql: postgres.Sql | null = null;
+      if (pg) {
+        db = await createTestDatabase('mh_soak');
+        const node = await startPgNode({ databaseUrl: db.url, env: RETENTION });
+        const pgSigner = sendGridSigner();
+        const source = await createSendGridSource(node.url, pgSigner, 'soak postgres');
+        await createEndpoint(node.url, receiver.url);
+        sql = postgres(db.url, { max: 1, onnotice: () => {} });
+        const client = sql;
+        const tablesSize = async () => {
+          const [row] = await client<{ bytes: string }[]>`
+          SELECT (pg_total_relation_size('events') + pg_total_relation_size('inbox')
+            + pg_total_relation_size('deliveries') + pg_total_relation_size('attempts'))::text AS bytes`;
+          return Number(row?.bytes ?? 0);
+        };
+        pgRun = soak(node.url, source, pgSigner, tablesSize);
+      }
+      const sqliteRun = await soak(sqliteNode.url, sqliteSource, sqliteSigner, fileSize);
+      console.log(describeSamples('SQLite file + WAL', sqliteRun.samples, sqliteRun.acknowledged));
+      const sqliteGrowth = growth(sqliteRun.samples);
+      expect(sqliteRun.acknowledged).toBeGreaterThan(2000);
+      // Two and a half minutes of arrivals, but only the last minute or so kept: the file stops growing.
+      expect(
+        sqliteGrowth.last,
+        'SQLite size in the last third vs the first third after expiry',
+      ).toBeLessThanOrEqual(sqliteGrowth.settled * 1.1);
+
+      if (pgRun) {
+        const pgResult = await pgRun;
+        console.log(describeSamples('PostgreSQL tables', pgResult.samples, pgResult.acknowledged));
+        const pgGrowth = growth(pgResult.samples);
+        expect(pgResult.acknowledged).toBeGreaterThan(2000);
+        expect(
+          pgGrowth.last,
+          'PostgreSQL size in the last third vs the first third after expiry',
+        ).toBeLessThanOrEqual(pgGrowth.settled * 1.15);
+        await sql?.end({ timeout: 5 });
+      }
+    },
+    SOAK_MS + 90_000,
+  );
+});
