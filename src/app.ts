@@ -34,6 +34,8 @@ export interface BuildOptions {
   wakePipeline?: () => void;
   /** Called when deliveries become due through the API (retry, replay, test, resume). */
   wakeDelivery?: () => void;
+  /** Wakes the reconciliation runner after a job is created. */
+  wakeReconcile?: () => void;
   /** How adapters reach out (SNS certificates and confirmations); tests inject their own. */
   fetcher?: Fetcher;
   /** Where ingest commits go; default the store. The server hands them to the pipeline thread. */
@@ -213,7 +215,17 @@ export async function build(options: BuildOptions): Promise<App> {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   const effects = pipelineEffects(softBouncePolicyOf(config));
-  const api: ApiContext = { store, effects, config, publicUrl, sources, now, wakePipeline, wakeDelivery };
+  const api: ApiContext = {
+    store,
+    effects,
+    config,
+    publicUrl,
+    sources,
+    now,
+    wakePipeline,
+    wakeDelivery,
+    ...(options.wakeReconcile && { wakeReconcile: options.wakeReconcile }),
+  };
   await server.register(async (scope) => apiRoutes(scope, api), { prefix: '/v1' });
   await server.register(webRoutes);
   // Requests already accepted finish their commit before the store is closed by the caller.

@@ -17,7 +17,7 @@ import { UsageError } from './cli/usage.js';
 import { ConfigError } from './config.js';
 import { newId } from './ids.js';
 import type { Logger } from './logger.js';
-import { getAdapter } from './providers/registry.js';
+import { validateSourceConfig } from './reconcile/source-config.js';
 import type { Store } from './store/store.js';
 
 /**
@@ -136,7 +136,7 @@ async function withCredentialChanges(store: Store, declaration: Declaration, act
     }
     let declared: unknown;
     try {
-      declared = getAdapter(record.provider).validateConfig(spec.config);
+      declared = validateSourceConfig(record.provider, spec.config);
     } catch {
       declared = spec.config; // invalid: the update is refused by the API with its own message
     }

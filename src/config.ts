@@ -26,6 +26,8 @@ export interface Config {
   allowPrivateTargets: boolean;
   /** Process ingest groups in their own commit when caught up (PipelineRunner.append). */
   inlineProcessing: boolean;
+  /** Scheduled reconciliation runs, in ms; 0: off (src/reconcile/scheduler.ts). */
+  reconcileEveryMs: number;
   /** How long each kind of row is kept, in ms; 0 keeps it forever (src/store/retention.ts). */
   retention: { eventsMs: number; inboxMs: number; attemptsMs: number };
   signatureToleranceSec: number;
@@ -147,6 +149,12 @@ export const VARIABLES = {
     example: '7d',
     meaning:
       'delivery attempts and finished deliveries are deleted this long after they were made; 0 keeps them forever',
+  },
+  MAILHOOK_RECONCILE_EVERY: {
+    default: '0',
+    example: '1h',
+    meaning:
+      "read every source's recent events back from its provider's API this often (sources with config.api_key; docs/reconciliation.md); 0 only after downtime and silences",
   },
   MAILHOOK_SIGNATURE_TOLERANCE: {
     default: '5m',
@@ -350,6 +358,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     readyMaxBacklogMs: readDurationMs(env, 'MAILHOOK_READY_MAX_BACKLOG', 1000, true),
     allowPrivateTargets: readBoolean(env, 'MAILHOOK_ALLOW_PRIVATE_TARGETS'),
     inlineProcessing: readBoolean(env, 'MAILHOOK_INLINE_PROCESSING'),
+    reconcileEveryMs: readDurationMs(env, 'MAILHOOK_RECONCILE_EVERY', 60_000, true),
     retention: {
       eventsMs: readDurationMs(env, 'MAILHOOK_RETENTION_EVENTS', RETENTION_MIN_MS, true),
       inboxMs: readDurationMs(env, 'MAILHOOK_RETENTION_INBOX', RETENTION_MIN_MS, true),

@@ -12,6 +12,16 @@ export const ERROR_CODES = {
   MH_ERR_ENDPOINT_NOT_FOUND: { status: 404, message: 'No such endpoint' },
   MH_ERR_DELIVERY_NOT_FOUND: { status: 404, message: 'No such delivery' },
   MH_ERR_REPLAY_NOT_FOUND: { status: 404, message: 'No such replay' },
+  MH_ERR_RECONCILIATION_NOT_FOUND: { status: 404, message: 'No such reconciliation' },
+  MH_ERR_RECONCILE_UNSUPPORTED: {
+    status: 400,
+    message: 'This provider has no event API mailhook can read; its events can only arrive by webhook',
+  },
+  MH_ERR_RECONCILE_NOT_CONFIGURED: {
+    status: 400,
+    message: 'The source has no API key: set config.api_key (PATCH /v1/sources/:id) to read its events back',
+  },
+  MH_ERR_RECONCILE_RUNNING: { status: 409, message: 'A reconciliation of this source is already running' },
   MH_ERR_DELIVERY_IN_FLIGHT: {
     status: 409,
     message: 'The delivery is being attempted right now; retry it once that attempt has finished',

@@ -79,6 +79,10 @@ export function eventSchema(type: EmailEventType): Record<string, unknown> {
       tags: { type: 'array', items: { type: 'string' } },
       metadata: { type: 'object' },
       received_at: { type: 'string', format: 'date-time' },
+      received_via: {
+        enum: ['webhook', 'api'],
+        description: "posted to the provider's webhook, or read back from its event API (reconciliation)",
+      },
       raw: {},
       ...EXTRA[type],
     },
@@ -106,6 +110,15 @@ const SOURCE_METADATA = allRequired({
   expected_gap_seconds: { type: 'integer' },
 });
 
+const RECONCILE_METADATA = allRequired({
+  source_id: { type: 'string' },
+  provider: { type: 'string' },
+  name: { type: 'string' },
+  reconciliation_id: { type: 'string' },
+  error: { type: 'string' },
+  http_status: { type: ['integer', 'null'] },
+});
+
 const SYSTEM_DESCRIPTIONS: Record<SystemEventType, string> = {
   'system.endpoint.failing': 'An endpoint has failed MAILHOOK_FAILING_AFTER deliveries in a row.',
   'system.endpoint.disabled': 'An endpoint was disabled (it answered 410 Gone, or kept failing).',
@@ -114,6 +127,8 @@ const SYSTEM_DESCRIPTIONS: Record<SystemEventType, string> = {
   'system.delivery.exhausted': 'A delivery failed its last scheduled attempt; it will not be retried.',
   'system.source.silent': 'A source has received nothing for much longer than its usual gap.',
   'system.source.recovered': 'A silent source received a request again.',
+  'system.source.reconcile_failed':
+    "Reading a source's events back from the provider's API failed (refused API key, the API kept failing).",
 };
 
 /** The schema of a system event: provider "mailhook", no recipient, the facts in data.metadata. */
@@ -128,7 +143,12 @@ function systemEventSchema(type: SystemEventType): Record<string, unknown> {
       message_id: { type: 'null' },
       recipient: { type: 'null' },
       tags: { type: 'array', maxItems: 0 },
-      metadata: type.startsWith('system.source.') ? SOURCE_METADATA : ENDPOINT_METADATA,
+      metadata:
+        type === 'system.source.reconcile_failed'
+          ? RECONCILE_METADATA
+          : type.startsWith('system.source.')
+            ? SOURCE_METADATA
+            : ENDPOINT_METADATA,
       received_at: { type: 'string', format: 'date-time' },
       raw: { type: 'null' },
     },

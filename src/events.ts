@@ -49,6 +49,7 @@ export const SYSTEM_EVENT_TYPES = [
   'system.delivery.exhausted',
   'system.source.silent',
   'system.source.recovered',
+  'system.source.reconcile_failed',
 ] as const;
 
 export type SystemEventType = (typeof SYSTEM_EVENT_TYPES)[number];
@@ -85,7 +86,12 @@ export interface EventData {
   tags: string[];
   metadata: Record<string, unknown>;
   received_at: string;
-  /** The provider's own event, as it was posted. */
+  /**
+   * How a provider's event reached mailhook: posted to its webhook, or read back from the provider's
+   * event API by reconciliation (src/reconcile/). Absent on published and system events.
+   */
+  received_via?: 'webhook' | 'api';
+  /** The provider's own event, as it was posted (or as its API returned it). */
   raw: unknown;
   /**
    * Only on an event of the publisher's own type (ownTypeData in canonical-input.ts): returns the

@@ -14,6 +14,7 @@ export const ID_PREFIXES = {
   inbox: 'in',
   apiKey: 'key',
   replay: 'rpl',
+  reconciliation: 'rec',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

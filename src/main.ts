@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { ensureAdminKey } from './api/index.js';
 import { build, listeningUrl } from './app.js';
@@ -10,8 +11,12 @@ import { type AttemptMetric, Metrics } from './monitoring/metrics.js';
 import { DEFAULT_SILENCE_POLICY, SourceMonitor } from './monitoring/source-monitor.js';
 import { pipelineEffects, softBouncePolicyOf } from './pipeline/effects.js';
 import { PipelineThread } from './pipeline/pipeline-thread.js';
+import { httpGet } from './reconcile/http-get.js';
+import { ReconcileRunner } from './reconcile/runner.js';
+import { ReconcileScheduler } from './reconcile/scheduler.js';
 import { RetentionPruner } from './retention/pruner.js';
 import { openStore } from './store/index.js';
+import type { PublishedEvent } from './store/store.js';
 import { VERSION } from './version.js';
 
 export interface RunningServer {
@@ -71,11 +76,36 @@ export async function startServer(config: Config): Promise<RunningServer> {
     stop: async () => deliveryThread?.stop(),
   };
   const effects = pipelineEffects(softBouncePolicyOf(config));
+  const publishSystem = async (events: PublishedEvent[]) => {
+    await store.publishEvents(events, effects, new Date());
+    delivery.wake();
+  };
+  const reconcile = new ReconcileRunner({
+    store,
+    effects,
+    get: httpGet(),
+    logger: logger.child({ area: 'reconcile' }),
+    owner: `r_${randomBytes(6).toString('hex')}`,
+    publishSystem,
+    onStored: () => delivery.wake(),
+  });
+  const reconcileScheduler = new ReconcileScheduler({
+    store,
+    logger: logger.child({ area: 'reconcile' }),
+    everyMs: config.reconcileEveryMs,
+    wake: () => reconcile.wake(),
+  });
   const monitor = new SourceMonitor(
     store,
     async (events) => {
-      await store.publishEvents(events, effects, new Date());
-      delivery.wake();
+      await publishSystem(events);
+      // A silent source may be one whose provider stopped posting: read back what it has since.
+      for (const { event } of events)
+        if (event.type === 'system.source.silent')
+          await reconcileScheduler.onSilent(
+            String(event.data.metadata.source_id),
+            new Date(String(event.data.metadata.last_request_at)),
+          );
     },
     logger.child({ area: 'monitor' }),
     { ...DEFAULT_SILENCE_POLICY, minSilenceMs: config.silenceMinMs },
@@ -93,6 +123,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
     sourceMonitor: monitor,
     appendInbox: (rows) => pipeline.appendInbox(rows),
+    wakeReconcile: () => reconcile.wake(),
   });
   // MAILHOOK_CONFIG: sources and endpoints as code, applied before anything runs or listens.
   await applyConfigFile({ env: process.env, server, store, logger: logger.child({ area: 'config-file' }) });
@@ -116,6 +147,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     throw listenFailure(err, config);
   }
   pruner.start();
+  await reconcileScheduler.start();
+  reconcile.start();
   const url = listeningUrl(server, config);
   logger.info({ url, store: store.dialect, dataDir: config.dataDir }, 'mailhook listening');
 
@@ -125,6 +158,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     close() {
       closing ??= (async () => {
         monitor.stop();
+        reconcileScheduler.stop();
+        await reconcile.stop();
         await pruner.stop();
         await server.close();
         await pipeline.stop();

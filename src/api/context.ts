@@ -17,6 +17,8 @@ export interface ApiContext {
   wakePipeline: () => void;
   /** Tells the delivery worker there is work (retry, replay, test send, resume). */
   wakeDelivery: () => void;
+  /** Tells the reconciliation runner a job was created. */
+  wakeReconcile?: () => void;
 }
 
 /** The endpoint, or the API's 404 for it. */

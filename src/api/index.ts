@@ -10,6 +10,7 @@ import { inboxRoutes } from './inbox.js';
 import { keyRoutes } from './keys.js';
 import { messageRoutes } from './messages.js';
 import { publishRoutes } from './publish.js';
+import { reconcileRoutes } from './reconcile.js';
 import { sourceRoutes } from './sources.js';
 import { statsRoutes } from './stats.js';
 import { streamRoutes } from './stream.js';
@@ -52,6 +53,7 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
   });
   // Route modules are plain functions on this scope so they share its auth hook and prefix.
   await sourceRoutes(scope, ctx);
+  await reconcileRoutes(scope, ctx);
   await eventRoutes(scope, ctx);
   await inboxRoutes(scope, ctx);
   await endpointRoutes(scope, ctx);

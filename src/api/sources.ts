@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { MailhookError } from '../errors.js';
 import { newId } from '../ids.js';
 import { getAdapter } from '../providers/registry.js';
+import { validateSourceConfig } from '../reconcile/source-config.js';
 import type { SourceRecord } from '../store/store.js';
 import type { ApiContext } from './context.js';
 
@@ -76,7 +77,7 @@ export async function sourceRoutes(scope: FastifyInstance, ctx: ApiContext): Pro
       id: newId('source'),
       name,
       provider: adapter.id,
-      config: adapter.validateConfig(request.body.config ?? {}),
+      config: validateSourceConfig(adapter.id, request.body.config ?? {}),
       enabled: enabled ?? true,
       state: {},
       createdAt: time,
@@ -106,7 +107,7 @@ export async function sourceRoutes(scope: FastifyInstance, ctx: ApiContext): Pro
         ...(name !== undefined && { name }),
         ...(enabled !== undefined && { enabled }),
         ...(request.body.config !== undefined && {
-          config: getAdapter(existing.provider).validateConfig(request.body.config),
+          config: validateSourceConfig(existing.provider, request.body.config),
         }),
       };
       const updated = await store.updateSource(existing.id, patch, now());

@@ -82,3 +82,30 @@ export function sourceEvent(
     `${kind}:${source.id}:${details.lastRequestAt.getTime()}`,
   );
 }
+
+export interface ReconcileFailure {
+  jobId: string;
+  error: string;
+  /** The API's answer when it refused (401, 403, 4xx, or the last 429/5xx); null for other failures. */
+  httpStatus: number | null;
+}
+
+export function reconcileFailedEvent(
+  source: { id: string; provider: string; name: string },
+  failure: ReconcileFailure,
+  at: Date,
+): PublishedEvent {
+  return systemEvent(
+    'system.source.reconcile_failed',
+    at,
+    {
+      source_id: source.id,
+      provider: source.provider,
+      name: source.name,
+      reconciliation_id: failure.jobId,
+      error: failure.error,
+      http_status: failure.httpStatus,
+    },
+    `reconcile_failed:${failure.jobId}`,
+  );
+}

@@ -1,11 +1,10 @@
 import { MailhookError } from '../errors.js';
-import type { CanonicalEvent, ParsedEvent } from '../events.js';
-import { FIELD_LIMITS, indexableKey, longerThan } from '../field-limits.js';
-import { newId } from '../ids.js';
+import type { ParsedEvent } from '../events.js';
 import { withoutNul } from '../nul.js';
 import { findAdapter } from '../providers/registry.js';
 import type { RawRequest } from '../providers/types.js';
 import type { InboxRow, NewEvent, RowOutcome } from '../store/store.js';
+import { canonicalNewEvent } from './canonical-event.js';
 
 /**
  * Decides what one inbox row becomes: its canonical events, or a quarantine with the reason.
@@ -46,23 +45,10 @@ function requestOf(row: InboxRow): RawRequest {
 }
 
 function toNewEvent(parsed: ParsedEvent, row: InboxRow): NewEvent {
-  const { raw, ...fields } = parsed.data;
-  const event: CanonicalEvent = {
-    id: newId('event'),
-    type: parsed.type,
-    timestamp: parsed.timestamp.toISOString(),
-    data: {
-      provider: row.provider,
-      source_id: row.sourceId,
-      ...fields,
-      received_at: row.receivedAt.toISOString(),
-      raw,
-    },
-  };
-  // A NUL or an over-long indexed value in the provider's data would make PostgreSQL refuse the
-  // whole batch (see nul.ts and field-limits.ts); data.raw keeps what the provider sent.
-  const stored = withoutNul(event);
-  if (longerThan(stored.data.recipient, FIELD_LIMITS.recipient)) stored.data.recipient = null;
-  if (longerThan(stored.data.message_id, FIELD_LIMITS.messageId)) stored.data.message_id = null;
-  return { dedupKey: indexableKey(withoutNul(parsed.dedupKey)), event: stored };
+  return canonicalNewEvent(parsed, {
+    provider: row.provider,
+    sourceId: row.sourceId,
+    receivedAt: row.receivedAt,
+    receivedVia: 'webhook',
+  });
 }

@@ -158,7 +158,16 @@ function tagsOf(record: PostmarkRecord): string[] {
   return tag === null ? [] : [tag];
 }
 
-function parseRecord(record: PostmarkRecord, index: number, recordType: string): ParsedEvent | SkippedItem {
+/**
+ * One outbound record, as its webhook carries it, to the canonical event (or why it is skipped).
+ * Exported for the reconciliation reader, which rebuilds webhook-shaped records from API items so
+ * both paths share this one mapping and its dedup key.
+ */
+export function parseRecord(
+  record: PostmarkRecord,
+  index: number,
+  recordType: string,
+): ParsedEvent | SkippedItem {
   const outcome = outcomeOf(recordType, record, index);
   if ('skip' in outcome) return { index, reason: outcome.skip };
   const recipient = recipientOf(record, recordType);

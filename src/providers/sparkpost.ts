@@ -184,6 +184,43 @@ function parseEvent(
   };
 }
 
+/**
+ * One `{"msys": {"<class>": {event}}}` element: its events in order, or why it holds none. Exported
+ * for the Events API reader (src/reconcile/sparkpost.ts), which wraps each API item back into its
+ * webhook element so both paths map through this one function.
+ */
+export function parseElement(element: unknown, index: number): ParseResult {
+  if (!isObject(element) || !isObject(element.msys)) {
+    throw new MalformedPayloadError(`element ${index}: not a {"msys": {…}} object`);
+  }
+  const events: ParsedEvent[] = [];
+  const skipped: SkippedItem[] = [];
+  const classes = Object.entries(element.msys);
+  if (classes.length === 0) {
+    skipped.push({ index, reason: 'empty SparkPost element (webhook test/validation ping)' });
+    return { events, skipped };
+  }
+  for (const [eventClass, event] of classes) {
+    const skippedClass = SKIPPED_CLASSES[eventClass];
+    if (skippedClass) {
+      skipped.push({ index, reason: `${skippedClass} (${eventClass})` });
+      continue;
+    }
+    if (!isObject(event))
+      throw new MalformedPayloadError(`element ${index}: msys.${eventClass} is not an object`);
+    const name = stringOrNull(event.type);
+    if (name === null)
+      throw new MalformedPayloadError(`element ${index}: msys.${eventClass}.type is missing`);
+    const type = canonicalType(name, event);
+    if (!type) {
+      skipped.push({ index, reason: `SparkPost event "${name}" is not an email event mailhook maps` });
+      continue;
+    }
+    events.push(parseEvent(event, element, index, type));
+  }
+  return { events, skipped };
+}
+
 function parse(req: RawRequest): ParseResult {
   const body = parseBodyJson(req.body);
   if (!Array.isArray(body))
@@ -191,32 +228,9 @@ function parse(req: RawRequest): ParseResult {
   const events: ParsedEvent[] = [];
   const skipped: SkippedItem[] = [];
   body.forEach((element: unknown, index) => {
-    if (!isObject(element) || !isObject(element.msys)) {
-      throw new MalformedPayloadError(`element ${index}: not a {"msys": {…}} object`);
-    }
-    const classes = Object.entries(element.msys);
-    if (classes.length === 0) {
-      skipped.push({ index, reason: 'empty SparkPost element (webhook test/validation ping)' });
-      return;
-    }
-    for (const [eventClass, event] of classes) {
-      const skippedClass = SKIPPED_CLASSES[eventClass];
-      if (skippedClass) {
-        skipped.push({ index, reason: `${skippedClass} (${eventClass})` });
-        continue;
-      }
-      if (!isObject(event))
-        throw new MalformedPayloadError(`element ${index}: msys.${eventClass} is not an object`);
-      const name = stringOrNull(event.type);
-      if (name === null)
-        throw new MalformedPayloadError(`element ${index}: msys.${eventClass}.type is missing`);
-      const type = canonicalType(name, event);
-      if (!type) {
-        skipped.push({ index, reason: `SparkPost event "${name}" is not an email event mailhook maps` });
-        continue;
-      }
-      events.push(parseEvent(event, element, index, type));
-    }
+    const result = parseElement(element, index);
+    events.push(...result.events);
+    skipped.push(...result.skipped);
   });
   return { events, skipped };
 }

@@ -25,6 +25,7 @@ import type {
   SuppressionEntry,
   SuppressionQuery,
 } from './insight-types.js';
+import type { CreateReconcileResult, ReconcileJob, ReconcileProgress } from './reconcile-types.js';
 import type { PrunedTable, RetentionCutoffs } from './retention.js';
 
 export type * from './delivery-types.js';
@@ -432,6 +433,29 @@ export interface Store {
    * autovacuum off: a VACUUM of each table); SQLite reuses freed pages as it goes.
    */
   reclaim(tables: PrunedTable[]): Promise<void>;
+  /** Creates a reconciliation job, unless one is running for that source: then that one is returned. */
+  createReconciliation(job: ReconcileJob): Promise<CreateReconcileResult>;
+  getReconciliation(id: string): Promise<ReconcileJob | null>;
+  /** A source's jobs, newest first. */
+  listReconciliations(sourceId: string, limit: number): Promise<ReconcileJob[]>;
+  /** The oldest running job whose lease is free or expired, leased to `owner` for `leaseMs`. */
+  claimReconciliation(owner: string, now: Date, leaseMs: number): Promise<ReconcileJob | null>;
+  /** Saves a page's progress and extends the lease; false when `owner` lost the job. */
+  saveReconciliation(
+    id: string,
+    owner: string,
+    progress: ReconcileProgress,
+    now: Date,
+    leaseMs: number,
+  ): Promise<boolean>;
+  finishReconciliation(
+    id: string,
+    owner: string,
+    outcome: { status: 'done' | 'failed'; error: string | null },
+    now: Date,
+  ): Promise<boolean>;
+  /** Records that mailhook is running at `now`; returns when it was last seen before (null: never). */
+  heartbeat(now: Date): Promise<Date | null>;
   /** The time of each table's oldest kept row (null: empty), for /metrics. */
   oldestKept(): Promise<Record<PrunedTable, Date | null>>;
 }

@@ -4,6 +4,7 @@ import { runDeliveryContract } from './delivery-contract.js';
 import { runInlineContract } from './inline-contract.js';
 import { runInsightsContract } from './insights-contract.js';
 import { runKeysContract } from './keys-contract.js';
+import { runReconcileContract } from './reconcile-contract.js';
 import { runRetentionContract } from './retention-contract.js';
 import { type MakeStore, runStoreContract } from './store-contract.js';
 
@@ -27,6 +28,7 @@ if (await postgresAvailable()) {
   runKeysContract('PostgresStore', makePostgresStore);
   runInlineContract('PostgresStore', makePostgresStore);
   runRetentionContract('PostgresStore', makePostgresStore);
+  runReconcileContract('PostgresStore', makePostgresStore);
 } else {
   describe('PostgresStore', () => {
     it.skip('needs PostgreSQL at MAILHOOK_TEST_DATABASE_URL (never skipped in CI)', () => {});

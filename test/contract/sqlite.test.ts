@@ -6,6 +6,7 @@ import { runDeliveryContract } from './delivery-contract.js';
 import { runInlineContract } from './inline-contract.js';
 import { runInsightsContract } from './insights-contract.js';
 import { runKeysContract } from './keys-contract.js';
+import { runReconcileContract } from './reconcile-contract.js';
 import { runRetentionContract } from './retention-contract.js';
 import { type MakeStore, runStoreContract } from './store-contract.js';
 
@@ -27,3 +28,4 @@ runInsightsContract('SqliteStore', makeSqliteStore);
 runKeysContract('SqliteStore', makeSqliteStore);
 runInlineContract('SqliteStore', makeSqliteStore);
 runRetentionContract('SqliteStore', makeSqliteStore);
+runReconcileContract('SqliteStore', makeSqliteStore);

@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       failingAfter: 5,
       silenceMinMs: 15 * 60_000,
       readyMaxBacklogMs: 5 * 60_000,
+      reconcileEveryMs: 0,
       retention: { eventsMs: 90 * 86_400_000, inboxMs: 30 * 86_400_000, attemptsMs: 30 * 86_400_000 },
       allowPrivateTargets: false,
       inlineProcessing: false,

@@ -15,6 +15,7 @@ import type {
 } from '../delivery-types.js';
 import { feedPage, scanLimit } from '../event-feed.js';
 import { loadMigrations } from '../migrations.js';
+import type { CreateReconcileResult, ReconcileJob, ReconcileProgress } from '../reconcile-types.js';
 import type { PrunedTable, RetentionCutoffs } from '../retention.js';
 import { type InboxDbRow, inboxRowFrom, revocationOf, type SourceRow, sourceFrom } from '../rows.js';
 import type {
@@ -57,6 +58,7 @@ import { processInboxBatch, publishEventBatch } from './event-writer.js';
 import { appendInboxRows } from './inbox-append.js';
 import * as delivery from './postgres-delivery.js';
 import * as insights from './postgres-insights.js';
+import * as reconciliations from './reconciliations.js';
 import * as retention from './retention.js';
 import { snapshotXmax } from './snapshot.js';
 
@@ -524,6 +526,44 @@ export class PostgresStore implements Store {
 
   async oldestKept(): Promise<Record<PrunedTable, Date | null>> {
     return retention.oldestKept(this.sql);
+  }
+  async createReconciliation(job: ReconcileJob): Promise<CreateReconcileResult> {
+    return reconciliations.createJob(this.sql, job);
+  }
+
+  async getReconciliation(id: string): Promise<ReconcileJob | null> {
+    return reconciliations.getJob(this.sql, id);
+  }
+
+  async listReconciliations(sourceId: string, limit: number): Promise<ReconcileJob[]> {
+    return reconciliations.listJobs(this.sql, sourceId, limit);
+  }
+
+  async claimReconciliation(owner: string, now: Date, leaseMs: number): Promise<ReconcileJob | null> {
+    return reconciliations.claimJob(this.sql, owner, now, leaseMs);
+  }
+
+  async saveReconciliation(
+    id: string,
+    owner: string,
+    progress: ReconcileProgress,
+    now: Date,
+    leaseMs: number,
+  ): Promise<boolean> {
+    return reconciliations.saveProgress(this.sql, id, owner, progress, now, leaseMs);
+  }
+
+  async finishReconciliation(
+    id: string,
+    owner: string,
+    outcome: { status: 'done' | 'failed'; error: string | null },
+    now: Date,
+  ): Promise<boolean> {
+    return reconciliations.finishJob(this.sql, id, owner, outcome, now);
+  }
+
+  async heartbeat(now: Date): Promise<Date | null> {
+    return reconciliations.heartbeat(this.sql, now);
   }
 }
 

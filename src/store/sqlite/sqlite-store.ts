@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { feedPage, scanLimit } from '../event-feed.js';
 import { loadMigrations } from '../migrations.js';
+import type { CreateReconcileResult, ReconcileJob, ReconcileProgress } from '../reconcile-types.js';
 import type { PrunedTable, RetentionCutoffs } from '../retention.js';
 import { type EventRow, type InboxDbRow, inboxRowFrom } from '../rows.js';
 import type {
@@ -88,6 +89,7 @@ import {
   selectSuppressions,
   upsertSuppression,
 } from './insights.js';
+import * as reconciliations from './reconciliations.js';
 import * as retention from './retention.js';
 import * as sources from './sources.js';
 import { cacheStatements } from './statement-cache.js';
@@ -541,5 +543,43 @@ export class SqliteStore implements Store {
 
   async oldestKept(): Promise<Record<PrunedTable, Date | null>> {
     return retention.oldestKept(this.db);
+  }
+  async createReconciliation(job: ReconcileJob): Promise<CreateReconcileResult> {
+    return reconciliations.createJob(this.db, job);
+  }
+
+  async getReconciliation(id: string): Promise<ReconcileJob | null> {
+    return reconciliations.getJob(this.db, id);
+  }
+
+  async listReconciliations(sourceId: string, limit: number): Promise<ReconcileJob[]> {
+    return reconciliations.listJobs(this.db, sourceId, limit);
+  }
+
+  async claimReconciliation(owner: string, now: Date, leaseMs: number): Promise<ReconcileJob | null> {
+    return reconciliations.claimJob(this.db, owner, now, leaseMs);
+  }
+
+  async saveReconciliation(
+    id: string,
+    owner: string,
+    progress: ReconcileProgress,
+    now: Date,
+    leaseMs: number,
+  ): Promise<boolean> {
+    return reconciliations.saveProgress(this.db, id, owner, progress, now, leaseMs);
+  }
+
+  async finishReconciliation(
+    id: string,
+    owner: string,
+    outcome: { status: 'done' | 'failed'; error: string | null },
+    now: Date,
+  ): Promise<boolean> {
+    return reconciliations.finishJob(this.db, id, owner, outcome, now);
+  }
+
+  async heartbeat(now: Date): Promise<Date | null> {
+    return reconciliations.heartbeat(this.db, now);
   }
 }

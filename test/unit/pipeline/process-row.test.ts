@@ -55,6 +55,7 @@ describe('processRow', () => {
         tags: [],
         metadata: {},
         received_at: '2026-11-26T12:00:01.000Z',
+        received_via: 'webhook',
         raw: JSON.parse(body)[0],
       },
     });
