@@ -24,6 +24,7 @@ Managing a running server (MAILHOOK_URL, default http://127.0.0.1:8787; MAILHOOK
   events        list | show | tail (follows new events live)
   deliveries    list | show | retry
   replay        Send a time range of stored events to an endpoint again, with a progress bar
+  reconcile     Read a time range of a source's events back from its provider's API (--list: recent runs)
   suppressions  check | add | rm | export
   keys          create | list | revoke
   apply         Make sources and endpoints match a JSON file (-f mailhook.json, --dry-run, --prune)

@@ -18,6 +18,7 @@ import type {
   MessageTimeline,
   Page,
   PublishInput,
+  Reconciliation,
   Replay,
   Source,
   SourceInput,
@@ -71,6 +72,14 @@ export class MailhookClient {
     update: (id: string, patch: SourcePatch) =>
       this.request<Source>('PATCH', `/v1/sources/${seg(id)}`, { body: patch }),
     delete: (id: string) => this.request<void>('DELETE', `/v1/sources/${seg(id)}`),
+    /** Starts reading a time range of the source's events back from its provider's API, in the background. */
+    reconcile: (id: string, input: { since: string; until?: string }) =>
+      this.request<Reconciliation>('POST', `/v1/sources/${seg(id)}/reconcile`, { body: input }),
+    getReconciliation: (id: string, jobId: string) =>
+      this.request<Reconciliation>('GET', `/v1/sources/${seg(id)}/reconciliations/${seg(jobId)}`),
+    /** The source's recent reconciliations, newest first. */
+    listReconciliations: (id: string) =>
+      this.request<List<Reconciliation>>('GET', `/v1/sources/${seg(id)}/reconciliations`),
   };
 
   readonly endpoints = {

@@ -146,6 +146,34 @@ export interface Replay {
   not_kept?: { before: string; events: number };
 }
 
+/** What started a reconciliation: the API (`mailhook reconcile`) or the server on its own. */
+export type ReconciliationTrigger = 'api' | 'startup' | 'silent' | 'schedule';
+
+/** A reconciliation: a time range of a source's events read back from its provider's event API. */
+export interface Reconciliation {
+  id: string;
+  source_id: string;
+  trigger: ReconciliationTrigger;
+  status: 'running' | 'done' | 'failed';
+  since: string;
+  until: string;
+  /** API pages read so far. */
+  pages: number;
+  /** Events read from the API. */
+  found: number;
+  /** Of those, events mailhook had not stored (recovered, and delivered like webhook events). */
+  new: number;
+  /** Of those, events already stored (their webhook arrived). */
+  duplicates: number;
+  /** API items that are not email events mailhook knows. */
+  skipped: number;
+  /** Why the job failed (status "failed"). */
+  error?: string;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
 export interface TestSend {
   delivery_id: string;
   event: CanonicalEvent;

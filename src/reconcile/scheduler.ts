@@ -9,6 +9,11 @@ const MARGIN_MS = 10 * 60_000;
 /** A start this long after the installation was last seen running reads the gap back. */
 const DOWNTIME_MS = 2 * 60_000;
 const HEARTBEAT_MS = 60_000;
+/**
+ * Event APIs list some events late (Mailgun documents up to half an hour): the gap read at a start is
+ * read again this much later, and what the first pass saw counts as duplicates.
+ */
+const SECOND_PASS_MS = 35 * 60_000;
 
 export interface SchedulerOptions {
   store: Store;
@@ -42,7 +47,11 @@ export class ReconcileScheduler {
         { lastSeen },
         'reconciliation: reading back what providers sent while mailhook was down',
       );
-      await this.queueAll('startup', new Date(lastSeen.getTime() - MARGIN_MS), now);
+      const since = new Date(lastSeen.getTime() - MARGIN_MS);
+      await this.queueAll('startup', since, now);
+      const again = setTimeout(() => void this.queueAll('startup', since, this.now()), SECOND_PASS_MS);
+      again.unref();
+      this.timers.push(again);
     }
     const beat = setInterval(() => {
       this.options.store
@@ -62,7 +71,7 @@ export class ReconcileScheduler {
   }
 
   stop(): void {
-    for (const timer of this.timers) clearInterval(timer);
+    for (const timer of this.timers) clearTimeout(timer);
     this.timers = [];
   }
 

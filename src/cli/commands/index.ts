@@ -11,6 +11,7 @@ export const MANAGEMENT_COMMANDS: Record<string, () => Promise<CliCommand>> = {
   events: async () => (await import('./events.js')).eventsCommand,
   deliveries: async () => (await import('./deliveries.js')).deliveriesCommand,
   replay: async () => (await import('./replay.js')).replayCommandMain,
+  reconcile: async () => (await import('./reconcile.js')).reconcileCommandMain,
   suppressions: async () => (await import('./suppressions.js')).suppressionsCommand,
   keys: async () => (await import('./keys.js')).keysCommand,
   apply: async () => (await import('./apply.js')).applyCommandMain,

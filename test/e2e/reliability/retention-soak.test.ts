@@ -93,6 +93,15 @@ function growth(samples: Sample[]): { settled: number; last: number } {
   return { settled: max(after.slice(0, third)), last: max(after.slice(-third)) };
 }
 
+/** Bytes per second before anything expired (up to 60 s) and over the last 60 s. */
+function growthRate(samples: Sample[]): { filling: number; pruning: number } {
+  const at = (ms: number) =>
+    samples.reduce((best, s) => (Math.abs(s.atMs - ms) < Math.abs(best.atMs - ms) ? s : best));
+  const perSecond = (a: Sample, b: Sample) => Math.max(0, (b.bytes - a.bytes) / ((b.atMs - a.atMs) / 1000));
+  const last = samples[samples.length - 1] as Sample;
+  return { filling: perSecond(at(5000), at(60_000)), pruning: perSecond(at(last.atMs - 60_000), last) };
+}
+
 function describeSamples(label: string, samples: Sample[], acknowledged: number): string {
   const kb = (b: number) => `${Math.round(b / 1024)} KB`;
   return `${label}: ${acknowledged} requests acknowledged; size every ${SAMPLE_MS / 1000} s: ${samples.map((s) => kb(s.bytes)).join(' ')}`;
@@ -168,12 +177,15 @@ describe('retention under a steady load', () => {
       if (pgRun) {
         const pgResult = await pgRun;
         console.log(describeSamples('PostgreSQL tables', pgResult.samples, pgResult.acknowledged));
-        const pgGrowth = growth(pgResult.samples);
         expect(pgResult.acknowledged).toBeGreaterThan(2000);
+        // Dead tuples become reusable only once no transaction on the server can still see them, and the
+        // shared test server runs other suites' transactions meanwhile: so the check is on the rate. Without
+        // pruning (or with autovacuum off and no VACUUM) the tables grow as fast as before the first expiry.
+        const rate = growthRate(pgResult.samples);
         expect(
-          pgGrowth.last,
-          'PostgreSQL size in the last third vs the first third after expiry',
-        ).toBeLessThanOrEqual(pgGrowth.settled * 1.15);
+          rate.pruning,
+          `PostgreSQL growth per second while pruning vs before (${JSON.stringify(rate)})`,
+        ).toBeLessThan(rate.filling * 0.4);
         await sql?.end({ timeout: 5 });
       }
     },
