@@ -3,7 +3,7 @@ import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../src/events.js';
 import { EMAIL_EVENT_TYPES, SYSTEM_EVENT_TYPES } from '../../src/events.js';
-import { endpointEvent, sourceEvent } from '../../src/monitoring/system-events.js';
+import { endpointEvent, reconcileFailedEvent, sourceEvent } from '../../src/monitoring/system-events.js';
 import { AUTH, type TestApp, testApp } from '../helpers/app.js';
 import { sendGridBody, sendGridSigner } from '../helpers/sendgrid.js';
 
@@ -758,7 +758,7 @@ describe('POST /v1/events (publishing)', () => {
     ]);
   });
 
-  it('GET /v1/event-types lists the 11 email types and the 6 system types, each with its JSON schema', async () => {
+  it('GET /v1/event-types lists the 11 email types and the 7 system types, each with its JSON schema', async () => {
     const { data } = await call.get<{
       data: Array<{ type: string; description: string; schema: Record<string, unknown> }>;
     }>('/v1/event-types');
@@ -795,6 +795,11 @@ describe('POST /v1/events (publishing)', () => {
           { lastRequestAt: at, expectedGapMs: 60_000 },
           at,
         ),
+      ),
+      reconcileFailedEvent(
+        { id: 'src_1', provider: 'mailgun', name: 'Transactional' },
+        { jobId: 'rec_1', error: 'mailgun refused the API key (HTTP 401)', httpStatus: 401 },
+        at,
       ),
     ];
     expect(emitted.map((e) => e.event.type).sort()).toEqual([...SYSTEM_EVENT_TYPES].sort());

@@ -135,7 +135,7 @@ const reconcileCommand: Subcommand = {
     }
     if (job.status === 'failed') {
       process.stderr.write(
-        `mailhook reconcile: reconciliation ${job.id} FAILED: ${job.error ?? 'no reason given'}\n`,
+        `mailhook reconcile: reconciliation ${job.id} failed: ${job.error ?? 'no reason given'}\n`,
       );
       return EXIT_CODES.failure;
     }
