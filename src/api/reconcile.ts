@@ -71,9 +71,16 @@ export async function reconcileRoutes(scope: FastifyInstance, ctx: ApiContext): 
       if (!readerConfigOf(source.provider, source.config))
         throw new MailhookError('MH_ERR_RECONCILE_NOT_CONFIGURED');
       const time = now();
-      const since = parseTime('since', request.body.since) as Date;
+      const requested = parseTime('since', request.body.since) as Date;
       const until = parseTime('until', request.body.until) ?? time;
-      if (until <= since) throw new MailhookError('MH_ERR_VALIDATION', 'until must be after since');
+      if (until <= requested) throw new MailhookError('MH_ERR_VALIDATION', 'until must be after since');
+      // The provider's API keeps only so much: the run (and its view) starts where the API's data does.
+      const since = new Date(Math.max(requested.getTime(), time.getTime() - reader.retentionMs));
+      if (until <= since)
+        throw new MailhookError(
+          'MH_ERR_VALIDATION',
+          `${source.provider}'s API keeps events for ${Math.round(reader.retentionMs / 86_400_000)} days: the range is older than that`,
+        );
       const job: ReconcileJob = {
         id: newId('reconciliation'),
         sourceId: source.id,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { newId } from '../ids.js';
 import type { ReconcileJob, ReconcileTrigger } from '../store/reconcile-types.js';
 import type { Store } from '../store/store.js';
+import { findReader } from './registry.js';
 import { readerConfigOf } from './source-config.js';
 
 /** Read back a little before the gap: a provider's last attempts before it gave up may be in it. */
@@ -94,8 +95,12 @@ export class ReconcileScheduler {
   }
 
   /** A job, unless one is running for that source already (it covers most of the same window). */
-  private async queue(sourceId: string, trigger: ReconcileTrigger, since: Date, until: Date): Promise<void> {
+  private async queue(sourceId: string, trigger: ReconcileTrigger, wanted: Date, until: Date): Promise<void> {
     const now = this.now();
+    const source = await this.options.store.getSource(sourceId);
+    const reader = source ? findReader(source.provider) : undefined;
+    if (!reader) return;
+    const since = new Date(Math.max(wanted.getTime(), now.getTime() - reader.retentionMs));
     const job: ReconcileJob = {
       id: newId('reconciliation'),
       sourceId,
