@@ -72,6 +72,8 @@ export interface TargetInputs {
   e2eP50: number | null;
   e2eP50Postgres: number | null;
   backlog: { events: number; peakMb: number; complete: boolean } | null;
+  /** Bytes on disk per single-event Postmark post, SQLite after a checkpoint (bench/disk.ts). */
+  sqliteBytesPerEvent: number | null;
 }
 
 const judge = (value: number | null, ok: (v: number) => boolean) => (value === null ? null : ok(value));
@@ -137,6 +139,11 @@ export function judgeTargets(t: TargetInputs): Target[] {
         : 'not measured',
       // Met for the N measured; the N is printed beside it (and is below 1M when the budget says so).
       met: t.backlog ? t.backlog.complete && t.backlog.peakMb < 300 : null,
+    },
+    {
+      target: '≤ 1 KB on disk per single-event post (SQLite, no endpoint, after a checkpoint)',
+      measured: t.sqliteBytesPerEvent === null ? 'not measured' : `${t.sqliteBytesPerEvent} bytes`,
+      met: judge(t.sqliteBytesPerEvent, (v) => v <= 1024),
     },
   ];
 }

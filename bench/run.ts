@@ -10,6 +10,7 @@ import {
   type EndToEnd,
   endToEndScenario,
 } from './delivery.js';
+import { type DiskRun, diskScenario, printDisk } from './disk.js';
 import {
   INGEST_SCENARIOS,
   type IngestKey,
@@ -28,7 +29,7 @@ import { printStats, type StatsBench, statsBench } from './stats.js';
  * `npm run bench`: every figure is measured side by side in this one run and reported as a ratio
  * against a baseline from the same run (the floor, the status quo, raw undici), because absolute
  * numbers on a shared 2-core machine drift. Prints tables and writes bench/results/latest.json.
- * `--quick` is the ≤ 1 minute smoke run; `--only=ingest,delivery,e2e,backlog,queries` runs sections.
+ * `--quick` is the ≤ 1 minute smoke run; `--only=ingest,delivery,e2e,backlog,queries,disk` runs sections.
  */
 const RESULTS = join(HERE, '..', '..', 'bench', 'results', 'latest.json');
 const quick = process.argv.includes('--quick');
@@ -248,6 +249,15 @@ if (runs('queries')) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Disk per event: single-event posts, no endpoint, both stores
+let disk: DiskRun[] = [];
+if (runs('disk')) {
+  disk = await diskScenario({ posts: quick ? 5000 : 20_000, postgres: pg });
+  printDisk(disk);
+  console.log(`[${elapsed()}]`);
+}
+
+// ------------------------------------------------------------------------------------------------
 // Backlog, last: it takes whatever the budget leaves, up to 1,000,000 events.
 let backlog: BacklogRun | null = null;
 let backlogWhy = '';
@@ -313,6 +323,7 @@ const targets = judgeTargets({
   backlog: backlog
     ? { events: backlog.events, peakMb: backlog.rssMb.peak, complete: backlog.complete }
     : null,
+  sqliteBytesPerEvent: disk.find((d) => d.store === 'sqlite')?.bytesPerEvent ?? null,
 });
 console.log('\nissue 7 targets (ratio = mailhook / baseline, same run):');
 printTargets(targets);
@@ -350,6 +361,7 @@ const summary = {
   endToEnd: e2e,
   backlog: backlog && { ...backlog, why: backlogWhy },
   queries: stats,
+  disk,
   targets,
 };
 mkdirSync(dirname(RESULTS), { recursive: true });

@@ -30,7 +30,7 @@ const config = loadConfig({
   ...(process.env.MAILHOOK_BENCH_SERVER_ENV ? JSON.parse(process.env.MAILHOOK_BENCH_SERVER_ENV) : {}),
 });
 const server = await startServer(config);
-process.stdout.write(`${JSON.stringify({ url: server.url, admin: server.url })}\n`);
+process.stdout.write(`${JSON.stringify({ url: server.url, admin: server.url, dataDir: dir })}\n`);
 
 process.on('SIGTERM', async () => {
   await server.close();
