@@ -17,6 +17,7 @@ import { ReconcileScheduler } from './reconcile/scheduler.js';
 import { RetentionPruner } from './retention/pruner.js';
 import { openStore } from './store/index.js';
 import type { PublishedEvent } from './store/store.js';
+import { startTracing } from './tracing/tracing.js';
 import { VERSION } from './version.js';
 
 export interface RunningServer {
@@ -32,6 +33,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // A driver's stray rejection during a database outage must not take the whole node down: work
   // in flight is protected by transactions and leases, so logging it and carrying on is safe.
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+  // Ingest spans; the pipeline and delivery threads start their own (docs/tracing.md).
+  const tracing = await startTracing(process.env, logger);
   const store = openStore(config);
   if (!config.databaseUrl) warnIfDataDirShared(config.dataDir, logger);
   const applied = await store.migrate();
@@ -144,6 +147,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await pipeline.stop();
     await delivery.stop();
     await store.close();
+    await tracing?.shutdown();
     throw listenFailure(err, config);
   }
   pruner.start();
@@ -165,6 +169,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         await pipeline.stop();
         await delivery.stop();
         await store.close();
+        await tracing?.shutdown();
         logger.info('mailhook stopped');
       })();
       return closing;

@@ -11,6 +11,8 @@ import type {
   EndpointTransition,
   Store,
 } from '../store/store.js';
+import { endAttemptSpan, startAttemptSpan } from '../tracing/spans.js';
+import { activeTracer } from '../tracing/tracing.js';
 import { type Contender, fairSlots, reserveFor } from './fair-share.js';
 import type { DeliveryRequest, DeliveryResponse } from './http-client.js';
 import { EndpointLimits } from './limits.js';
@@ -44,6 +46,8 @@ export interface DeliveryWorkerOptions {
 }
 
 const SNIPPET_MAX = 1024;
+
+const ATTEMPT_OUTCOMES = { succeeded: 'succeeded', pending: 'retrying', failed: 'failed' } as const;
 
 /**
  * Claims due deliveries under a lease, sends them, and records each attempt with its outcome.
@@ -295,6 +299,8 @@ export class DeliveryWorker implements DeliveryHandOff {
       userAgent: this.o.userAgent,
       extra: endpoint.headers,
     });
+    const tracer = activeTracer();
+    const span = tracer ? startAttemptSpan(tracer, item, headers) : null;
     let response: DeliveryResponse;
     try {
       response = await this.o.sender.send({
@@ -306,10 +312,11 @@ export class DeliveryWorker implements DeliveryHandOff {
     } catch (err) {
       response = { kind: 'error', errorClass: 'other', message: String(err), durationMs: 0 };
     }
-    this.record(item, startedAt, response);
+    const result = this.record(item, startedAt, response);
+    if (span) endAttemptSpan(span, response, ATTEMPT_OUTCOMES[result.status], result.attempt.error);
   }
 
-  private record(item: ClaimedDelivery, startedAt: Date, response: DeliveryResponse): void {
+  private record(item: ClaimedDelivery, startedAt: Date, response: DeliveryResponse): AttemptResult {
     const { delivery, endpoint } = item;
     const now = this.o.now();
     const outcome = outcomeOf(response);
@@ -336,7 +343,7 @@ export class DeliveryWorker implements DeliveryHandOff {
       this.earliestRetryAt = Math.min(this.earliestRetryAt, decision.at.getTime());
     } else this.stats.failed++;
 
-    this.pending.push({
+    const result: AttemptResult = {
       attempt: {
         id: newId('attempt'),
         deliveryId: delivery.id,
@@ -355,10 +362,12 @@ export class DeliveryWorker implements DeliveryHandOff {
         decision.action === 'succeeded' ? 'succeeded' : decision.action === 'retry' ? 'pending' : 'failed',
       nextAttemptAt: decision.action === 'retry' ? decision.at : null,
       disableEndpoint,
-    });
+    };
+    this.pending.push(result);
     if (disableEndpoint)
       this.o.logger.warn({ endpointId: endpoint.id, reason: disableEndpoint }, 'endpoint disabled');
     void this.flush();
+    return result;
   }
 
   /** Writes the results gathered so far in one transaction; one flush at a time. */

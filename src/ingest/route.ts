@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { MailhookError } from '../errors.js';
@@ -7,6 +8,7 @@ import type { Metrics } from '../monitoring/metrics.js';
 import { findAdapter } from '../providers/registry.js';
 import type { Fetcher, RawRequest, VerifyContext } from '../providers/types.js';
 import type { Store } from '../store/store.js';
+import { activeTracer, contextOfHeaders, traceparentOf } from '../tracing/tracing.js';
 import type { AppendOutcome, InboxWriter } from './inbox-writer.js';
 import { SnsCertificates } from './sns-certificates.js';
 import type { SourceCache } from './source-cache.js';
@@ -148,6 +150,8 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
       outcome: OUTCOMES[reply.statusCode] ?? 'other',
     });
   });
+  const tracer = activeTracer();
+  const spans = tracer ? traceRequests(scope, tracer, resolved) : null;
   const certificates = new SnsCertificates(options.fetcher, config.snsCertDir);
   scope.removeAllContentTypeParsers();
   scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_req, body, done) =>
@@ -210,6 +214,8 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
       return reply.code(handshake.status).send(handshake.body ?? { status: 'ok' });
 
     const id = newId('inbox');
+    const span = spans?.get(request);
+    span?.setAttribute('mailhook.inbox.id', id);
     const oneTimeToken = verification.oneTimeToken && {
       ...verification.oneTimeToken,
       bodyHash: createHash('sha256').update(raw.body).digest('hex'),
@@ -227,6 +233,7 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
           headers,
           query,
           ...(oneTimeToken && { oneTimeToken }),
+          ...(span && { trace: traceparentOf(span) }),
         }),
         COMMIT_DEADLINE_MS,
       );
@@ -244,4 +251,57 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
   scope.post<{ Params: { sourceId: string } }>('/ingest/:sourceId', routeOptions, ingest);
   // GET also answers HEAD: Mandrill checks a webhook URL with a HEAD request when it is added.
   scope.get<{ Params: { sourceId: string } }>('/ingest/:sourceId', routeOptions, ingest);
+}
+
+/** Answers that mean the request was not taken: a provider's retry, or a forgery, is worth seeing. */
+function isIngestError(status: number): boolean {
+  return status === 401 || status === 413 || status >= 500;
+}
+
+/**
+ * One `ingest` span per request (docs/tracing.md), from its arrival to its answer, so 413s decided by
+ * the body limit before the handler ran are traced too. A `traceparent` on the request (a proxy's;
+ * providers send none) is its parent. Its traceparent is stored with the inbox row it committed.
+ */
+function traceRequests(
+  scope: FastifyInstance,
+  tracer: Tracer,
+  resolved: WeakMap<FastifyRequest, { id: string; provider: string }>,
+): WeakMap<FastifyRequest, Span> {
+  const spans = new WeakMap<FastifyRequest, Span>();
+  scope.addHook('onRequest', async (request) => {
+    const sourceId = (request.params as { sourceId?: string } | undefined)?.sourceId ?? '';
+    const span = tracer.startSpan(
+      'ingest',
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': request.method,
+          'http.route': '/ingest/:sourceId',
+          'mailhook.source.id': sourceId,
+        },
+      },
+      contextOfHeaders(request.headers),
+    );
+    spans.set(request, span);
+  });
+  const end = (request: FastifyRequest, status: number | null) => {
+    const span = spans.get(request);
+    if (!span) return;
+    spans.delete(request);
+    const source = resolved.get(request);
+    if (source) span.setAttribute('mailhook.provider', source.provider);
+    if (status === null) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client went away before the answer' });
+    } else {
+      span.setAttribute('http.response.status_code', status);
+      span.setAttribute('mailhook.ingest.outcome', OUTCOMES[status] ?? 'other');
+      if (isIngestError(status))
+        span.setStatus({ code: SpanStatusCode.ERROR, message: OUTCOMES[status] ?? `HTTP ${status}` });
+    }
+    span.end();
+  };
+  scope.addHook('onResponse', async (request, reply) => end(request, reply.statusCode));
+  scope.addHook('onRequestAbort', async (request) => end(request, null));
+  return spans;
 }

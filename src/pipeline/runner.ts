@@ -3,6 +3,8 @@ import { withoutNul } from '../nul.js';
 import { isDataRefusal } from '../store/data-refusal.js';
 import { emptySummary } from '../store/effects.js';
 import type { BatchSummary, EventEffects, InboxInsert, InboxRow, Store } from '../store/store.js';
+import { recordBatchSpan } from '../tracing/spans.js';
+import { activeTracer, spanClock } from '../tracing/tracing.js';
 import { BatchSizer, type BatchSizing } from './batch-sizer.js';
 import { pipelineEffects } from './effects.js';
 import { FailureIsolation } from './failure-isolation.js';
@@ -105,6 +107,8 @@ export class PipelineRunner {
       this.wake();
       return result;
     }
+    const tracer = activeTracer();
+    const startTime = tracer ? spanClock() : 0;
     return appendProcessing(rows, {
       store: this.store,
       effects: this.effects,
@@ -113,6 +117,10 @@ export class PipelineRunner {
       onProcessed: (summary) => {
         addBatch(this.totals, summary);
         this.onBatch?.(summary);
+        if (tracer) {
+          const traces = rows.map((row) => row.trace);
+          recordBatchSpan(tracer, { startTime, traces, summary, inline: true });
+        }
       },
       onPending: () => this.wake(),
     });
@@ -121,12 +129,23 @@ export class PipelineRunner {
   /** Processes one batch; exported for the CLI and tests. */
   async runOnce(limit = this.batchSize ?? this.sizer.next()): Promise<BatchSummary> {
     const started = performance.now();
+    const tracer = activeTracer();
+    const startTime = tracer ? spanClock() : 0;
+    let traces = null as Array<string | undefined> | null;
     this.claimed = [];
     const plan = (rows: InboxRow[]) => {
       this.claimed = rows.map((row) => row.id);
+      if (tracer) traces = rows.map((row) => row.trace);
       return processRows(rows);
     };
-    const summary = await this.store.processInbox(limit, plan, this.effects, this.now());
+    let summary: BatchSummary;
+    try {
+      summary = await this.store.processInbox(limit, plan, this.effects, this.now());
+    } catch (err) {
+      if (tracer && traces) recordBatchSpan(tracer, { startTime, traces, error: err });
+      throw err;
+    }
+    if (tracer && summary.rows > 0) recordBatchSpan(tracer, { startTime, traces: traces ?? [], summary });
     this.sizer.record(summary.rows, performance.now() - started);
     addBatch(this.totals, summary);
     if (summary.rows > 0) this.onBatch?.(summary);

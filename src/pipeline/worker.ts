@@ -3,6 +3,7 @@ import { startDeliveryRuntime } from '../delivery/runtime.js';
 import { createLogger } from '../logger.js';
 import { openStore } from '../store/index.js';
 import type { InboxInsert } from '../store/store.js';
+import { startTracing } from '../tracing/tracing.js';
 import { pipelineEffects } from './effects.js';
 import type { FromPipeline, PipelineThreadData, ToPipeline } from './messages.js';
 import { PipelineRunner } from './runner.js';
@@ -24,6 +25,8 @@ if (!port) throw new Error('pipeline worker must run in a worker thread');
 
 const baseLogger = createLogger(data.logLevel);
 const logger = baseLogger.child({ area: 'pipeline' });
+// This thread's pipeline.batch spans and, on SQLite, its delivery.attempt spans (docs/tracing.md).
+const tracing = await startTracing(process.env, baseLogger);
 const store = openStore(data.store, { poolSize: 4 });
 const effects = pipelineEffects(data.softBounce);
 const runner = new PipelineRunner({
@@ -87,6 +90,7 @@ port.on('message', async (message: ToPipeline) => {
       await runner.stop();
       await delivery?.stop();
       await store.close();
+      await tracing?.shutdown();
       port.close();
       break;
   }

@@ -53,6 +53,7 @@ export interface DeliveryRow {
   created_at: number;
   updated_at: number;
   completed_at: number | null;
+  trace: string | null;
 }
 
 export interface AttemptRow {

@@ -77,6 +77,8 @@ export interface NewDelivery {
   /** Only for events that are not stored (test sends). */
   payload?: string;
   nextAttemptAt: Date;
+  /** The W3C traceparent of the ingest span the event came from (src/tracing/), when traced. */
+  trace?: string;
 }
 
 /**
@@ -96,6 +98,8 @@ export interface ClaimedDelivery {
   /** The canonical event JSON, exactly as stored. */
   payload: string;
   leaseOwner: string;
+  /** The W3C traceparent its attempt spans are children of (NewDelivery.trace), when traced. */
+  trace?: string;
 }
 
 export interface AttemptRecord {

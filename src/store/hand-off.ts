@@ -77,3 +77,33 @@ export class HandedDeliveries {
     return result;
   }
 }
+
+/**
+ * Each traced row's W3C traceparent (InboxInsert.trace) by inbox id, or null when no row has one
+ * (tracing off): the stores then skip the stamping below altogether.
+ */
+export function tracesOf(rows: ReadonlyArray<{ id: string; trace?: string }>): Map<string, string> | null {
+  let traces: Map<string, string> | null = null;
+  for (const row of rows) {
+    if (!row.trace) continue;
+    traces ??= new Map();
+    traces.set(row.id, row.trace);
+  }
+  return traces;
+}
+
+/**
+ * Gives the deliveries queued for one event since `from` (fan-out and, when handed off, the worker's
+ * items) the trace of the row the event came from, so their attempts join the ingest request's trace.
+ */
+export function stampTrace(
+  fanOut: NewDelivery[],
+  handed: HandedDeliveries | null | undefined,
+  from: { fanOut: number; handed: number },
+  trace: string,
+): void {
+  for (let i = from.fanOut; i < fanOut.length; i++) (fanOut[i] as NewDelivery).trace = trace;
+  if (handed)
+    for (let i = from.handed; i < handed.items.length; i++)
+      (handed.items[i] as ClaimedDelivery).trace = trace;
+}

@@ -37,6 +37,7 @@ export interface InboxDbRow {
   event_count: number;
   duplicate_count: number;
   processed_at: number | null;
+  trace: string | null;
 }
 
 export interface EventRow {
@@ -59,7 +60,7 @@ export function sourceFrom(row: SourceRow): SourceRecord {
 }
 
 export function inboxRowFrom(row: InboxDbRow): InboxRow {
-  return {
+  const record: InboxRow = {
     id: row.id,
     sourceId: row.source_id,
     provider: row.provider,
@@ -77,6 +78,8 @@ export function inboxRowFrom(row: InboxDbRow): InboxRow {
     duplicateCount: row.duplicate_count,
     processedAt: row.processed_at === null ? null : new Date(row.processed_at),
   };
+  if (row.trace) record.trace = row.trace;
+  return record;
 }
 
 export interface SuppressionRow {

@@ -75,6 +75,11 @@ export interface InboxInsert {
    * stored only if the token is new, expired, or already bound to this very body.
    */
   oneTimeToken?: OneTimeToken;
+  /**
+   * The W3C traceparent of the request's ingest span (src/tracing/), copied to the deliveries of the
+   * row's events; absent when tracing is off.
+   */
+  trace?: string;
 }
 
 export interface OneTimeToken {

@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from '../../events.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
+import { stampTrace, tracesOf } from '../hand-off.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 import { claimFirstOfType, firstOfTypePair, RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
@@ -32,7 +33,7 @@ export async function processInboxBatch(
     summary.rows = rows.length;
     if (rows.length === 0) return;
     const now = (at ?? new Date()).getTime();
-    const marks = await writeOutcomes(tx, plan(rows), effects, now, summary);
+    const marks = await writeOutcomes(tx, plan(rows), effects, now, summary, tracesOf(rows));
     await markInbox(tx, marks, now);
   });
   return summary;
@@ -42,7 +43,8 @@ export async function processInboxBatch(
  * Inserts the events of processed rows (each at most once per source and dedup key), applies the new
  * events' effects, creates their deliveries and adds the events to the stats rollups, inside the
  * caller's transaction; returns what each row is to be marked with. The rollups come last: their rows
- * are shared by every writer of the hour, so their locks are held only until the commit.
+ * are shared by every writer of the hour, so their locks are held only until the commit. `traces`
+ * (tracesOf) gives the deliveries of a traced row's events that row's trace.
  */
 export async function writeOutcomes(
   tx: Queryable,
@@ -50,6 +52,7 @@ export async function writeOutcomes(
   effects: EventEffects | undefined,
   now: number,
   summary: BatchSummary,
+  traces: Map<string, string> | null = null,
 ): Promise<InboxMark[]> {
   const candidates = outcomes.flatMap((o) =>
     o.kind === 'processed' ? o.events.map((e) => ({ inboxId: o.inboxId, ...e })) : [],
@@ -67,10 +70,15 @@ export async function writeOutcomes(
   const ctx = await effectsContext(tx, effects, now);
   const applied = new Set<string>();
   const rollup = new RollupDelta();
-  for (const [i, { event }] of candidates.entries()) {
+  for (const [i, { inboxId, event }] of candidates.entries()) {
     if (!insertedIds.has(event.id) || applied.has(event.id)) continue;
     applied.add(event.id);
-    await applyEffects(tx, event, ctx);
+    const trace = traces?.get(inboxId);
+    if (trace) {
+      const from = { fanOut: ctx.fanOut.length, handed: 0 };
+      await applyEffects(tx, event, ctx);
+      stampTrace(ctx.fanOut, null, from, trace);
+    } else await applyEffects(tx, event, ctx);
     countInserted(summary, event);
     rollup.add(event, firsts[i] === true);
   }

@@ -1,4 +1,5 @@
 import { emptySummary } from '../effects.js';
+import { tracesOf } from '../hand-off.js';
 import { pendingRowOf } from '../rows.js';
 import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
 import { parameterChunks, type Queryable, type Sql } from './connection.js';
@@ -15,6 +16,7 @@ function inboxValue(r: InboxInsert) {
     query: r.query,
     headers: JSON.stringify(r.headers),
     body: r.body,
+    trace: r.trace ?? null,
   };
 }
 
@@ -97,7 +99,7 @@ export async function appendInboxRows(
       if (processed.length > 0) {
         const summary = emptySummary();
         summary.rows = processed.length;
-        for (const mark of await writeOutcomes(tx, processed, inline.effects, now, summary))
+        for (const mark of await writeOutcomes(tx, processed, inline.effects, now, summary, tracesOf(kept)))
           marks.set(mark.id, mark);
         result.processed = summary;
       }

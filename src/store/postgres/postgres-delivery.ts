@@ -133,6 +133,7 @@ export async function insertDeliveries(
     next_attempt_at: d.nextAttemptAt.getTime(),
     created_at: t,
     updated_at: t,
+    trace: d.trace ?? null,
   }));
   let inserted = 0;
   for (const chunk of parameterChunks(values)) {
@@ -210,7 +211,14 @@ export async function claimDue(tx: Tx, options: FairClaimOptions): Promise<Claim
       continue;
     }
     const endpoint = byId.get(row.endpoint_id) as EndpointRecord;
-    claimed.push({ delivery: deliveryFrom(row), endpoint, payload, leaseOwner: options.owner });
+    const item: ClaimedDelivery = {
+      delivery: deliveryFrom(row),
+      endpoint,
+      payload,
+      leaseOwner: options.owner,
+    };
+    if (row.trace) item.trace = row.trace;
+    claimed.push(item);
   }
   return claimed;
 }

@@ -160,8 +160,8 @@ export function insertDeliveries(
 ): number {
   const insert = db.prepare(
     `INSERT INTO deliveries (id, event_id, endpoint_id, dedupe, origin, payload, status, next_attempt_at,
-       lease_owner, lease_expires_at, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)
+       lease_owner, lease_expires_at, created_at, updated_at, trace)
+     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
      ON CONFLICT (event_id, endpoint_id, dedupe) DO NOTHING`,
   );
   let inserted = 0;
@@ -179,6 +179,7 @@ export function insertDeliveries(
       lease?.expiresAt ?? null,
       now.getTime(),
       now.getTime(),
+      d.trace ?? null,
     ).changes;
   }
   return inserted;
@@ -239,7 +240,14 @@ export function claimDue(db: Database.Database, options: FairClaimOptions): Clai
       failMissingEvent(db, id, now);
       continue;
     }
-    claimed.push({ delivery: deliveryFrom(row), endpoint, payload, leaseOwner: options.owner });
+    const item: ClaimedDelivery = {
+      delivery: deliveryFrom(row),
+      endpoint,
+      payload,
+      leaseOwner: options.owner,
+    };
+    if (row.trace) item.trace = row.trace;
+    claimed.push(item);
   }
   return claimed;
 }

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
-import { HandedDeliveries } from '../hand-off.js';
+import { HandedDeliveries, stampTrace, tracesOf } from '../hand-off.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 import { RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
@@ -43,11 +43,18 @@ export function processInboxBatch(
         summary.rows = rows.length;
         if (rows.length === 0) return;
         const now = (at ?? new Date()).getTime();
-        writeOutcomes(db, plan(rows), effectsContext(db, effects, now, handed), summary, {
-          processed: (outcome, notes, inserted, duplicates) =>
-            markProcessed.run(notes, inserted, duplicates, now, outcome.inboxId),
-          quarantined: (outcome) => markQuarantined.run(outcome.error, now, outcome.inboxId),
-        });
+        writeOutcomes(
+          db,
+          plan(rows),
+          effectsContext(db, effects, now, handed),
+          summary,
+          {
+            processed: (outcome, notes, inserted, duplicates) =>
+              markProcessed.run(notes, inserted, duplicates, now, outcome.inboxId),
+            quarantined: (outcome) => markQuarantined.run(outcome.error, now, outcome.inboxId),
+          },
+          tracesOf(rows),
+        );
       })
       .immediate(),
   );
@@ -67,7 +74,8 @@ type QuarantinedOutcome = Extract<RowOutcome, { kind: 'quarantined' }>;
  * Inserts the events of processed rows (each at most once per source and dedup key), marks every
  * row, then applies the new events' effects, creates their deliveries and adds them to the stats
  * rollups. Runs inside the caller's transaction. Effects run once the whole group is stored, so rules
- * that read history see all of it.
+ * that read history see all of it. `traces` (tracesOf) gives the deliveries of a traced row's events
+ * that row's trace.
  */
 export function writeOutcomes(
   db: Database.Database,
@@ -75,9 +83,11 @@ export function writeOutcomes(
   ctx: EffectsContext,
   summary: BatchSummary,
   marks: RowMarks,
+  traces: Map<string, string> | null = null,
 ): void {
   const insertEvent = insertEventStatement(db);
   const fresh: CanonicalEvent[] = [];
+  const freshTraces: Array<string | undefined> | null = traces && [];
   const rollup = new RollupDelta();
   for (const outcome of outcomes) {
     if (outcome.kind === 'quarantined') {
@@ -91,6 +101,7 @@ export function writeOutcomes(
       if (insertEvent.run(...eventParams(event, dedupKey, outcome.inboxId, first)).changes !== 1) continue;
       inserted++;
       fresh.push(event);
+      freshTraces?.push(traces?.get(outcome.inboxId));
       rollup.add(event, first);
     }
     const duplicates = outcome.events.length - inserted;
@@ -100,8 +111,14 @@ export function writeOutcomes(
     summary.inserted += inserted;
     summary.duplicates += duplicates;
   }
+  let i = 0;
   for (const event of fresh) {
-    applyEffects(db, event, ctx);
+    const trace = freshTraces?.[i++];
+    if (trace) {
+      const from = { fanOut: ctx.fanOut.length, handed: ctx.handed?.items.length ?? 0 };
+      applyEffects(db, event, ctx);
+      stampTrace(ctx.fanOut, ctx.handed, from, trace);
+    } else applyEffects(db, event, ctx);
     countInserted(summary, event);
   }
   summary.deliveries = insertDeliveries(db, ctx.fanOut, new Date(ctx.now), ctx.handed ?? null);

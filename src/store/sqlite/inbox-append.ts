@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { emptySummary } from '../effects.js';
-import { HandedDeliveries } from '../hand-off.js';
+import { HandedDeliveries, tracesOf } from '../hand-off.js';
 import { pendingRowOf } from '../rows.js';
 import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
 import { effectsContext, writeOutcomes } from './event-writer.js';
@@ -28,13 +28,13 @@ const PRUNE_TOKENS = `
 const ANY_PENDING = "SELECT 1 FROM inbox WHERE status = 'pending' LIMIT 1";
 
 const INSERT_ROW = `
-  INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body, trace)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 const INSERT_PROCESSED = `
-  INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body,
+  INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body, trace,
                      status, attempts, notes, event_count, duplicate_count, processed_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'processed', 1, ?, ?, ?, ?)`;
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'processed', 1, ?, ?, ?, ?)`;
 
 function rowParams(row: InboxInsert) {
   return [
@@ -47,6 +47,7 @@ function rowParams(row: InboxInsert) {
     row.query,
     JSON.stringify(row.headers),
     row.body,
+    row.trace ?? null,
   ] as const;
 }
 
@@ -114,13 +115,20 @@ export function appendInboxRows(
         summary.rows = processed.length;
         const now = inline.now.getTime();
         const insertProcessed = db.prepare(INSERT_PROCESSED);
-        writeOutcomes(db, processed, effectsContext(db, inline.effects, now, handed), summary, {
-          processed: (outcome, notes, inserted, duplicates) => {
-            const row = byId.get(outcome.inboxId);
-            if (row) insertProcessed.run(...rowParams(row), notes, inserted, duplicates, now);
+        writeOutcomes(
+          db,
+          processed,
+          effectsContext(db, inline.effects, now, handed),
+          summary,
+          {
+            processed: (outcome, notes, inserted, duplicates) => {
+              const row = byId.get(outcome.inboxId);
+              if (row) insertProcessed.run(...rowParams(row), notes, inserted, duplicates, now);
+            },
+            quarantined: () => {},
           },
-          quarantined: () => {},
-        });
+          tracesOf(kept),
+        );
         result.processed = summary;
       })
       .immediate(),
