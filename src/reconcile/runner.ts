@@ -63,6 +63,8 @@ export class ReconcileRunner {
   private stopped = true;
   /** Set by stop(): a job in progress saves its place and is left for the next start to resume. */
   private stopping = false;
+  /** Ends a backoff wait early when the runner stops, so a shutdown never waits out a rate limit. */
+  private wakeFromWait: (() => void) | null = null;
   private readonly leaseMs: number;
   private readonly now: () => Date;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -70,7 +72,19 @@ export class ReconcileRunner {
   constructor(private readonly options: ReconcileRunnerOptions) {
     this.leaseMs = options.leaseMs ?? 120_000;
     this.now = options.now ?? (() => new Date());
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep =
+      options.sleep ??
+      ((ms) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(done, ms);
+          const runner = this;
+          function done() {
+            clearTimeout(timer);
+            runner.wakeFromWait = null;
+            resolve();
+          }
+          this.wakeFromWait = done;
+        }));
   }
 
   start(): void {
@@ -83,6 +97,7 @@ export class ReconcileRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping = true;
+    this.wakeFromWait?.();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running;
@@ -233,6 +248,10 @@ export class ReconcileRunner {
         )
           return 'lost';
         await this.sleep(wait);
+        if (this.stopping) {
+          await this.options.store.saveReconciliation(job.id, this.options.owner, progress, this.now(), 0);
+          return 'lost';
+        }
       }
     }
   }

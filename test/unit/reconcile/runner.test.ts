@@ -248,6 +248,31 @@ describe('ReconcileRunner', () => {
     });
   });
 
+  it('stops during a long rate-limit wait at once, leaving the job to resume', async () => {
+    const { reader, calls } = fakeReader([], () => new ReaderHttpError(429, 60_000, 'rate limited'));
+    const job = await queue();
+    const live = new ReconcileRunner({
+      store: app.store,
+      effects: app.effects,
+      get: async () => ({ status: 200, headers: {}, text: '' }),
+      logger: pino({ level: 'silent' }),
+      owner: 'node-live',
+      publishSystem: async () => {},
+      readers: () => reader,
+    });
+    live.start();
+    const deadline = Date.now() + 5000;
+    while (calls.length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls).toHaveLength(1);
+    const stopping = Date.now();
+    await live.stop();
+    expect(Date.now() - stopping, 'not the 60 s the API asked for').toBeLessThan(2000);
+    expect((await app.store.getReconciliation(job.id))?.status).toBe('running');
+    // Its lease was given back: another node (or the next start) takes it over at once.
+    expect((await app.store.claimReconciliation('node-next', new Date(), 60_000))?.id).toBe(job.id);
+  });
+
   it('fails a job whose source has no API key', async () => {
     await app.store.updateSource(sourceId, { config: { public_key: 'unused' } }, NOW);
     const { reader, calls } = fakeReader([]);
