@@ -537,6 +537,17 @@ describe('outbound delivery on a shared server', () => {
       timeoutMs: 5000,
       intervalMs: 20,
     });
+    // The receiver has it; the replay below skips an event whose delivery is still pending, so wait
+    // until the redelivery's success is recorded too (its attempt is written just after the answer).
+    const redelivery = redeliver.body.deliveries[0]?.id ?? '';
+    await waitFor(
+      'the redelivery to be recorded',
+      async () => {
+        const got = await api<{ status: string }>(server.url, `/v1/deliveries/${redelivery}`);
+        return got.body.status === 'succeeded' ? true : undefined;
+      },
+      { timeoutMs: 5000, intervalMs: 20 },
+    );
     const [original, again] = target.byId(chosen) as [ReceivedRequest, ReceivedRequest];
     expect(again.webhookId).toBe(original.webhookId);
     expect(again.body).toBe(original.body);
