@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { MailhookError } from '../errors.js';
-import { newId } from '../ids.js';
+import { newReconcileJob } from '../reconcile/job.js';
 import { findReader } from '../reconcile/registry.js';
 import { readerConfigOf } from '../reconcile/source-config.js';
 import type { ReconcileJob } from '../store/reconcile-types.js';
@@ -75,30 +75,16 @@ export async function reconcileRoutes(scope: FastifyInstance, ctx: ApiContext): 
       const until = parseTime('until', request.body.until) ?? time;
       if (until <= requested) throw new MailhookError('MH_ERR_VALIDATION', 'until must be after since');
       // The provider's API keeps only so much: the run (and its view) starts where the API's data does.
-      const since = new Date(Math.max(requested.getTime(), time.getTime() - reader.retentionMs));
-      if (until <= since)
+      const job = newReconcileJob(
+        reader,
+        { sourceId: source.id, trigger: 'api', since: requested, until },
+        time,
+      );
+      if (!job)
         throw new MailhookError(
           'MH_ERR_VALIDATION',
           `${source.provider}'s API keeps events for ${Math.round(reader.retentionMs / 86_400_000)} days: the range is older than that`,
         );
-      const job: ReconcileJob = {
-        id: newId('reconciliation'),
-        sourceId: source.id,
-        trigger: 'api',
-        status: 'running',
-        since,
-        until: new Date(Math.min(until.getTime(), time.getTime())),
-        cursor: null,
-        pages: 0,
-        found: 0,
-        new: 0,
-        duplicates: 0,
-        skipped: 0,
-        error: null,
-        createdAt: time,
-        updatedAt: time,
-        finishedAt: null,
-      };
       const result = await store.createReconciliation(job);
       if (!result.created)
         throw new MailhookError(

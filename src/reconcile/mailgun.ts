@@ -2,6 +2,7 @@ import { MailhookError } from '../errors.js';
 import type { ParsedEvent } from '../events.js';
 import { parseJsonLossless } from '../providers/json.js';
 import { isObject, parseCurrent } from '../providers/mailgun-events.js';
+import { apiBaseUrl } from './api-base-url.js';
 import {
   type EventReader,
   type HttpAnswer,
@@ -44,31 +45,16 @@ export const MAILGUN_EVENTS_SETTLE_MS = 30 * 60 * 1000;
 
 const HOSTNAME =
   /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost']);
 
 function invalid(message: string): MailhookError {
   return new MailhookError('MH_ERR_INVALID_SOURCE_CONFIG', `mailgun ${message}`);
 }
 
-/** The API root: https, or http on the loopback only (local fakes); no query, fragment or credentials. */
 function baseUrlOf(value: unknown): string {
   if (value === undefined || value === null || value === '') return US_BASE_URL;
   const example = `(e.g. "${US_BASE_URL}", or "https://api.eu.mailgun.net" for EU domains)`;
   if (typeof value !== 'string') throw invalid(`config.api_base_url must be a URL string ${example}`);
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw invalid(`config.api_base_url is not a URL ${example}`);
-  }
-  const local = url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
-  if (url.protocol !== 'https:' && !local) {
-    throw invalid(`config.api_base_url must use https ${example}`);
-  }
-  if (url.username || url.password || url.search || url.hash) {
-    throw invalid(`config.api_base_url must have no credentials, query or fragment ${example}`);
-  }
-  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+  return apiBaseUrl('mailgun', value, example);
 }
 
 function validateConfig(config: Record<string, unknown>): Record<string, unknown> {

@@ -2,6 +2,7 @@ import { MailhookError } from '../errors.js';
 import type { ParsedEvent } from '../events.js';
 import { parseJsonLossless } from '../providers/json.js';
 import { parseIsoInstant, parseRecord } from '../providers/postmark.js';
+import { apiBaseUrl } from './api-base-url.js';
 import {
   type EventReader,
   type HttpAnswer,
@@ -41,7 +42,6 @@ const RETENTION_MS = 45 * 24 * 60 * 60 * 1000;
 /** A bounce slice is not split below this: the date parameters have whole-second resolution. */
 const MIN_SLICE_MS = 60_000;
 const EASTERN = 'America/New_York';
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost']);
 
 /** A window Postmark's lists cannot reach to the end of: thrown after the part that could be read. */
 export class PostmarkReadLimitError extends Error {
@@ -61,23 +61,11 @@ function invalid(message: string): MailhookError {
   return new MailhookError('MH_ERR_INVALID_SOURCE_CONFIG', `postmark ${message}`);
 }
 
-/** The API root: https, or http on the loopback only (local fakes); no query, fragment or credentials. */
 function baseUrlOf(value: unknown): string {
   if (value === undefined || value === null || value === '') return BASE_URL;
   const example = `(e.g. "${BASE_URL}")`;
   if (typeof value !== 'string') throw invalid(`config.api_base_url must be a URL string ${example}`);
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw invalid(`config.api_base_url is not a URL ${example}`);
-  }
-  const local = url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
-  if (url.protocol !== 'https:' && !local) throw invalid(`config.api_base_url must use https ${example}`);
-  if (url.username || url.password || url.search || url.hash) {
-    throw invalid(`config.api_base_url must have no credentials, query or fragment ${example}`);
-  }
-  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+  return apiBaseUrl('postmark', value, example);
 }
 
 function validateConfig(config: Record<string, unknown>): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { newId } from '../ids.js';
-import type { ReconcileJob, ReconcileTrigger } from '../store/reconcile-types.js';
-import type { Store } from '../store/store.js';
+import type { ReconcileTrigger } from '../store/reconcile-types.js';
+import type { SourceRecord, Store } from '../store/store.js';
+import { newReconcileJob } from './job.js';
 import { findReader } from './registry.js';
 import { readerConfigOf } from './source-config.js';
 
@@ -80,14 +80,14 @@ export class ReconcileScheduler {
   async onSilent(sourceId: string, lastRequestAt: Date): Promise<void> {
     const source = await this.options.store.getSource(sourceId);
     if (!source || !readerConfigOf(source.provider, source.config)) return;
-    await this.queue(sourceId, 'silent', new Date(lastRequestAt.getTime() - MARGIN_MS), this.now());
+    await this.queue(source, 'silent', new Date(lastRequestAt.getTime() - MARGIN_MS), this.now());
   }
 
   private async queueAll(trigger: ReconcileTrigger, since: Date, until: Date): Promise<void> {
     try {
       for (const source of await this.options.store.listSources()) {
         if (!source.enabled || !readerConfigOf(source.provider, source.config)) continue;
-        await this.queue(source.id, trigger, since, until);
+        await this.queue(source, trigger, since, until);
       }
     } catch (err) {
       this.options.logger.warn({ err, trigger }, 'reconciliation: could not queue the runs');
@@ -95,33 +95,18 @@ export class ReconcileScheduler {
   }
 
   /** A job, unless one is running for that source already (it covers most of the same window). */
-  private async queue(sourceId: string, trigger: ReconcileTrigger, wanted: Date, until: Date): Promise<void> {
-    const now = this.now();
-    const source = await this.options.store.getSource(sourceId);
-    const reader = source ? findReader(source.provider) : undefined;
-    if (!reader) return;
-    const since = new Date(Math.max(wanted.getTime(), now.getTime() - reader.retentionMs));
-    const job: ReconcileJob = {
-      id: newId('reconciliation'),
-      sourceId,
-      trigger,
-      status: 'running',
-      since,
-      until,
-      cursor: null,
-      pages: 0,
-      found: 0,
-      new: 0,
-      duplicates: 0,
-      skipped: 0,
-      error: null,
-      createdAt: now,
-      updatedAt: now,
-      finishedAt: null,
-    };
+  private async queue(
+    source: SourceRecord,
+    trigger: ReconcileTrigger,
+    since: Date,
+    until: Date,
+  ): Promise<void> {
+    const reader = findReader(source.provider);
+    const job = reader && newReconcileJob(reader, { sourceId: source.id, trigger, since, until }, this.now());
+    if (!job) return;
     const result = await this.options.store.createReconciliation(job);
     if (result.created) {
-      this.options.logger.info({ sourceId, trigger, job: job.id }, 'reconciliation queued');
+      this.options.logger.info({ sourceId: source.id, trigger, job: job.id }, 'reconciliation queued');
       this.options.wake();
     }
   }

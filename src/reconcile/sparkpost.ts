@@ -2,6 +2,7 @@ import { MailhookError, MalformedPayloadError } from '../errors.js';
 import type { ParsedEvent } from '../events.js';
 import { parseJsonLossless } from '../providers/json.js';
 import { parseElement } from '../providers/sparkpost.js';
+import { apiBaseUrl } from './api-base-url.js';
 import {
   type EventReader,
   ReaderFormatError,
@@ -63,8 +64,6 @@ const WEBHOOK_CLASS: Readonly<Record<string, string>> = {
   ab_test_cancelled: 'ab_test_event',
 };
 
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
 function invalid(message: string): MailhookError {
   return new MailhookError('MH_ERR_INVALID_SOURCE_CONFIG', `sparkpost config.${message}`);
 }
@@ -80,21 +79,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function normaliseBaseUrl(value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '')
     throw invalid('api_base_url must be a non-empty string');
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw invalid(`api_base_url "${value}" is not a URL (e.g. https://api.eu.sparkpost.com)`);
-  }
-  const local = LOCAL_HOSTS.has(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
-    throw invalid('api_base_url must be https (http only for 127.0.0.1 or localhost)');
-  }
-  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
-    throw invalid('api_base_url may not carry credentials, a query or a fragment');
-  }
-  const path = url.pathname.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
-  return `${url.origin}${path}`;
+  const base = apiBaseUrl('sparkpost', value, '(e.g. https://api.eu.sparkpost.com)');
+  return base.replace(/\/api\/v1$/, '');
 }
 
 function validateConfig(config: Record<string, unknown>): Record<string, unknown> {

@@ -1,12 +1,9 @@
 import type { CreateReconcileResult, ReconcileJob, ReconcileProgress } from '../reconcile-types.js';
-import { type JobRow, jobOf } from '../sqlite/reconciliations.js';
+import { JOB_COLUMNS, type JobRow, jobOf } from '../sqlite/reconciliations.js';
 import type { Sql } from './connection.js';
 
 // The same jobs as on SQLite (src/store/sqlite/reconciliations.ts); several nodes claim them with
 // SKIP LOCKED under a lease, and the partial unique index keeps one running job per source.
-
-const JOB_COLUMNS =
-  'id, source_id, trigger, status, since, until, cursor, pages, found, new, duplicates, skipped, error, created_at, updated_at, finished_at';
 
 export async function createJob(sql: Sql, job: ReconcileJob): Promise<CreateReconcileResult> {
   const inserted = await sql.unsafe<{ id: string }[]>(

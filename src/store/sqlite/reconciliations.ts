@@ -43,7 +43,8 @@ export function jobOf(row: JobRow): ReconcileJob {
 
 export type { JobRow };
 
-const JOB_COLUMNS =
+/** Both stores read a job with these columns (jobOf). */
+export const JOB_COLUMNS =
   'id, source_id, trigger, status, since, until, cursor, pages, found, new, duplicates, skipped, error, created_at, updated_at, finished_at';
 
 export function createJob(db: Database.Database, job: ReconcileJob): CreateReconcileResult {
