@@ -40,12 +40,6 @@ export interface InboxDbRow {
   trace: string | null;
 }
 
-export interface EventRow {
-  id: string;
-  occurred_at: number;
-  body: string;
-}
-
 export function sourceFrom(row: SourceRow): SourceRecord {
   return {
     id: row.id,

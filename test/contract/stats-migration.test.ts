@@ -221,7 +221,7 @@ function postgresLegacy(schema: string): Legacy {
 }
 
 function runMigrationTest(name: string, make: () => Promise<Legacy>): void {
-  describe(`${name}: stats after migration 007`, () => {
+  describe(`${name}: stats after migration 007, bodies after 012`, () => {
     let legacy: Legacy;
 
     beforeEach(async () => {
@@ -264,6 +264,28 @@ function runMigrationTest(name: string, make: () => Promise<Legacy>): void {
           expectedStats(all, query),
         );
       }
+    });
+
+    it('events stored whole before migration 012 read back unchanged beside events stored lean after it', async () => {
+      const events = legacyEvents(40);
+      await legacy.populate(events);
+      const store = legacy.open();
+      expect(await store.migrate()).toContain(12);
+      const fresh = legacyEvents(40).map((event) => ({ event, dedupKey: event.id }));
+      await store.publishEvents(fresh, {}, new Date(T0));
+      const all = [...events, ...fresh.map((f) => f.event)];
+      for (const event of all) expect(await store.getEvent(event.id)).toEqual(event);
+      const listed = await store.listEvents({ limit: 200 });
+      expect(listed.items).toHaveLength(all.length);
+      expect(new Map(listed.items.map((e) => [e.id, e]))).toEqual(new Map(all.map((e) => [e.id, e])));
+      const message = 'm5';
+      const timeline = await store.listMessageEvents(message, 200);
+      expect(timeline.map((e) => e.id).sort()).toEqual(
+        all
+          .filter((e) => e.data.message_id === message)
+          .map((e) => e.id)
+          .sort(),
+      );
     });
   });
 }

@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from '../../events.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
+import { type EventBodyRow, eventBodyColumns, eventFromRow } from '../event-body.js';
 import { stampTrace, tracesOf } from '../hand-off.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 import { claimFirstOfType, firstOfTypePair, RollupDelta } from '../stats-rollup.js';
@@ -183,9 +184,10 @@ export async function publishEventBatch(
         continue;
       }
       // A concurrent or earlier publish with the same key won: return what it stored.
-      const [stored] = await tx<{ body: string }[]>`
-        SELECT body FROM events WHERE source_id = ${event.data.source_id} AND dedup_key = ${dedupKey}`;
-      results.push({ event: stored ? (JSON.parse(stored.body) as CanonicalEvent) : event, created: false });
+      const [stored] = await tx<EventBodyRow[]>`
+        SELECT ${tx.unsafe(eventBodyColumns())} FROM events
+        WHERE source_id = ${event.data.source_id} AND dedup_key = ${dedupKey}`;
+      results.push({ event: stored ? eventFromRow(stored) : event, created: false });
     }
     await delivery.insertDeliveries(tx, ctx.fanOut, at);
     await addToRollups(tx, rollup);

@@ -1,5 +1,4 @@
 import { alertPolicy, decideAlert } from '../../delivery/health-alerts.js';
-import type { CanonicalEvent } from '../../events.js';
 import { newId } from '../../ids.js';
 import {
   type AttemptRow,
@@ -34,6 +33,13 @@ import type {
   ReplaySelect,
   RetryResult,
 } from '../delivery-types.js';
+import {
+  type EventBodyRow,
+  eventBodyColumns,
+  eventFromRow,
+  joinedEventColumns,
+  joinedEventJson,
+} from '../event-body.js';
 import type { AttemptSample, Page } from '../store.js';
 import { parameterChunks, type Queryable, type Tx } from './connection.js';
 
@@ -146,7 +152,6 @@ export async function insertDeliveries(
 
 interface ClaimRow extends DeliveryRow {
   payload: string | null;
-  body: string | null;
 }
 
 const TEXT = 25;
@@ -196,13 +201,15 @@ export async function claimDue(tx: Tx, options: FairClaimOptions): Promise<Claim
       ) c
     ), picked AS (
       SELECT id FROM candidate ORDER BY rank, turn LIMIT ${options.limit}
+    ), leased AS (
+      UPDATE deliveries d SET lease_owner = ${options.owner}, lease_expires_at = ${now + options.leaseMs}
+      FROM picked WHERE d.id = picked.id
+      RETURNING d.*
     )
-    UPDATE deliveries d SET lease_owner = ${options.owner}, lease_expires_at = ${now + options.leaseMs}
-    FROM picked WHERE d.id = picked.id
-    RETURNING d.*, (SELECT e.body FROM events e WHERE e.id = d.event_id) AS body`;
+    SELECT l.*, ${tx.unsafe(joinedEventColumns('e'))} FROM leased l LEFT JOIN events e ON e.id = l.event_id`;
   const claimed: ClaimedDelivery[] = [];
   for (const row of leased) {
-    const payload = row.payload ?? row.body;
+    const payload = row.payload ?? joinedEventJson(row);
     if (payload === null) {
       await tx`
         UPDATE deliveries SET status = 'failed', last_error = 'event no longer stored', next_attempt_at = NULL,
@@ -407,15 +414,11 @@ export async function advance(
     return selectReplay(tx, id);
   }
   const [afterTime, afterId] = row.cursor ? (JSON.parse(row.cursor) as [number, string]) : [row.since, ''];
-  const events = await tx<{ id: string; occurred_at: number; body: string }[]>`
-    SELECT id, occurred_at, body FROM events
+  const events = await tx<EventBodyRow[]>`
+    SELECT ${tx.unsafe(eventBodyColumns())} FROM events
     WHERE (occurred_at, id) > (${afterTime}, ${afterId}) AND occurred_at < ${row.until}
     ORDER BY occurred_at, id LIMIT ${pageSize}`;
-  const chosen = select(
-    events.map((e) => JSON.parse(e.body) as CanonicalEvent),
-    endpoint,
-    JSON.parse(row.types) as string[],
-  );
+  const chosen = select(events.map(eventFromRow), endpoint, JSON.parse(row.types) as string[]);
   let fresh = chosen;
   if (chosen.length > 0) {
     const pending = await tx<{ event_id: string }[]>`

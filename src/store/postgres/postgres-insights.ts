@@ -1,6 +1,6 @@
 import type { CanonicalEvent } from '../../events.js';
 import { type EffectsContext, queueFanOut, softBouncesEntry, suppressionEntry } from '../effects.js';
-import { eventBody } from '../event-body.js';
+import { type EventBodyRow, eventBodyColumns, eventFromRow, storedBody } from '../event-body.js';
 import type {
   HourBucket,
   OperationalCounts,
@@ -21,6 +21,7 @@ export function eventRow(
   inboxId: string | null,
   firstOfType: boolean,
 ) {
+  const { body, format } = storedBody(event);
   return {
     id: event.id,
     source_id: event.data.source_id,
@@ -30,7 +31,8 @@ export function eventRow(
     recipient: event.data.recipient,
     message_id: event.data.message_id,
     inbox_id: inboxId,
-    body: eventBody(event),
+    body,
+    body_format: format,
     provider: event.data.provider,
     bounce_type: event.data.bounce?.type ?? null,
     first_of_type: firstOfType,
@@ -126,9 +128,10 @@ export async function selectMessageEvents(
   messageId: string,
   limit: number,
 ): Promise<CanonicalEvent[]> {
-  const rows = await sql<{ body: string }[]>`
-    SELECT body FROM events WHERE message_id = ${messageId} ORDER BY occurred_at, id LIMIT ${limit}`;
-  return rows.map((r) => JSON.parse(r.body) as CanonicalEvent);
+  const rows = await sql<EventBodyRow[]>`
+    SELECT ${sql.unsafe(eventBodyColumns())} FROM events
+    WHERE message_id = ${messageId} ORDER BY occurred_at, id LIMIT ${limit}`;
+  return rows.map(eventFromRow);
 }
 
 export async function selectRecipientEvents(
@@ -136,9 +139,10 @@ export async function selectRecipientEvents(
   recipient: string,
   limit: number,
 ): Promise<CanonicalEvent[]> {
-  const rows = await sql<{ body: string }[]>`
-    SELECT body FROM events WHERE recipient = ${recipient} ORDER BY occurred_at DESC, id DESC LIMIT ${limit}`;
-  return rows.map((r) => JSON.parse(r.body) as CanonicalEvent);
+  const rows = await sql<EventBodyRow[]>`
+    SELECT ${sql.unsafe(eventBodyColumns())} FROM events
+    WHERE recipient = ${recipient} ORDER BY occurred_at DESC, id DESC LIMIT ${limit}`;
+  return rows.map(eventFromRow);
 }
 
 export async function selectOperationalCounts(sql: Queryable, now: Date): Promise<OperationalCounts> {

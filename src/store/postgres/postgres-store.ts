@@ -13,6 +13,7 @@ import type {
   ReplayRecord,
   ReplaySelect,
 } from '../delivery-types.js';
+import { type EventBodyRow, eventBodyColumns, eventFromRow, eventJson } from '../event-body.js';
 import { feedPage, scanLimit } from '../event-feed.js';
 import { loadMigrations } from '../migrations.js';
 import type { CreateReconcileResult, ReconcileJob, ReconcileProgress } from '../reconcile-types.js';
@@ -265,15 +266,18 @@ export class PostgresStore implements Store {
   }
 
   async getEvent(id: string): Promise<CanonicalEvent | null> {
-    const [row] = await this.sql<{ body: string }[]>`SELECT body FROM events WHERE id = ${id}`;
-    return row ? (JSON.parse(row.body) as CanonicalEvent) : null;
+    const sql = this.sql;
+    const [row] = await sql<
+      EventBodyRow[]
+    >`SELECT ${sql.unsafe(eventBodyColumns())} FROM events WHERE id = ${id}`;
+    return row ? eventFromRow(row) : null;
   }
 
   async listEvents(query: EventQuery): Promise<Page<CanonicalEvent, EventCursor>> {
     const sql = this.sql;
     const c = query.cursor;
-    const rows = await sql<{ id: string; occurred_at: number; body: string }[]>`
-      SELECT id, occurred_at, body FROM events WHERE TRUE
+    const rows = await sql<(EventBodyRow & { occurred_at: number })[]>`
+      SELECT ${sql.unsafe(eventBodyColumns())} FROM events WHERE TRUE
         ${query.type ? sql`AND type = ${query.type}` : sql``}
         ${query.recipient ? sql`AND recipient = ${query.recipient}` : sql``}
         ${query.messageId ? sql`AND message_id = ${query.messageId}` : sql``}
@@ -285,7 +289,7 @@ export class PostgresStore implements Store {
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return {
-      items: page.map((row) => JSON.parse(row.body) as CanonicalEvent),
+      items: page.map(eventFromRow),
       next: rows.length > query.limit && last ? { occurredAt: last.occurred_at, id: last.id } : null,
     };
   }
@@ -328,13 +332,16 @@ export class PostgresStore implements Store {
       ${filter.messageId ? sql`AND message_id = ${filter.messageId}` : sql``}
       ${filter.sourceId ? sql`AND source_id = ${filter.sourceId}` : sql``}`;
     // Ordered by the columns, not by the text the query returns (which would sort 10 before 9).
-    const rows = await sql<{ tx: string; seq: string; body: string | null }[]>`
-      SELECT tx::text AS tx, seq::text AS seq, CASE WHEN ${match} THEN body END AS body FROM events
+    const rows = await sql<(EventBodyRow & { tx: string; seq: string; matched: boolean })[]>`
+      SELECT tx::text AS tx, seq::text AS seq, ${match} AS matched, ${sql.unsafe(eventBodyColumns())} FROM events
       WHERE (tx, seq) > (${after.tx.toString()}::xid8, ${after.seq.toString()}::bigint)
         AND tx < ${horizon.tx.toString()}::xid8
       ORDER BY events.tx, events.seq LIMIT ${scan}`;
     const feed = feedPage(
-      rows.map((row) => ({ position: { tx: BigInt(row.tx), seq: BigInt(row.seq) }, body: row.body })),
+      rows.map((row) => ({
+        position: { tx: BigInt(row.tx), seq: BigInt(row.seq) },
+        body: row.matched ? eventJson(row) : null,
+      })),
       limit,
       scan,
       horizon,

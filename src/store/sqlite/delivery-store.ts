@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
 import { alertPolicy, decideAlert } from '../../delivery/health-alerts.js';
-import type { CanonicalEvent } from '../../events.js';
 import { newId } from '../../ids.js';
 import {
   type AttemptRow,
@@ -35,6 +34,13 @@ import type {
   ReplaySelect,
   RetryResult,
 } from '../delivery-types.js';
+import {
+  type EventBodyRow,
+  eventBodyColumns,
+  eventFromRow,
+  joinedEventColumns,
+  joinedEventJson,
+} from '../event-body.js';
 import type { HandedDeliveries } from '../hand-off.js';
 import type { AttemptSample, Page } from '../store.js';
 import { Filters } from './filters.js';
@@ -186,7 +192,6 @@ export function insertDeliveries(
 }
 
 interface ClaimRow extends DeliveryRow {
-  body: string | null;
   payload: string | null;
 }
 
@@ -227,7 +232,8 @@ export function claimDue(db: Database.Database, options: FairClaimOptions): Clai
        AND (lease_expires_at IS NULL OR lease_expires_at < ?)`,
   );
   const load = db.prepare<[string], ClaimRow>(
-    `SELECT d.*, e.body AS body FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.id = ?`,
+    `SELECT d.*, ${joinedEventColumns('e')} FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
+     WHERE d.id = ?`,
   );
   const claimed: ClaimedDelivery[] = [];
   for (const { endpoint, id } of roundRobin(queues)) {
@@ -235,7 +241,7 @@ export function claimDue(db: Database.Database, options: FairClaimOptions): Clai
     if (lease.run(options.owner, now + options.leaseMs, id, now).changes === 0) continue;
     const row = load.get(id);
     if (!row) continue;
-    const payload = row.payload ?? row.body;
+    const payload = row.payload ?? joinedEventJson(row);
     if (payload === null) {
       failMissingEvent(db, id, now);
       continue;
@@ -506,19 +512,15 @@ export function advance(
   }
   const [afterTime, afterId] = row.cursor ? (JSON.parse(row.cursor) as [number, string]) : [row.since, ''];
   const events = db
-    .prepare<[number, string, number, number], { id: string; occurred_at: number; body: string }>(
+    .prepare<[number, string, number, number], EventBodyRow>(
       // A row value, so the page is a seek on events_time (occurred_at, id): the OR form made SQLite
       // sort the whole rest of the range for every page.
-      `SELECT id, occurred_at, body FROM events
+      `SELECT ${eventBodyColumns()} FROM events
        WHERE (occurred_at, id) > (?, ?) AND occurred_at < ?
        ORDER BY occurred_at, id LIMIT ?`,
     )
     .all(afterTime, afterId, row.until, pageSize);
-  const chosen = select(
-    events.map((e) => JSON.parse(e.body) as CanonicalEvent),
-    endpoint,
-    JSON.parse(row.types) as string[],
-  );
+  const chosen = select(events.map(eventFromRow), endpoint, JSON.parse(row.types) as string[]);
   const hasPending = db.prepare<[string, string], { id: string }>(
     "SELECT id FROM deliveries WHERE event_id = ? AND endpoint_id = ? AND status = 'pending' LIMIT 1",
   );

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
+import { type EventBodyRow, eventBodyColumns, eventFromRow } from '../event-body.js';
 import { HandedDeliveries, stampTrace, tracesOf } from '../hand-off.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 import { RollupDelta } from '../stats-rollup.js';
@@ -142,8 +143,8 @@ export function publishEventBatch(
   at: Date,
 ): Array<{ event: CanonicalEvent; created: boolean }> {
   const insertEvent = insertEventStatement(db);
-  const existing = db.prepare<[string, string], { body: string }>(
-    'SELECT body FROM events WHERE source_id = ? AND dedup_key = ?',
+  const existing = db.prepare<[string, string], EventBodyRow>(
+    `SELECT ${eventBodyColumns()} FROM events WHERE source_id = ? AND dedup_key = ?`,
   );
   return HandedDeliveries.around(effects.handOff, (handed) =>
     db
@@ -159,7 +160,7 @@ export function publishEventBatch(
             return { event, created: true };
           }
           const row = existing.get(event.data.source_id, dedupKey);
-          return { event: row ? (JSON.parse(row.body) as CanonicalEvent) : event, created: false };
+          return { event: row ? eventFromRow(row) : event, created: false };
         });
         insertDeliveries(db, ctx.fanOut, at, handed);
         addToRollups(db, rollup);

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { type EffectsContext, queueFanOut, softBouncesEntry, suppressionEntry } from '../effects.js';
-import { eventBody } from '../event-body.js';
+import { type EventBodyRow, eventBodyColumns, eventFromRow, storedBody } from '../event-body.js';
 import type {
   HourBucket,
   OperationalCounts,
@@ -20,8 +20,8 @@ import { Filters } from './filters.js';
 
 export function insertEventStatement(db: Database.Database): Database.Statement {
   return db.prepare(
-    `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body, provider, bounce_type, first_of_type)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body, body_format, provider, bounce_type, first_of_type)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (source_id, dedup_key) DO NOTHING`,
   );
 }
@@ -33,6 +33,7 @@ export function eventParams(
   inboxId: string | null,
   firstOfType: boolean,
 ): unknown[] {
+  const { body, format } = storedBody(event);
   return [
     event.id,
     event.data.source_id,
@@ -42,7 +43,8 @@ export function eventParams(
     event.data.recipient,
     event.data.message_id,
     inboxId,
-    eventBody(event),
+    body,
+    format,
     event.data.provider,
     event.data.bounce?.type ?? null,
     firstOfType ? 1 : 0,
@@ -147,11 +149,11 @@ export function selectMessageEvents(
   limit: number,
 ): CanonicalEvent[] {
   return db
-    .prepare<[string, number], { body: string }>(
-      'SELECT body FROM events WHERE message_id = ? ORDER BY occurred_at, id LIMIT ?',
+    .prepare<[string, number], EventBodyRow>(
+      `SELECT ${eventBodyColumns()} FROM events WHERE message_id = ? ORDER BY occurred_at, id LIMIT ?`,
     )
     .all(messageId, limit)
-    .map((r) => JSON.parse(r.body) as CanonicalEvent);
+    .map(eventFromRow);
 }
 
 export function selectRecipientEvents(
@@ -160,11 +162,11 @@ export function selectRecipientEvents(
   limit: number,
 ): CanonicalEvent[] {
   return db
-    .prepare<[string, number], { body: string }>(
-      'SELECT body FROM events WHERE recipient = ? ORDER BY occurred_at DESC, id DESC LIMIT ?',
+    .prepare<[string, number], EventBodyRow>(
+      `SELECT ${eventBodyColumns()} FROM events WHERE recipient = ? ORDER BY occurred_at DESC, id DESC LIMIT ?`,
     )
     .all(recipient, limit)
-    .map((r) => JSON.parse(r.body) as CanonicalEvent);
+    .map(eventFromRow);
 }
 
 export function selectOperationalCounts(db: Database.Database, now: Date): OperationalCounts {

@@ -2,11 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
+import { type EventBodyRow, eventBodyColumns, eventFromRow, eventJson } from '../event-body.js';
 import { feedPage, scanLimit } from '../event-feed.js';
 import { loadMigrations } from '../migrations.js';
 import type { CreateReconcileResult, ReconcileJob, ReconcileProgress } from '../reconcile-types.js';
 import type { PrunedTable, RetentionCutoffs } from '../retention.js';
-import { type EventRow, type InboxDbRow, inboxRowFrom } from '../rows.js';
+import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 import type {
   ApiKeyRecord,
   AppendResult,
@@ -310,9 +311,9 @@ export class SqliteStore implements Store {
 
   async getEvent(id: string): Promise<CanonicalEvent | null> {
     const row = this.db
-      .prepare<[string], Pick<EventRow, 'body'>>('SELECT body FROM events WHERE id = ?')
+      .prepare<[string], EventBodyRow>(`SELECT ${eventBodyColumns()} FROM events WHERE id = ?`)
       .get(id);
-    return row ? (JSON.parse(row.body) as CanonicalEvent) : null;
+    return row ? eventFromRow(row) : null;
   }
 
   async listEvents(query: EventQuery): Promise<Page<CanonicalEvent, EventCursor>> {
@@ -330,15 +331,15 @@ export class SqliteStore implements Store {
         cursor?.occurredAt,
         cursor?.id,
       );
-    const sql = `SELECT id, occurred_at, body FROM events ${filters.where}
+    const sql = `SELECT ${eventBodyColumns()} FROM events ${filters.where}
                  ORDER BY occurred_at DESC, id DESC LIMIT ?`;
     const rows = this.db
-      .prepare<unknown[], Pick<EventRow, 'id' | 'occurred_at' | 'body'>>(sql)
+      .prepare<unknown[], EventBodyRow & { occurred_at: number }>(sql)
       .all(...filters.params, query.limit + 1);
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return {
-      items: page.map((row) => JSON.parse(row.body) as CanonicalEvent),
+      items: page.map(eventFromRow),
       next: rows.length > query.limit && last ? { occurredAt: last.occurred_at, id: last.id } : null,
     };
   }
@@ -370,13 +371,16 @@ export class SqliteStore implements Store {
     // Bounded by `head`: a row committed since it was read would be returned now and again by the
     // next call, which starts from `head` when this one runs out of rows.
     const rows = this.db
-      .prepare<unknown[], { seq: number; body: string | null }>(
-        `SELECT rowid AS seq, CASE WHEN ${match} THEN body END AS body FROM events
+      .prepare<unknown[], EventBodyRow & { seq: number; matched: number }>(
+        `SELECT rowid AS seq, ${match} AS matched, ${eventBodyColumns()} FROM events
          WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?`,
       )
       .all(...given.map(([, value]) => value), after.seq, head, scan);
     return feedPage(
-      rows.map((row) => ({ position: { tx: 0n, seq: BigInt(row.seq) }, body: row.body })),
+      rows.map((row) => ({
+        position: { tx: 0n, seq: BigInt(row.seq) },
+        body: row.matched ? eventJson(row) : null,
+      })),
       limit,
       scan,
       { tx: 0n, seq: head },
