@@ -1,3 +1,4 @@
+import { inboxBody } from './inbox-raw.js';
 import type {
   InboxInsert,
   InboxNote,
@@ -38,6 +39,8 @@ export interface InboxDbRow {
   duplicate_count: number;
   processed_at: number | null;
   trace: string | null;
+  /** The event whose data.raw is this row's body (src/store/inbox-raw.ts); the body column is then empty. */
+  raw_event?: string | null;
 }
 
 export function sourceFrom(row: SourceRow): SourceRecord {
@@ -63,7 +66,7 @@ export function inboxRowFrom(row: InboxDbRow): InboxRow {
     path: row.path,
     query: row.query,
     headers: JSON.parse(row.headers) as Record<string, string>,
-    body: row.body,
+    body: inboxBody(row),
     status: row.status,
     attempts: row.attempts,
     error: row.error,

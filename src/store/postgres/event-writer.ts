@@ -1,8 +1,12 @@
 import type { CanonicalEvent } from '../../events.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
-import { type EventBodyRow, eventBodyColumns, eventFromRow } from '../event-body.js';
+import { type EventBodyRow, eventBodyColumns, eventFromRow, joinedEventColumns } from '../event-body.js';
 import { stampTrace, tracesOf } from '../hand-off.js';
+import { rawHolder } from '../inbox-raw.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
+
+const EMPTY = Buffer.alloc(0);
+
 import { claimFirstOfType, firstOfTypePair, RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
 import { parameterChunks, type Queryable, type Sql } from './connection.js';
@@ -29,13 +33,20 @@ export async function processInboxBatch(
     // transaction rolls back and they are pending again.
     const rows = (
       await tx<InboxDbRow[]>`
-        SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`
+        SELECT i.*, ${tx.unsafe(joinedEventColumns('e'))} FROM (
+          SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED
+        ) i LEFT JOIN events e ON e.id = i.raw_event ORDER BY i.id`
     ).map(inboxRowFrom);
     summary.rows = rows.length;
     if (rows.length === 0) return;
     const now = (at ?? new Date()).getTime();
     const marks = await writeOutcomes(tx, plan(rows), effects, now, summary, tracesOf(rows));
-    await markInbox(tx, marks, now);
+    const bodies = new Map(rows.map((row) => [row.id, row.body]));
+    await markInbox(
+      tx,
+      marks.map((mark) => ({ ...mark, holder: rawHolder(bodies.get(mark.id) ?? EMPTY, mark.stored) })),
+      now,
+    );
   });
   return summary;
 }
@@ -93,6 +104,7 @@ export async function writeOutcomes(
         notes: null,
         eventCount: 0,
         duplicateCount: 0,
+        stored: null,
       };
     }
     // An id counts once even if a plan hands the same event to two rows (the first one wins).
@@ -109,6 +121,7 @@ export async function writeOutcomes(
       notes,
       eventCount: inserted,
       duplicateCount: duplicates,
+      stored: outcome.events.length === 1 && inserted === 1 ? (outcome.events[0]?.event ?? null) : null,
     };
   });
   summary.deliveries = await delivery.insertDeliveries(tx, ctx.fanOut, new Date(now));
@@ -124,6 +137,8 @@ export interface InboxMark {
   notes: string | null;
   eventCount: number;
   duplicateCount: number;
+  /** The row's one event, when it had one and this batch stored it (see inbox-raw.ts). */
+  stored: CanonicalEvent | null;
 }
 
 const TEXT = 25;
@@ -133,18 +148,28 @@ const INT4 = 23;
  * Marks the whole batch in one statement: the columns go as six arrays, so the parameter count
  * stays the same whatever the batch size and the prepared statement is reused.
  */
-async function markInbox(tx: Queryable, marks: InboxMark[], now: number): Promise<void> {
-  const column = <K extends keyof InboxMark>(key: K, type: number) =>
+async function markInbox(
+  tx: Queryable,
+  marks: Array<InboxMark & { holder: string | null }>,
+  now: number,
+): Promise<void> {
+  const column = <K extends 'id' | 'status' | 'error' | 'notes' | 'eventCount' | 'duplicateCount' | 'holder'>(
+    key: K,
+    type: number,
+  ) =>
     tx.array(
       marks.map((m) => m[key]),
       type,
     );
   await tx`
     UPDATE inbox AS i SET status = m.status, attempts = i.attempts + 1, error = m.error, notes = m.notes,
-      event_count = m.event_count, duplicate_count = m.duplicate_count, processed_at = ${now}
+      event_count = m.event_count, duplicate_count = m.duplicate_count, processed_at = ${now},
+      raw_event = coalesce(m.raw_event, i.raw_event),
+      body = CASE WHEN m.raw_event IS NULL THEN i.body ELSE ''::bytea END
     FROM unnest(${column('id', TEXT)}::text[], ${column('status', TEXT)}::text[], ${column('error', TEXT)}::text[],
-      ${column('notes', TEXT)}::text[], ${column('eventCount', INT4)}::int[], ${column('duplicateCount', INT4)}::int[])
-      AS m (id, status, error, notes, event_count, duplicate_count)
+      ${column('notes', TEXT)}::text[], ${column('eventCount', INT4)}::int[], ${column('duplicateCount', INT4)}::int[],
+      ${column('holder', TEXT)}::text[])
+      AS m (id, status, error, notes, event_count, duplicate_count, raw_event)
     WHERE i.id = m.id AND i.status = 'pending'`;
 }
 

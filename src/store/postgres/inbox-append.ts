@@ -1,5 +1,6 @@
 import { emptySummary } from '../effects.js';
 import { tracesOf } from '../hand-off.js';
+import { rawHolder, storedInboxBody } from '../inbox-raw.js';
 import { pendingRowOf } from '../rows.js';
 import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
 import { parameterChunks, type Queryable, type Sql } from './connection.js';
@@ -42,8 +43,11 @@ async function bindToken(sql: Queryable, row: InboxInsert): Promise<boolean> {
 
 /** The row as stored, pending or already processed (inline) with what processing found. */
 function inboxRecord(row: InboxInsert, mark: InboxMark | undefined, now: number) {
+  const holder = rawHolder(row.body, mark?.stored ?? null);
   return {
     ...inboxValue(row),
+    body: storedInboxBody(row.body, holder),
+    raw_event: holder,
     status: mark ? mark.status : 'pending',
     attempts: mark ? 1 : 0,
     error: mark?.error ?? null,

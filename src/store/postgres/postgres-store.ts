@@ -13,7 +13,13 @@ import type {
   ReplayRecord,
   ReplaySelect,
 } from '../delivery-types.js';
-import { type EventBodyRow, eventBodyColumns, eventFromRow, eventJson } from '../event-body.js';
+import {
+  type EventBodyRow,
+  eventBodyColumns,
+  eventFromRow,
+  eventJson,
+  joinedEventColumns,
+} from '../event-body.js';
 import { feedPage, scanLimit } from '../event-feed.js';
 import { loadMigrations } from '../migrations.js';
 import type { CreateReconcileResult, ReconcileJob, ReconcileProgress } from '../reconcile-types.js';
@@ -161,7 +167,10 @@ export class PostgresStore implements Store {
   }
 
   async getInboxRow(id: string): Promise<InboxRow | null> {
-    const [row] = await this.sql<InboxDbRow[]>`SELECT * FROM inbox WHERE id = ${id}`;
+    const sql = this.sql;
+    const [row] = await sql<InboxDbRow[]>`
+      SELECT i.*, ${sql.unsafe(joinedEventColumns('e'))}
+      FROM inbox i LEFT JOIN events e ON e.id = i.raw_event WHERE i.id = ${id}`;
     return row ? inboxRowFrom(row) : null;
   }
 
@@ -169,11 +178,13 @@ export class PostgresStore implements Store {
     const sql = this.sql;
     const rows = (
       await sql<InboxDbRow[]>`
-        SELECT * FROM inbox WHERE TRUE
-          ${query.status ? sql`AND status = ${query.status}` : sql``}
-          ${query.sourceId ? sql`AND source_id = ${query.sourceId}` : sql``}
-          ${query.cursor ? sql`AND id < ${query.cursor}` : sql``}
-        ORDER BY id DESC LIMIT ${query.limit + 1}`
+        SELECT i.*, ${sql.unsafe(joinedEventColumns('e'))} FROM (
+          SELECT * FROM inbox WHERE TRUE
+            ${query.status ? sql`AND status = ${query.status}` : sql``}
+            ${query.sourceId ? sql`AND source_id = ${query.sourceId}` : sql``}
+            ${query.cursor ? sql`AND id < ${query.cursor}` : sql``}
+          ORDER BY id DESC LIMIT ${query.limit + 1}
+        ) i LEFT JOIN events e ON e.id = i.raw_event ORDER BY i.id DESC`
     ).map(inboxRowFrom);
     const items = rows.slice(0, query.limit);
     const last = items.at(-1);

@@ -1,4 +1,5 @@
 import { decodeTime } from '../../ids.js';
+import { HELD_BODIES_PAST, type HeldBody, HOLDS_NO_BODY, heldBody, RESTORE_BODY } from '../inbox-raw.js';
 import { idBound, type PrunedTable, type RetentionCutoffs } from '../retention.js';
 import type { Sql } from './connection.js';
 
@@ -11,6 +12,7 @@ const PRUNE_EVENTS = `
     SELECT e.id FROM events e
     WHERE e.occurred_at < $1
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+      AND ${HOLDS_NO_BODY}
     ORDER BY e.occurred_at LIMIT $2 FOR UPDATE SKIP LOCKED)`;
 
 const PRUNE_INBOX = `
@@ -65,6 +67,11 @@ export async function pruneBatch(
     const [turn] = await tx<{ ok: boolean }[]>`
       SELECT pg_try_advisory_xact_lock(hashtext(${`mailhook:prune:${schema}`})) AS ok`;
     if (!turn?.ok) return 0;
+    if (table === 'events') {
+      const held = await tx.unsafe<HeldBody[]>(HELD_BODIES_PAST('$1', '$2'), params as never[]);
+      for (const row of held)
+        await tx.unsafe(RESTORE_BODY('$1', '$2', '$3'), [heldBody(row), row.inbox_id, row.ev_id]);
+    }
     const result = await tx.unsafe(text, params as never[]);
     return result.count;
   })) as number;

@@ -3,7 +3,11 @@ import type { CanonicalEvent } from '../../events.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
 import { type EventBodyRow, eventBodyColumns, eventFromRow } from '../event-body.js';
 import { HandedDeliveries, stampTrace, tracesOf } from '../hand-off.js';
+import { rawHolder, withBodyHolder } from '../inbox-raw.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
+
+const EMPTY = Buffer.alloc(0);
+
 import { RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
 import { insertDeliveries, selectEndpoints } from './delivery-store.js';
@@ -25,9 +29,12 @@ export function processInboxBatch(
 ): BatchSummary {
   const summary = emptySummary();
   const markProcessed = db.prepare(
-    `UPDATE inbox SET status = 'processed', attempts = attempts + 1, error = NULL, notes = ?,
-       event_count = ?, duplicate_count = ?, processed_at = ?
-     WHERE id = ? AND status = 'pending'`,
+    // A row whose body its one event now holds (inbox-raw.ts) gives the body up; a row reprocessed
+    // after that keeps the holder it had.
+    `UPDATE inbox SET status = 'processed', attempts = attempts + 1, error = NULL, notes = @notes,
+       event_count = @inserted, duplicate_count = @duplicates, processed_at = @now,
+       raw_event = coalesce(@holder, raw_event), body = CASE WHEN @holder IS NULL THEN body ELSE x'' END
+     WHERE id = @id AND status = 'pending'`,
   );
   const markQuarantined = db.prepare(
     `UPDATE inbox SET status = 'quarantined', attempts = attempts + 1, error = ?, notes = NULL,
@@ -38,11 +45,17 @@ export function processInboxBatch(
     db
       .transaction(() => {
         const rows = db
-          .prepare<[number], InboxDbRow>("SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?")
+          .prepare<[number], InboxDbRow>(
+            withBodyHolder(
+              "SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?",
+              'ORDER BY i.id',
+            ),
+          )
           .all(limit)
           .map(inboxRowFrom);
         summary.rows = rows.length;
         if (rows.length === 0) return;
+        const bodies = new Map(rows.map((row) => [row.id, row.body]));
         const now = (at ?? new Date()).getTime();
         writeOutcomes(
           db,
@@ -50,8 +63,15 @@ export function processInboxBatch(
           effectsContext(db, effects, now, handed),
           summary,
           {
-            processed: (outcome, notes, inserted, duplicates) =>
-              markProcessed.run(notes, inserted, duplicates, now, outcome.inboxId),
+            processed: (outcome, notes, inserted, duplicates, stored) =>
+              markProcessed.run({
+                notes,
+                inserted,
+                duplicates,
+                now,
+                holder: rawHolder(bodies.get(outcome.inboxId) ?? EMPTY, stored),
+                id: outcome.inboxId,
+              }),
             quarantined: (outcome) => markQuarantined.run(outcome.error, now, outcome.inboxId),
           },
           tracesOf(rows),
@@ -64,7 +84,14 @@ export function processInboxBatch(
 
 /** How the outcome of a row is recorded on the row itself: an UPDATE of a pending row, or its INSERT. */
 export interface RowMarks {
-  processed(outcome: ProcessedOutcome, notes: string | null, inserted: number, duplicates: number): void;
+  /** `stored`: the row's one event, when it had one and this call stored it (else null). */
+  processed(
+    outcome: ProcessedOutcome,
+    notes: string | null,
+    inserted: number,
+    duplicates: number,
+    stored: CanonicalEvent | null,
+  ): void;
   quarantined(outcome: QuarantinedOutcome): void;
 }
 
@@ -107,7 +134,8 @@ export function writeOutcomes(
     }
     const duplicates = outcome.events.length - inserted;
     const notes = outcome.notes.length ? JSON.stringify(outcome.notes) : null;
-    marks.processed(outcome, notes, inserted, duplicates);
+    const single = outcome.events.length === 1 && inserted === 1 ? (outcome.events[0]?.event ?? null) : null;
+    marks.processed(outcome, notes, inserted, duplicates, single);
     summary.processed++;
     summary.inserted += inserted;
     summary.duplicates += duplicates;

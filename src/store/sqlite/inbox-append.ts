@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { emptySummary } from '../effects.js';
 import { HandedDeliveries, tracesOf } from '../hand-off.js';
+import { rawHolder, storedInboxBody } from '../inbox-raw.js';
 import { pendingRowOf } from '../rows.js';
 import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
 import { effectsContext, writeOutcomes } from './event-writer.js';
@@ -33,10 +34,10 @@ const INSERT_ROW = `
 
 const INSERT_PROCESSED = `
   INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body, trace,
-                     status, attempts, notes, event_count, duplicate_count, processed_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'processed', 1, ?, ?, ?, ?)`;
+                     status, attempts, notes, event_count, duplicate_count, processed_at, raw_event)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'processed', 1, ?, ?, ?, ?, ?)`;
 
-function rowParams(row: InboxInsert) {
+function rowParams(row: InboxInsert, holder: string | null = null) {
   return [
     row.id,
     row.sourceId,
@@ -46,7 +47,7 @@ function rowParams(row: InboxInsert) {
     row.path,
     row.query,
     JSON.stringify(row.headers),
-    row.body,
+    storedInboxBody(row.body, holder),
     row.trace ?? null,
   ] as const;
 }
@@ -121,9 +122,11 @@ export function appendInboxRows(
           effectsContext(db, inline.effects, now, handed),
           summary,
           {
-            processed: (outcome, notes, inserted, duplicates) => {
+            processed: (outcome, notes, inserted, duplicates, stored) => {
               const row = byId.get(outcome.inboxId);
-              if (row) insertProcessed.run(...rowParams(row), notes, inserted, duplicates, now);
+              if (!row) return;
+              const holder = rawHolder(row.body, stored);
+              insertProcessed.run(...rowParams(row, holder), notes, inserted, duplicates, now, holder);
             },
             quarantined: () => {},
           },

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { decodeTime } from '../../ids.js';
+import { HELD_BODIES_PAST, type HeldBody, HOLDS_NO_BODY, heldBody, RESTORE_BODY } from '../inbox-raw.js';
 import { idBound, type PrunedTable, type RetentionCutoffs } from '../retention.js';
 
 // Each statement deletes at most `limit` rows found through an index, so a batch holds the write lock
@@ -11,6 +12,7 @@ const PRUNE_EVENTS = `
     WHERE e.occurred_at < ?
       AND e.rowid < (SELECT MAX(rowid) FROM events)
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+      AND ${HOLDS_NO_BODY}
     ORDER BY e.occurred_at LIMIT ?)`;
 
 const PRUNE_INBOX = `
@@ -36,8 +38,16 @@ export function pruneBatch(
   limit: number,
 ): number {
   switch (table) {
-    case 'events':
-      return cutoffs.events ? db.prepare(PRUNE_EVENTS).run(cutoffs.events.getTime(), limit).changes : 0;
+    case 'events': {
+      const cutoff = cutoffs.events?.getTime();
+      if (cutoff === undefined) return 0;
+      return db.transaction(() => {
+        const held = db.prepare<[number, number], HeldBody>(HELD_BODIES_PAST('?', '?')).all(cutoff, limit);
+        const restore = db.prepare(RESTORE_BODY('?', '?', '?'));
+        for (const row of held) restore.run(heldBody(row), row.inbox_id, row.ev_id);
+        return db.prepare(PRUNE_EVENTS).run(cutoff, limit).changes;
+      })();
+    }
     case 'inbox': {
       if (!cutoffs.inbox) return 0;
       const quarantined = cutoffs.events ? idBound('inbox', cutoffs.events) : NO_ID;

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { type EventBodyRow, eventBodyColumns, eventFromRow, eventJson } from '../event-body.js';
 import { feedPage, scanLimit } from '../event-feed.js';
+import { withBodyHolder } from '../inbox-raw.js';
 import { loadMigrations } from '../migrations.js';
 import type { CreateReconcileResult, ReconcileJob, ReconcileProgress } from '../reconcile-types.js';
 import type { PrunedTable, RetentionCutoffs } from '../retention.js';
@@ -203,7 +204,9 @@ export class SqliteStore implements Store {
   }
 
   async getInboxRow(id: string): Promise<InboxRow | null> {
-    const row = this.db.prepare<[string], InboxDbRow>('SELECT * FROM inbox WHERE id = ?').get(id);
+    const row = this.db
+      .prepare<[string], InboxDbRow>(withBodyHolder('SELECT * FROM inbox WHERE id = ?'))
+      .get(id);
     return row ? inboxRowFrom(row) : null;
   }
 
@@ -212,7 +215,10 @@ export class SqliteStore implements Store {
       .add('status = ?', query.status)
       .add('source_id = ?', query.sourceId)
       .add('id < ?', query.cursor);
-    const sql = `SELECT * FROM inbox ${filters.where} ORDER BY id DESC LIMIT ?`;
+    const sql = withBodyHolder(
+      `SELECT * FROM inbox ${filters.where} ORDER BY id DESC LIMIT ?`,
+      'ORDER BY i.id DESC',
+    );
     const rows = this.db
       .prepare<unknown[], InboxDbRow>(sql)
       .all(...filters.params, query.limit + 1)
