@@ -37,6 +37,8 @@ const config = loadConfig({
   PORT: '0',
   DATABASE_URL: options.databaseUrl ?? '',
   MAILHOOK_LOG_LEVEL: 'warn',
+  // As in mailhook-server.ts: variables for every server a bench run starts.
+  ...(process.env.MAILHOOK_BENCH_SERVER_ENV ? JSON.parse(process.env.MAILHOOK_BENCH_SERVER_ENV) : {}),
 });
 const store = openStore(config);
 await store.migrate();

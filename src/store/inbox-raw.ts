@@ -39,15 +39,16 @@ export function withBodyHolder(select: string, order = ''): string {
 }
 
 /**
- * The events a retention batch is about to take that still hold a kept inbox row's body: the oldest
- * `limit` past the cutoff (`?`/`$n` placeholders: the cutoff, then the limit). The pruner gives each
- * row its body back (`restoredBody`) in the batch's transaction before deleting events, and the
- * delete passes over any holder left.
+ * Among the oldest `limit` events past the cutoff (the rows a retention batch is about to take; `?`/`$n`
+ * placeholders: the cutoff, then the limit), those that hold a kept inbox row's body. The pruner gives
+ * each row its body back (`heldBody`) in the batch's transaction before deleting events, and the
+ * delete passes over any holder left. Bounded by `limit` rows walked, not by holders found, so a batch
+ * costs the same whether or not any event holds a body.
  */
 export const HELD_BODIES_PAST = (cutoff: string, limit: string) => `
   SELECT i.id AS inbox_id, ${joinedEventColumns('e')}
-  FROM events e JOIN inbox i ON i.id = e.inbox_id AND i.raw_event = e.id
-  WHERE e.occurred_at < ${cutoff} ORDER BY e.occurred_at LIMIT ${limit}`;
+  FROM (SELECT * FROM events WHERE occurred_at < ${cutoff} ORDER BY occurred_at LIMIT ${limit}) e
+  JOIN inbox i ON i.id = e.inbox_id AND i.raw_event = e.id`;
 
 /** The condition, on an events row aliased `e`, that it holds no inbox row's body. */
 export const HOLDS_NO_BODY =

@@ -31,7 +31,7 @@ describe('loadConfig', () => {
       reconcileEveryMs: 0,
       retention: { eventsMs: 90 * 86_400_000, inboxMs: 30 * 86_400_000, attemptsMs: 30 * 86_400_000 },
       allowPrivateTargets: false,
-      inlineProcessing: false,
+      inlineProcessing: true,
       signatureToleranceSec: 300,
       snsCertDir: null,
       maxBodyBytes: 5 * 1024 * 1024,
@@ -119,6 +119,16 @@ describe('loadConfig', () => {
       expect(message).toContain(`Example of a valid value: ${name}=`);
     });
   }
+
+  it('processes in the ingest commit by default on SQLite only, and as told on either store', () => {
+    const pg = { DATABASE_URL: 'postgres://mailhook@127.0.0.1/mailhook' };
+    expect(loadConfig({}).inlineProcessing).toBe(true);
+    expect(loadConfig(pg).inlineProcessing).toBe(false);
+    expect(loadConfig({ MAILHOOK_INLINE_PROCESSING: 'AUTO' }).inlineProcessing).toBe(true);
+    expect(loadConfig({ ...pg, MAILHOOK_INLINE_PROCESSING: 'true' }).inlineProcessing).toBe(true);
+    expect(loadConfig({ MAILHOOK_INLINE_PROCESSING: 'false' }).inlineProcessing).toBe(false);
+    expect(() => loadConfig({ MAILHOOK_INLINE_PROCESSING: 'sometimes' })).toThrow(ConfigError);
+  });
 
   it('never prints the password of a bad DATABASE_URL', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://u:hunter2@db/x' })).toThrow(/^(?!.*hunter2)/s);

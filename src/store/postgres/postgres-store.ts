@@ -295,7 +295,7 @@ export class PostgresStore implements Store {
         ${query.sourceId ? sql`AND source_id = ${query.sourceId}` : sql``}
         ${query.since ? sql`AND occurred_at >= ${query.since.getTime()}` : sql``}
         ${query.until ? sql`AND occurred_at < ${query.until.getTime()}` : sql``}
-        ${c ? sql`AND (occurred_at < ${c.occurredAt} OR (occurred_at = ${c.occurredAt} AND id < ${c.id}))` : sql``}
+        ${c ? sql`AND (occurred_at, id) < (${c.occurredAt}, ${c.id})` : sql``}
       ORDER BY occurred_at DESC, id DESC LIMIT ${query.limit + 1}`;
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);

@@ -331,12 +331,9 @@ export class SqliteStore implements Store {
       .add('source_id = ?', query.sourceId)
       .add('occurred_at >= ?', query.since?.getTime())
       .add('occurred_at < ?', query.until?.getTime())
-      .add(
-        '(occurred_at < ? OR (occurred_at = ? AND id < ?))',
-        cursor?.occurredAt,
-        cursor?.occurredAt,
-        cursor?.id,
-      );
+      // A row value, so a page seeks on occurred_at in whichever index answers the filters; the OR
+      // form read every newer event of the filter again for each page.
+      .add('(occurred_at, id) < (?, ?)', cursor?.occurredAt, cursor?.id);
     const sql = `SELECT ${eventBodyColumns()} FROM events ${filters.where}
                  ORDER BY occurred_at DESC, id DESC LIMIT ?`;
     const rows = this.db

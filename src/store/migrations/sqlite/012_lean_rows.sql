@@ -9,3 +9,16 @@ ALTER TABLE events ADD COLUMN body_format INTEGER NOT NULL DEFAULT 0;
 -- twice: its inbox row names that event here and keeps an empty body, and reading the row takes the
 -- body from the event. Retention keeps such an event as long as the row.
 ALTER TABLE inbox ADD COLUMN raw_event TEXT;
+
+-- The filter indexes end at occurred_at: a listing orders the few events of one instant by id after
+-- reading them (SQLite: a temp B-tree for the last term; PostgreSQL: an incremental sort), and each
+-- entry is 30 bytes shorter without the text id. events_time keeps (occurred_at, id) for the
+-- replay pages and the listing cursor, which seek on both.
+DROP INDEX events_type;
+CREATE INDEX events_type ON events (type, occurred_at);
+DROP INDEX events_recipient;
+CREATE INDEX events_recipient ON events (recipient, occurred_at);
+DROP INDEX events_message;
+CREATE INDEX events_message ON events (message_id, occurred_at);
+DROP INDEX events_source;
+CREATE INDEX events_source ON events (source_id, occurred_at);
