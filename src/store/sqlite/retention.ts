@@ -43,12 +43,14 @@ export function pruneBatch(
       if (cutoff === undefined) return 0;
       // IMMEDIATE: a deferred transaction that reads and then writes fails (SQLITE_BUSY_SNAPSHOT)
       // whenever the pipeline committed in between, which under load is every time.
-      return db.transaction(() => {
-        const held = db.prepare<[number, number], HeldBody>(HELD_BODIES_PAST('?', '?')).all(cutoff, limit);
-        const restore = db.prepare(RESTORE_BODY('?', '?', '?'));
-        for (const row of held) restore.run(heldBody(row), row.inbox_id, row.ev_id);
-        return db.prepare(PRUNE_EVENTS).run(cutoff, limit).changes;
-      }).immediate();
+      return db
+        .transaction(() => {
+          const held = db.prepare<[number, number], HeldBody>(HELD_BODIES_PAST('?', '?')).all(cutoff, limit);
+          const restore = db.prepare(RESTORE_BODY('?', '?', '?'));
+          for (const row of held) restore.run(heldBody(row), row.inbox_id, row.ev_id);
+          return db.prepare(PRUNE_EVENTS).run(cutoff, limit).changes;
+        })
+        .immediate();
     }
     case 'inbox': {
       if (!cutoffs.inbox) return 0;
