@@ -49,6 +49,12 @@ export function eventBodyColumns(alias?: string): string {
 }
 
 /**
+ * The same columns but the body, for a scan that reads the body only of the rows it keeps (`CASE WHEN
+ * … THEN body END AS body` beside them) and passes over the others without reading theirs.
+ */
+export const EVENT_COLUMNS_BUT_BODY = BODY_COLUMNS.filter((c) => c !== 'body').join(', ');
+
+/**
  * The same columns, each named `ev_<column>`, for a select that also reads another table's columns of
  * the same names (a delivery joined to its event); `joinedEventJson` reads them back.
  */
@@ -103,21 +109,25 @@ function wholeForm(event: CanonicalEvent): Stored {
   return { json, body: json, format: BODY_WHOLE };
 }
 
-const isNullableString = (value: unknown): value is string | null =>
-  value === null || typeof value === 'string';
+/**
+ * A string a TEXT column gives back as it was given: both stores turn a lone UTF-16 surrogate into
+ * U+FFFD, where the JSON body keeps it as an escape.
+ */
+const isColumnString = (value: unknown): value is string => typeof value === 'string' && value.isWellFormed();
+const isNullableString = (value: unknown): value is string | null => value === null || isColumnString(value);
 
 /**
  * The lean form, when the columns give back exactly what the event holds: canonical data (no own-type
- * `toJSON`) whose four column fields are present as strings or null, and a timestamp in the
- * millisecond ISO form `occurred_at` turns back into.
+ * `toJSON`) whose four column fields are present as well-formed strings or null, and a timestamp in
+ * the millisecond ISO form `occurred_at` turns back into.
  */
 function leanForm(event: CanonicalEvent): Stored | null {
   const data = event.data as unknown as Record<string, unknown>;
   if (data === null || typeof data !== 'object' || Array.isArray(data) || 'toJSON' in data) return null;
   const { provider, source_id, message_id, recipient, ...rest } = data;
-  if (typeof source_id !== 'string' || !isNullableString(provider)) return null;
+  if (!isColumnString(source_id) || !isNullableString(provider)) return null;
   if (!isNullableString(message_id) || !isNullableString(recipient)) return null;
-  if (typeof event.id !== 'string' || typeof event.type !== 'string') return null;
+  if (!isColumnString(event.id) || !isColumnString(event.type)) return null;
   const at = Date.parse(event.timestamp);
   if (Number.isNaN(at) || new Date(at).toISOString() !== event.timestamp) return null;
   const body = JSON.stringify(rest);

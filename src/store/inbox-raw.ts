@@ -17,7 +17,8 @@ const EMPTY = Buffer.alloc(0);
  * `body` exactly; null when the row must keep its body.
  */
 export function rawHolder(body: Buffer, event: CanonicalEvent | null): string | null {
-  if (!event || body.length === 0) return null;
+  // An own-type event stores its publisher's data (EventData.toJSON), never data.raw.
+  if (!event || body.length === 0 || 'toJSON' in event.data) return null;
   const raw = (event.data as { raw?: unknown } | undefined)?.raw;
   if (raw === undefined || raw === null || typeof raw !== 'object') return null;
   const text = JSON.stringify(raw);
@@ -39,22 +40,23 @@ export function withBodyHolder(select: string, order = ''): string {
 }
 
 /**
- * Among the oldest `limit` events past the cutoff (the rows a retention batch is about to take; `?`/`$n`
- * placeholders: the cutoff, then the limit), those that hold a kept inbox row's body. The pruner gives
- * each row its body back (`heldBody`) in the batch's transaction before deleting events, and the
- * delete passes over any holder left. Bounded by `limit` rows walked, not by holders found, so a batch
- * costs the same whether or not any event holds a body.
+ * The events among `candidates` (a subquery of event keys, `key` being `rowid` or `id`: the rows a
+ * retention batch is about to take, chosen as its delete chooses them but for the holder test) that
+ * hold a kept inbox row's body. The pruner gives each row its body back (`heldBody`) in the batch's
+ * transaction before deleting events, and the delete passes over any holder left. Bounded by the
+ * batch's candidates, not by holders found, so a batch costs the same whether or not any event holds
+ * a body; only the holders' bodies are read.
  */
-export const HELD_BODIES_PAST = (cutoff: string, limit: string) => `
+export const HELD_BODIES_AMONG = (candidates: string, key: 'rowid' | 'id') => `
   SELECT i.id AS inbox_id, ${joinedEventColumns('e')}
-  FROM (SELECT * FROM events WHERE occurred_at < ${cutoff} ORDER BY occurred_at LIMIT ${limit}) e
-  JOIN inbox i ON i.id = e.inbox_id AND i.raw_event = e.id`;
+  FROM events e JOIN inbox i ON i.id = e.inbox_id AND i.raw_event = e.id
+  WHERE e.${key} IN (${candidates})`;
 
 /** The condition, on an events row aliased `e`, that it holds no inbox row's body. */
 export const HOLDS_NO_BODY =
   'NOT EXISTS (SELECT 1 FROM inbox i WHERE i.id = e.inbox_id AND i.raw_event = e.id)';
 
-/** A row of HELD_BODIES_PAST. */
+/** A row of HELD_BODIES_AMONG. */
 export interface HeldBody {
   inbox_id: string;
   ev_id: string;
@@ -64,7 +66,7 @@ export interface HeldBody {
 export const RESTORE_BODY = (body: string, id: string, event: string) =>
   `UPDATE inbox SET body = ${body}, raw_event = NULL WHERE id = ${id} AND raw_event = ${event}`;
 
-/** The body a HELD_BODIES_PAST row gives back to its inbox row. */
+/** The body a HELD_BODIES_AMONG row gives back to its inbox row. */
 export function heldBody(row: HeldBody): Buffer {
   return inboxBody({ body: EMPTY, raw_event: row.ev_id, ...row });
 }

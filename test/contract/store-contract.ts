@@ -954,6 +954,15 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
         expect(stored).toStrictEqual(event);
       });
 
+      it('getEvent and a listing give back a lone surrogate in a column field as it was stored', async () => {
+        // A TEXT column turns a lone UTF-16 surrogate into U+FFFD; the stored JSON keeps the escape.
+        const event = canonicalEvent({ recipient: 'a\ud800b@example.com', messageId: 'm\udfffx' });
+        await storeEvents(store, [{ dedupKey: 'sg_evt_surrogate', event }]);
+        expect(await store.getEvent(event.id)).toStrictEqual(event);
+        const listed = await store.listEvents({ limit: 10 });
+        expect(listed.items.find((e) => e.id === event.id)).toStrictEqual(event);
+      });
+
       it('getEvent returns null for an unknown id', async () => {
         expect(await store.getEvent(newId('event'))).toBeNull();
       });

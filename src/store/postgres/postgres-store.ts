@@ -14,6 +14,7 @@ import type {
   ReplaySelect,
 } from '../delivery-types.js';
 import {
+  EVENT_COLUMNS_BUT_BODY,
   type EventBodyRow,
   eventBodyColumns,
   eventFromRow,
@@ -343,15 +344,16 @@ export class PostgresStore implements Store {
       ${filter.messageId ? sql`AND message_id = ${filter.messageId}` : sql``}
       ${filter.sourceId ? sql`AND source_id = ${filter.sourceId}` : sql``}`;
     // Ordered by the columns, not by the text the query returns (which would sort 10 before 9).
-    const rows = await sql<(EventBodyRow & { tx: string; seq: string; matched: boolean })[]>`
-      SELECT tx::text AS tx, seq::text AS seq, ${match} AS matched, ${sql.unsafe(eventBodyColumns())} FROM events
+    const rows = await sql<(Omit<EventBodyRow, 'body'> & { tx: string; seq: string; body: string | null })[]>`
+      SELECT tx::text AS tx, seq::text AS seq, CASE WHEN ${match} THEN body END AS body,
+        ${sql.unsafe(EVENT_COLUMNS_BUT_BODY)} FROM events
       WHERE (tx, seq) > (${after.tx.toString()}::xid8, ${after.seq.toString()}::bigint)
         AND tx < ${horizon.tx.toString()}::xid8
       ORDER BY events.tx, events.seq LIMIT ${scan}`;
     const feed = feedPage(
       rows.map((row) => ({
         position: { tx: BigInt(row.tx), seq: BigInt(row.seq) },
-        body: row.matched ? eventJson(row) : null,
+        body: row.body === null ? null : eventJson({ ...row, body: row.body }),
       })),
       limit,
       scan,

@@ -1,5 +1,5 @@
 import { decodeTime } from '../../ids.js';
-import { HELD_BODIES_PAST, type HeldBody, HOLDS_NO_BODY, heldBody, RESTORE_BODY } from '../inbox-raw.js';
+import { HELD_BODIES_AMONG, type HeldBody, HOLDS_NO_BODY, heldBody, RESTORE_BODY } from '../inbox-raw.js';
 import { idBound, type PrunedTable, type RetentionCutoffs } from '../retention.js';
 import type { Sql } from './connection.js';
 
@@ -7,13 +7,16 @@ import type { Sql } from './connection.js';
 // that finds another pruning skips its turn (the work is the same, and two would only fight over locks).
 // SKIP LOCKED leaves rows a running transaction holds to a later batch.
 
-const PRUNE_EVENTS = `
-  DELETE FROM events WHERE id IN (
-    SELECT e.id FROM events e
-    WHERE e.occurred_at < $1
-      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
-      AND ${HOLDS_NO_BODY}
-    ORDER BY e.occurred_at LIMIT $2 FOR UPDATE SKIP LOCKED)`;
+/** The events a batch takes (parameters: the cutoff, the limit), `and` one more condition. */
+const EXPIRED_EVENTS = (and: string) => `
+  SELECT e.id FROM events e
+  WHERE e.occurred_at < $1
+    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+    ${and}
+  ORDER BY e.occurred_at LIMIT $2`;
+
+const PRUNE_EVENTS = `DELETE FROM events WHERE id IN (${EXPIRED_EVENTS(`AND ${HOLDS_NO_BODY}`)} FOR UPDATE SKIP LOCKED)`;
+const HELD_BODIES = HELD_BODIES_AMONG(EXPIRED_EVENTS(''), 'id');
 
 const PRUNE_INBOX = `
   DELETE FROM inbox WHERE id IN (
@@ -68,7 +71,7 @@ export async function pruneBatch(
       SELECT pg_try_advisory_xact_lock(hashtext(${`mailhook:prune:${schema}`})) AS ok`;
     if (!turn?.ok) return 0;
     if (table === 'events') {
-      const held = await tx.unsafe<HeldBody[]>(HELD_BODIES_PAST('$1', '$2'), params as never[]);
+      const held = await tx.unsafe<HeldBody[]>(HELD_BODIES, params as never[]);
       for (const row of held)
         await tx.unsafe(RESTORE_BODY('$1', '$2', '$3'), [heldBody(row), row.inbox_id, row.ev_id]);
     }

@@ -1,19 +1,22 @@
 import type Database from 'better-sqlite3';
 import { decodeTime } from '../../ids.js';
-import { HELD_BODIES_PAST, type HeldBody, HOLDS_NO_BODY, heldBody, RESTORE_BODY } from '../inbox-raw.js';
+import { HELD_BODIES_AMONG, type HeldBody, HOLDS_NO_BODY, heldBody, RESTORE_BODY } from '../inbox-raw.js';
 import { idBound, type PrunedTable, type RetentionCutoffs } from '../retention.js';
 
 // Each statement deletes at most `limit` rows found through an index, so a batch holds the write lock
 // for a bounded time; the pruner sizes `limit` from how long the last batch took.
 
-const PRUNE_EVENTS = `
-  DELETE FROM events WHERE rowid IN (
-    SELECT e.rowid FROM events e
-    WHERE e.occurred_at < ?
-      AND e.rowid < (SELECT MAX(rowid) FROM events)
-      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
-      AND ${HOLDS_NO_BODY}
-    ORDER BY e.occurred_at LIMIT ?)`;
+/** The events a batch takes (parameters: the cutoff, the limit), `and` one more condition. */
+const EXPIRED_EVENTS = (and: string) => `
+  SELECT e.rowid FROM events e
+  WHERE e.occurred_at < ?
+    AND e.rowid < (SELECT MAX(rowid) FROM events)
+    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+    ${and}
+  ORDER BY e.occurred_at LIMIT ?`;
+
+const PRUNE_EVENTS = `DELETE FROM events WHERE rowid IN (${EXPIRED_EVENTS(`AND ${HOLDS_NO_BODY}`)})`;
+const HELD_BODIES = HELD_BODIES_AMONG(EXPIRED_EVENTS(''), 'rowid');
 
 const PRUNE_INBOX = `
   DELETE FROM inbox WHERE rowid IN (
@@ -45,7 +48,7 @@ export function pruneBatch(
       // whenever the pipeline committed in between, which under load is every time.
       return db
         .transaction(() => {
-          const held = db.prepare<[number, number], HeldBody>(HELD_BODIES_PAST('?', '?')).all(cutoff, limit);
+          const held = db.prepare<[number, number], HeldBody>(HELD_BODIES).all(cutoff, limit);
           const restore = db.prepare(RESTORE_BODY('?', '?', '?'));
           for (const row of held) restore.run(heldBody(row), row.inbox_id, row.ev_id);
           return db.prepare(PRUNE_EVENTS).run(cutoff, limit).changes;

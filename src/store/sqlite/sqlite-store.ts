@@ -2,7 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
-import { type EventBodyRow, eventBodyColumns, eventFromRow, eventJson } from '../event-body.js';
+import {
+  EVENT_COLUMNS_BUT_BODY,
+  type EventBodyRow,
+  eventBodyColumns,
+  eventFromRow,
+  eventJson,
+} from '../event-body.js';
 import { feedPage, scanLimit } from '../event-feed.js';
 import { withBodyHolder } from '../inbox-raw.js';
 import { loadMigrations } from '../migrations.js';
@@ -374,15 +380,15 @@ export class SqliteStore implements Store {
     // Bounded by `head`: a row committed since it was read would be returned now and again by the
     // next call, which starts from `head` when this one runs out of rows.
     const rows = this.db
-      .prepare<unknown[], EventBodyRow & { seq: number; matched: number }>(
-        `SELECT rowid AS seq, ${match} AS matched, ${eventBodyColumns()} FROM events
+      .prepare<unknown[], Omit<EventBodyRow, 'body'> & { seq: number; body: string | null }>(
+        `SELECT rowid AS seq, CASE WHEN ${match} THEN body END AS body, ${EVENT_COLUMNS_BUT_BODY} FROM events
          WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?`,
       )
       .all(...given.map(([, value]) => value), after.seq, head, scan);
     return feedPage(
       rows.map((row) => ({
         position: { tx: 0n, seq: BigInt(row.seq) },
-        body: row.matched ? eventJson(row) : null,
+        body: row.body === null ? null : eventJson({ ...row, body: row.body }),
       })),
       limit,
       scan,

@@ -93,7 +93,9 @@ describe('stored event bodies', () => {
       ...delivered(),
       data: { ...delivered().data, recipient: undefined as never },
     };
-    for (const event of [ownType, secondsOnly, missingField, undefinedRecipient]) {
+    // A TEXT column would give a lone surrogate back as U+FFFD.
+    const loneSurrogate = { ...delivered(), data: { ...delivered().data, message_id: 'm\ud800x' } };
+    for (const event of [ownType, secondsOnly, missingField, undefinedRecipient, loneSurrogate]) {
       const row = rowOf(event);
       expect(row.body_format, event.timestamp).toBe(BODY_WHOLE);
       expect(row.body).toBe(JSON.stringify(event));
