@@ -81,11 +81,16 @@ function legacyEvents(count: number): CanonicalEvent[] {
   });
 }
 
-function row006(event: CanonicalEvent): unknown[] {
+/** The dedup key a legacy event was stored with: its id, or a long key for every third one. */
+function legacyKey(event: CanonicalEvent, n: number): string {
+  return n % 3 === 0 ? `Delivery:sha256:${event.id.padEnd(64, 'f')}` : event.id;
+}
+
+function row006(event: CanonicalEvent, n: number): unknown[] {
   return [
     event.id,
     event.data.source_id,
-    event.id,
+    legacyKey(event, n),
     event.type,
     Date.parse(event.timestamp),
     event.data.recipient,
@@ -154,7 +159,7 @@ function sqliteLegacy(dir: string): Legacy {
         `INSERT INTO events (${COLUMNS_006.join(', ')}) VALUES (${COLUMNS_006.map(() => '?').join(', ')})`,
       );
       db.transaction(() => {
-        for (const event of events) insert.run(...row006(event));
+        for (const [n, event] of events.entries()) insert.run(...row006(event, n));
       })();
       db.close();
     },
@@ -196,8 +201,8 @@ function postgresLegacy(schema: string): Legacy {
           await tx.unsafe(m.sql);
           await tx`INSERT INTO schema_migrations VALUES (${m.version}, ${m.name}, 0)`;
         }
-        const rows = events.map((event) =>
-          Object.fromEntries(COLUMNS_006.map((c, i) => [c, row006(event)[i]])),
+        const rows = events.map((event, n) =>
+          Object.fromEntries(COLUMNS_006.map((c, i) => [c, row006(event, n)[i]])),
         );
         await tx`INSERT INTO events ${tx(rows as never[])}`;
       });
@@ -266,18 +271,29 @@ function runMigrationTest(name: string, make: () => Promise<Legacy>): void {
       }
     });
 
-    it('events stored whole before migration 012 read back unchanged beside events stored lean after it', async () => {
+    it('events stored whole before migration 012 read back unchanged beside events stored lean after it, and every dedup key still finds its event', async () => {
       const events = legacyEvents(40);
       await legacy.populate(events);
       const store = legacy.open();
       expect(await store.migrate()).toContain(12);
-      const fresh = legacyEvents(40).map((event) => ({ event, dedupKey: event.id }));
+      const fresh = legacyEvents(40).map((event, n) => ({ event, dedupKey: legacyKey(event, n + 1) }));
       await store.publishEvents(fresh, {}, new Date(T0));
       const all = [...events, ...fresh.map((f) => f.event)];
       for (const event of all) expect(await store.getEvent(event.id)).toEqual(event);
       const listed = await store.listEvents({ limit: 200 });
       expect(listed.items).toHaveLength(all.length);
       expect(new Map(listed.items.map((e) => [e.id, e]))).toEqual(new Map(all.map((e) => [e.id, e])));
+      // Keys stored before 012 (long ones rewritten by it) and after: each event again is a duplicate.
+      const again = [
+        ...events.map((event, n) => ({
+          event: { ...event, id: newId('event') },
+          dedupKey: legacyKey(event, n),
+        })),
+        ...fresh.map(({ event, dedupKey }) => ({ event: { ...event, id: newId('event') }, dedupKey })),
+      ];
+      const republished = await store.publishEvents(again, {}, new Date(T0));
+      expect(republished.filter((r) => r.created)).toEqual([]);
+      expect(republished.map((r) => r.event.id)).toEqual(all.map((e) => e.id));
       const message = 'm5';
       const timeline = await store.listMessageEvents(message, 200);
       expect(timeline.map((e) => e.id).sort()).toEqual(

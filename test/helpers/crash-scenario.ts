@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { storedDedupKey } from '../../src/store/dedup-key.js';
 import { createSendGridSource, randomInt, sleep } from './pg-database.js';
 import { api, type Exit, waitFor, withTimeout } from './process.js';
 import { type ReceivedRequest, type Receiver, startReceiver, verifiedByBoth } from './receiver.js';
@@ -216,15 +217,16 @@ function check(snapshot: Snapshot, sent: Sent, receiver: Receiver) {
       problems.push(`inbox row ${row.id} counted ${row.duplicate_count} duplicates`);
   }
 
-  // No event stored twice, each in the row it came in, nothing nobody sent.
+  // No event stored twice, each in the row it came in, nothing nobody sent. Keys as the store keeps them.
   const rowOf = new Map<string, string>();
-  for (const [id, ids] of sent.rows) for (const eventId of ids) rowOf.set(eventId, id);
+  for (const [id, ids] of sent.rows) for (const eventId of ids) rowOf.set(storedDedupKey(eventId), id);
+  const sentKeys = new Set([...sent.all].map(storedDedupKey));
   const keys = new Map<string, number>();
   for (const event of snapshot.events) keys.set(event.dedup_key, (keys.get(event.dedup_key) ?? 0) + 1);
   const duplicated = [...keys].filter(([, n]) => n > 1).map(([k]) => k);
   if (duplicated.length > 0) problems.push(`events stored twice: ${duplicated.slice(0, 5).join(', ')}`);
   for (const event of snapshot.events) {
-    if (!sent.all.has(event.dedup_key)) problems.push(`event ${event.dedup_key} was never sent`);
+    if (!sentKeys.has(event.dedup_key)) problems.push(`event ${event.dedup_key} was never sent`);
     const expectedRow = rowOf.get(event.dedup_key);
     if (expectedRow !== undefined && event.inbox_id !== expectedRow) {
       problems.push(`event ${event.dedup_key} attributed to ${event.inbox_id}, sent in ${expectedRow}`);

@@ -1,4 +1,5 @@
 import type { CanonicalEvent } from '../../events.js';
+import { storedDedupKey } from '../dedup-key.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
 import { type EventBodyRow, eventBodyColumns, eventFromRow, joinedEventColumns } from '../event-body.js';
 import { stampTrace, tracesOf } from '../hand-off.js';
@@ -211,7 +212,7 @@ export async function publishEventBatch(
       // A concurrent or earlier publish with the same key won: return what it stored.
       const [stored] = await tx<EventBodyRow[]>`
         SELECT ${tx.unsafe(eventBodyColumns())} FROM events
-        WHERE source_id = ${event.data.source_id} AND dedup_key = ${dedupKey}`;
+        WHERE source_id = ${event.data.source_id} AND dedup_key = ${storedDedupKey(dedupKey)}`;
       results.push({ event: stored ? eventFromRow(stored) : event, created: false });
     }
     await delivery.insertDeliveries(tx, ctx.fanOut, at);

@@ -1,4 +1,5 @@
 import type { CanonicalEvent } from '../../events.js';
+import { storedDedupKey } from '../dedup-key.js';
 import { type EffectsContext, queueFanOut, softBouncesEntry, suppressionEntry } from '../effects.js';
 import { type EventBodyRow, eventBodyColumns, eventFromRow, storedBody } from '../event-body.js';
 import type {
@@ -25,7 +26,7 @@ export function eventRow(
   return {
     id: event.id,
     source_id: event.data.source_id,
-    dedup_key: dedupKey,
+    dedup_key: storedDedupKey(dedupKey),
     type: event.type,
     occurred_at: Date.parse(event.timestamp),
     recipient: event.data.recipient,

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
+import { storedDedupKey } from '../dedup-key.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
 import { type EventBodyRow, eventBodyColumns, eventFromRow } from '../event-body.js';
 import { HandedDeliveries, stampTrace, tracesOf } from '../hand-off.js';
@@ -187,7 +188,7 @@ export function publishEventBatch(
             rollup.add(event, first);
             return { event, created: true };
           }
-          const row = existing.get(event.data.source_id, dedupKey);
+          const row = existing.get(event.data.source_id, storedDedupKey(dedupKey));
           return { event: row ? eventFromRow(row) : event, created: false };
         });
         insertDeliveries(db, ctx.fanOut, at, handed);

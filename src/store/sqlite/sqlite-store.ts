@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
+import { storedDedupKey } from '../dedup-key.js';
 import {
   EVENT_COLUMNS_BUT_BODY,
   type EventBodyRow,
@@ -152,6 +153,8 @@ export class SqliteStore implements Store {
       'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
     );
     const applied: number[] = [];
+    // Migration 012 rewrites the dedup keys stored before it with the function writers use.
+    this.db.function('mailhook_dedup_key', { deterministic: true }, (key) => storedDedupKey(String(key)));
     // IMMEDIATE takes the write lock first, so two processes migrating at once apply each file once.
     const run = this.db.transaction(() => {
       const done = new Set(

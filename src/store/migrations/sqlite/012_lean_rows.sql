@@ -22,3 +22,9 @@ DROP INDEX events_message;
 CREATE INDEX events_message ON events (message_id, occurred_at);
 DROP INDEX events_source;
 CREATE INDEX events_source ON events (source_id, occurred_at);
+
+-- Dedup keys longer than 32 bytes are stored as '#' and 32 hex digits of their SHA-256
+-- (src/store/dedup-key.ts): Postmark's 82-byte keys took 82 bytes in the row and again in the unique
+-- index. The keys stored before are rewritten the same way, by the function writers use (registered
+-- by the store on the connection that migrates).
+UPDATE events SET dedup_key = mailhook_dedup_key(dedup_key) WHERE length(CAST(dedup_key AS BLOB)) > 32;
