@@ -263,10 +263,9 @@ function readBoolean(env: Env, name: VariableName): boolean {
  * the commits and stores a request once there, while on PostgreSQL the commit's extra round trips cut
  * the ack rate by half (docs/benchmarks.md#processing-in-the-ingest-commit).
  */
-function readInlineProcessing(env: Env): boolean {
+function readInlineProcessing(env: Env, databaseUrl: string | null): boolean {
   const name = 'MAILHOOK_INLINE_PROCESSING';
-  if (read(env, name).toLowerCase() === 'auto')
-    return readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']) === null;
+  if (read(env, name).toLowerCase() === 'auto') return databaseUrl === null;
   return readBoolean(env, name);
 }
 
@@ -350,12 +349,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
 
   const publicUrl = readUrl(env, 'MAILHOOK_PUBLIC_URL', ['http:', 'https:']);
   const snsCertDir = read(env, 'MAILHOOK_SNS_CERT_DIR');
+  const databaseUrl = readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
 
   return {
     host,
     port,
     dataDir: resolve(cwd, read(env, 'MAILHOOK_DATA_DIR')),
-    databaseUrl: readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseUrl,
     apiKey: apiKey === '' ? null : apiKey,
     publicUrl: publicUrl === null ? null : publicUrl.replace(/\/+$/, ''),
     retryScheduleMs: readRetrySchedule(env),
@@ -369,7 +369,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     silenceMinMs: readDurationMs(env, 'MAILHOOK_SILENCE_MIN', 1000, false),
     readyMaxBacklogMs: readDurationMs(env, 'MAILHOOK_READY_MAX_BACKLOG', 1000, true),
     allowPrivateTargets: readBoolean(env, 'MAILHOOK_ALLOW_PRIVATE_TARGETS'),
-    inlineProcessing: readInlineProcessing(env),
+    inlineProcessing: readInlineProcessing(env, databaseUrl),
     reconcileEveryMs: readDurationMs(env, 'MAILHOOK_RECONCILE_EVERY', 60_000, true),
     retention: {
       eventsMs: readDurationMs(env, 'MAILHOOK_RETENTION_EVENTS', RETENTION_MIN_MS, true),

@@ -1,5 +1,6 @@
 import type {
   AttemptRecord,
+  ClaimedDelivery,
   DeliveryRecord,
   EndpointAlertCounters,
   EndpointAlertState,
@@ -124,6 +125,18 @@ export function alertCountersFrom(row: EndpointAlertRow): EndpointAlertCounters 
     successStreak: row.success_streak,
     streakStartedAt: dateOrNull(row.success_streak_started_at),
   };
+}
+
+/** A leased row as the delivery worker takes it: with its endpoint, the JSON to send and its trace. */
+export function claimedFrom(
+  row: DeliveryRow,
+  endpoint: EndpointRecord,
+  payload: string,
+  leaseOwner: string,
+): ClaimedDelivery {
+  const item: ClaimedDelivery = { delivery: deliveryFrom(row), endpoint, payload, leaseOwner };
+  if (row.trace) item.trace = row.trace;
+  return item;
 }
 
 export function deliveryFrom(row: DeliveryRow): DeliveryRecord {

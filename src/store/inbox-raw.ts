@@ -14,11 +14,11 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * The id of `event` (the one event the request's processing stored) when its data.raw serializes to
- * `body` exactly; null when the row must keep its body.
+ * `body` exactly; null when the row must keep its body (or there is no body to compare).
  */
-export function rawHolder(body: Buffer, event: CanonicalEvent | null): string | null {
+export function rawHolder(body: Buffer | undefined, event: CanonicalEvent | null): string | null {
   // An own-type event stores its publisher's data (EventData.toJSON), never data.raw.
-  if (!event || body.length === 0 || 'toJSON' in event.data) return null;
+  if (!event || !body?.length || 'toJSON' in event.data) return null;
   const raw = (event.data as { raw?: unknown } | undefined)?.raw;
   if (raw === undefined || raw === null || typeof raw !== 'object') return null;
   const text = JSON.stringify(raw);

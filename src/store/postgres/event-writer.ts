@@ -6,8 +6,6 @@ import { stampTrace, tracesOf } from '../hand-off.js';
 import { rawHolder } from '../inbox-raw.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 
-const EMPTY = Buffer.alloc(0);
-
 import { claimFirstOfType, firstOfTypePair, RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
 import { parameterChunks, type Queryable, type Sql } from './connection.js';
@@ -45,7 +43,7 @@ export async function processInboxBatch(
     const bodies = new Map(rows.map((row) => [row.id, row.body]));
     await markInbox(
       tx,
-      marks.map((mark) => ({ ...mark, holder: rawHolder(bodies.get(mark.id) ?? EMPTY, mark.stored) })),
+      marks.map((mark) => ({ ...mark, holder: rawHolder(bodies.get(mark.id), mark.stored) })),
       now,
     );
   });

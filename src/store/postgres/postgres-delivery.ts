@@ -4,6 +4,7 @@ import {
   type AttemptRow,
   alertCountersFrom,
   attemptFrom,
+  claimedFrom,
   type DeliveryRow,
   deliveryFrom,
   type EndpointAlertRow,
@@ -218,14 +219,7 @@ export async function claimDue(tx: Tx, options: FairClaimOptions): Promise<Claim
       continue;
     }
     const endpoint = byId.get(row.endpoint_id) as EndpointRecord;
-    const item: ClaimedDelivery = {
-      delivery: deliveryFrom(row),
-      endpoint,
-      payload,
-      leaseOwner: options.owner,
-    };
-    if (row.trace) item.trace = row.trace;
-    claimed.push(item);
+    claimed.push(claimedFrom(row, endpoint, payload, options.owner));
   }
   return claimed;
 }

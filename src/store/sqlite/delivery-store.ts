@@ -5,6 +5,7 @@ import {
   type AttemptRow,
   alertCountersFrom,
   attemptFrom,
+  claimedFrom,
   type DeliveryRow,
   deliveryFrom,
   type EndpointAlertRow,
@@ -246,14 +247,7 @@ export function claimDue(db: Database.Database, options: FairClaimOptions): Clai
       failMissingEvent(db, id, now);
       continue;
     }
-    const item: ClaimedDelivery = {
-      delivery: deliveryFrom(row),
-      endpoint,
-      payload,
-      leaseOwner: options.owner,
-    };
-    if (row.trace) item.trace = row.trace;
-    claimed.push(item);
+    claimed.push(claimedFrom(row, endpoint, payload, options.owner));
   }
   return claimed;
 }

@@ -7,8 +7,6 @@ import { HandedDeliveries, stampTrace, tracesOf } from '../hand-off.js';
 import { rawHolder, withBodyHolder } from '../inbox-raw.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 
-const EMPTY = Buffer.alloc(0);
-
 import { RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
 import { insertDeliveries, selectEndpoints } from './delivery-store.js';
@@ -70,7 +68,7 @@ export function processInboxBatch(
                 inserted,
                 duplicates,
                 now,
-                holder: rawHolder(bodies.get(outcome.inboxId) ?? EMPTY, stored),
+                holder: rawHolder(bodies.get(outcome.inboxId), stored),
                 id: outcome.inboxId,
               }),
             quarantined: (outcome) => markQuarantined.run(outcome.error, now, outcome.inboxId),
