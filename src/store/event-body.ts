@@ -16,6 +16,27 @@ import type { CanonicalEvent } from '../events.js';
 export const BODY_WHOLE = 0;
 export const BODY_LEAN = 1;
 
+/**
+ * `BODY_ELIDED` + mask (migration 013): a lean body that also leaves out the fields in `ELIDED` whose
+ * mask bit is set: each had its usual value (`provider_event_id: null`, `metadata: {}`,
+ * `received_via: "webhook"`…), or, for `received_at`, is in the row's `received_at` column. Composing
+ * puts them back right after the column fields, in `ELIDED`'s order, and the other fields after them
+ * in their own order; the event's JSON is that composition from the start, so stored, served and
+ * delivered bytes stay the same. About 130 bytes less per webhook event.
+ */
+export const BODY_ELIDED = 2;
+
+/** The fields a BODY_ELIDED body may leave out, in the order composing puts them back (mask bit i). */
+const ELIDED = [
+  ['provider_event_id', 'null'],
+  ['user_agent', 'null'],
+  ['ip', 'null'],
+  ['tags', '[]'],
+  ['metadata', '{}'],
+  ['received_at', null],
+  ['received_via', '"webhook"'],
+] as const;
+
 /** The columns of an events row that reading an event needs. */
 export interface EventBodyRow {
   id: string;
@@ -28,6 +49,8 @@ export interface EventBodyRow {
   recipient: string | null;
   body: string;
   body_format: number;
+  /** Unix ms of `data.received_at` when the body leaves it out (BODY_ELIDED), otherwise null. */
+  received_at: number | string | null;
 }
 
 const BODY_COLUMNS = [
@@ -40,6 +63,7 @@ const BODY_COLUMNS = [
   'recipient',
   'body',
   'body_format',
+  'received_at',
 ] as const;
 
 /** The column list reading an event selects, from a table aliased `alias` (or unaliased). */
@@ -74,9 +98,10 @@ export function joinedEventJson(row: object): string | null {
 interface Stored {
   /** The JSON served and delivered. */
   json: string;
-  /** What `events.body` holds, and its format. */
+  /** What `events.body`, `events.body_format` and `events.received_at` hold. */
   body: string;
   format: number;
+  receivedAt: number | null;
 }
 
 const stored = new WeakMap<CanonicalEvent, Stored>();
@@ -90,8 +115,12 @@ export function eventBody(event: CanonicalEvent): string {
   return storedForm(event).json;
 }
 
-/** What the `body` and `body_format` columns of the event's row hold. */
-export function storedBody(event: CanonicalEvent): { body: string; format: number } {
+/** What the `body`, `body_format` and `received_at` columns of the event's row hold. */
+export function storedBody(event: CanonicalEvent): {
+  body: string;
+  format: number;
+  receivedAt: number | null;
+} {
   return storedForm(event);
 }
 
@@ -106,7 +135,7 @@ function storedForm(event: CanonicalEvent): Stored {
 
 function wholeForm(event: CanonicalEvent): Stored {
   const json = JSON.stringify(event);
-  return { json, body: json, format: BODY_WHOLE };
+  return { json, body: json, format: BODY_WHOLE, receivedAt: null };
 }
 
 /**
@@ -116,10 +145,18 @@ function wholeForm(event: CanonicalEvent): Stored {
 const isColumnString = (value: unknown): value is string => typeof value === 'string' && value.isWellFormed();
 const isNullableString = (value: unknown): value is string | null => value === null || isColumnString(value);
 
+/** The millisecond ISO timestamp `value` is, as Unix ms; null for anything else. */
+function msTimestamp(value: unknown): number | null {
+  if (typeof value !== 'string') return null;
+  const at = Date.parse(value);
+  return !Number.isNaN(at) && new Date(at).toISOString() === value ? at : null;
+}
+
 /**
  * The lean form, when the columns give back exactly what the event holds: canonical data (no own-type
  * `toJSON`) whose four column fields are present as well-formed strings or null, and a timestamp in
- * the millisecond ISO form `occurred_at` turns back into.
+ * the millisecond ISO form `occurred_at` turns back into. Fields at their usual value are elided
+ * (BODY_ELIDED).
  */
 function leanForm(event: CanonicalEvent): Stored | null {
   const data = event.data as unknown as Record<string, unknown>;
@@ -128,53 +165,64 @@ function leanForm(event: CanonicalEvent): Stored | null {
   if (!isColumnString(source_id) || !isNullableString(provider)) return null;
   if (!isNullableString(message_id) || !isNullableString(recipient)) return null;
   if (!isColumnString(event.id) || !isColumnString(event.type)) return null;
-  const at = Date.parse(event.timestamp);
-  if (Number.isNaN(at) || new Date(at).toISOString() !== event.timestamp) return null;
+  if (msTimestamp(event.timestamp) === null) return null;
+  let mask = 0;
+  let receivedAt: number | null = null;
+  for (let bit = 0; bit < ELIDED.length; bit++) {
+    const [key, usual] = ELIDED[bit] as (typeof ELIDED)[number];
+    if (!Object.hasOwn(rest, key)) continue;
+    if (usual === null) receivedAt = msTimestamp(rest[key]);
+    if (usual === null ? receivedAt === null : JSON.stringify(rest[key]) !== usual) continue;
+    mask |= 1 << bit;
+    delete rest[key];
+  }
   const body = JSON.stringify(rest);
-  const json = compose(
-    event.id,
-    event.type,
-    event.timestamp,
-    provider,
-    source_id,
-    message_id,
-    recipient,
+  const format = mask === 0 ? BODY_LEAN : BODY_ELIDED + mask;
+  const columns = { provider, source_id, message_id, recipient, receivedAt };
+  return {
+    json: compose(event.id, event.type, event.timestamp, columns, format, body),
     body,
-  );
-  return { json, body, format: BODY_LEAN };
+    format,
+    receivedAt,
+  };
+}
+
+interface ColumnFields {
+  provider: string | null;
+  source_id: string;
+  message_id: string | null;
+  recipient: string | null;
+  receivedAt: number | null;
 }
 
 function compose(
   id: string,
   type: string,
   timestamp: string,
-  provider: string | null,
-  sourceId: string,
-  messageId: string | null,
-  recipient: string | null,
+  columns: ColumnFields,
+  format: number,
   rest: string,
 ): string {
-  const head =
+  let head =
     `{"id":${JSON.stringify(id)},"type":${JSON.stringify(type)},"timestamp":${JSON.stringify(timestamp)},` +
-    `"data":{"provider":${JSON.stringify(provider)},"source_id":${JSON.stringify(sourceId)},` +
-    `"message_id":${JSON.stringify(messageId)},"recipient":${JSON.stringify(recipient)}`;
+    `"data":{"provider":${JSON.stringify(columns.provider)},"source_id":${JSON.stringify(columns.source_id)},` +
+    `"message_id":${JSON.stringify(columns.message_id)},"recipient":${JSON.stringify(columns.recipient)}`;
+  const mask = format - BODY_ELIDED;
+  for (let bit = 0; mask > 0 && bit < ELIDED.length; bit++) {
+    if ((mask & (1 << bit)) === 0) continue;
+    const [key, usual] = ELIDED[bit] as (typeof ELIDED)[number];
+    const value = usual ?? `"${new Date(Number(columns.receivedAt)).toISOString()}"`;
+    head += `,"${key}":${value}`;
+  }
   return rest === '{}' ? `${head}}}` : `${head},${rest.slice(1)}}`;
 }
 
 /** The JSON of a stored event, from its row (EventBodyRow's columns). */
 export function eventJson(row: EventBodyRow): string {
-  if (row.body_format !== BODY_LEAN) return row.body;
+  if (row.body_format === BODY_WHOLE) return row.body;
   const timestamp = new Date(Number(row.occurred_at)).toISOString();
-  return compose(
-    row.id,
-    row.type,
-    timestamp,
-    row.provider,
-    row.source_id,
-    row.message_id,
-    row.recipient,
-    row.body,
-  );
+  const receivedAt = row.received_at === null ? null : Number(row.received_at);
+  return compose(row.id, row.type, timestamp, { ...row, receivedAt }, row.body_format, row.body);
 }
 
 /** A stored event, from its row. */

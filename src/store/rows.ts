@@ -56,6 +56,17 @@ export function sourceFrom(row: SourceRow): SourceRecord {
   };
 }
 
+/**
+ * Nearly every request arrives on its source's own ingest path; the row then stores an empty path
+ * (no request path is empty) and reading puts it back, 38 bytes less per request.
+ */
+const ingestPath = (sourceId: string) => `/ingest/${sourceId}`;
+
+/** The `path` column's value for a request to `path`. */
+export function storedInboxPath(row: { sourceId: string; path: string }): string {
+  return row.path === ingestPath(row.sourceId) ? '' : row.path;
+}
+
 export function inboxRowFrom(row: InboxDbRow): InboxRow {
   const record: InboxRow = {
     id: row.id,
@@ -63,7 +74,7 @@ export function inboxRowFrom(row: InboxDbRow): InboxRow {
     provider: row.provider,
     receivedAt: new Date(row.received_at),
     method: row.method,
-    path: row.path,
+    path: row.path === '' ? ingestPath(row.source_id) : row.path,
     query: row.query,
     headers: JSON.parse(row.headers) as Record<string, string>,
     body: inboxBody(row),

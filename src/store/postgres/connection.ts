@@ -42,11 +42,11 @@ export function connect(options: PostgresOptions): Sql {
 }
 
 /**
- * The wire protocol counts a statement's parameters in 16 bits, and postgres.js refuses more than
- * 65,534. A pipeline batch can hold far more values than that (1,000 SendGrid posts of 1,000 events,
+ * The wire protocol counts a statement's parameters in 16 bits, and postgres.js refuses 65,534 or
+ * more. A pipeline batch can hold far more values than that (1,000 SendGrid posts of 1,000 events,
  * or 70 events fanned out to 100 endpoints), so multi-row statements are split into chunks.
  */
-const MAX_PARAMETERS = 65_534;
+const MAX_PARAMETERS = 65_533;
 
 /** Splits `rows` (objects or tuples, all of one shape) so that no chunk binds more than MAX_PARAMETERS values. */
 export function parameterChunks<T extends object>(rows: readonly T[]): T[][] {

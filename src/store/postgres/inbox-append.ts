@@ -1,7 +1,7 @@
 import { emptySummary } from '../effects.js';
 import { tracesOf } from '../hand-off.js';
 import { rawHolder, storedInboxBody } from '../inbox-raw.js';
-import { pendingRowOf } from '../rows.js';
+import { pendingRowOf, storedInboxPath } from '../rows.js';
 import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
 import { parameterChunks, type Queryable, type Sql } from './connection.js';
 import { type InboxMark, writeOutcomes } from './event-writer.js';
@@ -13,7 +13,7 @@ function inboxValue(r: InboxInsert) {
     provider: r.provider,
     received_at: r.receivedAt.getTime(),
     method: r.method,
-    path: r.path,
+    path: storedInboxPath(r),
     query: r.query,
     headers: JSON.stringify(r.headers),
     body: r.body,

@@ -22,7 +22,7 @@ export function eventRow(
   inboxId: string | null,
   firstOfType: boolean,
 ) {
-  const { body, format } = storedBody(event);
+  const { body, format, receivedAt } = storedBody(event);
   return {
     id: event.id,
     source_id: event.data.source_id,
@@ -34,6 +34,7 @@ export function eventRow(
     inbox_id: inboxId,
     body,
     body_format: format,
+    received_at: receivedAt,
     provider: event.data.provider,
     bounce_type: event.data.bounce?.type ?? null,
     first_of_type: firstOfType,

@@ -22,6 +22,7 @@ import {
   joinedEventColumns,
 } from '../event-body.js';
 import { feedPage, scanLimit } from '../event-feed.js';
+import { countInboxSql, inboxCountsFrom, inboxStatusIs } from '../inbox-status.js';
 import { loadMigrations } from '../migrations.js';
 import type { CreateReconcileResult, ReconcileJob, ReconcileProgress } from '../reconcile-types.js';
 import type { PrunedTable, RetentionCutoffs } from '../retention.js';
@@ -181,7 +182,7 @@ export class PostgresStore implements Store {
       await sql<InboxDbRow[]>`
         SELECT i.*, ${sql.unsafe(joinedEventColumns('e'))} FROM (
           SELECT * FROM inbox WHERE TRUE
-            ${query.status ? sql`AND status = ${query.status}` : sql``}
+            ${query.status ? sql.unsafe(`AND ${inboxStatusIs(query.status)}`) : sql``}
             ${query.sourceId ? sql`AND source_id = ${query.sourceId}` : sql``}
             ${query.cursor ? sql`AND id < ${query.cursor}` : sql``}
           ORDER BY id DESC LIMIT ${query.limit + 1}
@@ -193,11 +194,7 @@ export class PostgresStore implements Store {
   }
 
   async countInbox(): Promise<InboxCounts> {
-    const counts: InboxCounts = { pending: 0, processed: 0, quarantined: 0 };
-    const rows = await this.sql<{ status: keyof InboxCounts; n: number }[]>`
-      SELECT status, COUNT(*)::int AS n FROM inbox GROUP BY status`;
-    for (const row of rows) counts[row.status] = row.n;
-    return counts;
+    return inboxCountsFrom(await this.sql.unsafe(countInboxSql('COUNT(*)::int')));
   }
 
   async requeueInbox(selector: RequeueSelector): Promise<number> {
@@ -207,7 +204,7 @@ export class PostgresStore implements Store {
       UPDATE inbox SET status = 'pending', error = NULL
       WHERE status <> 'pending'
         ${selector.ids ? sql`AND id IN ${sql(selector.ids)}` : sql``}
-        ${selector.status ? sql`AND status = ${selector.status}` : sql``}
+        ${selector.status ? sql.unsafe(`AND ${inboxStatusIs(selector.status)}`) : sql``}
         ${selector.sourceId ? sql`AND source_id = ${selector.sourceId}` : sql``}
         ${selector.since ? sql`AND received_at >= ${selector.since.getTime()}` : sql``}
         ${selector.until ? sql`AND received_at < ${selector.until.getTime()}` : sql``}`;

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { emptySummary } from '../effects.js';
 import { HandedDeliveries, tracesOf } from '../hand-off.js';
 import { rawHolder, storedInboxBody } from '../inbox-raw.js';
-import { pendingRowOf } from '../rows.js';
+import { pendingRowOf, storedInboxPath } from '../rows.js';
 import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
 import { effectsContext, writeOutcomes } from './event-writer.js';
 
@@ -44,7 +44,7 @@ function rowParams(row: InboxInsert, holder: string | null = null) {
     row.provider,
     row.receivedAt.getTime(),
     row.method,
-    row.path,
+    storedInboxPath(row),
     row.query,
     JSON.stringify(row.headers),
     storedInboxBody(row.body, holder),

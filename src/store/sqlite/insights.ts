@@ -21,8 +21,8 @@ import { Filters } from './filters.js';
 
 export function insertEventStatement(db: Database.Database): Database.Statement {
   return db.prepare(
-    `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body, body_format, provider, bounce_type, first_of_type)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body, body_format, received_at, provider, bounce_type, first_of_type)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (source_id, dedup_key) DO NOTHING`,
   );
 }
@@ -34,7 +34,7 @@ export function eventParams(
   inboxId: string | null,
   firstOfType: boolean,
 ): unknown[] {
-  const { body, format } = storedBody(event);
+  const { body, format, receivedAt } = storedBody(event);
   return [
     event.id,
     event.data.source_id,
@@ -46,6 +46,7 @@ export function eventParams(
     inboxId,
     body,
     format,
+    receivedAt,
     event.data.provider,
     event.data.bounce?.type ?? null,
     firstOfType ? 1 : 0,

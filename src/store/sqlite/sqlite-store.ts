@@ -12,6 +12,7 @@ import {
 } from '../event-body.js';
 import { feedPage, scanLimit } from '../event-feed.js';
 import { withBodyHolder } from '../inbox-raw.js';
+import { countInboxSql, inboxCountsFrom, inboxStatusIs } from '../inbox-status.js';
 import { loadMigrations } from '../migrations.js';
 import type { CreateReconcileResult, ReconcileJob, ReconcileProgress } from '../reconcile-types.js';
 import type { PrunedTable, RetentionCutoffs } from '../retention.js';
@@ -220,8 +221,7 @@ export class SqliteStore implements Store {
   }
 
   async listInbox(query: InboxQuery): Promise<Page<InboxRow, string>> {
-    const filters = new Filters()
-      .add('status = ?', query.status)
+    const filters = new Filters(...(query.status ? [inboxStatusIs(query.status)] : []))
       .add('source_id = ?', query.sourceId)
       .add('id < ?', query.cursor);
     const sql = withBodyHolder(
@@ -238,20 +238,15 @@ export class SqliteStore implements Store {
   }
 
   async countInbox(): Promise<InboxCounts> {
-    const counts: InboxCounts = { pending: 0, processed: 0, quarantined: 0 };
-    const rows = this.db
-      .prepare<[], { status: keyof InboxCounts; n: number }>(
-        'SELECT status, COUNT(*) AS n FROM inbox GROUP BY status',
-      )
-      .all();
-    for (const row of rows) counts[row.status] = row.n;
-    return counts;
+    return inboxCountsFrom(
+      this.db.prepare<[], { status: string; n: number }>(countInboxSql('COUNT(*)')).all(),
+    );
   }
 
   async requeueInbox(selector: RequeueSelector): Promise<number> {
-    const filters = new Filters("status <> 'pending'")
+    const byStatus = selector.status ? [inboxStatusIs(selector.status)] : [];
+    const filters = new Filters("status <> 'pending'", ...byStatus)
       .addIn('id', selector.ids)
-      .add('status = ?', selector.status)
       .add('source_id = ?', selector.sourceId)
       .add('received_at >= ?', selector.since?.getTime())
       .add('received_at < ?', selector.until?.getTime());

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../../src/events.js';
 import {
+  BODY_ELIDED,
   BODY_LEAN,
   BODY_WHOLE,
   type EventBodyRow,
@@ -11,7 +12,7 @@ import {
 
 /** The row a store writes for `event`: the columns as the writers take them, and the stored body. */
 function rowOf(event: CanonicalEvent): EventBodyRow {
-  const { body, format } = storedBody(event);
+  const { body, format, receivedAt } = storedBody(event);
   return {
     id: event.id,
     type: event.type,
@@ -22,6 +23,7 @@ function rowOf(event: CanonicalEvent): EventBodyRow {
     recipient: event.data.recipient ?? null,
     body,
     body_format: format,
+    received_at: receivedAt,
   };
 }
 
@@ -51,14 +53,62 @@ describe('stored event bodies', () => {
   it('stores a canonical event without the fields its columns hold, and reads back the JSON it delivers', () => {
     const event = delivered();
     const row = rowOf(event);
-    expect(row.body_format).toBe(BODY_LEAN);
+    expect(row.body_format).toBeGreaterThan(BODY_ELIDED);
     const body = JSON.parse(row.body) as Record<string, unknown>;
     for (const key of ['id', 'type', 'timestamp', 'provider', 'source_id', 'message_id', 'recipient'])
       expect(body).not.toHaveProperty(key);
-    expect(body).toHaveProperty('raw');
-    expect(row.body.length).toBeLessThan(JSON.stringify(event).length - 200);
+    // At their usual value (received_at: in its column), so left out.
+    for (const key of ['provider_event_id', 'user_agent', 'ip', 'received_at', 'received_via'])
+      expect(body).not.toHaveProperty(key);
+    expect(row.received_at).toBe(Date.parse(event.data.received_at));
+    expect(Object.keys(body)).toEqual(['tags', 'metadata', 'raw']);
+    expect(row.body.length).toBeLessThan(JSON.stringify(event).length - 330);
     expect(eventJson(row)).toBe(eventBody(event));
     expect(JSON.parse(eventJson(row))).toEqual(event);
+  });
+
+  it('keeps in the body each field that is not at its usual value, and reads every mix back', () => {
+    const unusual: Record<string, unknown> = {
+      provider_event_id: 'pe_1',
+      user_agent: 'Mozilla/5.0',
+      ip: '192.0.2.1',
+      tags: [],
+      metadata: {},
+      received_at: '2026-12-06T17:01:52Z',
+      received_via: 'api',
+    };
+    const usual = { tags: ['welcome'], metadata: { plan: 'pro' } };
+    const keys = Object.keys(unusual);
+    for (let mix = 0; mix < 1 << keys.length; mix++) {
+      const event = delivered();
+      const data = event.data as unknown as Record<string, unknown>;
+      Object.assign(data, usual);
+      keys.forEach((key, bit) => {
+        if (mix & (1 << bit)) data[key] = unusual[key];
+      });
+      const row = rowOf(event);
+      const body = JSON.parse(row.body) as Record<string, unknown>;
+      keys.forEach((key, bit) => {
+        // tags and metadata are left out only when empty, which `unusual` sets and `usual` does not.
+        const leftOut = key === 'tags' || key === 'metadata' ? mix & (1 << bit) : !(mix & (1 << bit));
+        expect(Object.hasOwn(body, key), `${key} in mix ${mix}`).toBe(!leftOut);
+      });
+      expect(row.received_at).toBe(mix & (1 << 5) ? null : Date.parse(event.data.received_at));
+      expect(eventJson(row)).toBe(eventBody(event));
+      expect(JSON.parse(eventJson(row))).toEqual(event);
+    }
+  });
+
+  it('leaves the fields of other events where they are', () => {
+    // A system event has no received_via; a published email event may lack others.
+    const event = delivered();
+    const { received_via: _via, user_agent: _ua, ...data } = event.data;
+    const partial = { ...event, data: data as CanonicalEvent['data'] };
+    const row = rowOf(partial);
+    expect(Object.keys(JSON.parse(row.body))).toEqual(['tags', 'metadata', 'raw']);
+    expect(eventJson(row)).toBe(eventBody(partial));
+    expect(JSON.parse(eventJson(row))).toEqual(partial);
+    expect(JSON.parse(eventJson(row)).data).not.toHaveProperty('received_via');
   });
 
   it('reads back null column fields, and data holding nothing but them', () => {
@@ -73,7 +123,7 @@ describe('stored event bodies', () => {
     };
     for (const e of [event, bare]) {
       const row = rowOf(e);
-      expect(row.body_format).toBe(BODY_LEAN);
+      if (e === bare) expect(row.body_format).toBe(BODY_LEAN);
       expect(JSON.parse(eventJson(row))).toEqual(e);
       expect(eventJson(row)).toBe(eventBody(e));
     }
@@ -109,9 +159,24 @@ describe('stored event bodies', () => {
     expect(eventJson(row)).toBe(JSON.stringify(event));
   });
 
-  it('takes occurred_at as PostgreSQL gives a BIGINT, as a string', () => {
+  it('reads a lean row stored before migration 013 as it is', () => {
     const event = delivered();
-    const row = { ...rowOf(event), occurred_at: String(Date.parse(event.timestamp)) };
+    const { provider, source_id, message_id, recipient, ...rest } = event.data;
+    const row = { ...rowOf(event), body: JSON.stringify(rest), body_format: BODY_LEAN, received_at: null };
+    expect(JSON.parse(eventJson(row))).toEqual(event);
+    expect(eventJson(row)).toBe(
+      JSON.stringify({ ...event, data: { provider, source_id, message_id, recipient, ...rest } }),
+    );
+  });
+
+  it('takes occurred_at and received_at as PostgreSQL gives a BIGINT, as a string', () => {
+    const event = delivered();
+    const stored = rowOf(event);
+    const row = {
+      ...stored,
+      occurred_at: String(Date.parse(event.timestamp)),
+      received_at: String(stored.received_at),
+    };
     expect(JSON.parse(eventJson(row))).toEqual(event);
   });
 });
