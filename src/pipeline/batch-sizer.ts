@@ -19,12 +19,38 @@ export interface BatchSizing {
 
 export const DEFAULT_BATCH_SIZING: BatchSizing = { min: 1, max: 1000, busyMs: 3, idleMs: 30, quietMs: 250 };
 
-/** Weight of the newest batch in the running per-row cost. */
+/** Weight of the newest batch in the running cost estimate. */
 const SMOOTHING = 0.3;
 
+/**
+ * Batch sizes vary less than this (coefficient of variation) in the recent batches: the fixed and the
+ * per-row cost cannot be told apart from them.
+ */
+const MIN_SPREAD = 0.1;
+
+/** What a transaction costs: `fixedMs + perRowMs × rows`. */
+export interface BatchCost {
+  fixedMs: number;
+  perRowMs: number;
+}
+
+/**
+ * Transaction time is modelled as a fixed cost (round trips to PostgreSQL, the commit's fsync) plus a
+ * cost per row, fitted by least squares over the recent batches with exponentially decaying weights.
+ * A model of the cost per row alone (total / rows) traps a pipeline whose fixed cost exceeds the
+ * budget: one-row batches measure the whole fixed cost as the row's, so the next batch is one row
+ * again, and a PostgreSQL pipeline at 8 ms per transaction fell behind a steady 200 events/s, its
+ * backlog growing for as long as the load lasted.
+ */
 export class BatchSizer {
-  /** A first guess (ms per row) that starts small: the first batches measure the real cost. */
-  private msPerRow = 0.5;
+  // Exponentially weighted sums of 1, rows, ms, rows², rows × ms over recorded batches.
+  private w = 0;
+  private sx = 0;
+  private sy = 0;
+  private sxx = 0;
+  private sxy = 0;
+  private lastRows = 0;
+  private lastFull = false;
   private lastIngestAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -37,16 +63,45 @@ export class BatchSizer {
     this.lastIngestAt = this.now();
   }
 
-  /** Feeds back one finished transaction. */
-  record(rows: number, ms: number): void {
+  /** Feeds back one finished transaction, which was allowed `limit` rows. */
+  record(rows: number, ms: number, limit = Number.POSITIVE_INFINITY): void {
     if (rows <= 0 || !(ms >= 0)) return;
-    this.msPerRow += SMOOTHING * (ms / rows - this.msPerRow);
+    const keep = this.w === 0 ? 0 : 1 - SMOOTHING;
+    this.w = this.w * keep + 1;
+    this.sx = this.sx * keep + rows;
+    this.sy = this.sy * keep + ms;
+    this.sxx = this.sxx * keep + rows * rows;
+    this.sxy = this.sxy * keep + rows * ms;
+    this.lastRows = rows;
+    this.lastFull = rows >= limit;
+  }
+
+  /** The fitted cost, or null while the recent batches were all about the same size. */
+  cost(): BatchCost | null {
+    if (this.w === 0) return null;
+    const meanRows = this.sx / this.w;
+    const variance = this.sxx / this.w - meanRows * meanRows;
+    if (!(variance > (MIN_SPREAD * meanRows) ** 2)) return null;
+    const perRowMs = (this.sxy / this.w - meanRows * (this.sy / this.w)) / variance;
+    if (!(perRowMs > 0)) return null;
+    return { fixedMs: Math.max(0, (this.sy - perRowMs * this.sx) / this.w), perRowMs };
   }
 
   next(): number {
     const busy = this.now() - this.lastIngestAt < this.sizing.quietMs;
     const budget = busy ? this.sizing.busyMs : this.sizing.idleMs;
-    const rows = Math.round(budget / Math.max(this.msPerRow, 1e-3));
-    return Math.min(this.sizing.max, Math.max(this.sizing.min, rows));
+    let rows: number;
+    const cost = this.cost();
+    if (cost) {
+      // The budget, or twice the fixed cost when that is longer: at least half of a transaction is rows.
+      rows = Math.max(budget - cost.fixedMs, cost.fixedMs) / Math.max(cost.perRowMs, 1e-3);
+    } else {
+      // No spread to separate the costs: every ms counts as the rows' (a first guess of 0.5 ms a row).
+      const perRowMs = this.w === 0 ? 0.5 : this.sy / this.sx;
+      rows = budget / Math.max(perRowMs, 1e-3);
+      // Rows were left waiting: try twice as many, which both catches up and gives the spread.
+      if (this.lastFull) rows = Math.max(rows, 2 * this.lastRows);
+    }
+    return Math.min(this.sizing.max, Math.max(this.sizing.min, Math.round(rows)));
   }
 }

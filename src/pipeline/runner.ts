@@ -5,7 +5,7 @@ import { emptySummary } from '../store/effects.js';
 import type { BatchSummary, EventEffects, InboxInsert, InboxRow, Store } from '../store/store.js';
 import { recordBatchSpan } from '../tracing/spans.js';
 import { activeTracer, spanClock } from '../tracing/tracing.js';
-import { BatchSizer, type BatchSizing } from './batch-sizer.js';
+import { BatchSizer, type BatchSizing, DEFAULT_BATCH_SIZING } from './batch-sizer.js';
 import { pipelineEffects } from './effects.js';
 import { FailureIsolation } from './failure-isolation.js';
 import { appendProcessing } from './inline-append.js';
@@ -61,7 +61,14 @@ export class PipelineRunner {
     this.store = options.store;
     this.logger = options.logger;
     this.batchSize = options.batchSize ?? null;
-    this.sizer = new BatchSizer(options.sizing);
+    // Only one transaction writes at a time on SQLite, so while ingest commits they must stay short;
+    // elsewhere a pipeline transaction holds only the rows it claimed.
+    this.sizer = new BatchSizer(
+      options.sizing ??
+        (options.store.capabilities.oneWriter
+          ? DEFAULT_BATCH_SIZING
+          : { ...DEFAULT_BATCH_SIZING, busyMs: DEFAULT_BATCH_SIZING.idleMs }),
+    );
     this.pollMs = options.pollMs ?? 1000;
     this.gatherMs = options.gatherMs ?? 0;
     this.now = options.now ?? (() => new Date());
@@ -95,10 +102,8 @@ export class PipelineRunner {
 
   /**
    * Commits an ingest group, processed in the same transaction (see appendProcessing) when inline
-   * processing is on and this runner is running and not isolating a failed batch; otherwise pending,
-   * for the loop. Off by default: measured alone (docs/benchmarks.md) it halves fsyncs per event at a
-   * moderate rate but lowers the peak ack rate and raises ack latency, because the ack then waits for
-   * the processing and the deliveries it creates are claimed in more, smaller transactions.
+   * processing is on (MAILHOOK_INLINE_PROCESSING; by default on SQLite only) and this runner is
+   * running and not isolating a failed batch; otherwise pending, for the loop.
    */
   async append(rows: InboxInsert[]): Promise<{ replayed: string[] }> {
     this.noteIngest();
@@ -146,7 +151,7 @@ export class PipelineRunner {
       throw err;
     }
     if (tracer && summary.rows > 0) recordBatchSpan(tracer, { startTime, traces: traces ?? [], summary });
-    this.sizer.record(summary.rows, performance.now() - started);
+    this.sizer.record(summary.rows, performance.now() - started, limit);
     addBatch(this.totals, summary);
     if (summary.rows > 0) this.onBatch?.(summary);
     if (summary.quarantined > 0)

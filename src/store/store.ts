@@ -175,6 +175,11 @@ export interface StoreCapabilities {
    * to the pipeline thread so that an fsync never stalls the event loop answering providers.
    */
   blockingWrites: boolean;
+  /**
+   * Write transactions take turns (SQLite's one write lock): an ingest commit waits behind a pipeline
+   * transaction in progress, so the pipeline keeps its transactions short while ingest is active.
+   */
+  oneWriter: boolean;
 }
 
 export interface EventQuery {

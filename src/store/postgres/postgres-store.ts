@@ -82,7 +82,7 @@ const SOURCE_COLUMNS =
  */
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
-  readonly capabilities = { singleNode: false, blockingWrites: false };
+  readonly capabilities = { singleNode: false, blockingWrites: false, oneWriter: false };
   readonly sql: Sql;
   private readonly schema: string;
 

@@ -121,7 +121,7 @@ export interface SqliteStoreOptions {
  */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
-  readonly capabilities = { singleNode: true, blockingWrites: true };
+  readonly capabilities = { singleNode: true, blockingWrites: true, oneWriter: true };
   private readonly db: Database.Database;
   private readonly synchronous: 'FULL' | 'NORMAL';
 

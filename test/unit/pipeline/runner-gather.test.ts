@@ -8,6 +8,7 @@ function countingStore() {
   const batches: number[] = [];
   let pending = 0;
   const store = {
+    capabilities: { singleNode: true, blockingWrites: true, oneWriter: true },
     async processInbox(limit: number): Promise<BatchSummary> {
       const rows = Math.min(limit, pending);
       pending -= rows;
