@@ -210,9 +210,9 @@ if (runs('e2e')) {
     console.log(
       `end to end (${run.store}) at full load: ingest ${s.ingestEventsPerSec}/s, delivered ${s.deliveredPerSec}/s in the same window (backlog grew ${s.backlogGrowthPerSec}/s, caught up ${s.catchUpSeconds ?? 'not'} s after); latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms`,
     );
-    if (s.check) {
+    for (const check of s.checks ?? []) {
       console.log(
-        `  paced at ${s.check.rate}/s: delivered ${s.check.deliveredPerSec}/s, backlog grew ${s.check.backlogGrowthPerSec}/s, latency p50 ${s.check.latencyP50Ms} ms`,
+        `  paced at ${check.rate}/s: delivered ${check.deliveredPerSec}/s, backlog grew ${check.backlogGrowthPerSec}/s, latency p50 ${check.latencyP50Ms} ms`,
       );
     }
     console.log(
