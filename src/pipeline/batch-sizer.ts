@@ -19,8 +19,11 @@ export interface BatchSizing {
 
 export const DEFAULT_BATCH_SIZING: BatchSizing = { min: 1, max: 1000, busyMs: 3, idleMs: 30, quietMs: 250 };
 
-/** Weight of the newest batch in the running cost estimate. */
-const SMOOTHING = 0.3;
+/**
+ * Weight of the newest batch in the fit: about the last ten batches count, enough that a few noisy
+ * timings do not swing it (0.3 let ±1 ms of noise push a 3 ms budget past 9 ms at p99).
+ */
+const SMOOTHING = 0.1;
 
 /**
  * Batch sizes vary less than this (coefficient of variation) in the recent batches: the fixed and the
@@ -50,6 +53,7 @@ export class BatchSizer {
   private sxx = 0;
   private sxy = 0;
   private lastRows = 0;
+  private lastMs = 0;
   private lastFull = false;
   private lastIngestAt = Number.NEGATIVE_INFINITY;
 
@@ -73,6 +77,7 @@ export class BatchSizer {
     this.sxx = this.sxx * keep + rows * rows;
     this.sxy = this.sxy * keep + rows * ms;
     this.lastRows = rows;
+    this.lastMs = ms;
     this.lastFull = rows >= limit;
   }
 
@@ -99,9 +104,13 @@ export class BatchSizer {
       // No spread to separate the costs: every ms counts as the rows' (a first guess of 0.5 ms a row).
       const perRowMs = this.w === 0 ? 0.5 : this.sy / this.sx;
       rows = budget / Math.max(perRowMs, 1e-3);
-      // Rows were left waiting: try twice as many, which both catches up and gives the spread.
-      if (this.lastFull) rows = Math.max(rows, 2 * this.lastRows);
+      // Rows were left waiting by a transaction that kept near the budget: try twice as many, which
+      // both catches up and gives the spread. (One far over it had expensive rows, not a fixed cost.)
+      if (this.lastFull && this.lastMs <= 2 * budget) rows = Math.max(rows, 2 * this.lastRows);
     }
+    // At most twice the last batch: each size is measured before a larger one is tried, so a fit
+    // thrown off by timing noise cannot jump to a long transaction.
+    if (this.lastRows > 0) rows = Math.min(rows, 2 * this.lastRows);
     return Math.min(this.sizing.max, Math.max(this.sizing.min, Math.round(rows)));
   }
 }
