@@ -147,7 +147,7 @@ export interface PacedCheck {
 
 /** Paced end-to-end runs climb by this factor, at most this many times. */
 const CLIMB = 1.4;
-const CLIMB_STEPS = 4;
+const CLIMB_STEPS = 6;
 
 /**
  * Ingest → delivered at one endpoint, one event per request: first at a moderate fixed rate
