@@ -116,11 +116,7 @@ export function eventBody(event: CanonicalEvent): string {
 }
 
 /** What the `body`, `body_format` and `received_at` columns of the event's row hold. */
-export function storedBody(event: CanonicalEvent): {
-  body: string;
-  format: number;
-  receivedAt: number | null;
-} {
+export function storedBody(event: CanonicalEvent): Omit<Stored, 'json'> {
   return storedForm(event);
 }
 
@@ -171,8 +167,11 @@ function leanForm(event: CanonicalEvent): Stored | null {
   for (let bit = 0; bit < ELIDED.length; bit++) {
     const [key, usual] = ELIDED[bit] as (typeof ELIDED)[number];
     if (!Object.hasOwn(rest, key)) continue;
-    if (usual === null) receivedAt = msTimestamp(rest[key]);
-    if (usual === null ? receivedAt === null : JSON.stringify(rest[key]) !== usual) continue;
+    if (usual === null) {
+      // received_at has no usual text: it is left out whenever its column can hold it.
+      receivedAt = msTimestamp(rest[key]);
+      if (receivedAt === null) continue;
+    } else if (JSON.stringify(rest[key]) !== usual) continue;
     mask |= 1 << bit;
     delete rest[key];
   }
@@ -207,7 +206,7 @@ function compose(
     `{"id":${JSON.stringify(id)},"type":${JSON.stringify(type)},"timestamp":${JSON.stringify(timestamp)},` +
     `"data":{"provider":${JSON.stringify(columns.provider)},"source_id":${JSON.stringify(columns.source_id)},` +
     `"message_id":${JSON.stringify(columns.message_id)},"recipient":${JSON.stringify(columns.recipient)}`;
-  const mask = format - BODY_ELIDED;
+  const mask = format >= BODY_ELIDED ? format - BODY_ELIDED : 0;
   for (let bit = 0; mask > 0 && bit < ELIDED.length; bit++) {
     if ((mask & (1 << bit)) === 0) continue;
     const [key, usual] = ELIDED[bit] as (typeof ELIDED)[number];

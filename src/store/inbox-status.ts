@@ -23,15 +23,10 @@ export const countInboxSql = (count: string) => `
 export function inboxCountsFrom(rows: ReadonlyArray<{ status: string; n: number | string }>): InboxCounts {
   const counts: InboxCounts = { pending: 0, processed: 0, quarantined: 0 };
   let all = 0;
-  let notProcessed = 0;
   for (const row of rows) {
-    const n = Number(row.n);
-    if (row.status === 'all') all = n;
-    else if (row.status === 'pending' || row.status === 'quarantined') {
-      counts[row.status] = n;
-      notProcessed += n;
-    }
+    if (row.status === 'all') all = Number(row.n);
+    else if (row.status === 'pending' || row.status === 'quarantined') counts[row.status] = Number(row.n);
   }
-  counts.processed = all - notProcessed;
+  counts.processed = all - counts.pending - counts.quarantined;
   return counts;
 }
