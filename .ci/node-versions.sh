@@ -86,6 +86,7 @@ build_sqlite() {
 }
 
 results=()
+failures=()
 failed=0
 for version in "${versions[@]}"; do
   echo "=== Node.js $version: ${command[*]}"
@@ -97,12 +98,21 @@ for version in "${versions[@]}"; do
   PATH="$dir/bin:$PATH" node --version
   started=$SECONDS
   status=0
-  PATH="$dir/bin:$PATH" "${command[@]}" || status=$?
+  log="$cache/run-$version.log"
+  PATH="$dir/bin:$PATH" "${command[@]}" 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
   took=$((SECONDS - started))
   [ $status -eq 0 ] || failed=1
   results+=("$version: $([ $status -eq 0 ] && echo passed || echo "FAILED ($status)") in ${took}s (setup ${setup}s)")
+  [ $status -eq 0 ] || failures+=("$log")
 done
 
+# A CI page often keeps only the end of the output, where a later version's passing run would hide an
+# earlier one's failure: the failing tests and their first error lines are repeated here.
+for log in "${failures[@]}"; do
+  echo "=== What failed in $(basename "$log" .log)"
+  sed 's/\x1b\[[0-9;]*m//g' "$log" |
+    grep -E -A 12 '^ *(FAIL|×|✗) |Error:|AssertionError|Unhandled' | head -n 120
+done
 echo "=== Node.js versions"
 printf '%s\n' "${results[@]}"
 exit $failed
