@@ -110,8 +110,8 @@ done
 # earlier one's failure: the failing tests and their first error lines are repeated here.
 for log in "${failures[@]}"; do
   echo "=== What failed in $(basename "$log" .log)"
-  sed 's/\x1b\[[0-9;]*m//g' "$log" |
-    grep -E -A 12 '^ *(FAIL|×|✗) |Error:|AssertionError|Unhandled' | head -n 120
+  # vitest's own summary of failures: from "Failed Tests N" (or "Unhandled Errors") to the totals.
+  sed 's/\x1b\[[0-9;]*m//g' "$log" | sed -n '/Failed Tests [0-9]\|Unhandled Error/,/Test Files /p' | head -n 150 || true
 done
 echo "=== Node.js versions"
 printf '%s\n' "${results[@]}"
