@@ -49,6 +49,10 @@ const PROGRESS_SQL = `
     (SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND lease_owner IS NOT NULL) AS "leasedDeliveries"`;
 const INBOX_SQL = 'SELECT id, status, event_count, duplicate_count FROM inbox ORDER BY id';
 const EVENTS_SQL = 'SELECT id, source_id, dedup_key, inbox_id FROM events ORDER BY id';
+/** SQLite stores a digest key as 16 bytes (sqliteDedupKey): shown in storedDedupKey's text form. */
+const SQLITE_EVENTS_SQL = `SELECT id, source_id, inbox_id,
+  CASE typeof(dedup_key) WHEN 'blob' THEN '#' || lower(hex(dedup_key)) ELSE dedup_key END AS dedup_key
+  FROM events ORDER BY id`;
 const DELIVERIES_SQL = `
   SELECT d.id, d.event_id, d.status, d.attempts,
          (SELECT COUNT(*) FROM attempts a WHERE a.delivery_id = d.id AND a.ok = 1) AS ok
@@ -82,7 +86,7 @@ export function sqliteProbe(dataDir: string): StoreProbe {
     async snapshot() {
       return read((db) => ({
         inbox: db.prepare<[], InboxSnapshotRow>(INBOX_SQL).all(),
-        events: db.prepare<[], Snapshot['events'][number]>(EVENTS_SQL).all(),
+        events: db.prepare<[], Snapshot['events'][number]>(SQLITE_EVENTS_SQL).all(),
         deliveries: db.prepare<[], Snapshot['deliveries'][number]>(DELIVERIES_SQL).all(),
       }));
     },

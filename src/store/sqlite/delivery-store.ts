@@ -507,8 +507,9 @@ export function advance(
   const [afterTime, afterId] = row.cursor ? (JSON.parse(row.cursor) as [number, string]) : [row.since, ''];
   const events = db
     .prepare<[number, string, number, number], EventBodyRow>(
-      // A row value, so the page is a seek on events_time (occurred_at, id): the OR form made SQLite
-      // sort the whole rest of the range for every page.
+      // A row value, so the page is a seek on events_time (occurred_at) that sorts only the events
+      // sharing an occurred_at by id: the OR form made SQLite sort the whole rest of the range for
+      // every page.
       `SELECT ${eventBodyColumns()} FROM events
        WHERE (occurred_at, id) > (?, ?) AND occurred_at < ?
        ORDER BY occurred_at, id LIMIT ?`,

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
-import { storedDedupKey } from '../dedup-key.js';
+import { sqliteDedupKey } from '../dedup-key.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
 import { type EventBodyRow, eventBodyColumns, eventFromRow } from '../event-body.js';
 import { HandedDeliveries, stampTrace, tracesOf } from '../hand-off.js';
@@ -170,7 +170,7 @@ export function publishEventBatch(
   at: Date,
 ): Array<{ event: CanonicalEvent; created: boolean }> {
   const insertEvent = insertEventStatement(db);
-  const existing = db.prepare<[string, string], EventBodyRow>(
+  const existing = db.prepare<[string, string | Buffer], EventBodyRow>(
     `SELECT ${eventBodyColumns()} FROM events WHERE source_id = ? AND dedup_key = ?`,
   );
   return HandedDeliveries.around(effects.handOff, (handed) =>
@@ -186,7 +186,7 @@ export function publishEventBatch(
             rollup.add(event, first);
             return { event, created: true };
           }
-          const row = existing.get(event.data.source_id, storedDedupKey(dedupKey));
+          const row = existing.get(event.data.source_id, sqliteDedupKey(dedupKey));
           return { event: row ? eventFromRow(row) : event, created: false };
         });
         insertDeliveries(db, ctx.fanOut, at, handed);

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
-import { storedDedupKey } from '../dedup-key.js';
+import { sqliteDedupKey } from '../dedup-key.js';
 import { type EffectsContext, queueFanOut, softBouncesEntry, suppressionEntry } from '../effects.js';
 import { type EventBodyRow, eventBodyColumns, eventFromRow, storedBody } from '../event-body.js';
 import type {
@@ -38,7 +38,7 @@ export function eventParams(
   return [
     event.id,
     event.data.source_id,
-    storedDedupKey(dedupKey),
+    sqliteDedupKey(dedupKey),
     event.type,
     Date.parse(event.timestamp),
     event.data.recipient,

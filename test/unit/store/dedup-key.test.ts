@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { STORED_KEY_MAX_BYTES, storedDedupKey } from '../../../src/store/dedup-key.js';
+import { STORED_KEY_MAX_BYTES, sqliteDedupKey, storedDedupKey } from '../../../src/store/dedup-key.js';
 
 describe('stored dedup keys', () => {
   it('keeps keys of up to 32 UTF-8 bytes as they are', () => {
@@ -25,5 +25,14 @@ describe('stored dedup keys', () => {
       expect(Buffer.byteLength(stored)).toBeGreaterThan(STORED_KEY_MAX_BYTES);
     }
     expect(storedDedupKey('é'.repeat(17))).not.toBe(storedDedupKey('é'.repeat(18)));
+  });
+
+  it('gives SQLite the same rule with a digest as its 16 bytes', () => {
+    for (const key of ['', 'sg_abc', 'x'.repeat(32), 'é'.repeat(16)]) expect(sqliteDedupKey(key)).toBe(key);
+    for (const key of [`Delivery:sha256:${'ab'.repeat(32)}`, 'x'.repeat(33), '🙂'.repeat(9)]) {
+      const stored = sqliteDedupKey(key);
+      expect(Buffer.isBuffer(stored)).toBe(true);
+      expect(`#${(stored as Buffer).toString('hex')}`).toBe(storedDedupKey(key));
+    }
   });
 });

@@ -1,0 +1,201 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CanonicalEvent } from '../../src/events.js';
+import { newId } from '../../src/ids.js';
+import { storedDedupKey } from '../../src/store/dedup-key.js';
+import { SqliteStore } from '../../src/store/index.js';
+import { loadMigrations } from '../../src/store/migrations.js';
+
+/**
+ * Migration 014 (SQLite): digest dedup keys become 16-byte BLOBs and the time index loses its id term.
+ * A database written at 013 keeps deduplicating every key it holds, new digests are stored as bytes,
+ * and pages in time order stay complete and in order when many events share a timestamp.
+ */
+
+const T0 = Date.parse('2026-12-01T00:00:00.000Z');
+const SOURCE = 'src_compact';
+
+function event(n: number, at: number): CanonicalEvent {
+  return {
+    id: newId('event'),
+    type: n % 2 ? 'email.delivered' : 'email.opened',
+    timestamp: new Date(at).toISOString(),
+    data: {
+      provider: 'postmark',
+      source_id: SOURCE,
+      provider_event_id: null,
+      message_id: `m${n % 7}`,
+      recipient: `r${n % 5}@example.com`,
+      user_agent: null,
+      ip: null,
+      tags: [],
+      metadata: {},
+      received_at: new Date(at).toISOString(),
+      raw: { n },
+    },
+  };
+}
+
+/** A long key (stored as a digest) for even n, a short one (stored as it is) for odd n. */
+const keyOf = (n: number) => (n % 2 ? `short-${n}` : `Delivery:sha256:${String(n).padStart(64, '0')}`);
+
+describe('SQLite migration 014: compact dedup keys and time index', () => {
+  let dir: string;
+  let filename: string;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mailhook-compact-keys-'));
+    filename = join(dir, 'mailhook.db');
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A database migrated to 013 holding `events` as 013's writer stored them (whole bodies). */
+  function populateAt013(events: CanonicalEvent[]): void {
+    const db = new Database(filename);
+    try {
+      // Migration 012 rewrites keys with the function the store registers on its connection.
+      db.function('mailhook_dedup_key', (key) => storedDedupKey(String(key)));
+      db.exec(
+        'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+      );
+      for (const m of loadMigrations('sqlite').filter((m) => m.version <= 13)) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, 0);
+      }
+      const insert = db.prepare(
+        `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, body, provider)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      events.forEach((e, n) => {
+        insert.run(
+          e.id,
+          SOURCE,
+          storedDedupKey(keyOf(n)),
+          e.type,
+          Date.parse(e.timestamp),
+          e.data.recipient,
+          e.data.message_id,
+          JSON.stringify(e),
+          e.data.provider,
+        );
+      });
+    } finally {
+      db.close();
+    }
+  }
+
+  function storedKeys(): Array<{ kind: string; bytes: number }> {
+    const db = new Database(filename, { readonly: true });
+    try {
+      return db
+        .prepare<[], { kind: string; bytes: number }>(
+          'SELECT typeof(dedup_key) AS kind, length(CAST(dedup_key AS BLOB)) AS bytes FROM events ORDER BY rowid',
+        )
+        .all();
+    } finally {
+      db.close();
+    }
+  }
+
+  it('turns the digests stored at 013 into 16 bytes, and every key stored before or after still finds its event', async () => {
+    const before = Array.from({ length: 30 }, (_, n) => event(n, T0 + n * 1000));
+    populateAt013(before);
+    const store = new SqliteStore({ filename });
+    try {
+      expect(await store.migrate()).toEqual([14]);
+      expect(storedKeys()).toEqual(
+        before.map((_, n) =>
+          n % 2 ? { kind: 'text', bytes: keyOf(n).length } : { kind: 'blob', bytes: 16 },
+        ),
+      );
+
+      const after = Array.from({ length: 30 }, (_, n) => event(n + 30, T0 + (n + 30) * 1000));
+      const published = await store.publishEvents(
+        after.map((e, n) => ({ event: e, dedupKey: keyOf(n + 30) })),
+        {},
+        new Date(T0),
+      );
+      expect(published.every((r) => r.created)).toBe(true);
+      expect(storedKeys().slice(30)).toEqual(
+        after.map((_, n) =>
+          (n + 30) % 2 ? { kind: 'text', bytes: keyOf(n + 30).length } : { kind: 'blob', bytes: 16 },
+        ),
+      );
+
+      // Every key again, under new event ids: all duplicates, each answered with the stored event.
+      const all = [...before, ...after];
+      const again = await store.publishEvents(
+        all.map((e, n) => ({ event: { ...e, id: newId('event') }, dedupKey: keyOf(n) })),
+        {},
+        new Date(T0),
+      );
+      expect(again.filter((r) => r.created)).toEqual([]);
+      expect(again.map((r) => r.event.id)).toEqual(all.map((e) => e.id));
+      expect(await store.countEvents()).toBe(60);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('pages through events that share timestamps completely and in (occurred_at, id) order, seeking on the time index', async () => {
+    const store = new SqliteStore({ filename });
+    try {
+      await store.migrate();
+      // 90 events over 6 distinct times: runs of 15 ties, longer than a page.
+      const events = Array.from({ length: 90 }, (_, n) => event(n, T0 + (n % 6) * 1000));
+      await store.publishEvents(
+        events.map((e, n) => ({ event: e, dedupKey: keyOf(n) })),
+        {},
+        new Date(T0),
+      );
+      const expected = [...events]
+        .sort((a, b) => Date.parse(b.timestamp) - Date.parse(a.timestamp) || (a.id < b.id ? 1 : -1))
+        .map((e) => e.id);
+      for (const query of [{}, { type: 'email.opened' }, { since: new Date(T0 + 1000) }]) {
+        const seen: string[] = [];
+        let cursor: Parameters<typeof store.listEvents>[0]['cursor'];
+        do {
+          const page = await store.listEvents({ limit: 7, ...query, ...(cursor && { cursor }) });
+          seen.push(...page.items.map((e) => e.id));
+          cursor = page.next ?? undefined;
+        } while (cursor);
+        const wanted = expected.filter((id) => {
+          const e = events.find((x) => x.id === id) as CanonicalEvent;
+          if ('type' in query && e.type !== query.type) return false;
+          if ('since' in query && Date.parse(e.timestamp) < (query.since as Date).getTime()) return false;
+          return true;
+        });
+        expect(seen, JSON.stringify(query)).toEqual(wanted);
+      }
+    } finally {
+      await store.close();
+    }
+
+    const db = new Database(filename, { readonly: true });
+    try {
+      const columns = db
+        .prepare<[], { name: string }>("SELECT name FROM pragma_index_info('events_time')")
+        .all()
+        .map((r) => r.name);
+      expect(columns).toEqual(['occurred_at']);
+      const plan = db
+        .prepare<[], { detail: string }>(
+          `EXPLAIN QUERY PLAN SELECT id FROM events WHERE (occurred_at, id) < (${T0}, 'evt_z')
+           ORDER BY occurred_at DESC, id DESC LIMIT 8`,
+        )
+        .all()
+        .map((r) => r.detail)
+        .join('; ');
+      // A seek on the index, and a sort of the ties only (never of the whole range).
+      expect(plan).toContain('SEARCH events USING INDEX events_time (occurred_at<?)');
+      expect(plan).toContain('LAST TERM OF ORDER BY');
+    } finally {
+      db.close();
+    }
+  });
+});
