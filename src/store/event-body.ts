@@ -66,24 +66,42 @@ const BODY_COLUMNS = [
   'received_at',
 ] as const;
 
+/**
+ * How a store reads the `source_id` of an events row aliased `alias`: a column on PostgreSQL, an
+ * expression over the row's source key on SQLite (src/store/sqlite/source-keys.ts).
+ */
+export type SourceIdSql = (alias?: string) => string;
+
+const sourceIdColumn: SourceIdSql = (alias) => (alias ? `${alias}.source_id` : 'source_id');
+
+function columnSql(c: (typeof BODY_COLUMNS)[number], alias: string | undefined, sourceId: SourceIdSql) {
+  if (c === 'source_id' && sourceId !== sourceIdColumn) return `${sourceId(alias)} AS source_id`;
+  return alias ? `${alias}.${c}` : c;
+}
+
 /** The column list reading an event selects, from a table aliased `alias` (or unaliased). */
-export function eventBodyColumns(alias?: string): string {
-  const from = alias ? `${alias}.` : '';
-  return BODY_COLUMNS.map((c) => `${from}${c}`).join(', ');
+export function eventBodyColumns(alias?: string, sourceId: SourceIdSql = sourceIdColumn): string {
+  return BODY_COLUMNS.map((c) => columnSql(c, alias, sourceId)).join(', ');
 }
 
 /**
  * The same columns but the body, for a scan that reads the body only of the rows it keeps (`CASE WHEN
  * … THEN body END AS body` beside them) and passes over the others without reading theirs.
  */
-export const EVENT_COLUMNS_BUT_BODY = BODY_COLUMNS.filter((c) => c !== 'body').join(', ');
+export function eventColumnsButBody(sourceId: SourceIdSql = sourceIdColumn): string {
+  return BODY_COLUMNS.filter((c) => c !== 'body')
+    .map((c) => columnSql(c, undefined, sourceId))
+    .join(', ');
+}
 
 /**
  * The same columns, each named `ev_<column>`, for a select that also reads another table's columns of
  * the same names (a delivery joined to its event); `joinedEventJson` reads them back.
  */
-export function joinedEventColumns(alias: string): string {
-  return BODY_COLUMNS.map((c) => `${alias}.${c} AS ev_${c}`).join(', ');
+export function joinedEventColumns(alias: string, sourceId: SourceIdSql = sourceIdColumn): string {
+  return BODY_COLUMNS.map((c) => `${c === 'source_id' ? sourceId(alias) : `${alias}.${c}`} AS ev_${c}`).join(
+    ', ',
+  );
 }
 
 /** The JSON of the event joined with `joinedEventColumns`; null when no event was joined. */

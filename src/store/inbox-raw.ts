@@ -1,5 +1,5 @@
 import type { CanonicalEvent } from '../events.js';
-import { joinedEventColumns, joinedEventJson } from './event-body.js';
+import { joinedEventColumns, joinedEventJson, type SourceIdSql } from './event-body.js';
 
 /**
  * A raw request posted with one event usually IS that event: Postmark, Brevo or MailerSend post the
@@ -34,9 +34,11 @@ export function storedInboxBody(body: Buffer, holder: string | null): Buffer {
 /**
  * `select` (inbox rows, `SELECT * FROM inbox …`) with the columns of the event holding each row's
  * body, for inboxRowFrom; `order` orders the outer select, since a join may not keep the inner order.
+ * `sourceId` reads the source ids of rows that hold a key instead (SQLite).
  */
-export function withBodyHolder(select: string, order = ''): string {
-  return `SELECT i.*, ${joinedEventColumns('e')} FROM (${select}) i LEFT JOIN events e ON e.id = i.raw_event ${order}`;
+export function withBodyHolder(select: string, order = '', sourceId?: SourceIdSql): string {
+  const source = sourceId ? `, ${sourceId('i')} AS source_id` : '';
+  return `SELECT i.*${source}, ${joinedEventColumns('e', sourceId)} FROM (${select}) i LEFT JOIN events e ON e.id = i.raw_event ${order}`;
 }
 
 /**
@@ -47,8 +49,8 @@ export function withBodyHolder(select: string, order = ''): string {
  * batch's candidates, not by holders found, so a batch costs the same whether or not any event holds
  * a body; only the holders' bodies are read.
  */
-export const HELD_BODIES_AMONG = (candidates: string, key: 'rowid' | 'id') => `
-  SELECT i.id AS inbox_id, ${joinedEventColumns('e')}
+export const HELD_BODIES_AMONG = (candidates: string, key: 'rowid' | 'id', sourceId?: SourceIdSql) => `
+  SELECT i.id AS inbox_id, ${joinedEventColumns('e', sourceId)}
   FROM events e JOIN inbox i ON i.id = e.inbox_id AND i.raw_event = e.id
   WHERE e.${key} IN (${candidates})`;
 

@@ -207,13 +207,18 @@ export type StatsGroups = Record<StatsQuery['groupBy'], { table: string; rollup:
 
 /**
  * The groupings both stores share; each rollup/events pair must agree row for row. A dialect gives its
- * typed NULL and its recipient-domain expression (which must match the writer's `domainOf`).
+ * typed NULL, its recipient-domain expression (which must match the writer's `domainOf`) and, when its
+ * events rows hold no source_id column, the expression that reads it.
  */
-export function statsGroups(dialect: { nullText: string; recipientDomain: string }): StatsGroups {
+export function statsGroups(dialect: {
+  nullText: string;
+  recipientDomain: string;
+  eventSourceId?: string;
+}): StatsGroups {
   return {
     type: { table: 'stats_rollup', rollup: dialect.nullText, events: dialect.nullText },
     provider: { table: 'stats_rollup', rollup: "NULLIF(provider, '')", events: "NULLIF(provider, '')" },
-    source: { table: 'stats_rollup', rollup: 'source_id', events: 'source_id' },
+    source: { table: 'stats_rollup', rollup: 'source_id', events: dialect.eventSourceId ?? 'source_id' },
     day: {
       table: 'stats_rollup',
       rollup: floorToSql('hour', DAY_MS),

@@ -10,15 +10,18 @@ import { SqliteStore } from '../../src/store/index.js';
 import { loadMigrations } from '../../src/store/migrations.js';
 
 /**
- * Migration 014 (SQLite): digest dedup keys become 16-byte BLOBs and the time index loses its id term.
- * A database written at 013 keeps deduplicating every key it holds, new digests are stored as bytes,
- * and pages in time order stay complete and in order when many events share a timestamp.
+ * Migrations 014 and 015 (SQLite): digest dedup keys become 16-byte BLOBs, the time index loses its id
+ * term, and events and raw requests name their source by an integer key. A database written at 013
+ * keeps deduplicating every key it holds, reads back every row with its source id at the same
+ * position, new digests are stored as bytes, and pages in time order stay complete and in order when
+ * many events share a timestamp.
  */
 
 const T0 = Date.parse('2026-12-01T00:00:00.000Z');
-const SOURCE = 'src_compact';
+const SOURCES = ['src_compact', 'src_other'];
 
 function event(n: number, at: number): CanonicalEvent {
+  const SOURCE = SOURCES[n % 2] as string;
   return {
     id: newId('event'),
     type: n % 2 ? 'email.delivered' : 'email.opened',
@@ -54,7 +57,10 @@ describe('SQLite migration 014: compact dedup keys and time index', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** A database migrated to 013 holding `events` as 013's writer stored them (whole bodies). */
+  /**
+   * A database migrated to 013 holding `events` as 013's writer stored them (whole bodies), and one
+   * processed raw request per source (path left empty, as for a post to its own ingest URL).
+   */
   function populateAt013(events: CanonicalEvent[]): void {
     const db = new Database(filename);
     try {
@@ -74,7 +80,7 @@ describe('SQLite migration 014: compact dedup keys and time index', () => {
       events.forEach((e, n) => {
         insert.run(
           e.id,
-          SOURCE,
+          e.data.source_id,
           storedDedupKey(keyOf(n)),
           e.type,
           Date.parse(e.timestamp),
@@ -83,6 +89,13 @@ describe('SQLite migration 014: compact dedup keys and time index', () => {
           JSON.stringify(e),
           e.data.provider,
         );
+      });
+      const inbox = db.prepare(
+        `INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body, status)
+         VALUES (?, ?, 'postmark', ?, 'POST', '', '', '{}', ?, 'processed')`,
+      );
+      SOURCES.forEach((source, n) => {
+        inbox.run(`in_0000000000000000000000000${n}`, source, T0, Buffer.from(`{"n":${n}}`));
       });
     } finally {
       db.close();
@@ -105,9 +118,57 @@ describe('SQLite migration 014: compact dedup keys and time index', () => {
   it('turns the digests stored at 013 into 16 bytes, and every key stored before or after still finds its event', async () => {
     const before = Array.from({ length: 30 }, (_, n) => event(n, T0 + n * 1000));
     populateAt013(before);
+    const positions = await (async () => {
+      const db = new Database(filename, { readonly: true });
+      try {
+        return db.prepare<[], { id: string; rowid: number }>('SELECT id, rowid FROM events').all();
+      } finally {
+        db.close();
+      }
+    })();
     const store = new SqliteStore({ filename });
     try {
-      expect(await store.migrate()).toEqual([14]);
+      expect(await store.migrate()).toEqual([14, 15]);
+      const db = new Database(filename, { readonly: true });
+      try {
+        for (const table of ['events', 'inbox']) {
+          const columns = db
+            .prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+            .all()
+            .map((c) => c.name);
+          expect(columns).toContain('source_key');
+          expect(columns).not.toContain('source_id');
+        }
+        expect(db.prepare('SELECT id FROM source_keys ORDER BY key').pluck().all()).toEqual(SOURCES);
+        expect(db.prepare('SELECT DISTINCT typeof(source_key) FROM events').pluck().all()).toEqual([
+          'integer',
+        ]);
+      } finally {
+        db.close();
+      }
+      // Same rowids (the stored order a live tail follows), each event whole with its source id.
+      for (const { id, rowid } of positions)
+        expect(await store.eventPosition(id)).toEqual({ tx: 0n, seq: BigInt(rowid) });
+      for (const e of before) expect(await store.getEvent(e.id)).toEqual(e);
+      for (const [n, source] of SOURCES.entries()) {
+        const listed = await store.listEvents({ limit: 100, sourceId: source });
+        expect(listed.items.map((e) => e.id).sort()).toEqual(
+          before
+            .filter((e) => e.data.source_id === source)
+            .map((e) => e.id)
+            .sort(),
+        );
+        const row = await store.getInboxRow(`in_0000000000000000000000000${n}`);
+        expect(row).toMatchObject({
+          sourceId: source,
+          path: `/ingest/${source}`,
+          body: Buffer.from(`{"n":${n}}`),
+        });
+        expect((await store.listInbox({ limit: 10, sourceId: source })).items.map((r) => r.id)).toEqual([
+          `in_0000000000000000000000000${n}`,
+        ]);
+      }
+      expect((await store.listEvents({ limit: 10, sourceId: 'src_never_stored' })).items).toEqual([]);
       expect(storedKeys()).toEqual(
         before.map((_, n) =>
           n % 2 ? { kind: 'text', bytes: keyOf(n).length } : { kind: 'blob', bytes: 16 },
@@ -121,6 +182,8 @@ describe('SQLite migration 014: compact dedup keys and time index', () => {
         new Date(T0),
       );
       expect(published.every((r) => r.created)).toBe(true);
+      // Stored lean after 015: the source id comes back from the key.
+      for (const e of after) expect(await store.getEvent(e.id)).toEqual(e);
       expect(storedKeys().slice(30)).toEqual(
         after.map((_, n) =>
           (n + 30) % 2 ? { kind: 'text', bytes: keyOf(n + 30).length } : { kind: 'blob', bytes: 16 },

@@ -37,8 +37,10 @@ describe('SqliteStore stored order', () => {
   /** Inserts rows the way the event writer does, with no rowid named. */
   function insert(count: number): string[] {
     const ids: string[] = [];
+    raw.prepare("INSERT OR IGNORE INTO source_keys (id) VALUES ('src_vacuum')").run();
     const statement = raw.prepare(
-      `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, body) VALUES (?, 'src_vacuum', ?, 'email.delivered', ?, ?)`,
+      `INSERT INTO events (id, source_key, dedup_key, type, occurred_at, body)
+       VALUES (?, (SELECT key FROM source_keys WHERE id = 'src_vacuum'), ?, 'email.delivered', ?, ?)`,
     );
     for (let i = 0; i < count; i++) {
       const id = newId('event');

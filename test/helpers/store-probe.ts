@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import postgres from 'postgres';
 import { newId } from '../../src/ids.js';
 import { type InboxInsert, PostgresStore, SQLITE_FILENAME, SqliteStore } from '../../src/store/index.js';
+import { SOURCE_ID_OF } from '../../src/store/sqlite/source-keys.js';
 import { sendGridBody } from './sendgrid.js';
 
 /**
@@ -49,8 +50,11 @@ const PROGRESS_SQL = `
     (SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND lease_owner IS NOT NULL) AS "leasedDeliveries"`;
 const INBOX_SQL = 'SELECT id, status, event_count, duplicate_count FROM inbox ORDER BY id';
 const EVENTS_SQL = 'SELECT id, source_id, dedup_key, inbox_id FROM events ORDER BY id';
-/** SQLite stores a digest key as 16 bytes (sqliteDedupKey): shown in storedDedupKey's text form. */
-const SQLITE_EVENTS_SQL = `SELECT id, source_id, inbox_id,
+/**
+ * SQLite stores a digest key as 16 bytes (sqliteDedupKey), shown in storedDedupKey's text form, and a
+ * source key instead of the id (src/store/sqlite/source-keys.ts).
+ */
+const SQLITE_EVENTS_SQL = `SELECT id, ${SOURCE_ID_OF()} AS source_id, inbox_id,
   CASE typeof(dedup_key) WHEN 'blob' THEN '#' || lower(hex(dedup_key)) ELSE dedup_key END AS dedup_key
   FROM events ORDER BY id`;
 const DELIVERIES_SQL = `

@@ -14,9 +14,9 @@ import type {
   ReplaySelect,
 } from '../delivery-types.js';
 import {
-  EVENT_COLUMNS_BUT_BODY,
   type EventBodyRow,
   eventBodyColumns,
+  eventColumnsButBody,
   eventFromRow,
   eventJson,
   joinedEventColumns,
@@ -343,7 +343,7 @@ export class PostgresStore implements Store {
     // Ordered by the columns, not by the text the query returns (which would sort 10 before 9).
     const rows = await sql<(Omit<EventBodyRow, 'body'> & { tx: string; seq: string; body: string | null })[]>`
       SELECT tx::text AS tx, seq::text AS seq, CASE WHEN ${match} THEN body END AS body,
-        ${sql.unsafe(EVENT_COLUMNS_BUT_BODY)} FROM events
+        ${sql.unsafe(eventColumnsButBody())} FROM events
       WHERE (tx, seq) > (${after.tx.toString()}::xid8, ${after.seq.toString()}::bigint)
         AND tx < ${horizon.tx.toString()}::xid8
       ORDER BY events.tx, events.seq LIMIT ${scan}`;

@@ -35,16 +35,11 @@ import type {
   ReplaySelect,
   RetryResult,
 } from '../delivery-types.js';
-import {
-  type EventBodyRow,
-  eventBodyColumns,
-  eventFromRow,
-  joinedEventColumns,
-  joinedEventJson,
-} from '../event-body.js';
+import { type EventBodyRow, eventFromRow, joinedEventJson } from '../event-body.js';
 import type { HandedDeliveries } from '../hand-off.js';
 import type { AttemptSample, Page } from '../store.js';
 import { Filters } from './filters.js';
+import { eventColumns, joinedEvent } from './source-keys.js';
 
 export const DEFAULT_RECORD_OPTIONS: RecordOptions = { failingAfter: 5 };
 
@@ -233,7 +228,7 @@ export function claimDue(db: Database.Database, options: FairClaimOptions): Clai
        AND (lease_expires_at IS NULL OR lease_expires_at < ?)`,
   );
   const load = db.prepare<[string], ClaimRow>(
-    `SELECT d.*, ${joinedEventColumns('e')} FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
+    `SELECT d.*, ${joinedEvent('e')} FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
      WHERE d.id = ?`,
   );
   const claimed: ClaimedDelivery[] = [];
@@ -510,7 +505,7 @@ export function advance(
       // A row value, so the page is a seek on events_time (occurred_at) that sorts only the events
       // sharing an occurred_at by id: the OR form made SQLite sort the whole rest of the range for
       // every page.
-      `SELECT ${eventBodyColumns()} FROM events
+      `SELECT ${eventColumns()} FROM events
        WHERE (occurred_at, id) > (?, ?) AND occurred_at < ?
        ORDER BY occurred_at, id LIMIT ?`,
     )

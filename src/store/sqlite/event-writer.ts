@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { sqliteDedupKey } from '../dedup-key.js';
 import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
-import { type EventBodyRow, eventBodyColumns, eventFromRow } from '../event-body.js';
+import { type EventBodyRow, eventFromRow } from '../event-body.js';
 import { HandedDeliveries, stampTrace, tracesOf } from '../hand-off.js';
 import { rawHolder, withBodyHolder } from '../inbox-raw.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
@@ -11,6 +11,7 @@ import { RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
 import { insertDeliveries, selectEndpoints } from './delivery-store.js';
 import { applyEffects, eventParams, insertEventStatement } from './insights.js';
+import { ensureSourceKeys, eventColumns, SOURCE_ID_OF, sourceIs } from './source-keys.js';
 import { addToRollups, isFirstOfType } from './stats-rollup.js';
 
 /**
@@ -48,6 +49,7 @@ export function processInboxBatch(
             withBodyHolder(
               "SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?",
               'ORDER BY i.id',
+              SOURCE_ID_OF,
             ),
           )
           .all(limit)
@@ -112,6 +114,12 @@ export function writeOutcomes(
   marks: RowMarks,
   traces: Map<string, string> | null = null,
 ): void {
+  ensureSourceKeys(
+    db,
+    outcomes.flatMap((outcome) =>
+      outcome.kind === 'processed' ? outcome.events.map((e) => e.event.data.source_id) : [],
+    ),
+  );
   const insertEvent = insertEventStatement(db);
   const fresh: CanonicalEvent[] = [];
   const freshTraces: Array<string | undefined> | null = traces && [];
@@ -171,12 +179,16 @@ export function publishEventBatch(
 ): Array<{ event: CanonicalEvent; created: boolean }> {
   const insertEvent = insertEventStatement(db);
   const existing = db.prepare<[string, string | Buffer], EventBodyRow>(
-    `SELECT ${eventBodyColumns()} FROM events WHERE source_id = ? AND dedup_key = ?`,
+    `SELECT ${eventColumns()} FROM events WHERE ${sourceIs()} AND dedup_key = ?`,
   );
   return HandedDeliveries.around(effects.handOff, (handed) =>
     db
       .transaction(() => {
         const now = at.getTime();
+        ensureSourceKeys(
+          db,
+          events.map(({ event }) => event.data.source_id),
+        );
         const ctx = effectsContext(db, effects, now, handed);
         const rollup = new RollupDelta();
         const results = events.map(({ event, dedupKey }) => {

@@ -5,6 +5,7 @@ import { rawHolder, storedInboxBody } from '../inbox-raw.js';
 import { pendingRowOf, storedInboxPath } from '../rows.js';
 import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
 import { effectsContext, writeOutcomes } from './event-writer.js';
+import { ensureSourceKeys, SOURCE_KEY } from './source-keys.js';
 
 /**
  * Binding a token keeps the body hash already there unless that binding has expired. One statement,
@@ -29,13 +30,13 @@ const PRUNE_TOKENS = `
 const ANY_PENDING = "SELECT 1 FROM inbox WHERE status = 'pending' LIMIT 1";
 
 const INSERT_ROW = `
-  INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body, trace)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  INSERT INTO inbox (id, source_key, provider, received_at, method, path, query, headers, body, trace)
+  VALUES (?, ${SOURCE_KEY}, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 const INSERT_PROCESSED = `
-  INSERT INTO inbox (id, source_id, provider, received_at, method, path, query, headers, body, trace,
+  INSERT INTO inbox (id, source_key, provider, received_at, method, path, query, headers, body, trace,
                      status, attempts, notes, event_count, duplicate_count, processed_at, raw_event)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'processed', 1, ?, ?, ?, ?, ?)`;
+  VALUES (?, ${SOURCE_KEY}, ?, ?, ?, ?, ?, ?, ?, ?, 'processed', 1, ?, ?, ?, ?, ?)`;
 
 function rowParams(row: InboxInsert, holder: string | null = null) {
   return [
@@ -94,6 +95,10 @@ export function appendInboxRows(
       .transaction(() => {
         const { kept, replayed } = bindTokens(db, rows);
         result.replayed = replayed;
+        ensureSourceKeys(
+          db,
+          kept.map((row) => row.sourceId),
+        );
         const caughtUp = inline && kept.length > 0 && !db.prepare(ANY_PENDING).get();
         if (!caughtUp) {
           for (const row of kept) insertPending.run(...rowParams(row));

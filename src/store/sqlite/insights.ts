@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { sqliteDedupKey } from '../dedup-key.js';
 import { type EffectsContext, queueFanOut, softBouncesEntry, suppressionEntry } from '../effects.js';
-import { type EventBodyRow, eventBodyColumns, eventFromRow, storedBody } from '../event-body.js';
+import { type EventBodyRow, eventFromRow, storedBody } from '../event-body.js';
 import type {
   HourBucket,
   OperationalCounts,
@@ -13,6 +13,7 @@ import type {
 import { type SuppressionRow, suppressionFrom } from '../rows.js';
 import type { Page } from '../store.js';
 import { Filters } from './filters.js';
+import { eventColumns, SOURCE_KEY, sourceIs } from './source-keys.js';
 
 /**
  * Effects of new events (fan-out, suppressions), the suppression list, timelines and stats for
@@ -21,13 +22,16 @@ import { Filters } from './filters.js';
 
 export function insertEventStatement(db: Database.Database): Database.Statement {
   return db.prepare(
-    `INSERT INTO events (id, source_id, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body, body_format, received_at, provider, bounce_type, first_of_type)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (source_id, dedup_key) DO NOTHING`,
+    `INSERT INTO events (id, source_key, dedup_key, type, occurred_at, recipient, message_id, inbox_id, body, body_format, received_at, provider, bounce_type, first_of_type)
+     VALUES (?, ${SOURCE_KEY}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (source_key, dedup_key) DO NOTHING`,
   );
 }
 
-/** An events row's values; `firstOfType` as isFirstOfType (./stats-rollup.ts) decided just before. */
+/**
+ * An events row's values; `firstOfType` as isFirstOfType (./stats-rollup.ts) decided just before. The
+ * event's source id must have its key (ensureSourceKeys).
+ */
 export function eventParams(
   event: CanonicalEvent,
   dedupKey: string,
@@ -152,7 +156,7 @@ export function selectMessageEvents(
 ): CanonicalEvent[] {
   return db
     .prepare<[string, number], EventBodyRow>(
-      `SELECT ${eventBodyColumns()} FROM events WHERE message_id = ? ORDER BY occurred_at, id LIMIT ?`,
+      `SELECT ${eventColumns()} FROM events WHERE message_id = ? ORDER BY occurred_at, id LIMIT ?`,
     )
     .all(messageId, limit)
     .map(eventFromRow);
@@ -165,7 +169,7 @@ export function selectRecipientEvents(
 ): CanonicalEvent[] {
   return db
     .prepare<[string, number], EventBodyRow>(
-      `SELECT ${eventBodyColumns()} FROM events WHERE recipient = ? ORDER BY occurred_at DESC, id DESC LIMIT ?`,
+      `SELECT ${eventColumns()} FROM events WHERE recipient = ? ORDER BY occurred_at DESC, id DESC LIMIT ?`,
     )
     .all(recipient, limit)
     .map(eventFromRow);
@@ -229,7 +233,7 @@ export function selectSourceHistory(db: Database.Database, sourceId: string, sin
       .prepare<[string, number], { h: number; total: number; ok: number; avg: null }>(
         `SELECT received_at / ${HOUR} AS h, COUNT(*) AS total,
            SUM(CASE WHEN status = 'quarantined' THEN 0 ELSE 1 END) AS ok, NULL AS avg
-         FROM inbox WHERE source_id = ? AND received_at >= ? GROUP BY h ORDER BY h`,
+         FROM inbox WHERE ${sourceIs()} AND received_at >= ? GROUP BY h ORDER BY h`,
       )
       .all(sourceId, since.getTime()),
   );

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { decodeTime } from '../../ids.js';
 import { HELD_BODIES_AMONG, type HeldBody, HOLDS_NO_BODY, heldBody, RESTORE_BODY } from '../inbox-raw.js';
 import { idBound, type PrunedTable, type RetentionCutoffs } from '../retention.js';
+import { SOURCE_ID_OF } from './source-keys.js';
 
 // Each statement deletes at most `limit` rows found through an index, so a batch holds the write lock
 // for a bounded time; the pruner sizes `limit` from how long the last batch took.
@@ -16,7 +17,7 @@ const EXPIRED_EVENTS = (and: string) => `
   ORDER BY e.occurred_at LIMIT ?`;
 
 const PRUNE_EVENTS = `DELETE FROM events WHERE rowid IN (${EXPIRED_EVENTS(`AND ${HOLDS_NO_BODY}`)})`;
-const HELD_BODIES = HELD_BODIES_AMONG(EXPIRED_EVENTS(''), 'rowid');
+const HELD_BODIES = HELD_BODIES_AMONG(EXPIRED_EVENTS(''), 'rowid', SOURCE_ID_OF);
 
 const PRUNE_INBOX = `
   DELETE FROM inbox WHERE rowid IN (

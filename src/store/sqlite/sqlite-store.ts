@@ -3,13 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { storedDedupKey } from '../dedup-key.js';
-import {
-  EVENT_COLUMNS_BUT_BODY,
-  type EventBodyRow,
-  eventBodyColumns,
-  eventFromRow,
-  eventJson,
-} from '../event-body.js';
+import { type EventBodyRow, eventFromRow, eventJson } from '../event-body.js';
 import { feedPage, scanLimit } from '../event-feed.js';
 import { withBodyHolder } from '../inbox-raw.js';
 import { countInboxSql, inboxCountsFrom, inboxStatusIs } from '../inbox-status.js';
@@ -101,6 +95,7 @@ import {
 } from './insights.js';
 import * as reconciliations from './reconciliations.js';
 import * as retention from './retention.js';
+import { eventColumns, eventColumnsWithoutBody, SOURCE_ID_OF, sourceIs } from './source-keys.js';
 import * as sources from './sources.js';
 import { cacheStatements } from './statement-cache.js';
 
@@ -215,18 +210,19 @@ export class SqliteStore implements Store {
 
   async getInboxRow(id: string): Promise<InboxRow | null> {
     const row = this.db
-      .prepare<[string], InboxDbRow>(withBodyHolder('SELECT * FROM inbox WHERE id = ?'))
+      .prepare<[string], InboxDbRow>(withBodyHolder('SELECT * FROM inbox WHERE id = ?', '', SOURCE_ID_OF))
       .get(id);
     return row ? inboxRowFrom(row) : null;
   }
 
   async listInbox(query: InboxQuery): Promise<Page<InboxRow, string>> {
     const filters = new Filters(...(query.status ? [inboxStatusIs(query.status)] : []))
-      .add('source_id = ?', query.sourceId)
+      .add(sourceIs(), query.sourceId)
       .add('id < ?', query.cursor);
     const sql = withBodyHolder(
       `SELECT * FROM inbox ${filters.where} ORDER BY id DESC LIMIT ?`,
       'ORDER BY i.id DESC',
+      SOURCE_ID_OF,
     );
     const rows = this.db
       .prepare<unknown[], InboxDbRow>(sql)
@@ -247,7 +243,7 @@ export class SqliteStore implements Store {
     const byStatus = selector.status ? [inboxStatusIs(selector.status)] : [];
     const filters = new Filters("status <> 'pending'", ...byStatus)
       .addIn('id', selector.ids)
-      .add('source_id = ?', selector.sourceId)
+      .add(sourceIs(), selector.sourceId)
       .add('received_at >= ?', selector.since?.getTime())
       .add('received_at < ?', selector.until?.getTime());
     const result = this.db
@@ -321,7 +317,7 @@ export class SqliteStore implements Store {
 
   async getEvent(id: string): Promise<CanonicalEvent | null> {
     const row = this.db
-      .prepare<[string], EventBodyRow>(`SELECT ${eventBodyColumns()} FROM events WHERE id = ?`)
+      .prepare<[string], EventBodyRow>(`SELECT ${eventColumns()} FROM events WHERE id = ?`)
       .get(id);
     return row ? eventFromRow(row) : null;
   }
@@ -332,13 +328,13 @@ export class SqliteStore implements Store {
       .add('type = ?', query.type)
       .add('recipient = ?', query.recipient)
       .add('message_id = ?', query.messageId)
-      .add('source_id = ?', query.sourceId)
+      .add(sourceIs(), query.sourceId)
       .add('occurred_at >= ?', query.since?.getTime())
       .add('occurred_at < ?', query.until?.getTime())
       // A row value, so a page seeks on occurred_at in whichever index answers the filters; the OR
       // form read every newer event of the filter again for each page.
       .add('(occurred_at, id) < (?, ?)', cursor?.occurredAt, cursor?.id);
-    const sql = `SELECT ${eventBodyColumns()} FROM events ${filters.where}
+    const sql = `SELECT ${eventColumns()} FROM events ${filters.where}
                  ORDER BY occurred_at DESC, id DESC LIMIT ?`;
     const rows = this.db
       .prepare<unknown[], EventBodyRow & { occurred_at: number }>(sql)
@@ -370,7 +366,7 @@ export class SqliteStore implements Store {
       ['type = ?', filter.type],
       ['recipient = ?', filter.recipient],
       ['message_id = ?', filter.messageId],
-      ['source_id = ?', filter.sourceId],
+      [sourceIs(), filter.sourceId],
     ];
     const given = terms.filter((term): term is [string, string] => term[1] !== undefined);
     const match = given.length ? given.map(([condition]) => condition).join(' AND ') : '1';
@@ -379,7 +375,7 @@ export class SqliteStore implements Store {
     // next call, which starts from `head` when this one runs out of rows.
     const rows = this.db
       .prepare<unknown[], Omit<EventBodyRow, 'body'> & { seq: number; body: string | null }>(
-        `SELECT rowid AS seq, CASE WHEN ${match} THEN body END AS body, ${EVENT_COLUMNS_BUT_BODY} FROM events
+        `SELECT rowid AS seq, CASE WHEN ${match} THEN body END AS body, ${eventColumnsWithoutBody()} FROM events
          WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?`,
       )
       .all(...given.map(([, value]) => value), after.seq, head, scan);

@@ -9,6 +9,7 @@ import {
   statsRows,
   type TimeRange,
 } from '../stats-rollup.js';
+import { SOURCE_ID_OF, sourceIs } from './source-keys.js';
 
 /** The stats rollups on SQLite (terms and reasons in ../stats-rollup.ts). */
 
@@ -19,7 +20,11 @@ import {
 export const RECIPIENT_DOMAIN_SQL = `CASE WHEN instr(recipient, '@') > 0 THEN
   NULLIF(lower(substr(recipient, length(rtrim(recipient, replace(recipient, '@', ''))) + 1)), '') END`;
 
-const GROUPS = statsGroups({ nullText: 'NULL', recipientDomain: RECIPIENT_DOMAIN_SQL });
+const GROUPS = statsGroups({
+  nullText: 'NULL',
+  recipientDomain: RECIPIENT_DOMAIN_SQL,
+  eventSourceId: SOURCE_ID_OF(),
+});
 
 const UPSERT = `
   INSERT INTO stats_rollup (hour, source_id, provider, type, events, messages) VALUES (?, ?, ?, ?, ?, ?)
@@ -59,7 +64,7 @@ export function addToRollups(db: Database.Database, delta: RollupDelta): void {
 function eventCounts(group: string, range: TimeRange, sourceId: string | undefined): [string, unknown[]] {
   return [
     `SELECT ${group} AS grp, type, COUNT(*) AS n, SUM(first_of_type) AS m FROM events
-     WHERE occurred_at >= ? AND occurred_at < ? ${sourceId === undefined ? '' : 'AND source_id = ?'}
+     WHERE occurred_at >= ? AND occurred_at < ? ${sourceId === undefined ? '' : `AND ${sourceIs()}`}
      GROUP BY grp, type`,
     sourceId === undefined ? [range.from, range.to] : [range.from, range.to, sourceId],
   ];
