@@ -1164,6 +1164,27 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
         ]);
       });
 
+      it('with a source and a type, returns exactly the events of both, whole', async () => {
+        const other = (minutes: number, type = 'email.delivered') =>
+          canonicalEvent({ type, timestamp: isoAt(minutes), sourceId: 'src_01JDSTOREDORDER0000000000B' });
+        const events = [
+          at(0, 'email.bounced'),
+          other(1, 'email.bounced'),
+          at(2),
+          other(3),
+          at(4, 'email.bounced'),
+        ];
+        await storeInOrder(events);
+        const sourceA = 'src_01JDSTOREDORDER0000000000A';
+        const both = await follow(START, 2, { sourceId: sourceA, type: 'email.bounced' });
+        expect(both.seen).toEqual(
+          events.filter((e) => e.data.source_id === sourceA && e.type === 'email.bounced'),
+        );
+        const otherSource = await follow(START, 2, { sourceId: 'src_01JDSTOREDORDER0000000000B' });
+        expect(otherSource.seen).toEqual(events.filter((e) => e.data.source_id !== sourceA));
+        expect((await follow(START, 2, { sourceId: 'src_never_stored' })).seen).toEqual([]);
+      });
+
       it('examines a bounded number of rows per call, so a rare filter continues where the scan stopped', async () => {
         // Rare events spread over 2,100 others, across the places where positions gain a digit.
         const rareAt = new Set([8, 98, 998, 1500, 2099]);

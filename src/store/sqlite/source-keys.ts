@@ -36,8 +36,8 @@ export function ensureSourceKeys(db: Database.Database, ids: Iterable<string>): 
 /** eventBodyColumns for SQLite's rows. */
 export const eventColumns = (alias?: string) => eventBodyColumns(alias, SOURCE_ID_OF);
 
-/** eventColumnsButBody for SQLite's rows. */
-export const eventColumnsWithoutBody = () => eventColumnsButBody(SOURCE_ID_OF);
+/** eventColumnsButBody for SQLite's rows; `sourceId` reads the source id instead of SOURCE_ID_OF. */
+export const eventColumnsWithoutBody = (sourceId = SOURCE_ID_OF()) => eventColumnsButBody(() => sourceId);
 
 /** joinedEventColumns for SQLite's rows. */
 export const joinedEvent = (alias: string) => joinedEventColumns(alias, SOURCE_ID_OF);

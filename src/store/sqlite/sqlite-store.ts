@@ -373,12 +373,15 @@ export class SqliteStore implements Store {
     const scan = scanLimit(limit, filter);
     // Bounded by `head`: a row committed since it was read would be returned now and again by the
     // next call, which starts from `head` when this one runs out of rows.
+    // The source id, too, is looked up only for the rows kept: the filter appears twice, so do its values.
+    const values = given.map(([, value]) => value);
     const rows = this.db
       .prepare<unknown[], Omit<EventBodyRow, 'body'> & { seq: number; body: string | null }>(
-        `SELECT rowid AS seq, CASE WHEN ${match} THEN body END AS body, ${eventColumnsWithoutBody()} FROM events
+        `SELECT rowid AS seq, CASE WHEN ${match} THEN body END AS body,
+           ${eventColumnsWithoutBody(`CASE WHEN ${match} THEN ${SOURCE_ID_OF()} END`)} FROM events
          WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?`,
       )
-      .all(...given.map(([, value]) => value), after.seq, head, scan);
+      .all(...values, ...values, after.seq, head, scan);
     return feedPage(
       rows.map((row) => ({
         position: { tx: 0n, seq: BigInt(row.seq) },
