@@ -74,23 +74,21 @@ export type SourceIdSql = (alias?: string) => string;
 
 const sourceIdColumn: SourceIdSql = (alias) => (alias ? `${alias}.source_id` : 'source_id');
 
-function columnSql(c: (typeof BODY_COLUMNS)[number], alias: string | undefined, sourceId: SourceIdSql) {
-  if (c === 'source_id' && sourceId !== sourceIdColumn) return `${sourceId(alias)} AS source_id`;
-  return alias ? `${alias}.${c}` : c;
-}
-
 /** The column list reading an event selects, from a table aliased `alias` (or unaliased). */
 export function eventBodyColumns(alias?: string, sourceId: SourceIdSql = sourceIdColumn): string {
-  return BODY_COLUMNS.map((c) => columnSql(c, alias, sourceId)).join(', ');
+  return BODY_COLUMNS.map((c) =>
+    c === 'source_id' ? `${sourceId(alias)} AS source_id` : alias ? `${alias}.${c}` : c,
+  ).join(', ');
 }
 
 /**
- * The same columns but the body, for a scan that reads the body only of the rows it keeps (`CASE WHEN
- * … THEN body END AS body` beside them) and passes over the others without reading theirs.
+ * The same columns but the body, unaliased, for a scan that reads the body only of the rows it keeps
+ * (`CASE WHEN … THEN body END AS body` beside them) and passes over the others without reading theirs;
+ * `sourceId` is the SQL that reads the source id.
  */
-export function eventColumnsButBody(sourceId: SourceIdSql = sourceIdColumn): string {
+export function eventColumnsButBody(sourceId = sourceIdColumn()): string {
   return BODY_COLUMNS.filter((c) => c !== 'body')
-    .map((c) => columnSql(c, undefined, sourceId))
+    .map((c) => (c === 'source_id' ? `${sourceId} AS source_id` : c))
     .join(', ');
 }
 

@@ -1,10 +1,5 @@
 import type Database from 'better-sqlite3';
-import {
-  eventBodyColumns,
-  eventColumnsButBody,
-  joinedEventColumns,
-  type SourceIdSql,
-} from '../event-body.js';
+import { eventBodyColumns, joinedEventColumns, type SourceIdSql } from '../event-body.js';
 
 /**
  * SQLite's events and inbox rows name their source by a small integer key (migration 015) instead of
@@ -35,9 +30,6 @@ export function ensureSourceKeys(db: Database.Database, ids: Iterable<string>): 
 
 /** eventBodyColumns for SQLite's rows. */
 export const eventColumns = (alias?: string) => eventBodyColumns(alias, SOURCE_ID_OF);
-
-/** eventColumnsButBody for SQLite's rows; `sourceId` reads the source id instead of SOURCE_ID_OF. */
-export const eventColumnsWithoutBody = (sourceId = SOURCE_ID_OF()) => eventColumnsButBody(() => sourceId);
 
 /** joinedEventColumns for SQLite's rows. */
 export const joinedEvent = (alias: string) => joinedEventColumns(alias, SOURCE_ID_OF);

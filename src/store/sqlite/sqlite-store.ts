@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { storedDedupKey } from '../dedup-key.js';
-import { type EventBodyRow, eventFromRow, eventJson } from '../event-body.js';
+import { type EventBodyRow, eventColumnsButBody, eventFromRow, eventJson } from '../event-body.js';
 import { feedPage, scanLimit } from '../event-feed.js';
 import { withBodyHolder } from '../inbox-raw.js';
 import { countInboxSql, inboxCountsFrom, inboxStatusIs } from '../inbox-status.js';
@@ -95,7 +95,7 @@ import {
 } from './insights.js';
 import * as reconciliations from './reconciliations.js';
 import * as retention from './retention.js';
-import { eventColumns, eventColumnsWithoutBody, SOURCE_ID_OF, sourceIs } from './source-keys.js';
+import { eventColumns, SOURCE_ID_OF, sourceIs } from './source-keys.js';
 import * as sources from './sources.js';
 import { cacheStatements } from './statement-cache.js';
 
@@ -378,7 +378,7 @@ export class SqliteStore implements Store {
     const rows = this.db
       .prepare<unknown[], Omit<EventBodyRow, 'body'> & { seq: number; body: string | null }>(
         `SELECT rowid AS seq, CASE WHEN ${match} THEN body END AS body,
-           ${eventColumnsWithoutBody(`CASE WHEN ${match} THEN ${SOURCE_ID_OF()} END`)} FROM events
+           ${eventColumnsButBody(`CASE WHEN ${match} THEN ${SOURCE_ID_OF()} END`)} FROM events
          WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?`,
       )
       .all(...values, ...values, after.seq, head, scan);
