@@ -27,6 +27,17 @@ function rowOf(event: CanonicalEvent): EventBodyRow {
   };
 }
 
+/**
+ * The JSON a stored body holds once its column values held by reference (a control character in
+ * place of their JSON string) are put back.
+ */
+function bodyJson(row: EventBodyRow): Record<string, unknown> {
+  const text = row.body
+    .replace('\u0001', () => JSON.stringify(row.message_id))
+    .replace('\u0002', () => JSON.stringify(row.recipient));
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
 function delivered(): CanonicalEvent {
   return {
     id: 'evt_01M964W290NJCQAXP938TN1BVQ',
@@ -54,7 +65,7 @@ describe('stored event bodies', () => {
     const event = delivered();
     const row = rowOf(event);
     expect(row.body_format).toBeGreaterThan(BODY_ELIDED);
-    const body = JSON.parse(row.body) as Record<string, unknown>;
+    const body = bodyJson(row);
     for (const key of ['id', 'type', 'timestamp', 'provider', 'source_id', 'message_id', 'recipient'])
       expect(body).not.toHaveProperty(key);
     // At their usual value (received_at: in its column), so left out.
@@ -87,7 +98,7 @@ describe('stored event bodies', () => {
         if (mix & (1 << bit)) data[key] = unusual[key];
       });
       const row = rowOf(event);
-      const body = JSON.parse(row.body) as Record<string, unknown>;
+      const body = bodyJson(row);
       keys.forEach((key, bit) => {
         // tags and metadata are left out only when empty, which `unusual` sets and `usual` does not.
         const leftOut = key === 'tags' || key === 'metadata' ? mix & (1 << bit) : !(mix & (1 << bit));
@@ -105,7 +116,7 @@ describe('stored event bodies', () => {
     const { received_via: _via, user_agent: _ua, ...data } = event.data;
     const partial = { ...event, data: data as CanonicalEvent['data'] };
     const row = rowOf(partial);
-    expect(Object.keys(JSON.parse(row.body))).toEqual(['tags', 'metadata', 'raw']);
+    expect(Object.keys(bodyJson(row))).toEqual(['tags', 'metadata', 'raw']);
     expect(eventJson(row)).toBe(eventBody(partial));
     expect(JSON.parse(eventJson(row))).toEqual(partial);
     expect(JSON.parse(eventJson(row)).data).not.toHaveProperty('received_via');
@@ -128,6 +139,52 @@ describe('stored event bodies', () => {
       expect(eventJson(row)).toBe(eventBody(e));
     }
     expect(rowOf(bare).body).toBe('{}');
+  });
+
+  it('holds the message id and recipient the payload repeats by reference, and gives back the same bytes', () => {
+    const event = delivered();
+    const recipient = 'Zoë "quoted" <zoe@example.com>\u2028';
+    const raw = { RecordType: 'Delivery', MessageID: event.data.message_id, Recipient: recipient, Tag: 'x' };
+    event.data.raw = raw;
+    const row = rowOf(event);
+    // Mask bits 7 and 8: after the seven of ELIDED.
+    expect((row.body_format - BODY_ELIDED) >> 7).toBe(0b11);
+    expect(row.body).not.toContain(JSON.stringify(event.data.message_id));
+    expect(row.body).not.toContain(JSON.stringify(recipient));
+    const whole = JSON.stringify(bodyJson(row));
+    const saved = JSON.stringify(event.data.message_id).length + JSON.stringify(recipient).length - 2;
+    expect(row.body.length).toBe(whole.length - saved);
+    expect(eventJson(row)).toBe(eventBody(event));
+    expect(JSON.parse(eventJson(row))).toEqual(event);
+  });
+
+  it('puts a referenced value back exactly wherever it stood first, whatever it holds', () => {
+    const values = ['$&$1$$', '', 'a"b\\c', '\u0001\u0002', 'é\u2028\ud83d\ude00', 'MessageID', '{}'];
+    for (const message of values)
+      for (const recipient of values) {
+        const event = delivered();
+        event.data.message_id = message;
+        event.data.recipient = recipient;
+        // As a key, a value, twice and inside tags and metadata: only the first is referenced.
+        event.data.tags = [recipient, message];
+        event.data.metadata = { [message]: recipient, nested: { [recipient]: message } };
+        event.data.raw = { MessageID: message, Recipient: recipient, again: [message, recipient] };
+        const row = rowOf(event);
+        expect(row.body_format, `${message} / ${recipient}`).toBeGreaterThanOrEqual(BODY_ELIDED + (1 << 7));
+        expect(row.body.split('\u0001')).toHaveLength(2);
+        expect(eventJson(row)).toBe(eventBody(event));
+        expect(JSON.parse(eventJson(row))).toEqual(event);
+      }
+  });
+
+  it('references nothing the body does not hold, nor a null column', () => {
+    const event = delivered();
+    event.data.raw = { RecordType: 'Delivery' };
+    event.data.recipient = null;
+    const row = rowOf(event);
+    expect(row.body_format - BODY_ELIDED).toBeLessThan(1 << 7);
+    expect(row.body).not.toMatch(/[\u0001\u0002]/);
+    expect(JSON.parse(eventJson(row))).toEqual(event);
   });
 
   it('stores whole what the columns cannot give back exactly', () => {
