@@ -70,6 +70,62 @@ export function softBouncesEntry(
   );
 }
 
+/** A suppression write an event asks for, in the order the transaction's events came. */
+export type SuppressionOp =
+  | { op: 'add'; entry: SuppressionEntry }
+  | { op: 'remove'; email: string; scope: string; reason: string };
+
+/** An entry's key: the suppressions table's primary key. */
+export type SuppressionKey = Pick<SuppressionEntry, 'email' | 'scope' | 'reason'>;
+
+/** What a transaction's suppression ops come to: one delete, then one insert-unless-present. */
+export interface SuppressionWrites {
+  removes: SuppressionKey[];
+  adds: SuppressionEntry[];
+}
+
+const keyText = (k: SuppressionKey) => `${k.email}\u0000${k.scope}\u0000${k.reason}`;
+const byKey = (a: SuppressionKey, b: SuppressionKey) =>
+  a.email < b.email
+    ? -1
+    : a.email > b.email
+      ? 1
+      : a.scope < b.scope
+        ? -1
+        : a.scope > b.scope
+          ? 1
+          : a.reason < b.reason
+            ? -1
+            : a.reason > b.reason
+              ? 1
+              : 0;
+
+/**
+ * The same result as applying `ops` one at a time (an add inserts its entry unless the key is
+ * present, a remove deletes the key), as two statements instead of one per op: each key's last remove
+ * becomes a delete, and the first add after it (or the first add, with no remove) an insert that
+ * keeps a row already present. Both lists come in key order, so concurrent transactions take the
+ * row locks in one order.
+ */
+export function netSuppressionWrites(ops: readonly SuppressionOp[]): SuppressionWrites {
+  const perKey = new Map<string, { key: SuppressionKey; remove: boolean; add: SuppressionEntry | null }>();
+  for (const op of ops) {
+    const key = op.op === 'add' ? op.entry : op;
+    const text = keyText(key);
+    const net = perKey.get(text);
+    if (op.op === 'remove') perKey.set(text, { key, remove: true, add: null });
+    else if (!net) perKey.set(text, { key, remove: false, add: op.entry });
+    else if (net.add === null) net.add = op.entry;
+  }
+  const nets = [...perKey.values()].sort((a, b) => byKey(a.key, b.key));
+  return {
+    removes: nets
+      .filter((n) => n.remove)
+      .map(({ key: { email, scope, reason } }) => ({ email, scope, reason })),
+    adds: nets.flatMap((n) => (n.add ? [n.add] : [])),
+  };
+}
+
 /** A pipeline batch's summary before any row is counted. */
 export function emptySummary(): BatchSummary {
   return {

@@ -322,6 +322,43 @@ export function runInsightsContract(name: string, makeStore: MakeStore): void {
         expect(await store.getSuppressions(ADA)).toEqual([]);
       });
 
+      it('applies the unsubscribes and resubscribes of one batch in their order, recipient by recipient', async () => {
+        const [bob, cy, dee, eve] = [
+          'bob@example.com',
+          'cy@example.com',
+          'dee@example.com',
+          'eve@example.com',
+        ];
+        const earlier = [
+          newEvent({ type: 'email.unsubscribed', recipient: dee }),
+          newEvent({ type: 'email.unsubscribed', recipient: eve }),
+        ];
+        await ingest(store, earlier);
+        const unsub = (recipient: string, at: number) =>
+          newEvent({ type: 'email.unsubscribed', recipient, at });
+        const resub = (recipient: string, at: number) =>
+          newEvent({ type: 'email.resubscribed', recipient, at });
+        const batch = [
+          unsub(ADA, MINUTE),
+          resub(ADA, 2 * MINUTE),
+          unsub(ADA, 3 * MINUTE), // the last unsubscribe stands
+          unsub(bob, MINUTE),
+          unsub(bob, 2 * MINUTE), // the first one stands
+          unsub(cy, MINUTE),
+          resub(cy, 2 * MINUTE), // none
+          unsub(dee, MINUTE), // the earlier entry stands
+          resub(eve, MINUTE),
+          unsub(eve, 2 * MINUTE), // the new one replaces the earlier entry
+        ];
+        await ingest(store, batch);
+        const eventOf = async (email: string) => (await store.getSuppressions(email)).map((e) => e.eventId);
+        expect(await eventOf(ADA)).toEqual([batch[2]?.event.id]);
+        expect(await eventOf(bob)).toEqual([batch[3]?.event.id]);
+        expect(await eventOf(cy)).toEqual([]);
+        expect(await eventOf(dee)).toEqual([earlier[0]?.event.id]);
+        expect(await eventOf(eve)).toEqual([batch[9]?.event.id]);
+      });
+
       it('a resubscribe never lifts a hard bounce or a complaint', async () => {
         await ingest(store, [
           newEvent({ type: 'email.bounced', bounce: 'hard' }),

@@ -5,6 +5,11 @@ export type Tx = postgres.TransactionSql<Record<string, never>>;
 /** Anything that runs a query: the pool or a transaction. */
 export type Queryable = Sql | Tx;
 
+/** Type OIDs for `sql.array(values, oid)`: columns sent as arrays keep one prepared statement. */
+export const TEXT = 25;
+export const INT4 = 23;
+export const INT8 = 20;
+
 export interface PostgresOptions {
   url: string;
   /** Schema the tables live in (tests give each its own); created when missing. */

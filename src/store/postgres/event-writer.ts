@@ -1,6 +1,6 @@
 import type { CanonicalEvent } from '../../events.js';
 import { storedDedupKey } from '../dedup-key.js';
-import { countInserted, type EffectsContext, emptySummary } from '../effects.js';
+import { countInserted, type EffectsContext, emptySummary, type SuppressionOp } from '../effects.js';
 import { type EventBodyRow, eventBodyColumns, eventFromRow, joinedEventColumns } from '../event-body.js';
 import { stampTrace, tracesOf } from '../hand-off.js';
 import { rawHolder } from '../inbox-raw.js';
@@ -8,9 +8,9 @@ import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 
 import { claimFirstOfType, firstOfTypePair, RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
-import { parameterChunks, type Queryable, type Sql } from './connection.js';
+import { INT4, parameterChunks, type Queryable, type Sql, TEXT } from './connection.js';
 import * as delivery from './postgres-delivery.js';
-import { applyEffects, eventRow } from './postgres-insights.js';
+import { applyEffects, eventRow, writeSuppressions } from './postgres-insights.js';
 import { addToRollups, storedPairs } from './stats-rollup.js';
 
 /**
@@ -81,15 +81,16 @@ export async function writeOutcomes(
   const ctx = await effectsContext(tx, effects, now);
   const applied = new Set<string>();
   const rollup = new RollupDelta();
+  const suppressions: SuppressionOp[] = [];
   for (const [i, { inboxId, event }] of candidates.entries()) {
     if (!insertedIds.has(event.id) || applied.has(event.id)) continue;
     applied.add(event.id);
     const trace = traces?.get(inboxId);
     if (trace) {
       const from = { fanOut: ctx.fanOut.length, handed: 0 };
-      await applyEffects(tx, event, ctx);
+      await applyEffects(tx, event, ctx, suppressions);
       stampTrace(ctx.fanOut, null, from, trace);
-    } else await applyEffects(tx, event, ctx);
+    } else await applyEffects(tx, event, ctx, suppressions);
     countInserted(summary, event);
     rollup.add(event, firsts[i] === true);
   }
@@ -123,6 +124,7 @@ export async function writeOutcomes(
       stored: outcome.events.length === 1 && inserted === 1 ? (outcome.events[0]?.event ?? null) : null,
     };
   });
+  await writeSuppressions(tx, suppressions);
   summary.deliveries = await delivery.insertDeliveries(tx, ctx.fanOut, new Date(now));
   await addToRollups(tx, rollup);
   return marks;
@@ -139,9 +141,6 @@ export interface InboxMark {
   /** The row's one event, when it had one and this batch stored it (see inbox-raw.ts). */
   stored: CanonicalEvent | null;
 }
-
-const TEXT = 25;
-const INT4 = 23;
 
 /**
  * Marks the whole batch in one statement: the columns go as six arrays, so the parameter count
@@ -192,6 +191,7 @@ export async function publishEventBatch(
     const ctx = await effectsContext(tx, effects, now);
     const results: Array<{ event: CanonicalEvent; created: boolean }> = [];
     const rollup = new RollupDelta();
+    const suppressions: SuppressionOp[] = [];
     // One insert at a time: an event takes its (message id, type) only once it is stored.
     const taken = await storedPairs(tx, events);
     for (const { event, dedupKey } of events) {
@@ -202,7 +202,7 @@ export async function publishEventBatch(
         ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
       if (row) {
         if (pair !== null) taken.add(pair);
-        await applyEffects(tx, event, ctx);
+        await applyEffects(tx, event, ctx, suppressions);
         rollup.add(event, first);
         results.push({ event, created: true });
         continue;
@@ -213,6 +213,7 @@ export async function publishEventBatch(
         WHERE source_id = ${event.data.source_id} AND dedup_key = ${storedDedupKey(dedupKey)}`;
       results.push({ event: stored ? eventFromRow(stored) : event, created: false });
     }
+    await writeSuppressions(tx, suppressions);
     await delivery.insertDeliveries(tx, ctx.fanOut, at);
     await addToRollups(tx, rollup);
     return results;

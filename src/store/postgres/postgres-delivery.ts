@@ -42,7 +42,7 @@ import {
   joinedEventJson,
 } from '../event-body.js';
 import type { AttemptSample, Page } from '../store.js';
-import { parameterChunks, type Queryable, type Tx } from './connection.js';
+import { INT4, parameterChunks, type Queryable, TEXT, type Tx } from './connection.js';
 
 /** The delivery half of the PostgreSQL store; same semantics as src/store/sqlite/delivery-store.ts. */
 
@@ -154,9 +154,6 @@ export async function insertDeliveries(
 interface ClaimRow extends DeliveryRow {
   payload: string | null;
 }
-
-const TEXT = 25;
-const INT4 = 23;
 
 /**
  * Claims due deliveries (FairClaimOptions) in two statements: the active endpoints with due, unleased

@@ -1,6 +1,13 @@
 import type { CanonicalEvent } from '../../events.js';
 import { storedDedupKey } from '../dedup-key.js';
-import { type EffectsContext, queueFanOut, softBouncesEntry, suppressionEntry } from '../effects.js';
+import {
+  type EffectsContext,
+  netSuppressionWrites,
+  queueFanOut,
+  type SuppressionOp,
+  softBouncesEntry,
+  suppressionEntry,
+} from '../effects.js';
 import { type EventBodyRow, eventBodyColumns, eventFromRow, storedBody } from '../event-body.js';
 import type {
   HourBucket,
@@ -11,7 +18,7 @@ import type {
 } from '../insight-types.js';
 import { type SuppressionRow, suppressionFrom } from '../rows.js';
 import type { Page } from '../store.js';
-import type { Queryable } from './connection.js';
+import { INT8, type Queryable, TEXT } from './connection.js';
 
 /** PostgreSQL twin of src/store/sqlite/insights.ts: effects of new events, suppressions, timelines. */
 
@@ -41,16 +48,26 @@ export function eventRow(
   };
 }
 
-export async function applyEffects(tx: Queryable, event: CanonicalEvent, ctx: EffectsContext): Promise<void> {
+/**
+ * Queues a new event's deliveries and adds its suppression writes to `ops`, which the caller applies
+ * once for the whole transaction (writeSuppressions) rather than with a round trip per event. Only a
+ * soft bounce reads here: the recipient's history, from the events the transaction has stored so far.
+ */
+export async function applyEffects(
+  tx: Queryable,
+  event: CanonicalEvent,
+  ctx: EffectsContext,
+  ops: SuppressionOp[],
+): Promise<void> {
   queueFanOut(event, ctx);
   const rules = ctx.effects?.suppressions;
   const recipient = event.data.recipient;
   if (!rules || !recipient) return;
   for (const intent of rules.intents(event)) {
     if (intent.op === 'add') {
-      await upsertSuppression(tx, suppressionEntry(event, recipient, intent, ctx.now));
+      ops.push({ op: 'add', entry: suppressionEntry(event, recipient, intent, ctx.now) });
     } else if (intent.op === 'remove') {
-      await tx`DELETE FROM suppressions WHERE email = ${recipient} AND scope = ${intent.scope} AND reason = ${intent.reason}`;
+      ops.push({ op: 'remove', email: recipient, scope: intent.scope, reason: intent.reason });
     } else {
       const at = Date.parse(event.timestamp);
       const rows = await tx<{ type: string; bounce_type: string | null; occurred_at: number }[]>`
@@ -61,10 +78,34 @@ export async function applyEffects(tx: Queryable, event: CanonicalEvent, ctx: Ef
         (r): RecipientHistoryItem => ({ type: r.type, bounceType: r.bounce_type, occurredAt: r.occurred_at }),
       );
       if (rules.softBouncesSuppress(history, at)) {
-        await upsertSuppression(tx, softBouncesEntry(event, recipient, history, ctx.now));
+        ops.push({ op: 'add', entry: softBouncesEntry(event, recipient, history, ctx.now) });
       }
     }
   }
+}
+
+/** Applies a transaction's suppression ops (applyEffects) in two statements at most. */
+export async function writeSuppressions(tx: Queryable, ops: readonly SuppressionOp[]): Promise<void> {
+  if (ops.length === 0) return;
+  const { removes, adds } = netSuppressionWrites(ops);
+  const texts = <T>(rows: T[], pick: (row: T) => string | null) => tx.array(rows.map(pick), TEXT);
+  if (removes.length > 0)
+    await tx`
+      DELETE FROM suppressions s
+      USING unnest(${texts(removes, (k) => k.email)}::text[], ${texts(removes, (k) => k.scope)}::text[],
+        ${texts(removes, (k) => k.reason)}::text[]) AS k (email, scope, reason)
+      WHERE s.email = k.email AND s.scope = k.scope AND s.reason = k.reason`;
+  if (adds.length > 0)
+    await tx`
+      INSERT INTO suppressions (email, scope, reason, detail, event_id, source_id, created_at)
+      SELECT * FROM unnest(${texts(adds, (e) => e.email)}::text[], ${texts(adds, (e) => e.scope)}::text[],
+        ${texts(adds, (e) => e.reason)}::text[], ${texts(adds, (e) => e.detail)}::text[],
+        ${texts(adds, (e) => e.eventId)}::text[], ${texts(adds, (e) => e.sourceId)}::text[],
+        ${tx.array(
+          adds.map((e) => String(e.createdAt.getTime())),
+          INT8,
+        )}::bigint[])
+      ON CONFLICT (email, scope, reason) DO NOTHING`;
 }
 
 export async function upsertSuppression(sql: Queryable, e: SuppressionEntry): Promise<void> {

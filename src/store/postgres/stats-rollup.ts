@@ -9,7 +9,7 @@ import {
   statsRows,
   type TimeRange,
 } from '../stats-rollup.js';
-import type { Queryable, Sql } from './connection.js';
+import { INT4, INT8, type Queryable, type Sql, TEXT } from './connection.js';
 
 /** The stats rollups on PostgreSQL (terms and reasons in ../stats-rollup.ts). */
 
@@ -21,10 +21,6 @@ export const RECIPIENT_DOMAIN_SQL = `CASE WHEN strpos(recipient, '@') > 0 THEN
   NULLIF(translate(reverse(split_part(reverse(recipient), '@', 1)), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '') END`;
 
 const GROUPS = statsGroups({ nullText: 'NULL::text', recipientDomain: RECIPIENT_DOMAIN_SQL });
-
-const TEXT = 25;
-const INT4 = 23;
-const INT8 = 20;
 
 /**
  * The (message id, type) pairs of these events that stored events have already, as pairKeys, in one

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { netSuppressionWrites, type SuppressionKey, type SuppressionOp } from '../../../src/store/effects.js';
+import type { SuppressionEntry } from '../../../src/store/insight-types.js';
+
+const keyOf = (k: SuppressionKey) => `${k.email}|${k.scope}|${k.reason}`;
+
+/** The table after applying `ops` one at a time, as the stores did with a statement per op. */
+function oneByOne(table: Map<string, SuppressionEntry>, ops: SuppressionOp[]): Map<string, SuppressionEntry> {
+  const after = new Map(table);
+  for (const op of ops) {
+    if (op.op === 'remove') after.delete(keyOf(op));
+    else if (!after.has(keyOf(op.entry))) after.set(keyOf(op.entry), op.entry);
+  }
+  return after;
+}
+
+/** The table after the net writes: the deletes, then the inserts that keep a row already present. */
+function netted(table: Map<string, SuppressionEntry>, ops: SuppressionOp[]): Map<string, SuppressionEntry> {
+  const after = new Map(table);
+  const { removes, adds } = netSuppressionWrites(ops);
+  for (const key of removes) after.delete(keyOf(key));
+  for (const entry of adds) if (!after.has(keyOf(entry))) after.set(keyOf(entry), entry);
+  return after;
+}
+
+function random(seed: number) {
+  let x = seed;
+  return (n: number) => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x % n;
+  };
+}
+
+describe('net suppression writes', () => {
+  it('leave the table as applying the ops one at a time does, for random op sequences', () => {
+    const next = random(7);
+    const emails = ['a@example.com', 'b@example.com', 'c@example.com'];
+    const scopes = ['global', 'group:1'];
+    const reasons = ['unsubscribe', 'hard_bounce'];
+    let n = 0;
+    const entry = (): SuppressionEntry => ({
+      email: emails[next(emails.length)] as string,
+      scope: scopes[next(scopes.length)] as string,
+      reason: reasons[next(reasons.length)] as string,
+      detail: null,
+      eventId: `evt_${n++}`,
+      sourceId: 'src_1',
+      createdAt: new Date(n),
+    });
+    for (let round = 0; round < 500; round++) {
+      const table = new Map<string, SuppressionEntry>();
+      for (let i = next(4); i > 0; i--) {
+        const e = entry();
+        table.set(keyOf(e), e);
+      }
+      const ops: SuppressionOp[] = Array.from({ length: next(12) }, () => {
+        const e = entry();
+        return next(3) === 0
+          ? { op: 'remove', email: e.email, scope: e.scope, reason: e.reason }
+          : { op: 'add', entry: e };
+      });
+      expect(netted(table, ops)).toEqual(oneByOne(table, ops));
+    }
+  });
+
+  it('write each key once, in key order', () => {
+    const add = (email: string, eventId: string): SuppressionOp => ({
+      op: 'add',
+      entry: {
+        email,
+        scope: 'global',
+        reason: 'unsubscribe',
+        detail: null,
+        eventId,
+        sourceId: null,
+        createdAt: new Date(0),
+      },
+    });
+    const remove = (email: string): SuppressionOp => ({
+      op: 'remove',
+      email,
+      scope: 'global',
+      reason: 'unsubscribe',
+    });
+    const { removes, adds } = netSuppressionWrites([
+      add('c@x', 'e1'),
+      remove('b@x'),
+      add('a@x', 'e2'),
+      add('b@x', 'e3'),
+      add('b@x', 'e4'),
+      remove('b@x'),
+      add('b@x', 'e5'),
+      add('c@x', 'e6'),
+    ]);
+    expect(removes.map((k) => k.email)).toEqual(['b@x']);
+    expect(adds.map((e) => [e.email, e.eventId])).toEqual([
+      ['a@x', 'e2'],
+      ['b@x', 'e5'],
+      ['c@x', 'e1'],
+    ]);
+  });
+});
