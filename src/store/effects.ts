@@ -84,33 +84,31 @@ export interface SuppressionWrites {
   adds: SuppressionEntry[];
 }
 
+/**
+ * A key as the table compares it: a lone surrogate reaches either store as U+FFFD, so two addresses
+ * that differ only there are one row.
+ */
+const stored = (k: SuppressionKey): SuppressionKey => ({
+  email: k.email.toWellFormed(),
+  scope: k.scope.toWellFormed(),
+  reason: k.reason.toWellFormed(),
+});
 const keyText = (k: SuppressionKey) => `${k.email}\u0000${k.scope}\u0000${k.reason}`;
 const byKey = (a: SuppressionKey, b: SuppressionKey) =>
-  a.email < b.email
-    ? -1
-    : a.email > b.email
-      ? 1
-      : a.scope < b.scope
-        ? -1
-        : a.scope > b.scope
-          ? 1
-          : a.reason < b.reason
-            ? -1
-            : a.reason > b.reason
-              ? 1
-              : 0;
+  keyText(a) < keyText(b) ? -1 : keyText(a) > keyText(b) ? 1 : 0;
 
 /**
  * The same result as applying `ops` one at a time (an add inserts its entry unless the key is
  * present, a remove deletes the key), as two statements instead of one per op: each key's last remove
  * becomes a delete, and the first add after it (or the first add, with no remove) an insert that
- * keeps a row already present. Both lists come in key order, so concurrent transactions take the
- * row locks in one order.
+ * keeps a row already present. Both lists come in key order. Two nodes can still wait on each other
+ * (one deletes a key the other inserts, and the other way round), as they could with a statement per
+ * op; PostgreSQL then aborts one of the two transactions, as it did before.
  */
 export function netSuppressionWrites(ops: readonly SuppressionOp[]): SuppressionWrites {
   const perKey = new Map<string, { key: SuppressionKey; remove: boolean; add: SuppressionEntry | null }>();
   for (const op of ops) {
-    const key = op.op === 'add' ? op.entry : op;
+    const key = stored(op.op === 'add' ? op.entry : op);
     const text = keyText(key);
     const net = perKey.get(text);
     if (op.op === 'remove') perKey.set(text, { key, remove: true, add: null });

@@ -351,12 +351,23 @@ export function runInsightsContract(name: string, makeStore: MakeStore): void {
           unsub(eve, 2 * MINUTE), // the new one replaces the earlier entry
         ];
         await ingest(store, batch);
-        const eventOf = async (email: string) => (await store.getSuppressions(email)).map((e) => e.eventId);
-        expect(await eventOf(ADA)).toEqual([batch[2]?.event.id]);
-        expect(await eventOf(bob)).toEqual([batch[3]?.event.id]);
-        expect(await eventOf(cy)).toEqual([]);
-        expect(await eventOf(dee)).toEqual([earlier[0]?.event.id]);
-        expect(await eventOf(eve)).toEqual([batch[9]?.event.id]);
+        const entryOf = async (email: string) => store.getSuppressions(email);
+        const unsubscribed = (email: string, spec: NewEvent | undefined) => [
+          {
+            email,
+            scope: 'global',
+            reason: 'unsubscribe',
+            detail: null,
+            eventId: spec?.event.id,
+            sourceId: SOURCE,
+          },
+        ];
+        expect(await entryOf(ADA)).toMatchObject(unsubscribed(ADA, batch[2]));
+        expect(await entryOf(bob)).toMatchObject(unsubscribed(bob, batch[3]));
+        expect(await entryOf(cy)).toEqual([]);
+        expect(await entryOf(dee)).toMatchObject(unsubscribed(dee, earlier[0]));
+        expect(await entryOf(eve)).toMatchObject(unsubscribed(eve, batch[9]));
+        for (const email of [ADA, bob, dee, eve]) expect(await entryOf(email)).toHaveLength(1);
       });
 
       it('a resubscribe never lifts a hard bounce or a complaint', async () => {

@@ -99,4 +99,22 @@ describe('net suppression writes', () => {
       ['c@x', 'e1'],
     ]);
   });
+
+  it('take two addresses that differ only in a lone surrogate for the one row they are stored as', () => {
+    const entry = (email: string): SuppressionEntry => ({
+      email,
+      scope: 'global',
+      reason: 'unsubscribe',
+      detail: null,
+      eventId: 'evt_1',
+      sourceId: null,
+      createdAt: new Date(0),
+    });
+    const { removes, adds } = netSuppressionWrites([
+      { op: 'add', entry: entry('x\ud800@example.com') },
+      { op: 'remove', email: 'x\ud801@example.com', scope: 'global', reason: 'unsubscribe' },
+    ]);
+    expect(removes).toEqual([{ email: 'x\ufffd@example.com', scope: 'global', reason: 'unsubscribe' }]);
+    expect(adds).toEqual([]);
+  });
 });
