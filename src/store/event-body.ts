@@ -1,4 +1,5 @@
 import type { CanonicalEvent } from '../events.js';
+import { idText } from './stored-id.js';
 
 /**
  * How an event is stored in `events.body` and turned back into the JSON that is served and delivered.
@@ -53,7 +54,8 @@ const REFERENCED = [
 
 /** The columns of an events row that reading an event needs. */
 export interface EventBodyRow {
-  id: string;
+  /** SQLite gives a canonical id back as its 16 bytes (stored-id.ts). */
+  id: string | Uint8Array;
   type: string;
   /** Unix ms; PostgreSQL's driver gives a BIGINT as a string. */
   occurred_at: number | string;
@@ -270,7 +272,14 @@ export function eventJson(row: EventBodyRow): string {
   const receivedAt = row.received_at === null ? null : Number(row.received_at);
   const columns = { ...row, receivedAt };
   const mask = row.body_format >= BODY_ELIDED ? row.body_format - BODY_ELIDED : 0;
-  return compose(row.id, row.type, timestamp, columns, mask, dereferenced(row.body, mask, columns));
+  return compose(
+    idText(row.id, 'evt'),
+    row.type,
+    timestamp,
+    columns,
+    mask,
+    dereferenced(row.body, mask, columns),
+  );
 }
 
 /** A stored event, from its row. */

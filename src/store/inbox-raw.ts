@@ -60,8 +60,8 @@ export const HOLDS_NO_BODY =
 
 /** A row of HELD_BODIES_AMONG. */
 export interface HeldBody {
-  inbox_id: string;
-  ev_id: string;
+  inbox_id: string | Uint8Array;
+  ev_id: string | Uint8Array;
 }
 
 /** Gives a row its body back from the event it names (placeholders: body, row id, event id). */
@@ -78,7 +78,7 @@ export function heldBody(row: HeldBody): Buffer {
  * broke its rule; the row then reads with an empty body (the pipeline quarantines it) rather than
  * failing every listing of the inbox.
  */
-export function inboxBody(row: { body: Buffer; raw_event?: string | null }): Buffer {
+export function inboxBody(row: { body: Buffer; raw_event?: string | Uint8Array | null }): Buffer {
   if (!row.raw_event) return row.body;
   const json = joinedEventJson(row);
   if (json === null) return EMPTY;

@@ -8,6 +8,7 @@ import type {
   SourceRecord,
   SuppressionEntry,
 } from './store.js';
+import { idText } from './stored-id.js';
 
 /** Column shapes as SQLite returns them, and their mapping to domain records. */
 export interface SourceRow {
@@ -22,7 +23,8 @@ export interface SourceRow {
 }
 
 export interface InboxDbRow {
-  id: string;
+  /** SQLite gives a canonical id back as its 16 bytes (stored-id.ts). */
+  id: string | Uint8Array;
   source_id: string;
   provider: string;
   received_at: number;
@@ -40,7 +42,7 @@ export interface InboxDbRow {
   processed_at: number | null;
   trace: string | null;
   /** The event whose data.raw is this row's body (src/store/inbox-raw.ts); the body column is then empty. */
-  raw_event?: string | null;
+  raw_event?: string | Uint8Array | null;
 }
 
 export function sourceFrom(row: SourceRow): SourceRecord {
@@ -69,7 +71,7 @@ export function storedInboxPath(row: { sourceId: string; path: string }): string
 
 export function inboxRowFrom(row: InboxDbRow): InboxRow {
   const record: InboxRow = {
-    id: row.id,
+    id: idText(row.id, 'in'),
     sourceId: row.source_id,
     provider: row.provider,
     receivedAt: new Date(row.received_at),

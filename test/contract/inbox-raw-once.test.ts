@@ -8,6 +8,7 @@ import type { CanonicalEvent } from '../../src/events.js';
 import { newId } from '../../src/ids.js';
 import { SqliteStore } from '../../src/store/index.js';
 import type { InboxInsert, InboxRow, NewEvent, RowOutcome, Store } from '../../src/store/store.js';
+import { idBytes, idText } from '../../src/store/stored-id.js';
 import {
   dropSchema,
   postgresAvailable,
@@ -213,12 +214,13 @@ runRawOnce('SqliteStore', async () => {
     store,
     columns: {
       async inbox(id) {
+        // SQLite keeps both ids as bytes (stored-id.ts).
         const r = db
-          .prepare<[string], { length: number; raw_event: string | null }>(
+          .prepare<[Buffer | string], { length: number; raw_event: Buffer | string | null }>(
             'SELECT length(body) AS length, raw_event FROM inbox WHERE id = ?',
           )
-          .get(id);
-        return { length: r?.length ?? -1, rawEvent: r?.raw_event ?? null };
+          .get(idBytes(id, 'in'));
+        return { length: r?.length ?? -1, rawEvent: idText(r?.raw_event ?? null, 'evt') };
       },
     },
     async cleanup() {

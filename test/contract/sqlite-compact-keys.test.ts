@@ -128,7 +128,7 @@ describe('SQLite migration 014: compact dedup keys and time index', () => {
     })();
     const store = new SqliteStore({ filename });
     try {
-      expect(await store.migrate()).toEqual([14, 15]);
+      expect(await store.migrate()).toEqual([14, 15, 16]);
       const db = new Database(filename, { readonly: true });
       try {
         for (const table of ['events', 'inbox']) {

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
 import { SqliteStore } from '../../src/store/index.js';
 import type { EventPosition } from '../../src/store/store.js';
+import { idBytes } from '../../src/store/stored-id.js';
 
 /**
  * Stored order on SQLite is the events table's rowid (see EventPosition in src/store/store.ts). SQLite
@@ -45,7 +46,7 @@ describe('SqliteStore stored order', () => {
     for (let i = 0; i < count; i++) {
       const id = newId('event');
       statement.run(
-        id,
+        idBytes(id, 'evt'),
         id,
         Date.now() - i * 60_000,
         JSON.stringify({ id, type: 'email.delivered', data: {} }),
@@ -62,7 +63,9 @@ describe('SqliteStore stored order', () => {
   it('VACUUM and VACUUM INTO keep every event at its position, gaps included', async () => {
     const ids = insert(50);
     // Gaps, as deleting events would leave them; never the newest row (see EventPosition).
-    raw.prepare('DELETE FROM events WHERE id IN (?, ?, ?)').run(ids[3], ids[17], ids[30]);
+    raw
+      .prepare('DELETE FROM events WHERE id IN (?, ?, ?)')
+      .run(...[ids[3], ids[17], ids[30]].map((id) => idBytes(id as string, 'evt')));
     const kept = ids.filter((_, i) => ![3, 17, 30].includes(i));
     const before = await positions(kept);
     expect(before.every((p) => p !== null)).toBe(true);

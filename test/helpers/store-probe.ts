@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { newId } from '../../src/ids.js';
 import { type InboxInsert, PostgresStore, SQLITE_FILENAME, SqliteStore } from '../../src/store/index.js';
 import { SOURCE_ID_OF } from '../../src/store/sqlite/source-keys.js';
+import { idText } from '../../src/store/stored-id.js';
 import { sendGridBody } from './sendgrid.js';
 
 /**
@@ -88,9 +89,24 @@ export function sqliteProbe(dataDir: string): StoreProbe {
       return read((db) => db.prepare<[], Progress>(PROGRESS_SQL).get() as Progress);
     },
     async snapshot() {
+      // Event and inbox ids as their strings (SQLite keeps them as bytes: stored-id.ts).
+      type Stored<T> = Omit<T, 'id' | 'inbox_id'> & {
+        id: Buffer | string;
+        inbox_id?: Buffer | string | null;
+      };
       return read((db) => ({
-        inbox: db.prepare<[], InboxSnapshotRow>(INBOX_SQL).all(),
-        events: db.prepare<[], Snapshot['events'][number]>(SQLITE_EVENTS_SQL).all(),
+        inbox: db
+          .prepare<[], Stored<InboxSnapshotRow>>(INBOX_SQL)
+          .all()
+          .map((row) => ({ ...row, id: idText(row.id, 'in') })),
+        events: db
+          .prepare<[], Stored<Snapshot['events'][number]>>(SQLITE_EVENTS_SQL)
+          .all()
+          .map((row) => ({
+            ...row,
+            id: idText(row.id, 'evt'),
+            inbox_id: idText(row.inbox_id ?? null, 'in'),
+          })),
         deliveries: db.prepare<[], Snapshot['deliveries'][number]>(DELIVERIES_SQL).all(),
       }));
     },

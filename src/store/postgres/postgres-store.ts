@@ -62,6 +62,7 @@ import type {
   SuppressionEntry,
   SuppressionQuery,
 } from '../store.js';
+import { idText } from '../stored-id.js';
 import { connect, type PostgresOptions, type Queryable, type Sql } from './connection.js';
 import { processInboxBatch, publishEventBatch } from './event-writer.js';
 import { appendInboxRows } from './inbox-append.js';
@@ -299,7 +300,10 @@ export class PostgresStore implements Store {
     const last = page.at(-1);
     return {
       items: page.map(eventFromRow),
-      next: rows.length > query.limit && last ? { occurredAt: last.occurred_at, id: last.id } : null,
+      next:
+        rows.length > query.limit && last
+          ? { occurredAt: last.occurred_at, id: idText(last.id, 'evt') }
+          : null,
     };
   }
 

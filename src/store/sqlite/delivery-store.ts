@@ -38,8 +38,10 @@ import type {
 import { type EventBodyRow, eventFromRow, joinedEventJson } from '../event-body.js';
 import type { HandedDeliveries } from '../hand-off.js';
 import type { AttemptSample, Page } from '../store.js';
+import { idBytes, idText } from '../stored-id.js';
 import { Filters } from './filters.js';
 import { eventColumns, joinedEvent } from './source-keys.js';
+import { EVENT_ID_BYTES } from './stored-id-sql.js';
 
 export const DEFAULT_RECORD_OPTIONS: RecordOptions = { failingAfter: 5 };
 
@@ -228,7 +230,7 @@ export function claimDue(db: Database.Database, options: FairClaimOptions): Clai
        AND (lease_expires_at IS NULL OR lease_expires_at < ?)`,
   );
   const load = db.prepare<[string], ClaimRow>(
-    `SELECT d.*, ${joinedEvent('e')} FROM deliveries d LEFT JOIN events e ON e.id = d.event_id
+    `SELECT d.*, ${joinedEvent('e')} FROM deliveries d LEFT JOIN events e ON e.id = ${EVENT_ID_BYTES('d.event_id')}
      WHERE d.id = ?`,
   );
   const claimed: ClaimedDelivery[] = [];
@@ -501,7 +503,7 @@ export function advance(
   }
   const [afterTime, afterId] = row.cursor ? (JSON.parse(row.cursor) as [number, string]) : [row.since, ''];
   const events = db
-    .prepare<[number, string, number, number], EventBodyRow>(
+    .prepare<[number, Buffer | string, number, number], EventBodyRow>(
       // A row value, so the page is a seek on events_time (occurred_at) that sorts only the events
       // sharing an occurred_at by id: the OR form made SQLite sort the whole rest of the range for
       // every page.
@@ -509,7 +511,7 @@ export function advance(
        WHERE (occurred_at, id) > (?, ?) AND occurred_at < ?
        ORDER BY occurred_at, id LIMIT ?`,
     )
-    .all(afterTime, afterId, row.until, pageSize);
+    .all(afterTime, idBytes(afterId, 'evt'), row.until, pageSize);
   const chosen = select(events.map(eventFromRow), endpoint, JSON.parse(row.types) as string[]);
   const hasPending = db.prepare<[string, string], { id: string }>(
     "SELECT id FROM deliveries WHERE event_id = ? AND endpoint_id = ? AND status = 'pending' LIMIT 1",
@@ -536,7 +538,7 @@ export function advance(
     events.length,
     enqueued,
     events.length - enqueued,
-    last ? JSON.stringify([last.occurred_at, last.id]) : row.cursor,
+    last ? JSON.stringify([last.occurred_at, idText(last.id, 'evt')]) : row.cursor,
     done ? 'done' : 'running',
     nowMs,
     done ? nowMs : null,

@@ -9,6 +9,7 @@ import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 
 import { RollupDelta } from '../stats-rollup.js';
 import type { BatchSummary, EventEffects, InboxRow, PublishedEvent, RowOutcome } from '../store.js';
+import { idBytes } from '../stored-id.js';
 import { insertDeliveries, selectEndpoints } from './delivery-store.js';
 import { applyEffects, eventParams, insertEventStatement } from './insights.js';
 import { ensureSourceKeys, eventColumns, SOURCE_ID_OF, sourceIs } from './source-keys.js';
@@ -70,10 +71,10 @@ export function processInboxBatch(
                 inserted,
                 duplicates,
                 now,
-                holder: rawHolder(bodies.get(outcome.inboxId), stored),
-                id: outcome.inboxId,
+                holder: idBytes(rawHolder(bodies.get(outcome.inboxId), stored), 'evt'),
+                id: idBytes(outcome.inboxId, 'in'),
               }),
-            quarantined: (outcome) => markQuarantined.run(outcome.error, now, outcome.inboxId),
+            quarantined: (outcome) => markQuarantined.run(outcome.error, now, idBytes(outcome.inboxId, 'in')),
           },
           tracesOf(rows),
         );

@@ -4,6 +4,7 @@ import { HandedDeliveries, tracesOf } from '../hand-off.js';
 import { rawHolder, storedInboxBody } from '../inbox-raw.js';
 import { pendingRowOf, storedInboxPath } from '../rows.js';
 import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
+import { idBytes } from '../stored-id.js';
 import { effectsContext, writeOutcomes } from './event-writer.js';
 import { ensureSourceKeys, SOURCE_KEY } from './source-keys.js';
 
@@ -40,7 +41,7 @@ const INSERT_PROCESSED = `
 
 function rowParams(row: InboxInsert, holder: string | null = null) {
   return [
-    row.id,
+    idBytes(row.id, 'in'),
     row.sourceId,
     row.provider,
     row.receivedAt.getTime(),
@@ -131,7 +132,14 @@ export function appendInboxRows(
               const row = byId.get(outcome.inboxId);
               if (!row) return;
               const holder = rawHolder(row.body, stored);
-              insertProcessed.run(...rowParams(row, holder), notes, inserted, duplicates, now, holder);
+              insertProcessed.run(
+                ...rowParams(row, holder),
+                notes,
+                inserted,
+                duplicates,
+                now,
+                idBytes(holder, 'evt'),
+              );
             },
             quarantined: () => {},
           },

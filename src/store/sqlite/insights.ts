@@ -12,6 +12,7 @@ import type {
 } from '../insight-types.js';
 import { type SuppressionRow, suppressionFrom } from '../rows.js';
 import type { Page } from '../store.js';
+import { idBytes } from '../stored-id.js';
 import { Filters } from './filters.js';
 import { eventColumns, SOURCE_KEY, sourceIs } from './source-keys.js';
 
@@ -40,14 +41,14 @@ export function eventParams(
 ): unknown[] {
   const { body, format, receivedAt } = storedBody(event);
   return [
-    event.id,
+    idBytes(event.id, 'evt'),
     event.data.source_id,
     sqliteDedupKey(dedupKey),
     event.type,
     Date.parse(event.timestamp),
     event.data.recipient,
     event.data.message_id,
-    inboxId,
+    idBytes(inboxId, 'in'),
     body,
     format,
     receivedAt,

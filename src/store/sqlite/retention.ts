@@ -2,7 +2,9 @@ import type Database from 'better-sqlite3';
 import { decodeTime } from '../../ids.js';
 import { HELD_BODIES_AMONG, type HeldBody, HOLDS_NO_BODY, heldBody, RESTORE_BODY } from '../inbox-raw.js';
 import { idBound, type PrunedTable, type RetentionCutoffs } from '../retention.js';
+import { idBytesTime, idTimeBound } from '../stored-id.js';
 import { SOURCE_ID_OF } from './source-keys.js';
+import { EVENT_ID_TEXT } from './stored-id-sql.js';
 
 // Each statement deletes at most `limit` rows found through an index, so a batch holds the write lock
 // for a bounded time; the pruner sizes `limit` from how long the last batch took.
@@ -12,7 +14,7 @@ const EXPIRED_EVENTS = (and: string) => `
   SELECT e.rowid FROM events e
   WHERE e.occurred_at < ?
     AND e.rowid < (SELECT MAX(rowid) FROM events)
-    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = ${EVENT_ID_TEXT('e.id')} AND d.status = 'pending')
     ${and}
   ORDER BY e.occurred_at LIMIT ?`;
 
@@ -32,7 +34,7 @@ const PRUNE_DELIVERIES = `
 const PRUNE_ATTEMPTS = `
   DELETE FROM attempts WHERE rowid IN (SELECT rowid FROM attempts WHERE id < ? LIMIT ?)`;
 
-/** An id below every real id: a quarantined row is never old enough when events are kept forever. */
+/** A bound below every stored id: a quarantined row is never old enough when events are kept forever. */
 const NO_ID = '';
 
 export function pruneBatch(
@@ -58,8 +60,9 @@ export function pruneBatch(
     }
     case 'inbox': {
       if (!cutoffs.inbox) return 0;
-      const quarantined = cutoffs.events ? idBound('inbox', cutoffs.events) : NO_ID;
-      return db.prepare(PRUNE_INBOX).run(idBound('inbox', cutoffs.inbox), quarantined, limit).changes;
+      // Inbox ids are stored as bytes (stored-id.ts), bounded by their time alone.
+      const quarantined = cutoffs.events ? idTimeBound(cutoffs.events.getTime()) : NO_ID;
+      return db.prepare(PRUNE_INBOX).run(idTimeBound(cutoffs.inbox.getTime()), quarantined, limit).changes;
     }
     case 'deliveries':
       return cutoffs.attempts
@@ -76,8 +79,12 @@ export function pruneBatch(
 export function oldestKept(db: Database.Database): Record<PrunedTable, Date | null> {
   const event = db.prepare<[], { t: number | null }>('SELECT MIN(occurred_at) AS t FROM events').get();
   const fromId = (table: string) => {
-    const row = db.prepare<[], { id: string | null }>(`SELECT MIN(id) AS id FROM ${table}`).get();
-    return row?.id ? new Date(decodeTime(row.id.slice(row.id.indexOf('_') + 1))) : null;
+    const row = db
+      .prepare<[], { id: string | Uint8Array | null }>(`SELECT MIN(id) AS id FROM ${table}`)
+      .get();
+    if (!row?.id) return null;
+    if (typeof row.id !== 'string') return new Date(idBytesTime(row.id));
+    return new Date(decodeTime(row.id.slice(row.id.indexOf('_') + 1)));
   };
   return {
     events: event?.t == null ? null : new Date(event.t),

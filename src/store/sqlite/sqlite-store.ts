@@ -57,6 +57,7 @@ import type {
   SuppressionEntry,
   SuppressionQuery,
 } from '../store.js';
+import { idBytes, idText } from '../stored-id.js';
 import {
   advance,
   applyAttempts,
@@ -98,6 +99,7 @@ import * as retention from './retention.js';
 import { eventColumns, SOURCE_ID_OF, sourceIs } from './source-keys.js';
 import * as sources from './sources.js';
 import { cacheStatements } from './statement-cache.js';
+import { registerIdFunctions } from './stored-id-sql.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -133,6 +135,7 @@ export class SqliteStore implements Store {
       db.pragma(`synchronous = ${this.synchronous}`);
       db.pragma('busy_timeout = 5000');
       db.pragma('foreign_keys = ON');
+      registerIdFunctions(db);
     } catch (err) {
       db?.close();
       throw new Error(
@@ -210,15 +213,17 @@ export class SqliteStore implements Store {
 
   async getInboxRow(id: string): Promise<InboxRow | null> {
     const row = this.db
-      .prepare<[string], InboxDbRow>(withBodyHolder('SELECT * FROM inbox WHERE id = ?', '', SOURCE_ID_OF))
-      .get(id);
+      .prepare<[Buffer | string], InboxDbRow>(
+        withBodyHolder('SELECT * FROM inbox WHERE id = ?', '', SOURCE_ID_OF),
+      )
+      .get(idBytes(id, 'in'));
     return row ? inboxRowFrom(row) : null;
   }
 
   async listInbox(query: InboxQuery): Promise<Page<InboxRow, string>> {
     const filters = new Filters(...(query.status ? [inboxStatusIs(query.status)] : []))
       .add(sourceIs(), query.sourceId)
-      .add('id < ?', query.cursor);
+      .add('id < ?', query.cursor === undefined ? undefined : idBytes(query.cursor, 'in'));
     const sql = withBodyHolder(
       `SELECT * FROM inbox ${filters.where} ORDER BY id DESC LIMIT ?`,
       'ORDER BY i.id DESC',
@@ -242,7 +247,10 @@ export class SqliteStore implements Store {
   async requeueInbox(selector: RequeueSelector): Promise<number> {
     const byStatus = selector.status ? [inboxStatusIs(selector.status)] : [];
     const filters = new Filters("status <> 'pending'", ...byStatus)
-      .addIn('id', selector.ids)
+      .addIn(
+        'id',
+        selector.ids?.map((id) => idBytes(id, 'in')),
+      )
       .add(sourceIs(), selector.sourceId)
       .add('received_at >= ?', selector.since?.getTime())
       .add('received_at < ?', selector.until?.getTime());
@@ -317,8 +325,8 @@ export class SqliteStore implements Store {
 
   async getEvent(id: string): Promise<CanonicalEvent | null> {
     const row = this.db
-      .prepare<[string], EventBodyRow>(`SELECT ${eventColumns()} FROM events WHERE id = ?`)
-      .get(id);
+      .prepare<[Buffer | string], EventBodyRow>(`SELECT ${eventColumns()} FROM events WHERE id = ?`)
+      .get(idBytes(id, 'evt'));
     return row ? eventFromRow(row) : null;
   }
 
@@ -333,7 +341,7 @@ export class SqliteStore implements Store {
       .add('occurred_at < ?', query.until?.getTime())
       // A row value, so a page seeks on occurred_at in whichever index answers the filters; the OR
       // form read every newer event of the filter again for each page.
-      .add('(occurred_at, id) < (?, ?)', cursor?.occurredAt, cursor?.id);
+      .add('(occurred_at, id) < (?, ?)', cursor?.occurredAt, cursor && idBytes(cursor.id, 'evt'));
     const sql = `SELECT ${eventColumns()} FROM events ${filters.where}
                  ORDER BY occurred_at DESC, id DESC LIMIT ?`;
     const rows = this.db
@@ -343,7 +351,10 @@ export class SqliteStore implements Store {
     const last = page.at(-1);
     return {
       items: page.map(eventFromRow),
-      next: rows.length > query.limit && last ? { occurredAt: last.occurred_at, id: last.id } : null,
+      next:
+        rows.length > query.limit && last
+          ? { occurredAt: last.occurred_at, id: idText(last.id, 'evt') }
+          : null,
     };
   }
 
@@ -406,8 +417,8 @@ export class SqliteStore implements Store {
 
   async eventPosition(id: string): Promise<EventPosition | null> {
     const row = this.db
-      .prepare<[string], { seq: number }>('SELECT rowid AS seq FROM events WHERE id = ?')
-      .get(id);
+      .prepare<[Buffer | string], { seq: number }>('SELECT rowid AS seq FROM events WHERE id = ?')
+      .get(idBytes(id, 'evt'));
     return row ? { tx: 0n, seq: BigInt(row.seq) } : null;
   }
 

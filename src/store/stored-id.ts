@@ -1,0 +1,82 @@
+/**
+ * SQLite keeps event and inbox ids as their ULID's 16 bytes (migration 016) instead of the 30- and
+ * 29-character strings: in the rows, their primary keys, `inbox_source`, and the `inbox_id` and
+ * `raw_event` links between the two tables, about 130 bytes less per stored request. The prefix is
+ * the column's: `events.id` and `inbox.raw_event` hold event ids, `inbox.id` and `events.inbox_id`
+ * inbox ids. The bytes sort as the strings do (the ULID's time first), so ordering by id and the time
+ * bounds of retention keep their meaning.
+ *
+ * Only an id that is exactly a prefix and a ULID whose 130 bits fit in 128 (as every id mailhook makes
+ * does) is stored as bytes; any other string is stored as it is, and SQLite never finds a BLOB equal
+ * to a TEXT value, so the two forms cannot be mistaken for one another. Other tables, and PostgreSQL,
+ * keep the strings; reading turns the bytes back (`idText`), so nothing above the stores sees them.
+ */
+
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const VALUE = new Map([...ALPHABET].map((char, i) => [char.charCodeAt(0), i]));
+const ULID_LENGTH = 26;
+
+export type StoredIdPrefix = 'evt' | 'in';
+
+/** `id` as SQLite stores it in a column of `prefix` ids: 16 bytes when it is a canonical id, else itself. */
+export function idBytes(id: string, prefix: StoredIdPrefix): Buffer | string;
+export function idBytes(id: string | null, prefix: StoredIdPrefix): Buffer | string | null;
+export function idBytes(id: string | null, prefix: StoredIdPrefix): Buffer | string | null {
+  if (id === null) return null;
+  const start = prefix.length + 1;
+  if (id.length !== start + ULID_LENGTH || !id.startsWith(prefix) || id[prefix.length] !== '_') return id;
+  // 26 characters × 5 bits = 130 bits; the first character must leave its top two bits clear.
+  const first = VALUE.get(id.charCodeAt(start));
+  if (first === undefined || first > 7) return id;
+  const bytes = Buffer.alloc(16);
+  let buffer = first;
+  let bits = 3;
+  let out = 0;
+  for (let i = start + 1; i < id.length; i++) {
+    const value = VALUE.get(id.charCodeAt(i));
+    if (value === undefined) return id;
+    buffer = ((buffer << 5) | value) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes[out++] = (buffer >> bits) & 0xff;
+    }
+  }
+  return bytes;
+}
+
+/** The id a column of `prefix` ids holds: the bytes idBytes made turned back, or the string as stored. */
+export function idText(value: string | Uint8Array, prefix: StoredIdPrefix): string;
+export function idText(value: string | Uint8Array | null, prefix: StoredIdPrefix): string | null;
+export function idText(value: string | Uint8Array | null, prefix: StoredIdPrefix): string | null {
+  if (value === null || typeof value === 'string') return value;
+  let out = `${prefix}_`;
+  // The first character takes the top 3 bits (of 128), then 5 bits at a time.
+  let buffer = 0;
+  let bits = 2;
+  for (const byte of value) {
+    buffer = ((buffer << 8) | byte) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += ALPHABET[(buffer >> bits) & 31];
+    }
+  }
+  return out;
+}
+
+/**
+ * A bound between the stored ids made before `time` (ms) and those made at or after it: the ULID's
+ * time alone, in its 6 bytes. Bytes compare byte by byte, and a value that is a prefix of a longer one
+ * sorts first, so `id < idTimeBound(t)` holds exactly for the ids made before `t`.
+ */
+export function idTimeBound(time: number): Buffer {
+  const bytes = Buffer.alloc(6);
+  bytes.writeUIntBE(Math.max(0, Math.floor(time)), 0, 6);
+  return bytes;
+}
+
+/** The time (ms) in a stored id's first 6 bytes. */
+export function idBytesTime(value: Uint8Array): number {
+  return Buffer.from(value.buffer, value.byteOffset, 6).readUIntBE(0, 6);
+}
