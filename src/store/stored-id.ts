@@ -13,7 +13,10 @@
  */
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-const VALUE = new Map([...ALPHABET].map((char, i) => [char.charCodeAt(0), i]));
+const ALPHABET_CODES = Uint8Array.from(ALPHABET, (char) => char.charCodeAt(0));
+/** Each character code's 5-bit value, 255 for a character outside the alphabet. */
+const VALUE = new Uint8Array(128).fill(255);
+for (const [i, code] of ALPHABET_CODES.entries()) VALUE[code] = i;
 const ULID_LENGTH = 26;
 
 export type StoredIdPrefix = 'evt' | 'in';
@@ -24,17 +27,17 @@ export function idBytes(id: string | null, prefix: StoredIdPrefix): Buffer | str
 export function idBytes(id: string | null, prefix: StoredIdPrefix): Buffer | string | null {
   if (id === null) return null;
   const start = prefix.length + 1;
-  if (id.length !== start + ULID_LENGTH || !id.startsWith(prefix) || id[prefix.length] !== '_') return id;
+  if (id.length !== start + ULID_LENGTH || !id.startsWith(prefix) || id.charCodeAt(prefix.length) !== 95)
+    return id;
   // 26 characters × 5 bits = 130 bits; the first character must leave its top two bits clear.
-  const first = VALUE.get(id.charCodeAt(start));
-  if (first === undefined || first > 7) return id;
-  const bytes = Buffer.alloc(16);
-  let buffer = first;
-  let bits = 3;
+  let buffer = 0;
+  let bits = -2;
   let out = 0;
-  for (let i = start + 1; i < id.length; i++) {
-    const value = VALUE.get(id.charCodeAt(i));
-    if (value === undefined) return id;
+  const bytes = Buffer.allocUnsafe(16);
+  for (let i = start; i < id.length; i++) {
+    const code = id.charCodeAt(i);
+    const value = code < 128 ? (VALUE[code] as number) : 255;
+    if (value === 255 || (i === start && value > 7)) return id;
     buffer = ((buffer << 5) | value) & 0xffff;
     bits += 5;
     if (bits >= 8) {
@@ -45,12 +48,17 @@ export function idBytes(id: string | null, prefix: StoredIdPrefix): Buffer | str
   return bytes;
 }
 
+const PREFIX_CODES = { evt: [101, 118, 116, 95], in: [105, 110, 95] } as const;
+const text = Buffer.alloc(4 + ULID_LENGTH);
+
 /** The id a column of `prefix` ids holds: the bytes idBytes made turned back, or the string as stored. */
 export function idText(value: string | Uint8Array, prefix: StoredIdPrefix): string;
 export function idText(value: string | Uint8Array | null, prefix: StoredIdPrefix): string | null;
 export function idText(value: string | Uint8Array | null, prefix: StoredIdPrefix): string | null {
   if (value === null || typeof value === 'string') return value;
-  let out = `${prefix}_`;
+  const head = PREFIX_CODES[prefix];
+  text.set(head);
+  let at = head.length;
   // The first character takes the top 3 bits (of 128), then 5 bits at a time.
   let buffer = 0;
   let bits = 2;
@@ -59,10 +67,10 @@ export function idText(value: string | Uint8Array | null, prefix: StoredIdPrefix
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out += ALPHABET[(buffer >> bits) & 31];
+      text[at++] = ALPHABET_CODES[(buffer >> bits) & 31] as number;
     }
   }
-  return out;
+  return text.toString('latin1', 0, at);
 }
 
 /**
