@@ -56,6 +56,8 @@ export function idText(value: string | Uint8Array, prefix: StoredIdPrefix): stri
 export function idText(value: string | Uint8Array | null, prefix: StoredIdPrefix): string | null;
 export function idText(value: string | Uint8Array | null, prefix: StoredIdPrefix): string | null {
   if (value === null || typeof value === 'string') return value;
+  // Only idBytes writes bytes to these columns; anything else would be a broken row, shown, not misread.
+  if (value.length !== 16) return `${prefix}_${Buffer.from(value).toString('hex')}`;
   const head = PREFIX_CODES[prefix];
   text.set(head);
   let at = head.length;

@@ -248,7 +248,7 @@ describe('SQLite migration 014: compact dedup keys and time index', () => {
       expect(columns).toEqual(['occurred_at']);
       const plan = db
         .prepare<[], { detail: string }>(
-          `EXPLAIN QUERY PLAN SELECT id FROM events WHERE (occurred_at, id) < (${T0}, 'evt_z')
+          `EXPLAIN QUERY PLAN SELECT id FROM events WHERE (occurred_at, id) < (${T0}, x'ff')
            ORDER BY occurred_at DESC, id DESC LIMIT 8`,
         )
         .all()

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../src/events.js';
-import { newId } from '../../src/ids.js';
+import { encodeTime, newId } from '../../src/ids.js';
 import { storedDedupKey } from '../../src/store/dedup-key.js';
 import { eventBody, storedBody } from '../../src/store/event-body.js';
 import { SqliteStore } from '../../src/store/index.js';
@@ -145,6 +145,58 @@ describe('SQLite migration 016: event and inbox ids as bytes', () => {
       // What the live tail serves is the same JSON.
       const feed = await store.eventsAfter({ tx: 0n, seq: 0n }, 10);
       expect(feed?.items.map((item) => JSON.stringify(item.event))).toEqual(events.map((e) => eventBody(e)));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('prunes and dates the inbox by the time of each id, whether kept as bytes or as a string', async () => {
+    const store = new SqliteStore({ filename });
+    try {
+      await store.migrate();
+      const DAY = 24 * 3600_000;
+      const now = T0 + 10 * DAY;
+      const cutoff = new Date(now - 5 * DAY);
+      // Canonical ids (bytes) and ids too short to be one (kept as strings), either side of the cutoff.
+      const canonical = (at: number) => `in_${encodeTime(at)}${newId('inbox').slice(-16)}`;
+      const short = (at: number) => `in_${encodeTime(at)}ABC`;
+      const rows = {
+        oldBytes: canonical(now - 8 * DAY),
+        newBytes: canonical(now - 2 * DAY),
+        oldString: short(now - 7 * DAY),
+        newString: short(now - 3 * DAY),
+      };
+      await store.appendInbox(
+        Object.values(rows).map((id) => ({
+          id,
+          sourceId: SOURCE,
+          provider: 'postmark',
+          receivedAt: new Date(T0),
+          method: 'POST',
+          path: `/ingest/${SOURCE}`,
+          query: '',
+          headers: {},
+          body: Buffer.from('{}'),
+        })),
+      );
+      const db = new Database(filename);
+      try {
+        db.prepare("UPDATE inbox SET status = 'processed'").run();
+        expect(db.prepare('SELECT typeof(id) FROM inbox ORDER BY rowid').pluck().all()).toEqual([
+          'blob',
+          'blob',
+          'text',
+          'text',
+        ]);
+      } finally {
+        db.close();
+      }
+      expect((await store.oldestKept()).inbox).toEqual(new Date(now - 8 * DAY));
+      const pruned = await store.pruneBatch('inbox', { inbox: cutoff, events: null, attempts: null }, 100);
+      expect(pruned).toBe(2);
+      for (const id of [rows.oldBytes, rows.oldString]) expect(await store.getInboxRow(id)).toBeNull();
+      for (const id of [rows.newBytes, rows.newString]) expect(await store.getInboxRow(id)).not.toBeNull();
+      expect((await store.oldestKept()).inbox).toEqual(new Date(now - 3 * DAY));
     } finally {
       await store.close();
     }

@@ -2,9 +2,9 @@ import type Database from 'better-sqlite3';
 import { decodeTime } from '../../ids.js';
 import { HELD_BODIES_AMONG, type HeldBody, HOLDS_NO_BODY, heldBody, RESTORE_BODY } from '../inbox-raw.js';
 import { idBound, type PrunedTable, type RetentionCutoffs } from '../retention.js';
-import { idBytesTime, idTimeBound } from '../stored-id.js';
+import { idBytesTime } from '../stored-id.js';
 import { SOURCE_ID_OF } from './source-keys.js';
-import { EVENT_ID_TEXT } from './stored-id-sql.js';
+import { EVENT_ID_TEXT, INBOX_ID_BEFORE, inboxIdBefore } from './stored-id-sql.js';
 
 // Each statement deletes at most `limit` rows found through an index, so a batch holds the write lock
 // for a bounded time; the pruner sizes `limit` from how long the last batch took.
@@ -24,7 +24,7 @@ const HELD_BODIES = HELD_BODIES_AMONG(EXPIRED_EVENTS(''), 'rowid', SOURCE_ID_OF)
 const PRUNE_INBOX = `
   DELETE FROM inbox WHERE rowid IN (
     SELECT rowid FROM inbox
-    WHERE id < ? AND (status = 'processed' OR (status = 'quarantined' AND id < ?))
+    WHERE ${INBOX_ID_BEFORE('id')} AND (status = 'processed' OR (status = 'quarantined' AND ${INBOX_ID_BEFORE('id')}))
     LIMIT ?)`;
 
 const PRUNE_DELIVERIES = `
@@ -33,9 +33,6 @@ const PRUNE_DELIVERIES = `
 
 const PRUNE_ATTEMPTS = `
   DELETE FROM attempts WHERE rowid IN (SELECT rowid FROM attempts WHERE id < ? LIMIT ?)`;
-
-/** A bound below every stored id: a quarantined row is never old enough when events are kept forever. */
-const NO_ID = '';
 
 export function pruneBatch(
   db: Database.Database,
@@ -60,9 +57,9 @@ export function pruneBatch(
     }
     case 'inbox': {
       if (!cutoffs.inbox) return 0;
-      // Inbox ids are stored as bytes (stored-id.ts), bounded by their time alone.
-      const quarantined = cutoffs.events ? idTimeBound(cutoffs.events.getTime()) : NO_ID;
-      return db.prepare(PRUNE_INBOX).run(idTimeBound(cutoffs.inbox.getTime()), quarantined, limit).changes;
+      // A quarantined row is never old enough when events are kept forever.
+      const params = [...inboxIdBefore(cutoffs.inbox), ...inboxIdBefore(cutoffs.events), limit];
+      return db.prepare(PRUNE_INBOX).run(...params).changes;
     }
     case 'deliveries':
       return cutoffs.attempts
@@ -78,13 +75,20 @@ export function pruneBatch(
 /** The time of the oldest row each table still holds (null when empty), each from an index's first entry. */
 export function oldestKept(db: Database.Database): Record<PrunedTable, Date | null> {
   const event = db.prepare<[], { t: number | null }>('SELECT MIN(occurred_at) AS t FROM events').get();
+  const minId = (sql: string) => db.prepare<[], { id: string | Uint8Array | null }>(sql).get()?.id ?? null;
+  const timeOf = (id: string | Uint8Array) =>
+    typeof id === 'string' ? decodeTime(id.slice(id.indexOf('_') + 1)) : idBytesTime(id);
   const fromId = (table: string) => {
-    const row = db
-      .prepare<[], { id: string | Uint8Array | null }>(`SELECT MIN(id) AS id FROM ${table}`)
-      .get();
-    if (!row?.id) return null;
-    if (typeof row.id !== 'string') return new Date(idBytesTime(row.id));
-    return new Date(decodeTime(row.id.slice(row.id.indexOf('_') + 1)));
+    // The inbox keeps its ids as bytes (stored-id.ts) and any other as a string, which SQLite sorts first.
+    const ids =
+      table === 'inbox'
+        ? [
+            minId("SELECT MIN(id) AS id FROM inbox WHERE id >= x''"),
+            minId("SELECT MIN(id) AS id FROM inbox WHERE id < x''"),
+          ]
+        : [minId(`SELECT MIN(id) AS id FROM ${table}`)];
+    const times = ids.flatMap((id) => (id === null ? [] : [timeOf(id)]));
+    return times.length ? new Date(Math.min(...times)) : null;
   };
   return {
     events: event?.t == null ? null : new Date(event.t),
