@@ -94,8 +94,6 @@ const stored = (k: SuppressionKey): SuppressionKey => ({
   reason: k.reason.toWellFormed(),
 });
 const keyText = (k: SuppressionKey) => `${k.email}\u0000${k.scope}\u0000${k.reason}`;
-const byKey = (a: SuppressionKey, b: SuppressionKey) =>
-  keyText(a) < keyText(b) ? -1 : keyText(a) > keyText(b) ? 1 : 0;
 
 /**
  * The same result as applying `ops` one at a time (an add inserts its entry unless the key is
@@ -115,11 +113,9 @@ export function netSuppressionWrites(ops: readonly SuppressionOp[]): Suppression
     else if (!net) perKey.set(text, { key, remove: false, add: op.entry });
     else if (net.add === null) net.add = op.entry;
   }
-  const nets = [...perKey.values()].sort((a, b) => byKey(a.key, b.key));
+  const nets = [...perKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, net]) => net);
   return {
-    removes: nets
-      .filter((n) => n.remove)
-      .map(({ key: { email, scope, reason } }) => ({ email, scope, reason })),
+    removes: nets.filter((n) => n.remove).map((n) => n.key),
     adds: nets.flatMap((n) => (n.add ? [n.add] : [])),
   };
 }

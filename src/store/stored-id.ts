@@ -1,3 +1,5 @@
+import { ALPHABET, type ID_PREFIXES } from '../ids.js';
+
 /**
  * SQLite keeps event and inbox ids as their ULID's 16 bytes (migration 016) instead of the 30- and
  * 29-character strings: in the rows, their primary keys, `inbox_source`, and the `inbox_id` and
@@ -12,14 +14,13 @@
  * keep the strings; reading turns the bytes back (`idText`), so nothing above the stores sees them.
  */
 
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const ALPHABET_CODES = Uint8Array.from(ALPHABET, (char) => char.charCodeAt(0));
 /** Each character code's 5-bit value, 255 for a character outside the alphabet. */
 const VALUE = new Uint8Array(128).fill(255);
 for (const [i, code] of ALPHABET_CODES.entries()) VALUE[code] = i;
 const ULID_LENGTH = 26;
 
-export type StoredIdPrefix = 'evt' | 'in';
+export type StoredIdPrefix = (typeof ID_PREFIXES)['event' | 'inbox'];
 
 /** `id` as SQLite stores it in a column of `prefix` ids: 16 bytes when it is a canonical id, else itself. */
 export function idBytes(id: string, prefix: StoredIdPrefix): Buffer | string;

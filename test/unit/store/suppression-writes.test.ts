@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { netSuppressionWrites, type SuppressionKey, type SuppressionOp } from '../../../src/store/effects.js';
 import type { SuppressionEntry } from '../../../src/store/insight-types.js';
+import { between, pick, seededRandom } from '../../helpers/random.js';
 
 const keyOf = (k: SuppressionKey) => `${k.email}|${k.scope}|${k.reason}`;
 
@@ -23,25 +24,17 @@ function netted(table: Map<string, SuppressionEntry>, ops: SuppressionOp[]): Map
   return after;
 }
 
-function random(seed: number) {
-  let x = seed;
-  return (n: number) => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return x % n;
-  };
-}
-
 describe('net suppression writes', () => {
   it('leave the table as applying the ops one at a time does, for random op sequences', () => {
-    const next = random(7);
+    const random = seededRandom(7);
     const emails = ['a@example.com', 'b@example.com', 'c@example.com'];
     const scopes = ['global', 'group:1'];
     const reasons = ['unsubscribe', 'hard_bounce'];
     let n = 0;
     const entry = (): SuppressionEntry => ({
-      email: emails[next(emails.length)] as string,
-      scope: scopes[next(scopes.length)] as string,
-      reason: reasons[next(reasons.length)] as string,
+      email: pick(random, emails),
+      scope: pick(random, scopes),
+      reason: pick(random, reasons),
       detail: null,
       eventId: `evt_${n++}`,
       sourceId: 'src_1',
@@ -49,13 +42,13 @@ describe('net suppression writes', () => {
     });
     for (let round = 0; round < 500; round++) {
       const table = new Map<string, SuppressionEntry>();
-      for (let i = next(4); i > 0; i--) {
+      for (let i = between(random, 0, 3); i > 0; i--) {
         const e = entry();
         table.set(keyOf(e), e);
       }
-      const ops: SuppressionOp[] = Array.from({ length: next(12) }, () => {
+      const ops: SuppressionOp[] = Array.from({ length: between(random, 0, 11) }, () => {
         const e = entry();
-        return next(3) === 0
+        return random() < 1 / 3
           ? { op: 'remove', email: e.email, scope: e.scope, reason: e.reason }
           : { op: 'add', entry: e };
       });
