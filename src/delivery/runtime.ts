@@ -99,6 +99,7 @@ function faultInjected(worker: DeliveryWorker, logger: Logger): DeliveryHandOff 
     'fault injection on: this process will kill itself',
   );
   return {
+    busy: () => worker.busy(),
     reserve: (endpoint, now) => worker.reserve(endpoint, now),
     release: (items) => worker.release(items),
     accept(items) {

@@ -203,6 +203,11 @@ export class DeliveryWorker implements DeliveryHandOff {
     this.inflight.add(task);
   }
 
+  /** DeliveryHandOff: attempts are in flight. */
+  busy(): boolean {
+    return this.inflight.size > 0;
+  }
+
   /**
    * DeliveryHandOff: takes a fresh delivery at its creation when it could start now without a claim
    * — the endpoint has no older due delivery waiting, is within its own limits, and below an equal

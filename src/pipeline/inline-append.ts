@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { DurabilityError } from '../store/durability.js';
 import type { BatchSummary, EventEffects, InboxInsert, Store } from '../store/store.js';
 import { processRows } from './process-row.js';
 
@@ -17,7 +18,8 @@ export interface InlineAppendOptions {
  * Commits an ingest group and processes it in the same transaction when the store finds the pipeline
  * caught up (Store.appendInbox with `inline`). If that transaction fails, the rows are committed
  * pending instead, so the request is still acknowledged and the pipeline's own retries and quarantine
- * deal with whatever failed; only a failure of that plain commit too is refused (503).
+ * deal with whatever failed; only a failure of that plain commit too, or a commit that could not be
+ * made durable, is refused (503).
  */
 export async function appendProcessing(
   rows: InboxInsert[],
@@ -30,6 +32,7 @@ export async function appendProcessing(
     if (result.pending > 0) options.onPending();
     return result;
   } catch (err) {
+    if (err instanceof DurabilityError) throw err;
     logger.warn({ err, rows: rows.length }, 'inline processing failed; the rows go to the pipeline');
   }
   const result = await store.appendInbox(rows);

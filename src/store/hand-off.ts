@@ -17,6 +17,11 @@ export interface Lease {
  * it rolled back, `release`, and nothing was written.
  */
 export interface DeliveryHandOff {
+  /**
+   * True while the worker has attempts in flight: the thread it shares with the store then has
+   * better things to do than wait for an fsync (SqliteStore.appendInbox syncs after the commit).
+   */
+  busy(): boolean;
   reserve(endpoint: EndpointRecord, now: number): Lease | null;
   accept(items: ClaimedDelivery[]): void;
   release(items: ClaimedDelivery[]): void;
@@ -75,6 +80,47 @@ export class HandedDeliveries {
     }
     if (handed.items.length > 0) handOff.accept(handed.items);
     return result;
+  }
+}
+
+/**
+ * Holds what a transaction leased until its commit is durable (SQLite's ingest commit, whose sync
+ * runs after it: sqlite/wal-sync.ts), so no delivery goes out for an event a power cut could still
+ * take back.
+ */
+export class DeferredHandOff implements DeliveryHandOff {
+  private held: ClaimedDelivery[] = [];
+
+  constructor(private readonly inner: DeliveryHandOff) {}
+
+  busy(): boolean {
+    return this.inner.busy();
+  }
+
+  reserve(endpoint: EndpointRecord, now: number): Lease | null {
+    return this.inner.reserve(endpoint, now);
+  }
+
+  accept(items: ClaimedDelivery[]): void {
+    this.held.push(...items);
+  }
+
+  release(items: ClaimedDelivery[]): void {
+    this.inner.release(items);
+  }
+
+  /** The commit is durable: start what it leased. */
+  start(): void {
+    const items = this.held.splice(0);
+    if (items.length > 0) this.inner.accept(items);
+  }
+
+  /**
+   * The commit could not be made durable: the worker gives back its reservations, and the rows keep
+   * their lease until it expires (or a restart releases it), so nothing is sent twice.
+   */
+  abandon(): void {
+    this.inner.release(this.held.splice(0));
   }
 }
 

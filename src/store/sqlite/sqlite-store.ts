@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { storedDedupKey } from '../dedup-key.js';
 import { type EventBodyRow, eventColumnsButBody, eventFromRow, eventJson } from '../event-body.js';
 import { feedPage, scanLimit } from '../event-feed.js';
+import { DeferredHandOff } from '../hand-off.js';
 import { withBodyHolder } from '../inbox-raw.js';
 import { countInboxSql, inboxCountsFrom, inboxStatusIs } from '../inbox-status.js';
 import { loadMigrations } from '../migrations.js';
@@ -100,6 +101,7 @@ import { eventColumns, SOURCE_ID_OF, sourceIs } from './source-keys.js';
 import * as sources from './sources.js';
 import { cacheStatements } from './statement-cache.js';
 import { registerIdFunctions } from './stored-id-sql.js';
+import { type SyncFile, WalSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -109,22 +111,33 @@ export interface SqliteStoreOptions {
    * writes (attempts, delivery states) may be redone after a power cut, which at-least-once allows.
    */
   synchronous?: 'FULL' | 'NORMAL';
+  /** How the WAL is flushed after an ingest commit (tests replace it; wal-sync.ts). */
+  syncFile?: SyncFile;
 }
 
 /**
  * The embedded store. WAL with synchronous=FULL: a committed ingest survives a power cut, not only a
- * process crash. better-sqlite3 is synchronous, so every transaction here is atomic with respect to
- * the event loop; the ingest group commit keeps fsyncs few.
+ * process crash (the ingest commit's own sync runs off the thread, wal-sync.ts, and its
+ * acknowledgement waits for it). better-sqlite3 is synchronous, so every transaction here is atomic
+ * with respect to the event loop; the ingest group commit keeps fsyncs few.
  */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly capabilities = { singleNode: true, blockingWrites: true, oneWriter: true };
   private readonly db: Database.Database;
   private readonly synchronous: 'FULL' | 'NORMAL';
+  /** Syncs ingest commits' WAL frames off this thread (FULL on disk only). */
+  private readonly walSync: WalSync | null;
+  /** The ingest group being committed and synced, which the next one waits for. */
+  private appending: Promise<void> = Promise.resolve();
 
   constructor(options: SqliteStoreOptions) {
     this.synchronous = options.synchronous ?? 'FULL';
     const onDisk = options.filename !== ':memory:';
+    this.walSync =
+      onDisk && this.synchronous === 'FULL'
+        ? new WalSync(`${resolve(options.filename)}-wal`, options.syncFile)
+        : null;
     if (onDisk) mkdirSync(dirname(options.filename), { recursive: true, mode: DATA_DIR_MODE });
     let db: Database.Database | undefined;
     try {
@@ -180,6 +193,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.walSync?.close();
     if (this.db.open) this.db.close();
   }
 
@@ -207,8 +221,50 @@ export class SqliteStore implements Store {
     return sources.deleteSource(this.db, id, now);
   }
 
+  /**
+   * The ingest group commit. While this thread's delivery worker has attempts in flight, the commit
+   * does not sync: WalSync syncs its WAL frames off this thread, shared with the commits around it,
+   * and the result (the acknowledgement) and the deliveries it leased wait for that sync, while the
+   * thread gets on with deliveries (wal-sync.ts). With nothing else to do, the commit syncs itself:
+   * the sync's round trip through the thread pool would only add to the acknowledgement's latency.
+   */
   async appendInbox(rows: InboxInsert[], inline?: InlineProcessing): Promise<AppendResult> {
-    return appendInboxRows(this.db, rows, inline);
+    const walSync = this.walSync;
+    if (walSync?.failed) throw walSync.failed;
+    if (!walSync || !inline?.effects.handOff?.busy()) return appendInboxRows(this.db, rows, inline);
+    // One group at a time from its commit to its sync: a later group's commit must not run while
+    // this one's sync completes, or this acknowledgement waits for that whole commit too.
+    const previous = this.appending;
+    let done = () => {};
+    this.appending = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    try {
+      await previous;
+      return await this.appendThenSync(walSync, rows, { ...inline, effects: { ...inline.effects } });
+    } finally {
+      done();
+    }
+  }
+
+  private async appendThenSync(
+    walSync: WalSync,
+    rows: InboxInsert[],
+    inline: InlineProcessing,
+  ): Promise<AppendResult> {
+    if (walSync.failed) throw walSync.failed;
+    const handOff = inline.effects.handOff && new DeferredHandOff(inline.effects.handOff);
+    if (handOff) inline.effects.handOff = handOff;
+    const result = this.relaxed(() => appendInboxRows(this.db, rows, inline));
+    walSync.noteCommit();
+    try {
+      await walSync.durable();
+    } catch (err) {
+      handOff?.abandon();
+      throw err;
+    }
+    handOff?.start();
+    return result;
   }
 
   async getInboxRow(id: string): Promise<InboxRow | null> {
@@ -447,6 +503,8 @@ export class SqliteStore implements Store {
   }
 
   async claimDueDeliveries(options: FairClaimOptions): Promise<ClaimedDelivery[]> {
+    // A due delivery an ingest commit left in the store goes out only once that commit is durable.
+    await this.walSync?.durable();
     return this.relaxed(() => this.db.transaction(() => claimDue(this.db, options)).immediate());
   }
 
@@ -476,7 +534,7 @@ export class SqliteStore implements Store {
   /**
    * Runs delivery bookkeeping (leases, attempt results) without an fsync of its own. Lost in a power
    * cut, it is redone: a lease expires and the attempt is made again under the same webhook-id,
-   * which at-least-once delivery allows. The next synchronous commit (every ingest commit) makes
+   * which at-least-once delivery allows. The next sync of the WAL (after every ingest commit) makes
    * these pages durable too, since the WAL is written in order.
    */
   private relaxed<T>(work: () => T): T {

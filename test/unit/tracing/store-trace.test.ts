@@ -140,6 +140,7 @@ describe('the trace of deliveries handed to the worker at creation (SQLite)', ()
       const handed: ClaimedDelivery[] = [];
       const effects = pipelineEffects();
       effects.handOff = {
+        busy: () => false,
         reserve: (_endpoint, now) => ({ owner: 'w_handed', expiresAt: now + 60_000 }),
         accept: (items) => handed.push(...items),
         release: () => {},
