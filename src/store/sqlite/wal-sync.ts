@@ -44,10 +44,13 @@ interface Waiter {
  * Group `fdatasync` of the WAL, off the writer's thread. An ingest commit runs with
  * synchronous=NORMAL (its frames written to the WAL, no sync) and its acknowledgement waits here for
  * a sync that started after it: what synchronous=FULL does in WAL mode, sync the WAL after the
- * commit, but the thread that commits goes on with the next group and with deliveries meanwhile,
- * and one sync serves every commit made before it started (issue 16: with the sync inside the
- * commit, the SQLite thread spent a third of its time blocked in it and deliveries fell behind
- * ingest).
+ * commit, but the thread that commits goes on with deliveries meanwhile, and one sync serves every
+ * commit made before it started (issue 16: with the sync inside the commit, the SQLite thread spent
+ * a third of its time blocked in it and deliveries fell behind ingest).
+ *
+ * The commit is visible to readers (the API, the live tail) for the length of its sync before it is
+ * on disk: a power cut then takes it back with its unanswered request, which the provider posts
+ * again. Deliveries wait for the sync (DeferredHandOff, and claims), so none goes out for it.
  *
  * After a failed sync nothing is synced or acknowledged again until a restart, as PostgreSQL does:
  * the kernel may have dropped the pages it could not write and reports that only once, so a later
