@@ -15,7 +15,8 @@ export const PREFIX = 'MAILHOOK_';
 /** Variables read outside the configuration table, each with its reader. */
 export const READ_ELSEWHERE = {
   MAILHOOK_URL: 'the server the management commands talk to (src/cli/http.ts)',
-  MAILHOOK_FAULT_INJECTION: 'a crash point for the reliability tests (src/delivery/runtime.ts)',
+  MAILHOOK_FAULT_INJECTION:
+    'a fault for the reliability tests (src/delivery/runtime.ts, src/pipeline/worker.ts)',
   // Not read by mailhook, but the README's receiver example reads it, so it often sits in the same
   // environment file as the server's variables.
   MAILHOOK_SECRET: "an endpoint's signing secret in the README's receiver example",

@@ -237,6 +237,12 @@ export class DeliveryWorker implements DeliveryHandOff {
 
   /** DeliveryHandOff: the transaction committed; start what it leased to this worker. */
   accept(items: ClaimedDelivery[]): void {
+    // Stopped meanwhile (a hand-off held for its commit's sync): the rows keep their lease, which a
+    // restart releases, rather than attempts starting that could no longer be recorded.
+    if (!this.running) {
+      this.release(items);
+      return;
+    }
     const nowMs = this.o.now().getTime();
     for (const item of items) {
       this.unreserve(item.endpoint.id);

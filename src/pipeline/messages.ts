@@ -30,4 +30,6 @@ export type ToPipeline =
 export type FromPipeline =
   | { type: 'batch'; summary: BatchSummary }
   | { type: 'appended'; id: number; error: string | null; replayed: string[] }
-  | { type: 'attempts'; attempts: AttemptMetric[] };
+  | { type: 'attempts'; attempts: AttemptMetric[] }
+  /** The store cannot make commits durable any more (DurabilityError): the process must stop. */
+  | { type: 'fatal'; error: string };

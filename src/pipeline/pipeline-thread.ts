@@ -25,7 +25,12 @@ export interface PipelineThreadOptions {
   onAttempts?: (attempts: AttemptMetric[]) => void;
   /** Called with each batch's summary (metrics, benchmarks). */
   onBatch?: (summary: BatchSummary) => void;
+  /** The store can no longer make commits durable; by default the process exits (EXIT_STORAGE_FAILED). */
+  onFatal?: (error: string) => void;
 }
+
+/** EX_IOERR: the exit status after a commit could not be made durable. */
+export const EXIT_STORAGE_FAILED = 74;
 
 /**
  * Runs the pipeline in a worker thread. Wakes are coalesced: at most one message is in flight.
@@ -65,6 +70,8 @@ export class PipelineThread {
         this.options.onBatch?.(message.summary);
       } else if (message.type === 'attempts') {
         this.options.onAttempts?.(message.attempts);
+      } else if (message.type === 'fatal') {
+        this.fatal(message.error);
       } else if (message.type === 'appended') {
         const pending = this.appends.get(message.id);
         this.appends.delete(message.id);
@@ -119,6 +126,21 @@ export class PipelineThread {
       this.post({ type: 'stop' });
     });
     return this.stopped;
+  }
+
+  /**
+   * A sync of the WAL failed: the kernel may have dropped pages it could not write and says so only
+   * once, so nothing committed since can be trusted to be on disk. Like PostgreSQL, stop at once and
+   * let the restart recover from what the disk holds; no request was acknowledged on those pages.
+   */
+  private fatal(error: string): void {
+    this.stopping = true;
+    if (this.options.onFatal) {
+      this.options.onFatal(error);
+      return;
+    }
+    this.options.logger.fatal({ error }, 'a commit could not be made durable; mailhook stops');
+    process.exit(EXIT_STORAGE_FAILED);
   }
 
   private post(message: ToPipeline): void {

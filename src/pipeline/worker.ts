@@ -1,7 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { startDeliveryRuntime } from '../delivery/runtime.js';
 import { createLogger } from '../logger.js';
+import { DurabilityError } from '../store/durability.js';
 import { openStore } from '../store/index.js';
+import type { SyncFile } from '../store/sqlite/wal-sync.js';
 import type { InboxInsert } from '../store/store.js';
 import { startTracing } from '../tracing/tracing.js';
 import { pipelineEffects } from './effects.js';
@@ -27,7 +29,7 @@ const baseLogger = createLogger(data.logLevel);
 const logger = baseLogger.child({ area: 'pipeline' });
 // This thread's pipeline.batch spans and, on SQLite, its delivery.attempt spans (docs/tracing.md).
 const tracing = await startTracing(process.env, baseLogger);
-const store = openStore(data.store, { poolSize: 4 });
+const store = openStore(data.store, { poolSize: 4, ...walSyncFault() });
 const effects = pipelineEffects(data.softBounce);
 const runner = new PipelineRunner({
   store,
@@ -75,6 +77,7 @@ port.on('message', async (message: ToPipeline) => {
         logger.error({ err }, 'could not append to the inbox');
         const error = err instanceof Error ? err.message : String(err);
         send({ type: 'appended', id: message.id, error, replayed: [] });
+        if (err instanceof DurabilityError) send({ type: 'fatal', error });
       }
       break;
     case 'wake':
@@ -96,3 +99,17 @@ port.on('message', async (message: ToPipeline) => {
   }
 });
 if (!data.paused) runner.start();
+
+/**
+ * `MAILHOOK_FAULT_INJECTION=fail-wal-sync` (tests only): every sync of the WAL after an ingest commit
+ * fails with EIO, as a disk that cannot write would make it.
+ */
+function walSyncFault(): { syncFile?: SyncFile } {
+  if (process.env.MAILHOOK_FAULT_INJECTION !== 'fail-wal-sync') return {};
+  logger.warn({ fault: process.env.MAILHOOK_FAULT_INJECTION }, 'fault injection on: WAL syncs fail');
+  return {
+    syncFile: async () => {
+      throw Object.assign(new Error('EIO: i/o error, fdatasync (injected)'), { code: 'EIO' });
+    },
+  };
+}

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CanonicalEvent } from '../../events.js';
 import { storedDedupKey } from '../dedup-key.js';
@@ -134,10 +134,6 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     this.synchronous = options.synchronous ?? 'FULL';
     const onDisk = options.filename !== ':memory:';
-    this.walSync =
-      onDisk && this.synchronous === 'FULL'
-        ? new WalSync(`${resolve(options.filename)}-wal`, options.syncFile)
-        : null;
     if (onDisk) mkdirSync(dirname(options.filename), { recursive: true, mode: DATA_DIR_MODE });
     let db: Database.Database | undefined;
     try {
@@ -158,6 +154,9 @@ export class SqliteStore implements Store {
     }
     cacheStatements(db);
     this.db = db;
+    // The WAL beside the file SQLite opened, symbolic links followed, not beside the path given.
+    this.walSync =
+      onDisk && this.synchronous === 'FULL' ? new WalSync(`${mainFileOf(db)}-wal`, options.syncFile) : null;
   }
 
   async migrate(): Promise<number[]> {
@@ -503,8 +502,10 @@ export class SqliteStore implements Store {
   }
 
   async claimDueDeliveries(options: FairClaimOptions): Promise<ClaimedDelivery[]> {
-    // A due delivery an ingest commit left in the store goes out only once that commit is durable.
-    await this.walSync?.durable();
+    // A due delivery an ingest commit left in the store goes out only once that commit is durable;
+    // checked again after each wait, since another group may commit in between, and the claim runs
+    // in the same synchronous stretch as the last check.
+    while (this.walSync?.unsynced) await this.walSync.durable();
     return this.relaxed(() => this.db.transaction(() => claimDue(this.db, options)).immediate());
   }
 
@@ -661,4 +662,13 @@ export class SqliteStore implements Store {
   async heartbeat(now: Date): Promise<Date | null> {
     return reconciliations.heartbeat(this.db, now);
   }
+}
+
+/** The path of the main database file as SQLite opened it. */
+function mainFileOf(db: Database.Database): string {
+  const main = (db.pragma('database_list') as Array<{ name: string; file: string }>).find(
+    (entry) => entry.name === 'main',
+  );
+  if (!main?.file) throw new Error('SQLite reports no file for the main database');
+  return main.file;
 }

@@ -1,15 +1,15 @@
 import { close, fdatasync, open } from 'node:fs';
 import { DurabilityError } from '../durability.js';
 
-/** Flushes a file's data to the disk; a file that is not there has nothing to flush. */
+/** Flushes a file's data to the disk. */
 export type SyncFile = ((path: string) => Promise<void>) & { close?: () => Promise<void> };
 
 /**
  * `fdatasync` of the file at `path` on libuv's thread pool, through a descriptor opened once and
  * kept: SQLite removes and recreates the WAL only when the last connection to the database closes,
  * and the store that syncs keeps its own open (close() below). Linux flushes a file's pages whichever
- * descriptor wrote them. No file yet: nothing has been written to flush. Plain callbacks rather than
- * FileHandle: this is on every acknowledgement's path.
+ * descriptor wrote them. A missing file is an error: in WAL mode the file exists from the first
+ * write, so a missing one means the path is not the one SQLite writes.
  */
 export function walFileSync(): SyncFile {
   let fd: number | null = null;
@@ -18,7 +18,7 @@ export function walFileSync(): SyncFile {
       const flush = (held: number) => fdatasync(held, (err) => (err ? reject(err) : resolve()));
       if (fd !== null) return flush(fd);
       open(path, 'r', (err, opened) => {
-        if (err) return err.code === 'ENOENT' ? resolve() : reject(err);
+        if (err) return reject(err);
         fd = opened;
         flush(opened);
       });
@@ -52,9 +52,10 @@ interface Waiter {
  * on disk: a power cut then takes it back with its unanswered request, which the provider posts
  * again. Deliveries wait for the sync (DeferredHandOff, and claims), so none goes out for it.
  *
- * After a failed sync nothing is synced or acknowledged again until a restart, as PostgreSQL does:
- * the kernel may have dropped the pages it could not write and reports that only once, so a later
- * sync that succeeds proves nothing about them.
+ * After a failed sync nothing is synced or acknowledged again, and the server stops (the pipeline
+ * thread reports it: PipelineThread.fatal), as PostgreSQL does: the kernel may have dropped the pages
+ * it could not write and reports that only once, so a later sync that succeeds proves nothing about
+ * them.
  */
 export class WalSync {
   private commits = 0;
@@ -62,6 +63,7 @@ export class WalSync {
   /** The sync running now, if any. */
   private flight: Promise<void> | null = null;
   private failure: DurabilityError | null = null;
+  private closed = false;
   private readonly waiting: Waiter[] = [];
 
   constructor(
@@ -74,8 +76,14 @@ export class WalSync {
     return this.failure;
   }
 
-  /** After the syncs in flight: releases what the sync holds open. */
+  /** True while a commit noted here waits for its sync. */
+  get unsynced(): boolean {
+    return this.synced < this.commits;
+  }
+
+  /** After the syncs in flight: releases what the sync holds open; nothing is synced after. */
   async close(): Promise<void> {
+    this.closed = true;
     while (this.flight) await this.flight;
     await this.syncFile.close?.();
   }
@@ -98,6 +106,10 @@ export class WalSync {
 
   private next(): void {
     if (this.flight || this.waiting.length === 0) return;
+    if (this.closed) {
+      for (const waiter of this.waiting.splice(0)) waiter.reject(new Error('the store is closed'));
+      return;
+    }
     const covers = this.commits;
     this.flight = this.syncFile(this.walPath).then(
       () => this.settle(covers, null),

@@ -1,4 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
@@ -22,22 +30,30 @@ import { postmarkDeliveryRow } from '../../helpers/postmark-row.js';
  */
 
 const FULL = 2;
+const NORMAL = 1;
 
 let dir: string;
 let store: SqliteStore;
 let syncs: Array<{ path: string; resolve: () => void; reject: (err: Error) => void }>;
 
-/** A hand-off that leases every delivery (or none) and records what it was given. */
+/**
+ * A hand-off that leases every delivery (or none) and records what it was given, and the
+ * connection's synchronous setting inside the commit (reserve runs in it).
+ */
 function handOff(options: { busy: boolean; lease: boolean }) {
   const accepted: ClaimedDelivery[] = [];
   const released: ClaimedDelivery[] = [];
+  const inCommit: number[] = [];
   const worker: DeliveryHandOff = {
     busy: () => options.busy,
-    reserve: (_endpoint, now) => (options.lease ? { owner: 'w_test', expiresAt: now + 60_000 } : null),
+    reserve: (_endpoint, now) => {
+      inCommit.push(synchronousOf(store) as number);
+      return options.lease ? { owner: 'w_test', expiresAt: now + 60_000 } : null;
+    },
     accept: (items) => accepted.push(...items),
     release: (items) => released.push(...items),
   };
-  return { worker, accepted, released };
+  return { worker, accepted, released, inCommit };
 }
 
 function inline(worker: DeliveryHandOff): InlineProcessing {
@@ -46,6 +62,15 @@ function inline(worker: DeliveryHandOff): InlineProcessing {
   return { plan: processRows, effects, now: new Date() };
 }
 
+/** Claims what is due in the store, as the worker's claim does. */
+const claimDue = () =>
+  store.claimDueDeliveries({
+    owner: 'w_claim',
+    now: new Date(Date.now() + 1000),
+    leaseMs: 60_000,
+    limit: 10,
+    slots: () => 10,
+  });
 const row = (): InboxInsert => postmarkDeliveryRow('src_synced', `msg-${newId('event')}`);
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const synchronousOf = (s: SqliteStore) =>
@@ -85,15 +110,17 @@ afterEach(async () => {
 
 describe('SQLite ingest commits while deliveries are in flight', () => {
   it('acknowledge and hand over their deliveries only once the WAL is synced', async () => {
-    const { worker, accepted } = handOff({ busy: true, lease: true });
+    const { worker, accepted, inCommit } = handOff({ busy: true, lease: true });
     const first = row();
     const appended = tracked(store.appendInbox([first], inline(worker)));
     await settle();
     expect(syncs.map((sync) => sync.path)).toEqual([join(dir, 'mailhook.db-wal')]);
     expect(appended.done).toBe(false);
     expect(accepted).toHaveLength(0);
-    // Committed (readable) already, with the connection back to FULL for every other write.
+    // Committed (readable) already, without a sync of its own, and the connection back to FULL for
+    // every other write.
     expect((await store.getInboxRow(first.id))?.status).toBe('processed');
+    expect(inCommit).toEqual([NORMAL]);
     expect(synchronousOf(store)).toBe(FULL);
     syncs[0]?.resolve();
     await settle();
@@ -136,20 +163,29 @@ describe('SQLite ingest commits while deliveries are in flight', () => {
     expect(await store.getInboxRow(later.id)).toBeNull();
   });
 
+  it('leave nothing for a claim started in the same turn before their sync', async () => {
+    const { worker } = handOff({ busy: true, lease: false });
+    // Both start before either runs: the claim must not take what the commit stores unsynced.
+    const appended = tracked(store.appendInbox([row()], inline(worker)));
+    const claim = tracked(claimDue());
+    await settle();
+    expect(syncs).toHaveLength(1);
+    expect(appended.done).toBe(false);
+    // It ran before the commit (nothing to take) or waits for the sync: never the unsynced delivery.
+    if (claim.done) expect(claim.value).toEqual([]);
+    syncs[0]?.resolve();
+    await settle();
+    expect(appended.done).toBe(true);
+    const after = await claimDue();
+    expect((claim.value?.length ?? 0) + after.length).toBe(1);
+  });
+
   it('keep a claim of what they left in the store waiting for their sync', async () => {
     // The endpoint is at its limits here: the delivery is stored due, for a claim to take.
     const { worker } = handOff({ busy: true, lease: false });
     const appended = tracked(store.appendInbox([row()], inline(worker)));
     await settle();
-    const claim = tracked(
-      store.claimDueDeliveries({
-        owner: 'w_claim',
-        now: new Date(Date.now() + 1000),
-        leaseMs: 60_000,
-        limit: 10,
-        slots: () => 10,
-      }),
-    );
+    const claim = tracked(claimDue());
     await settle();
     expect(claim.done).toBe(false);
     syncs[0]?.resolve();
@@ -162,15 +198,43 @@ describe('SQLite ingest commits while deliveries are in flight', () => {
 
 describe('SQLite ingest commits with nothing in flight', () => {
   it('sync in the commit itself and hand over at once', async () => {
-    const { worker, accepted } = handOff({ busy: false, lease: true });
+    const { worker, accepted, inCommit } = handOff({ busy: false, lease: true });
     const result = await store.appendInbox([row()], inline(worker));
     expect(result.processed?.rows).toBe(1);
     expect(accepted).toHaveLength(1);
+    expect(inCommit).toEqual([FULL]);
     expect(syncs).toHaveLength(0);
   });
 
   it('without inline processing, also sync in the commit', async () => {
     await store.appendInbox([row()]);
     expect(syncs).toHaveLength(0);
+  });
+});
+
+describe('the WAL that is synced', () => {
+  it('is the one beside the file SQLite opened, through a symbolic link', async () => {
+    const disk = join(dir, 'disk');
+    const data = join(dir, 'data');
+    mkdirSync(disk);
+    mkdirSync(data);
+    writeFileSync(join(disk, 'mailhook.db'), '');
+    symlinkSync(join(disk, 'mailhook.db'), join(data, 'mailhook.db'));
+    const paths: string[] = [];
+    const linked = new SqliteStore({
+      filename: join(data, 'mailhook.db'),
+      syncFile: async (path) => {
+        paths.push(path);
+      },
+    });
+    try {
+      await linked.migrate();
+      await linked.createEndpoint(endpointRecord({ url: 'https://receiver.example.com/hooks' }));
+      await linked.appendInbox([row()], inline(handOff({ busy: true, lease: true }).worker));
+      expect(paths).toEqual([join(realpathSync(disk), 'mailhook.db-wal')]);
+      expect(existsSync(paths[0] as string)).toBe(true);
+    } finally {
+      await linked.close();
+    }
   });
 });

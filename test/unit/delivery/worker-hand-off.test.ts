@@ -1,0 +1,93 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DeliveryRequest, DeliveryResponse } from '../../../src/delivery/http-client.js';
+import { DEFAULT_RETRY_POLICY } from '../../../src/delivery/schedule.js';
+import { DeliveryWorker, type Sender } from '../../../src/delivery/worker.js';
+import { newId } from '../../../src/ids.js';
+import { SqliteStore } from '../../../src/store/index.js';
+import type { ClaimedDelivery, EndpointRecord } from '../../../src/store/store.js';
+import { endpointRecord } from '../../helpers/endpoint-record.js';
+
+/**
+ * Deliveries handed to the worker at their creation (src/store/hand-off.ts) start at once while it
+ * runs. A hand-off held for its commit's sync can arrive after the worker stopped: then nothing
+ * starts (its result could no longer be recorded); the rows keep their lease for a restart.
+ */
+
+class RecordingSender implements Sender {
+  readonly sent: DeliveryRequest[] = [];
+  async send(request: DeliveryRequest): Promise<DeliveryResponse> {
+    this.sent.push(request);
+    return { kind: 'response', status: 200, headers: {}, bodySnippet: 'ok', durationMs: 1 };
+  }
+}
+
+function handed(endpoint: EndpointRecord, now: Date): ClaimedDelivery {
+  return {
+    delivery: {
+      id: newId('delivery'),
+      eventId: newId('event'),
+      endpointId: endpoint.id,
+      origin: 'event',
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: now,
+      lastStatus: null,
+      lastError: null,
+      createdAt: now,
+      updatedAt: now,
+      completedAt: null,
+    },
+    endpoint,
+    payload: JSON.stringify({ id: 'evt_handed', type: 'email.delivered', data: {} }),
+    leaseOwner: 'w_test',
+  };
+}
+
+let cleanup: (() => Promise<void>) | null = null;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = null;
+});
+
+describe('DeliveryWorker.accept', () => {
+  it('starts a handed delivery while running, and none once stopped', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mailhook-hand-off-'));
+    const store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
+    cleanup = async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+    await store.migrate();
+    const now = new Date();
+    const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook' }, now);
+    await store.createEndpoint(endpoint);
+    const sender = new RecordingSender();
+    const worker = new DeliveryWorker({
+      store,
+      sender,
+      logger: pino({ level: 'silent' }),
+      policy: DEFAULT_RETRY_POLICY,
+      timeoutMs: 5_000,
+      disableAfterMs: 0,
+      concurrency: 20,
+      userAgent: 'mailhook/test',
+      pollMs: 60_000,
+    });
+    worker.start();
+    expect(worker.reserve(endpoint, now.getTime())).not.toBeNull();
+    worker.accept([handed(endpoint, now)]);
+    await worker.idle();
+    expect(sender.sent).toHaveLength(1);
+
+    expect(worker.reserve(endpoint, now.getTime())).not.toBeNull();
+    await worker.stop();
+    worker.accept([handed(endpoint, now)]);
+    await worker.idle();
+    expect(sender.sent).toHaveLength(1);
+    expect(worker.busy()).toBe(false);
+  });
+});
