@@ -25,12 +25,10 @@ export interface PipelineThreadOptions {
   onAttempts?: (attempts: AttemptMetric[]) => void;
   /** Called with each batch's summary (metrics, benchmarks). */
   onBatch?: (summary: BatchSummary) => void;
-  /** The store can no longer make commits durable; by default the process exits (EXIT_STORAGE_FAILED). */
-  onFatal?: (error: string) => void;
 }
 
 /** EX_IOERR: the exit status after a commit could not be made durable. */
-export const EXIT_STORAGE_FAILED = 74;
+const EXIT_STORAGE_FAILED = 74;
 
 /**
  * Runs the pipeline in a worker thread. Wakes are coalesced: at most one message is in flight.
@@ -134,11 +132,6 @@ export class PipelineThread {
    * let the restart recover from what the disk holds; no request was acknowledged on those pages.
    */
   private fatal(error: string): void {
-    this.stopping = true;
-    if (this.options.onFatal) {
-      this.options.onFatal(error);
-      return;
-    }
     this.options.logger.fatal({ error }, 'a commit could not be made durable; mailhook stops');
     process.exit(EXIT_STORAGE_FAILED);
   }

@@ -5,7 +5,7 @@ import type { CanonicalEvent } from '../../events.js';
 import { storedDedupKey } from '../dedup-key.js';
 import { type EventBodyRow, eventColumnsButBody, eventFromRow, eventJson } from '../event-body.js';
 import { feedPage, scanLimit } from '../event-feed.js';
-import { DeferredHandOff } from '../hand-off.js';
+import { DeferredHandOff, type DeliveryHandOff } from '../hand-off.js';
 import { withBodyHolder } from '../inbox-raw.js';
 import { countInboxSql, inboxCountsFrom, inboxStatusIs } from '../inbox-status.js';
 import { loadMigrations } from '../migrations.js';
@@ -230,39 +230,36 @@ export class SqliteStore implements Store {
   async appendInbox(rows: InboxInsert[], inline?: InlineProcessing): Promise<AppendResult> {
     const walSync = this.walSync;
     if (walSync?.failed) throw walSync.failed;
-    if (!walSync || !inline?.effects.handOff?.busy()) return appendInboxRows(this.db, rows, inline);
+    const worker = inline?.effects.handOff;
+    if (!walSync || !inline || !worker?.busy()) return appendInboxRows(this.db, rows, inline);
     // One group at a time from its commit to its sync: a later group's commit must not run while
     // this one's sync completes, or this acknowledgement waits for that whole commit too.
-    const previous = this.appending;
-    let done = () => {};
-    this.appending = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    try {
-      await previous;
-      return await this.appendThenSync(walSync, rows, { ...inline, effects: { ...inline.effects } });
-    } finally {
-      done();
-    }
+    const turn = this.appending.then(() => this.appendThenSync(walSync, rows, inline, worker));
+    this.appending = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
   }
 
   private async appendThenSync(
     walSync: WalSync,
     rows: InboxInsert[],
     inline: InlineProcessing,
+    worker: DeliveryHandOff,
   ): Promise<AppendResult> {
     if (walSync.failed) throw walSync.failed;
-    const handOff = inline.effects.handOff && new DeferredHandOff(inline.effects.handOff);
-    if (handOff) inline.effects.handOff = handOff;
-    const result = this.relaxed(() => appendInboxRows(this.db, rows, inline));
+    const handOff = new DeferredHandOff(worker);
+    const processing = { ...inline, effects: { ...inline.effects, handOff } };
+    const result = this.relaxed(() => appendInboxRows(this.db, rows, processing));
     walSync.noteCommit();
     try {
       await walSync.durable();
     } catch (err) {
-      handOff?.abandon();
+      handOff.abandon();
       throw err;
     }
-    handOff?.start();
+    handOff.start();
     return result;
   }
 

@@ -21,6 +21,7 @@ import type { SyncFile } from '../../../src/store/sqlite/wal-sync.js';
 import type { ClaimedDelivery, InboxInsert, InlineProcessing } from '../../../src/store/store.js';
 import { endpointRecord } from '../../helpers/endpoint-record.js';
 import { postmarkDeliveryRow } from '../../helpers/postmark-row.js';
+import { settle, tracked } from '../../helpers/promise-state.js';
 
 /**
  * SQLite's ingest commit while the delivery worker on its thread has attempts in flight: the commit
@@ -72,23 +73,8 @@ const claimDue = () =>
     slots: () => 10,
   });
 const row = (): InboxInsert => postmarkDeliveryRow('src_synced', `msg-${newId('event')}`);
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const synchronousOf = (s: SqliteStore) =>
   (s as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
-
-function tracked<T>(promise: Promise<T>) {
-  const state = { done: false, value: undefined as T | undefined, error: null as unknown };
-  promise.then(
-    (value) => {
-      state.done = true;
-      state.value = value;
-    },
-    (err: unknown) => {
-      state.error = err;
-    },
-  );
-  return state;
-}
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mailhook-ingest-sync-'));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurabilityError } from '../../../src/store/durability.js';
 import { type SyncFile, WalSync, walFileSync } from '../../../src/store/sqlite/wal-sync.js';
+import { settle, tracked } from '../../helpers/promise-state.js';
 
 /**
  * The WAL's group sync (src/store/sqlite/wal-sync.ts): an acknowledgement waits for a sync that
@@ -11,8 +12,8 @@ import { type SyncFile, WalSync, walFileSync } from '../../../src/store/sqlite/w
  * nothing is acknowledged again.
  */
 
-/** A SyncFile the test completes by hand. */
-function manualSync() {
+/** A WalSync over a SyncFile the test completes by hand. */
+function walWithManualSync() {
   const calls: Array<{ path: string; resolve: () => void; reject: (err: Error) => void }> = [];
   let closed = 0;
   const sync = Object.assign(
@@ -26,36 +27,18 @@ function manualSync() {
       },
     },
   ) as SyncFile;
-  return { sync, calls, closedCount: () => closed };
-}
-
-/** Lets every settled promise run its reactions. */
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function tracked(promise: Promise<void>) {
-  const state = { done: false, error: null as unknown };
-  promise.then(
-    () => {
-      state.done = true;
-    },
-    (err: unknown) => {
-      state.error = err;
-    },
-  );
-  return state;
+  return { wal: new WalSync('/data/mailhook.db-wal', sync), calls, closedCount: () => closed };
 }
 
 describe('WalSync', () => {
   it('resolves at once, without a sync, when no commit is waiting', async () => {
-    const { sync, calls } = manualSync();
-    const wal = new WalSync('/data/mailhook.db-wal', sync);
+    const { wal, calls } = walWithManualSync();
     await wal.durable();
     expect(calls).toHaveLength(0);
   });
 
   it('serves every commit noted before the sync started with one sync', async () => {
-    const { sync, calls } = manualSync();
-    const wal = new WalSync('/data/mailhook.db-wal', sync);
+    const { wal, calls } = walWithManualSync();
     wal.noteCommit();
     const first = tracked(wal.durable());
     wal.noteCommit();
@@ -77,8 +60,7 @@ describe('WalSync', () => {
   });
 
   it('shares the next sync among all the commits that arrived during one', async () => {
-    const { sync, calls } = manualSync();
-    const wal = new WalSync('/data/mailhook.db-wal', sync);
+    const { wal, calls } = walWithManualSync();
     wal.noteCommit();
     const first = tracked(wal.durable());
     const later = [1, 2, 3].map(() => {
@@ -97,8 +79,7 @@ describe('WalSync', () => {
   });
 
   it('refuses the waiting commits and every later one once a sync failed', async () => {
-    const { sync, calls } = manualSync();
-    const wal = new WalSync('/data/mailhook.db-wal', sync);
+    const { wal, calls } = walWithManualSync();
     wal.noteCommit();
     const first = tracked(wal.durable());
     wal.noteCommit();
@@ -118,8 +99,7 @@ describe('WalSync', () => {
   });
 
   it('closes the file only after the sync in flight', async () => {
-    const { sync, calls, closedCount } = manualSync();
-    const wal = new WalSync('/data/mailhook.db-wal', sync);
+    const { wal, calls, closedCount } = walWithManualSync();
     wal.noteCommit();
     const waiter = tracked(wal.durable());
     const closing = tracked(wal.close());
