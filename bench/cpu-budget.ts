@@ -2,6 +2,7 @@ import { createHmac, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { cpus } from 'node:os';
 import type { LoadResult } from './load.js';
 import { median } from './procs.js';
+import type { StorageFloor } from './storage-floor.js';
 
 /**
  * Every ingest row here is CPU-bound: the load generator, mailhook and PostgreSQL share two cores.
@@ -19,6 +20,10 @@ export interface CpuBudget {
   floor: { serverUs: number; generatorUs: number; ceilingRps: number; measuredRps: number } | null;
   sqlite: TargetBudget | null;
   postgres: TargetBudget | null;
+  /** Issue 16's: single-event Postmark posts on SQLite at 0.5× the floor (storage floor included). */
+  sqlitePostmark: TargetBudget | null;
+  /** SQLite committing mailhook's rows and nothing else (storage-floor.ts), this run. */
+  storage: StorageFloor | null;
 }
 
 export interface TargetBudget {
@@ -34,6 +39,18 @@ export interface TargetBudget {
   /** What mailhook's row used per request in this run (server + database + generator). */
   mailhookUs: number;
   mailhookCores: number;
+  /**
+   * µs per request the cores leave at the target rate once the unavoidable parts are paid: all of
+   * mailhook's own work must fit in it. Negative: out of reach on this machine.
+   */
+  leftUs: number;
+  /** What mailhook's own work took per request in this run (its row's total less the unavoidable). */
+  ownUs: number;
+  /**
+   * With the storage floor: the most posts per second one SQLite writer takes running the commit's
+   * statements alone (their wall time, fsync waits included, at the group size of this run).
+   */
+  oneWriterRps?: number;
 }
 
 function timeUs(work: () => void, iterations = 2000): number {
@@ -67,10 +84,12 @@ export function cpuBudget(rows: {
   sqlite?: LoadResult;
   postgres?: LoadResult;
   postgresPaused?: LoadResult;
+  postmark?: LoadResult;
+  storage?: StorageFloor | null;
 }): CpuBudget {
   const cores = cpus().length;
   const { ecdsaVerifyUs, hmacUs } = cryptoCosts();
-  const { floor, statusQuo, sqlite, postgres, postgresPaused } = rows;
+  const { floor, statusQuo, sqlite, postgres, postgresPaused, postmark, storage = null } = rows;
   const floorServer = us(floor, (r) => r.serverCpuUsPerRequest);
   const floorGenerator = us(floor, (r) => r.cpuUsPerRequest);
   const total = (r: LoadResult) =>
@@ -91,6 +110,8 @@ export function cpuBudget(rows: {
       unavoidableCores: Number(((targetRps * unavoidableUs) / 1e6).toFixed(2)),
       mailhookUs: Math.round(total(row)),
       mailhookCores: Number(((targetRps * total(row)) / 1e6).toFixed(2)),
+      leftUs: Math.round((cores * 1e6) / targetRps - unavoidableUs),
+      ownUs: Math.round(total(row) - unavoidableUs),
     };
   };
   return {
@@ -122,7 +143,60 @@ export function cpuBudget(rows: {
             'PostgreSQL storing the request': us(postgresPaused, (r) => r.postgresCpuUsPerRequest),
           })
         : null,
+    sqlitePostmark:
+      floor && postmark
+        ? {
+            ...budget('0.5× floor, single-event Postmark', 0.5 * floor.rps, postmark, {
+              generator: floorGenerator,
+              'bare HTTP server': floorServer,
+              ...(storage && { 'SQLite running the commit statements': storage.statements.cpuUsPerPost }),
+            }),
+            ...(storage && { oneWriterRps: Math.round(1e6 / storage.statements.wallUsPerPost) }),
+          }
+        : null,
+    storage,
   };
+}
+
+/**
+ * Issue 16's CPU per delivered event (mailhook's threads, ingest to delivered, single-event SendGrid
+ * posts): the parts no implementation avoids for one event, before it is sent anywhere.
+ */
+export interface DeliveredEventBudget {
+  targetUs: number;
+  unavoidable: Record<string, number>;
+  unavoidableUs: number;
+  measuredUs: number;
+}
+
+export function deliveredEventBudget(b: CpuBudget, measuredUs: number): DeliveredEventBudget | null {
+  if (!b.floor || !b.storage) return null;
+  const unavoidable = {
+    'ECDSA verify': b.ecdsaVerifyUs,
+    'bare HTTP server': b.floor.serverUs,
+    'SQLite running the commit statements': b.storage.statements.cpuUsPerPost,
+  };
+  return {
+    targetUs: 150,
+    unavoidable,
+    unavoidableUs: Math.round(Object.values(unavoidable).reduce((a, v) => a + v, 0)),
+    measuredUs,
+  };
+}
+
+const partsOf = (unavoidable: Record<string, number>) =>
+  Object.entries(unavoidable)
+    .map(([name, value]) => `${name} ${Math.round(value)}`)
+    .join(' + ');
+
+export function printDeliveredEventBudget(d: DeliveredEventBudget): void {
+  const verdict =
+    d.unavoidableUs > d.targetUs
+      ? `above the ${d.targetUs} µs target before the event is sent anywhere: out of reach here`
+      : `${d.targetUs - d.unavoidableUs} µs of the ${d.targetUs} µs target left for everything else`;
+  console.log(
+    `  CPU per delivered event: ${partsOf(d.unavoidable)} µs = ${d.unavoidableUs} µs, ${verdict}; mailhook used ${d.measuredUs} µs`,
+  );
 }
 
 export function printCpuBudget(b: CpuBudget): void {
@@ -133,13 +207,16 @@ export function printCpuBudget(b: CpuBudget): void {
     console.log(
       `  floor: server ${b.floor.serverUs} + generator ${b.floor.generatorUs} µs → at most ${b.floor.ceilingRps} req/s on ${b.cores} cores; measured ${b.floor.measuredRps}`,
     );
-  for (const t of [b.sqlite, b.postgres]) {
-    if (!t) continue;
-    const parts = Object.entries(t.unavoidable)
-      .map(([name, value]) => `${name} ${Math.round(value)}`)
-      .join(' + ');
+  const s = b.storage;
+  if (s) {
     console.log(
-      `  ${t.target} = ${t.targetRps} req/s: ${parts} µs = ${t.unavoidableCores} cores before any of mailhook's own work (mailhook's run used ${t.mailhookUs} µs = ${t.mailhookCores} cores at that rate)`,
+      `  SQLite storage floor (groups of ${s.group}, FULL): mailhook's ingest commit ${s.commit.cpuUsPerPost} µs CPU / ${s.commit.wallUsPerPost} µs wall per post; its ${s.statements.perPost} statements per post replayed alone ${s.statements.cpuUsPerPost} µs CPU / ${s.statements.wallUsPerPost} µs wall`,
+    );
+  }
+  for (const t of [b.sqlite, b.postgres, b.sqlitePostmark]) {
+    if (!t) continue;
+    console.log(
+      `  ${t.target} = ${t.targetRps} req/s: ${partsOf(t.unavoidable)} µs = ${t.unavoidableCores} cores before any of mailhook's own work, which then has ${t.leftUs} µs per request and took ${t.ownUs} (its run used ${t.mailhookUs} µs = ${t.mailhookCores} cores at that rate)${t.oneWriterRps ? `; one SQLite writer running those statements alone takes at most ${t.oneWriterRps} posts/s` : ''}`,
     );
   }
 }

@@ -1,5 +1,6 @@
 import { createHmac, createPrivateKey, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { postmarkRecord } from './postmark-record.js';
 
 /**
  * Load generator, run as its own process so it does not share a core's event loop with the target.
@@ -77,7 +78,6 @@ const key: KeyObject | null = options.privateKeyPem ? createPrivateKey(options.p
 const target = new URL(options.url);
 const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
 const TYPES = ['processed', 'delivered', 'delivered', 'open', 'click', 'bounce', 'deferred'];
-const POSTMARK_TYPES = ['Delivery', 'Delivery', 'Open', 'Click', 'Bounce'];
 const basicAuth = `Basic ${Buffer.from(options.basicAuth ?? '').toString('base64')}`;
 const epochNow = () => performance.timeOrigin + performance.now();
 
@@ -132,32 +132,8 @@ function hmacBody(): Payload {
 }
 
 let postmarkCount = 0;
-/** Postmark's own shape (see test/fixtures/postmark/), with a fresh MessageID and 100 ns timestamp. */
 function postmarkBody(): Payload {
-  const recordType = POSTMARK_TYPES[postmarkCount++ % POSTMARK_TYPES.length] as string;
-  const messageId = randomUUID();
-  const at = new Date().toISOString().replace('Z', `${String(postmarkCount % 10_000).padStart(4, '0')}Z`);
-  const recipient = `user.${messageId.slice(0, 8)}@example.com`;
-  const common = { RecordType: recordType, MessageID: messageId, MessageStream: 'outbound', Tag: 'bench' };
-  const record: Record<string, unknown> =
-    recordType === 'Delivery'
-      ? { ...common, Recipient: recipient, DeliveredAt: at, Details: 'Test delivery webhook details' }
-      : recordType === 'Open'
-        ? { ...common, Recipient: recipient, ReceivedAt: at, FirstOpen: true, UserAgent: 'Mozilla/5.0' }
-        : recordType === 'Click'
-          ? { ...common, Recipient: recipient, ReceivedAt: at, OriginalLink: 'https://example.com/landing' }
-          : {
-              ...common,
-              ID: Math.floor(Math.random() * 2 ** 48),
-              Type: 'HardBounce',
-              TypeCode: 1,
-              Email: recipient,
-              BouncedAt: at,
-              Details: 'smtp;550 5.1.1 The email account that you tried to reach does not exist',
-              Description:
-                'The server was unable to deliver your message (ex: unknown user, mailbox not found).',
-            };
-  const body = Buffer.from(JSON.stringify(record));
+  const body = postmarkRecord(postmarkCount++);
   return {
     body,
     headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: basicAuth },

@@ -1,6 +1,7 @@
+import type { DeliveredEventBudget, TargetBudget } from './cpu-budget.js';
 import type { LoadResult } from './load.js';
 
-/** Table rows and the issue-7 targets, judged from one run's figures. */
+/** Table rows and the targets of issues 7 and 16, judged from one run's figures. */
 
 export function pad(text: string | number, width: number, left = false): string {
   const s = String(text);
@@ -58,6 +59,8 @@ export interface Target {
   target: string;
   measured: string;
   met: boolean | null;
+  /** For a missed target with a CPU budget: whether the parts no implementation avoids leave room. */
+  bound?: string;
 }
 
 export interface TargetInputs {
@@ -74,6 +77,11 @@ export interface TargetInputs {
   backlog: { events: number; peakMb: number; complete: boolean } | null;
   /** Bytes on disk per single-event Postmark post, SQLite after a checkpoint (bench/disk.ts). */
   sqliteBytesPerEvent: number | null;
+  /** Issue 16: single-event Postmark posts on SQLite against the floor, and its budget. */
+  postmarkVsFloor: number | null;
+  postmarkBudget: TargetBudget | null;
+  /** Issue 16: mailhook's CPU per delivered event at full load, SQLite, and its budget. */
+  deliveredBudget: DeliveredEventBudget | null;
 }
 
 const judge = (value: number | null, ok: (v: number) => boolean) => (value === null ? null : ok(value));
@@ -141,6 +149,23 @@ export function judgeTargets(t: TargetInputs): Target[] {
       met: t.backlog ? t.backlog.complete && t.backlog.peakMb < 300 : null,
     },
     {
+      target: 'ingest SQLite, single-event Postmark posts ≥ 0.5× floor',
+      measured: f(t.postmarkVsFloor, 2, '×'),
+      met: judge(t.postmarkVsFloor, (v) => v >= 0.5),
+      ...(t.postmarkBudget && { bound: postmarkBound(t.postmarkBudget) }),
+    },
+    {
+      target: "mailhook's CPU per delivered event ≤ 150 µs (SQLite, full load)",
+      measured: t.deliveredBudget ? `${t.deliveredBudget.measuredUs} µs` : 'not measured',
+      met: t.deliveredBudget ? t.deliveredBudget.measuredUs <= t.deliveredBudget.targetUs : null,
+      ...(t.deliveredBudget && {
+        bound:
+          t.deliveredBudget.unavoidableUs > t.deliveredBudget.targetUs
+            ? `out of reach here: ECDSA verify, a bare HTTP server and SQLite's statements alone take ${t.deliveredBudget.unavoidableUs} µs`
+            : `${t.deliveredBudget.targetUs - t.deliveredBudget.unavoidableUs} µs left after the parts no implementation avoids`,
+      }),
+    },
+    {
       target: '≤ 1 KB on disk per single-event post (SQLite, no endpoint, after a checkpoint)',
       measured: t.sqliteBytesPerEvent === null ? 'not measured' : `${t.sqliteBytesPerEvent} bytes`,
       met: judge(t.sqliteBytesPerEvent, (v) => v <= 1024),
@@ -148,9 +173,22 @@ export function judgeTargets(t: TargetInputs): Target[] {
   ];
 }
 
+function postmarkBound(b: TargetBudget): string {
+  const writer =
+    b.oneWriterRps === undefined
+      ? ''
+      : b.oneWriterRps < b.targetRps
+        ? `; out of reach here: one SQLite writer running the commit's statements alone takes ${b.oneWriterRps} posts/s`
+        : `; one SQLite writer running the commit's statements alone takes ${b.oneWriterRps} posts/s`;
+  return b.leftUs < 0
+    ? `out of reach here: the unavoidable parts need ${b.unavoidableCores} cores${writer}`
+    : `${b.leftUs} µs per post left for mailhook's own work, which took ${b.ownUs}${writer}`;
+}
+
 export function printTargets(targets: Target[]): void {
   for (const t of targets) {
     const verdict = t.met === null ? 'n/a   ' : t.met ? 'MET   ' : 'MISSED';
     console.log(`  ${verdict} ${pad(t.target, 72, true)} ${t.measured}`);
+    if (t.bound && t.met === false) console.log(`         ${t.bound}`);
   }
 }

@@ -1,7 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type CpuBudget, cpuBudget, printCpuBudget } from './cpu-budget.js';
+import {
+  type CpuBudget,
+  cpuBudget,
+  type DeliveredEventBudget,
+  deliveredEventBudget,
+  printCpuBudget,
+  printDeliveredEventBudget,
+} from './cpu-budget.js';
 import {
   type BacklogRun,
   backlogScenario,
@@ -21,9 +28,10 @@ import {
 } from './ingest.js';
 import type { LoadResult } from './load.js';
 import { createBenchDatabase, postgresAvailable } from './pg.js';
-import { HERE, median } from './procs.js';
+import { HERE, median, runTool } from './procs.js';
 import { ingestHeader, ingestRow, judgeTargets, pad, printTargets, ratio } from './report.js';
 import { printStats, type StatsBench, statsBench } from './stats.js';
+import type { StorageFloor } from './storage-floor.js';
 
 /**
  * `npm run bench`: every figure is measured side by side in this one run and reported as a ratio
@@ -78,6 +86,7 @@ if (!pg) console.log('PostgreSQL at 127.0.0.1:5432 does not answer: its rows are
 const ingestRuns = new Map<IngestKey, IngestRun[]>();
 const ingest = new Map<IngestKey, LoadResult>();
 let budget: CpuBudget | null = null;
+let deliveredBudget: DeliveredEventBudget | null = null;
 if (runs('ingest')) {
   for (let round = 0; round < ROUNDS; round++) {
     for (const scenario of INGEST_SCENARIOS) {
@@ -108,12 +117,22 @@ if (runs('ingest')) {
       `rows per commit (group commit, last run): ${(grouped.during.writer.rows / Math.max(1, grouped.during.writer.commits)).toFixed(1)} on average, ${grouped.during.writer.largestBatch} at most; ${grouped.during.inbox.pending} rows pending when load stopped, drained in ${Math.round(grouped.drainMs ?? 0)} ms; server event-loop delay p99 ${grouped.during.eventLoopDelayMs.p99.toFixed(1)} ms`,
     );
   }
+  // SQLite alone committing what mailhook's commits held, in groups of the size they had here.
+  const postmarkWriter = ingestRuns.get('sqlite_postmark')?.at(-1)?.during?.writer;
+  const storage = postmarkWriter
+    ? await runTool<StorageFloor>('storage-floor.js', {
+        posts: quick ? 3000 : 10_000,
+        group: postmarkWriter.rows / Math.max(1, postmarkWriter.commits),
+      })
+    : null;
   budget = cpuBudget({
     floor: ingest.get('floor'),
     statusQuo: ingest.get('status_quo'),
     sqlite: ingest.get('sqlite_sendgrid'),
     postgres: ingest.get('pg_sendgrid'),
     postgresPaused: ingest.get('pg_pipeline_paused'),
+    postmark: ingest.get('sqlite_postmark'),
+    storage,
   });
   printCpuBudget(budget);
   for (const key of ['sqlite_pipeline_paused', 'pg_pipeline_paused'] as const) {
@@ -229,13 +248,17 @@ if (runs('e2e')) {
     );
     if (floor && budget && floorRps) {
       const target = 0.25 * floorRps;
+      const stored = run.store === 'sqlite' ? (budget.storage?.statements.cpuUsPerPost ?? 0) : 0;
       const unavoidable =
-        (floor.cpuUsPerRequest ?? 0) + budget.ecdsaVerifyUs + 2 * (floor.serverCpuUsPerRequest ?? 0);
+        (floor.cpuUsPerRequest ?? 0) + budget.ecdsaVerifyUs + 2 * (floor.serverCpuUsPerRequest ?? 0) + stored;
       console.log(
-        `  0.25× floor = ${Math.round(target)}/s: generator + ECDSA verify + two bare HTTP servers (mailhook's, the receiver's) = ${Math.round(unavoidable)} µs = ${need(target, unavoidable)} cores before storing or sending anything; mailhook's own ${c.server + c.postgres} µs per event would need ${need(target, c.server + c.postgres)}`,
+        `  0.25× floor = ${Math.round(target)}/s: generator + ECDSA verify + two bare HTTP servers (mailhook's, the receiver's)${stored ? ' + SQLite running the commit statements' : ''} = ${Math.round(unavoidable)} µs = ${need(target, unavoidable)} cores before sending anything; mailhook's own ${c.server + c.postgres} µs per event would need ${need(target, c.server + c.postgres)}`,
       );
     }
   }
+  const sqliteRun = e2e[0]?.sustained;
+  deliveredBudget = budget && sqliteRun ? deliveredEventBudget(budget, sqliteRun.cpuUsPerEvent.server) : null;
+  if (deliveredBudget) printDeliveredEventBudget(deliveredBudget);
   console.log(`[${elapsed()}]`);
 }
 
@@ -324,8 +347,14 @@ const targets = judgeTargets({
     ? { events: backlog.events, peakMb: backlog.rssMb.peak, complete: backlog.complete }
     : null,
   sqliteBytesPerEvent: disk.find((d) => d.store === 'sqlite')?.bytesPerEvent ?? null,
+  postmarkVsFloor:
+    ingest.get('sqlite_postmark') && floorRps
+      ? ratio(ingest.get('sqlite_postmark')?.rps ?? 0, floorRps)
+      : null,
+  postmarkBudget: budget?.sqlitePostmark ?? null,
+  deliveredBudget,
 });
-console.log('\nissue 7 targets (ratio = mailhook / baseline, same run):');
+console.log('\ntargets of issues 7 and 16 (ratio = mailhook / baseline, same run):');
 printTargets(targets);
 console.log(`\ntotal ${elapsed()}`);
 
@@ -344,6 +373,7 @@ const summary = {
     ]),
   ),
   cpuBudget: budget,
+  deliveredEventBudget: deliveredBudget,
   ingestDetail: {
     sqliteGroupCommit: ingestRuns.get('sqlite_sendgrid')?.at(-1)?.during ?? null,
     pipelinePausedDrainMs: ingestRuns.get('sqlite_pipeline_paused')?.at(-1)?.drainMs ?? null,

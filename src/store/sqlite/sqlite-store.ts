@@ -59,6 +59,7 @@ import type {
   SuppressionQuery,
 } from '../store.js';
 import { idBytes, idText } from '../stored-id.js';
+import { configureConnection } from './connection.js';
 import {
   advance,
   applyAttempts,
@@ -100,7 +101,6 @@ import * as retention from './retention.js';
 import { eventColumns, SOURCE_ID_OF, sourceIs } from './source-keys.js';
 import * as sources from './sources.js';
 import { cacheStatements } from './statement-cache.js';
-import { registerIdFunctions } from './stored-id-sql.js';
 import { type SyncFile, WalSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
@@ -139,12 +139,7 @@ export class SqliteStore implements Store {
     try {
       if (onDisk) restrictDatabaseFiles(options.filename);
       db = new Database(options.filename);
-      // SQLite opens lazily: a read-only directory shows up here, not in the constructor.
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${this.synchronous}`);
-      db.pragma('busy_timeout = 5000');
-      db.pragma('foreign_keys = ON');
-      registerIdFunctions(db);
+      configureConnection(db, this.synchronous);
     } catch (err) {
       db?.close();
       throw new Error(
