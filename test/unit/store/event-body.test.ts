@@ -122,6 +122,20 @@ describe('stored event bodies', () => {
     expect(JSON.parse(eventJson(row)).data).not.toHaveProperty('received_via');
   });
 
+  it('stores whole data holding an own __proto__ field, which copying by assignment would lose', () => {
+    const event = delivered();
+    Object.defineProperty(event.data, '__proto__', {
+      value: { polluted: true },
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
+    const row = rowOf(event);
+    expect(row.body_format).toBe(BODY_WHOLE);
+    expect(eventJson(row)).toBe(JSON.stringify(event));
+    expect(eventJson(row)).toContain('"__proto__":{"polluted":true}');
+  });
+
   it('reads back null column fields, and data holding nothing but them', () => {
     const event = delivered();
     event.data.message_id = null;
