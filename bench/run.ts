@@ -121,7 +121,7 @@ if (runs('ingest')) {
   const postmarkWriter = ingestRuns.get('sqlite_postmark')?.at(-1)?.during?.writer;
   const storage = postmarkWriter
     ? await runTool<StorageFloor>('storage-floor.js', {
-        posts: quick ? 3000 : 10_000,
+        posts: quick ? 2000 : 5000,
         group: postmarkWriter.rows / Math.max(1, postmarkWriter.commits),
       })
     : null;
