@@ -9,7 +9,8 @@ import { SqliteStore } from '../src/store/index.js';
 import { configureConnection } from '../src/store/sqlite/connection.js';
 import { appendInboxRows } from '../src/store/sqlite/inbox-append.js';
 import { cacheStatements } from '../src/store/sqlite/statement-cache.js';
-import type { InboxInsert } from '../src/store/store.js';
+import type { EndpointRecord, InboxInsert } from '../src/store/store.js';
+import { endpointRecord } from '../test/helpers/endpoint-record.js';
 import { postmarkRecord } from './postmark-record.js';
 
 /**
@@ -25,16 +26,24 @@ import { postmarkRecord } from './postmark-record.js';
  * 3. Timed: the recorded statements replayed with the same values into another fresh database, in
  *    the same transactions: SQLite's share, with none of mailhook's JavaScript.
  *
- * (3) is what any implementation with these rows and these indexes pays on one writer, and a
- * writer's wall time per post bounds the posts per second one SQLite connection can take. The rows
- * and indexes are what the documented queries and guarantees need (exact dedup, message and recipient
- * timelines, raw requests kept); docs/benchmarks.md says which index serves what.
+ * (3) is what SQLite costs for these rows, these indexes and this set of statements on one writer,
+ * whoever writes the code around them; its wall time per post is the rate one SQLite connection
+ * takes at this group size (larger groups cost less per post). The rows and indexes are what the
+ * documented queries and guarantees need (exact dedup, message and recipient timelines, raw requests
+ * kept); docs/benchmarks.md says which index serves what. With `endpoint`, every event is also routed
+ * to one active endpoint, so the commit creates its delivery row too (pending; the server hands it
+ * to the worker leased instead, the same row).
  *
  * Run as a tool (runTool): `node storage-floor.js '{"posts":20000,"group":16}'`; prints one JSON line.
+ * `"synchronous":"OFF"` times the commit without its fsyncs (for profiling the JavaScript).
  */
 export interface StorageFloorOptions {
   posts: number;
   group: number;
+  /** One active endpoint for every event, so the commit also creates each event's delivery row. */
+  endpoint?: boolean;
+  /** FULL (what mailhook acknowledges with) unless an experiment asks for OFF: the commit without fsyncs. */
+  synchronous?: 'FULL' | 'OFF';
 }
 
 export interface StorageCost {
@@ -45,6 +54,7 @@ export interface StorageCost {
 export interface StorageFloor {
   posts: number;
   group: number;
+  endpoint: boolean;
   /** mailhook's ingest commit function over the posts. */
   commit: StorageCost;
   /** The statements it executed, replayed. */
@@ -109,11 +119,22 @@ function recording(db: Database.Database, log: Call[][]): Database.Database {
   });
 }
 
-/** A migrated database with the bench's Postmark source, opened as the store opens its connections. */
-async function freshDatabase(dir: string, name: string, sourceId: string): Promise<Database.Database> {
+interface Setup {
+  sourceId: string;
+  endpoint: EndpointRecord | null;
+  synchronous: 'FULL' | 'OFF';
+}
+
+/**
+ * A migrated database with the bench's Postmark source (and endpoint), opened as the store opens its
+ * connections.
+ */
+async function freshDatabase(dir: string, name: string, setup: Setup): Promise<Database.Database> {
+  const { sourceId, endpoint, synchronous } = setup;
   const filename = join(dir, name);
   const store = new SqliteStore({ filename });
   await store.migrate();
+  if (endpoint) await store.createEndpoint(endpoint);
   const now = new Date();
   await store.createSource({
     id: sourceId,
@@ -128,11 +149,20 @@ async function freshDatabase(dir: string, name: string, sourceId: string): Promi
   await store.close();
   const db = new Database(filename);
   configureConnection(db, 'FULL');
+  if (synchronous === 'OFF') db.pragma('synchronous = OFF');
   cacheStatements(db);
   return db;
 }
 
-const TABLES = ['inbox', 'events', 'suppressions', 'stats_rollup', 'stats_rollup_domains', 'source_keys'];
+const TABLES = [
+  'inbox',
+  'events',
+  'deliveries',
+  'suppressions',
+  'stats_rollup',
+  'stats_rollup_domains',
+  'source_keys',
+];
 
 function countRows(db: Database.Database): Record<string, number> {
   return Object.fromEntries(
@@ -185,15 +215,20 @@ export async function storageFloor(options: StorageFloorOptions): Promise<Storag
   const dir = mkdtempSync(join(tmpdir(), 'mailhook-storage-floor-'));
   try {
     const sourceId = newId('source');
+    const setup: Setup = {
+      sourceId,
+      endpoint: options.endpoint ? endpointRecord({ url: 'http://127.0.0.1:9/hooks' }) : null,
+      synchronous: options.synchronous ?? 'FULL',
+    };
     const commit = (db: Database.Database, rows: InboxInsert[]) =>
       appendInboxRows(db, rows, { plan: processRows, effects: pipelineEffects(), now: new Date() });
 
     const log: Call[][] = [];
-    const recorded = await freshDatabase(dir, 'recorded.db', sourceId);
+    const recorded = await freshDatabase(dir, 'recorded.db', setup);
     const recorder = recording(recorded, log);
     for (const rows of groupsOf(sourceId, options.posts, group)) commit(recorder, rows);
 
-    const mailhook = await freshDatabase(dir, 'commit.db', sourceId);
+    const mailhook = await freshDatabase(dir, 'commit.db', setup);
     const fresh = groupsOf(sourceId, options.posts, group);
     const commitCost = timed(options.posts, () => {
       for (const rows of fresh) commit(mailhook, rows);
@@ -201,7 +236,7 @@ export async function storageFloor(options: StorageFloorOptions): Promise<Storag
     const committed = countRows(mailhook);
     mailhook.close();
 
-    const replay = await freshDatabase(dir, 'replay.db', sourceId);
+    const replay = await freshDatabase(dir, 'replay.db', setup);
     // Prepared before the clock starts, as mailhook's statement cache holds them.
     const statements = new Map<string, Database.Statement>();
     for (const transaction of log) {
@@ -232,6 +267,7 @@ export async function storageFloor(options: StorageFloorOptions): Promise<Storag
     return {
       posts: options.posts,
       group,
+      endpoint: setup.endpoint !== null,
       commit: commitCost,
       statements: { ...replayCost, perPost: Number((calls / options.posts).toFixed(1)) },
     };
