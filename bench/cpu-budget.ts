@@ -205,13 +205,16 @@ const partsOf = (unavoidable: Record<string, number>) =>
     .map(([name, value]) => `${name} ${Math.round(value)}`)
     .join(' + ');
 
+/** Whether the parts no implementation avoids leave room under the target, and how much. */
+export function deliveredEventVerdict(d: DeliveredEventBudget): string {
+  return d.unavoidableUs > d.targetUs
+    ? `out of reach here: ${d.unavoidableUs} µs before the event is sent anywhere, above the ${d.targetUs} µs target`
+    : `${d.targetUs - d.unavoidableUs} µs of the ${d.targetUs} µs target left for everything else`;
+}
+
 export function printDeliveredEventBudget(d: DeliveredEventBudget): void {
-  const verdict =
-    d.unavoidableUs > d.targetUs
-      ? `above the ${d.targetUs} µs target before the event is sent anywhere: out of reach here`
-      : `${d.targetUs - d.unavoidableUs} µs of the ${d.targetUs} µs target left for everything else`;
   console.log(
-    `  CPU per delivered event: ${partsOf(d.unavoidable)} µs = ${d.unavoidableUs} µs, ${verdict}; mailhook used ${d.measuredUs} µs`,
+    `  CPU per delivered event: ${partsOf(d.unavoidable)} µs = ${d.unavoidableUs} µs; ${deliveredEventVerdict(d)}; mailhook used ${d.measuredUs} µs`,
   );
 }
 

@@ -1,4 +1,4 @@
-import type { DeliveredEventBudget, TargetBudget } from './cpu-budget.js';
+import { type DeliveredEventBudget, deliveredEventVerdict, type TargetBudget } from './cpu-budget.js';
 import type { LoadResult } from './load.js';
 
 /** Table rows and the targets of issues 7 and 16, judged from one run's figures. */
@@ -158,12 +158,7 @@ export function judgeTargets(t: TargetInputs): Target[] {
       target: "mailhook's CPU per delivered event ≤ 150 µs (SQLite, full load)",
       measured: t.deliveredBudget ? `${t.deliveredBudget.measuredUs} µs` : 'not measured',
       met: t.deliveredBudget ? t.deliveredBudget.measuredUs <= t.deliveredBudget.targetUs : null,
-      ...(t.deliveredBudget && {
-        bound:
-          t.deliveredBudget.unavoidableUs > t.deliveredBudget.targetUs
-            ? `out of reach here: ECDSA verify, a bare HTTP server and SQLite's statements (the delivery row included) alone take ${t.deliveredBudget.unavoidableUs} µs`
-            : `${t.deliveredBudget.targetUs - t.deliveredBudget.unavoidableUs} µs left after the parts no implementation avoids`,
-      }),
+      ...(t.deliveredBudget && { bound: deliveredEventVerdict(t.deliveredBudget) }),
     },
     {
       target: '≤ 1 KB on disk per single-event post (SQLite, no endpoint, after a checkpoint)',

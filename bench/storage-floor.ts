@@ -11,6 +11,7 @@ import { appendInboxRows } from '../src/store/sqlite/inbox-append.js';
 import { cacheStatements } from '../src/store/sqlite/statement-cache.js';
 import type { EndpointRecord, InboxInsert } from '../src/store/store.js';
 import { endpointRecord } from '../test/helpers/endpoint-record.js';
+import { postmarkRow } from '../test/helpers/postmark-row.js';
 import { postmarkRecord } from './postmark-record.js';
 
 /**
@@ -179,20 +180,12 @@ function groupsOf(sourceId: string, posts: number, group: number): InboxInsert[]
   const groups: InboxInsert[][] = [];
   for (let i = 0; i < posts; i += group) {
     groups.push(
-      Array.from({ length: Math.min(group, posts - i) }, () => {
-        const body = postmarkRecord(sent++);
-        return {
-          id: newId('inbox'),
-          sourceId,
-          provider: 'postmark',
-          receivedAt: new Date(),
-          method: 'POST',
-          path: `/ingest/${sourceId}`,
-          query: '',
-          headers: { 'content-type': 'application/json', authorization: '[redacted]' },
-          body,
-        };
-      }),
+      Array.from({ length: Math.min(group, posts - i) }, () =>
+        postmarkRow(sourceId, postmarkRecord(sent++), {
+          'content-type': 'application/json',
+          authorization: '[redacted]',
+        }),
+      ),
     );
   }
   return groups;

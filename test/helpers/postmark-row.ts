@@ -1,6 +1,25 @@
 import { newId } from '../../src/ids.js';
 import type { InboxInsert } from '../../src/store/store.js';
 
+/** A single-event Postmark post with `body`, as the ingest path hands it to the store. */
+export function postmarkRow(
+  sourceId: string,
+  body: Buffer,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+): InboxInsert {
+  return {
+    id: newId('inbox'),
+    sourceId,
+    provider: 'postmark',
+    receivedAt: new Date(),
+    method: 'POST',
+    path: `/ingest/${sourceId}`,
+    query: '',
+    headers,
+    body,
+  };
+}
+
 /** A Postmark Delivery post (fields as Postmark documents them), as the ingest path stores it. */
 export function postmarkDeliveryRow(
   sourceId: string,
@@ -18,15 +37,5 @@ export function postmarkDeliveryRow(
     Details: 'Test delivery webhook details',
     Metadata: {},
   });
-  return {
-    id: newId('inbox'),
-    sourceId,
-    provider: 'postmark',
-    receivedAt: new Date(),
-    method: 'POST',
-    path: `/ingest/${sourceId}`,
-    query: '',
-    headers: { 'content-type': 'application/json' },
-    body: Buffer.from(body),
-  };
+  return postmarkRow(sourceId, Buffer.from(body));
 }
