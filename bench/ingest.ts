@@ -9,6 +9,7 @@ import {
   startTarget,
   stopTarget,
   type Target,
+  writeMeter,
 } from './procs.js';
 
 /**
@@ -167,13 +168,16 @@ async function measuredLoad(
 ): Promise<LoadResult> {
   const cpu = cpuMeter(target.pid);
   const database = postgresCpuMeter();
+  const writes = writeMeter(target.pid);
   const result = await runLoad(target.url, settings, extra);
   const used = cpu.stop();
+  const written = writes.stop();
   const perRequest = (ms: number) => Number(((ms * 1000) / Math.max(1, result.issued)).toFixed(1));
   return {
     ...result,
     serverCpuUsPerRequest: perRequest(used),
     postgresCpuUsPerRequest: perRequest(database.stop()),
+    writtenBytesPerRequest: Math.round(written / Math.max(1, result.issued)),
   };
 }
 
@@ -215,14 +219,25 @@ async function mailhookRun(
   }
 }
 
-/** One run of one scenario; `halfRate` is the rate a half-rate row paces itself at. */
+/**
+ * One run of one scenario; `halfRate` is the rate a half-rate row paces itself at, `previousRps` the
+ * rate this scenario reached in the round before, if any.
+ */
 export async function runIngest(
   scenario: IngestScenario,
   settings: IngestSettings,
   halfRate: number,
+  previousRps?: number,
 ): Promise<IngestRun> {
   const postmark: Partial<LoadOptions> = { mode: 'postmark', basicAuth: keys.basicAuth, eventsPerRequest: 1 };
-  const paced: Partial<LoadOptions> = { rate: Math.max(100, Math.round(halfRate)) };
+  // The generator signs its pool of SendGrid bodies before it starts, about a second for the default
+  // 20,000+: sized to what the run can send, that second goes to the other runs. Twice the rate of
+  // the round before leaves room for a faster round; a pool that runs dry is topped up as it goes.
+  const seconds = (settings.warmupMs + settings.durationMs) / 1000;
+  const poolFor = (rps: number): Partial<LoadOptions> => ({ poolSize: Math.ceil(rps * seconds) + 100 });
+  const pacedRate = Math.max(100, Math.round(halfRate));
+  const paced: Partial<LoadOptions> = { rate: pacedRate, ...poolFor(1.2 * pacedRate) };
+  const unpaced: Partial<LoadOptions> = previousRps ? poolFor(2 * previousRps) : {};
   switch (scenario.key) {
     case 'floor': {
       const target = await startTarget('floor.js');
@@ -252,7 +267,7 @@ export async function runIngest(
       }
     }
     case 'sqlite_sendgrid':
-      return mailhookRun(settings, {}, {});
+      return mailhookRun(settings, {}, unpaced);
     case 'sqlite_single_commit':
       return mailhookRun(settings, { inboxBatchMax: 1 }, {});
     case 'sqlite_half_rate':
@@ -268,7 +283,8 @@ export async function runIngest(
       const db = await createBenchDatabase('mh');
       try {
         const provider = scenario.key === 'pg_postmark' ? 'postmark' : 'sendgrid';
-        const load = scenario.key === 'pg_postmark' ? postmark : scenario.key === 'pg_half_rate' ? paced : {};
+        const load =
+          scenario.key === 'pg_postmark' ? postmark : scenario.key === 'pg_half_rate' ? paced : unpaced;
         const pipeline = scenario.key !== 'pg_pipeline_paused';
         return await mailhookRun(settings, { databaseUrl: db.url, provider, pipeline }, load);
       } finally {
@@ -298,5 +314,6 @@ export function medianResult(runs: LoadResult[]): LoadResult {
     cpuUsPerRequest: m((r) => r.cpuUsPerRequest),
     serverCpuUsPerRequest: m((r) => r.serverCpuUsPerRequest ?? Number.NaN),
     postgresCpuUsPerRequest: m((r) => r.postgresCpuUsPerRequest ?? Number.NaN),
+    writtenBytesPerRequest: m((r) => r.writtenBytesPerRequest ?? Number.NaN),
   };
 }

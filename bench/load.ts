@@ -65,6 +65,8 @@ export interface LoadResult {
   serverCpuUsPerRequest?: number;
   /** PostgreSQL's server processes' CPU per request sent over the same interval (µs). */
   postgresCpuUsPerRequest?: number;
+  /** Bytes the target and PostgreSQL sent to storage per request sent, same interval (procs.ts writeMeter). */
+  writtenBytesPerRequest?: number;
 }
 
 interface Payload {

@@ -1,6 +1,6 @@
 import { keys } from './ingest.js';
 import type { LoadResult } from './load.js';
-import { cpuMeter, runTool, startTarget, stopTarget } from './procs.js';
+import { cpuMeter, runTool, startTarget, stopTarget, writeMeter } from './procs.js';
 
 /**
  * One ingest load against one mailhook target, for profiling and quick experiments (not part of
@@ -19,6 +19,7 @@ const target = await startTarget('mailhook.js', {
 try {
   await fetch(`${target.admin}/__bench/reset`, { method: 'POST' });
   const cpu = cpuMeter(target.pid);
+  const writes = writeMeter(target.pid);
   const result = await runTool<LoadResult>('load.js', {
     url: target.url,
     privateKeyPem: keys.privateKeyPem,
@@ -31,11 +32,13 @@ try {
     ...load,
   });
   const serverCpuMs = cpu.stop();
+  const written = writes.stop();
   const stats = (await (await fetch(`${target.admin}/__bench/stats`)).json()) as Record<string, unknown>;
   console.log(
     JSON.stringify({
       rps: result.rps,
       serverCpuUsPerRequest: Math.round((serverCpuMs * 1000) / Math.max(1, result.issued)),
+      writtenBytesPerRequest: Math.round(written / Math.max(1, result.issued)),
       lat: result.latencyMs,
       el: stats.eventLoopDelayMs,
       writer: stats.writer,

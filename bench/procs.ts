@@ -107,20 +107,27 @@ export function cpuMeter(pid: number): { stop(): number } {
   return { stop: () => cpuMs(pid) - start };
 }
 
-/** CPU time used so far by every process named `postgres` (the server and its backends), in ms. */
-function postgresCpuMs(): number {
-  let total = 0;
+/** The pids of every process named `postgres` (the server and its backends). */
+function postgresPids(): number[] {
+  const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
-      total += cpuMs(Number(entry));
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'postgres') pids.push(Number(entry));
     } catch {
-      // A backend that exited between the listing and the read.
+      // A process that exited between the listing and the read.
     }
   }
-  return total;
+  return pids;
+}
+
+/** `measure` summed over PostgreSQL's processes, those that exited since the listing left out. */
+function postgresTotal(measure: (pid: number) => number): number {
+  return postgresPids()
+    .map(measure)
+    .filter(Number.isFinite)
+    .reduce((a, b) => a + b, 0);
 }
 
 /**
@@ -128,8 +135,32 @@ function postgresCpuMs(): number {
  * per-request pools, not the long-lived ones used here, would be undercounted).
  */
 export function postgresCpuMeter(): { stop(): number } {
-  const start = postgresCpuMs();
-  return { stop: () => postgresCpuMs() - start };
+  const start = postgresTotal(cpuMs);
+  return { stop: () => postgresTotal(cpuMs) - start };
+}
+
+/**
+ * Bytes a process has sent to storage so far, all its threads: `write_bytes` of /proc/<pid>/io, which
+ * counts the page-cache pages it dirtied (SQLite's WAL frames and its checkpoints' copies into the
+ * database file alike), whenever the kernel writes them out. NaN where the file cannot be read.
+ */
+export function writtenBytes(pid: number): number {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return Number(/^write_bytes: (\d+)$/m.exec(io)?.[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * What the target and PostgreSQL's processes wrote over an interval (bytes). PostgreSQL writes its
+ * WAL within the interval but most table and index pages later (its checkpointer), so its share is
+ * the WAL and what its backends evicted.
+ */
+export function writeMeter(pid: number): { stop(): number } {
+  const start = writtenBytes(pid) + postgresTotal(writtenBytes);
+  return { stop: () => writtenBytes(pid) + postgresTotal(writtenBytes) - start };
 }
 
 /** Samples VmRSS every `everyMs`; `stop()` returns the peak seen (and the kernel's VmHWM). */

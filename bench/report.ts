@@ -24,6 +24,7 @@ export function ingestHeader(): string {
     pad('cpu µs', 7),
     pad('pg µs', 6),
     pad('gen µs', 7),
+    pad('disk KB', 8),
     pad('runs', 5),
   ].join(' ');
 }
@@ -51,6 +52,10 @@ export function ingestRow(
       6,
     ),
     pad(Math.round(r.cpuUsPerRequest), 7),
+    pad(
+      Number.isFinite(r.writtenBytesPerRequest) ? ((r.writtenBytesPerRequest ?? 0) / 1024).toFixed(1) : '—',
+      8,
+    ),
     pad(runs, 5),
   ].join(' ');
 }
@@ -143,10 +148,16 @@ export function judgeTargets(t: TargetInputs): Target[] {
     {
       target: 'backlog of 1,000,000 drains with peak RSS < 300 MB',
       measured: t.backlog
-        ? `${t.backlog.events.toLocaleString('en')} events, peak ${t.backlog.peakMb} MB${t.backlog.complete ? '' : ' (drain did not finish)'}`
+        ? `${t.backlog.events.toLocaleString('en')} events, peak ${t.backlog.peakMb} MB${t.backlog.complete ? '' : ' (drain did not finish)'}${t.backlog.events < 1_000_000 ? '; judged only at 1,000,000 (--backlog=1000000)' : ''}`
         : 'not measured',
-      // Met for the N measured; the N is printed beside it (and is below 1M when the budget says so).
-      met: t.backlog ? t.backlog.complete && t.backlog.peakMb < 300 : null,
+      // A smaller backlog (what the 5-minute budget leaves) can miss the target, not meet it.
+      met: !t.backlog
+        ? null
+        : !t.backlog.complete || t.backlog.peakMb >= 300
+          ? false
+          : t.backlog.events >= 1_000_000
+            ? true
+            : null,
     },
     {
       target: 'ingest SQLite, single-event Postmark posts ≥ 0.5× floor',

@@ -66,6 +66,8 @@ const QUICK_BACKLOG = 30_000;
  */
 const BUDGET_S = 285;
 const BACKLOG_TARGET = 1_000_000;
+/** The default run's backlog when the budget leaves less; the quick run's size. */
+const BACKLOG_LEAST = QUICK_BACKLOG;
 /** The moderate fixed rate of the end-to-end latency run (requests/s, one event each). */
 const E2E_RATE = 200;
 
@@ -94,7 +96,8 @@ if (runs('ingest')) {
       if (scenario.needsPostgres && !pg) continue;
       const parent = scenario.halfOf ? ingestRuns.get(scenario.halfOf)?.at(-1)?.result.rps : undefined;
       if (scenario.halfOf && parent === undefined) continue;
-      const run = await runIngest(scenario, settings, (parent ?? 0) / 2);
+      const previous = ingestRuns.get(scenario.key)?.at(-1)?.result.rps;
+      const run = await runIngest(scenario, settings, (parent ?? 0) / 2, previous);
       ingestRuns.set(scenario.key, [...(ingestRuns.get(scenario.key) ?? []), run]);
     }
   }
@@ -302,7 +305,7 @@ if (runs('backlog')) {
     ? Number(backlogArg)
     : quick
       ? QUICK_BACKLOG
-      : Math.max(50_000, Math.min(BACKLOG_TARGET, fits));
+      : Math.max(BACKLOG_LEAST, Math.min(BACKLOG_TARGET, fits));
   backlogWhy = backlogArg
     ? 'set with --backlog'
     : quick
