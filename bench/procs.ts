@@ -101,6 +101,22 @@ export function cpuMs(pid: number): number {
 }
 const CLOCK_TICKS = 100;
 
+/**
+ * Seconds since the process `pid` started (field 22 of /proc/<pid>/stat against /proc/uptime), or
+ * null where /proc does not say.
+ */
+export function secondsSinceStart(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    const seconds = uptime - Number(fields[19]) / CLOCK_TICKS;
+    return Number.isFinite(seconds) ? seconds : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Measures a process's CPU use over an interval: `stop()` returns the ms it used since `cpuMeter`. */
 export function cpuMeter(pid: number): { stop(): number } {
   const start = cpuMs(pid);

@@ -87,6 +87,8 @@ export interface TargetInputs {
   postmarkBudget: TargetBudget | null;
   /** Issue 16: mailhook's CPU per delivered event at full load, SQLite, and its budget. */
   deliveredBudget: DeliveredEventBudget | null;
+  /** The default `npm run bench`, `tsc` included, in seconds (null for --quick, --only or run directly). */
+  runSeconds: number | null;
 }
 
 const judge = (value: number | null, ok: (v: number) => boolean) => (value === null ? null : ok(value));
@@ -175,6 +177,11 @@ export function judgeTargets(t: TargetInputs): Target[] {
       target: '≤ 1 KB on disk per single-event post (SQLite, no endpoint, after a checkpoint)',
       measured: t.sqliteBytesPerEvent === null ? 'not measured' : `${t.sqliteBytesPerEvent} bytes`,
       met: judge(t.sqliteBytesPerEvent, (v) => v <= 1024),
+    },
+    {
+      target: 'the default npm run bench fits in 5 minutes (tsc included)',
+      measured: t.runSeconds === null ? 'not measured' : `${t.runSeconds} s until this table`,
+      met: judge(t.runSeconds, (v) => v <= 300),
     },
   ];
 }

@@ -28,7 +28,7 @@ import {
 } from './ingest.js';
 import type { LoadResult } from './load.js';
 import { createBenchDatabase, postgresAvailable } from './pg.js';
-import { HERE, median, runTool } from './procs.js';
+import { HERE, median, runTool, secondsSinceStart } from './procs.js';
 import { ingestHeader, ingestRow, judgeTargets, pad, printTargets, ratio } from './report.js';
 import { printStats, type StatsBench, statsBench } from './stats.js';
 import type { StorageFloor } from './storage-floor.js';
@@ -73,6 +73,12 @@ const E2E_RATE = 200;
 
 const benchStarted = performance.now();
 const elapsed = () => `${((performance.now() - benchStarted) / 1000).toFixed(0)} s`;
+/**
+ * Under `npm run bench` the parent is the script's shell, started before `tsc`: the seconds it ran
+ * before this process, so the whole run is judged, compilation included.
+ */
+const sinceScript = process.env.npm_lifecycle_event === 'bench' ? secondsSinceStart(process.ppid) : null;
+const compileSeconds = sinceScript === null ? null : Math.max(0, sinceScript - process.uptime());
 const pg = await postgresAvailable();
 
 console.log(
@@ -362,6 +368,10 @@ const targets = judgeTargets({
       : null,
   postmarkBudget: budget?.sqlitePostmark ?? null,
   deliveredBudget,
+  runSeconds:
+    quick || only || compileSeconds === null
+      ? null
+      : Math.round(compileSeconds + (performance.now() - benchStarted) / 1000),
 });
 console.log('\ntargets of issues 7 and 16 (ratio = mailhook / baseline, same run):');
 printTargets(targets);
@@ -374,6 +384,7 @@ const summary = {
   cpu: cpus()[0]?.model ?? null,
   quick,
   seconds: Math.round((performance.now() - benchStarted) / 1000),
+  compileSeconds: compileSeconds === null ? null : Math.round(compileSeconds),
   settings: { ...settings, rounds: ROUNDS, deliveryRounds: DELIVERY_ROUNDS },
   ingest: Object.fromEntries(
     [...ingest].map(([key, result]) => [
