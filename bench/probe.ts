@@ -19,7 +19,7 @@ const target = await startTarget('mailhook.js', {
 try {
   await fetch(`${target.admin}/__bench/reset`, { method: 'POST' });
   const cpu = cpuMeter(target.pid);
-  const writes = writeMeter(target.pid);
+  const writes = writeMeter(target.pid, args.databaseUrl !== undefined);
   const result = await runTool<LoadResult>('load.js', {
     url: target.url,
     privateKeyPem: keys.privateKeyPem,

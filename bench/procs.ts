@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -157,8 +157,9 @@ export function postgresCpuMeter(): { stop(): number } {
 
 /**
  * Bytes a process has sent to storage so far, all its threads: `write_bytes` of /proc/<pid>/io, which
- * counts the page-cache pages it dirtied (SQLite's WAL frames and its checkpoints' copies into the
- * database file alike), whenever the kernel writes them out. NaN where the file cannot be read.
+ * counts each page-cache page when the process dirties it (SQLite's WAL frames and its checkpoints'
+ * copies into the database file alike). NaN where the file cannot be read (another user's process
+ * without root).
  */
 export function writtenBytes(pid: number): number {
   try {
@@ -170,13 +171,30 @@ export function writtenBytes(pid: number): number {
 }
 
 /**
- * What the target and PostgreSQL's processes wrote over an interval (bytes). PostgreSQL writes its
- * WAL within the interval but most table and index pages later (its checkpointer), so its share is
- * the WAL and what its backends evicted.
+ * What the target, and with `postgres` PostgreSQL's processes, wrote over an interval (bytes; NaN when
+ * one of them could not be read). PostgreSQL writes its WAL within the interval but most table and
+ * index pages later (its checkpointer), so its share is the WAL and what its backends evicted; a
+ * backend that exits within the interval takes its bytes with it, one that starts counts whole.
  */
-export function writeMeter(pid: number): { stop(): number } {
-  const start = writtenBytes(pid) + postgresTotal(writtenBytes);
-  return { stop: () => writtenBytes(pid) + postgresTotal(writtenBytes) - start };
+export function writeMeter(pid: number, postgres: boolean): { stop(): number } {
+  const read = () => {
+    const bytes = new Map<number, number>();
+    for (const p of [pid, ...(postgres ? postgresPids() : [])]) {
+      const written = writtenBytes(p);
+      // A process that exited since the listing is left out; one that cannot be read spoils the sum.
+      if (Number.isNaN(written) && !existsSync(`/proc/${p}`)) continue;
+      bytes.set(p, written);
+    }
+    return bytes;
+  };
+  const start = read();
+  return {
+    stop() {
+      let total = 0;
+      for (const [p, bytes] of read()) total += bytes - (start.get(p) ?? 0);
+      return total;
+    },
+  };
 }
 
 /** Samples VmRSS every `everyMs`; `stop()` returns the peak seen (and the kernel's VmHWM). */

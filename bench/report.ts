@@ -24,7 +24,7 @@ export function ingestHeader(): string {
     pad('cpu µs', 7),
     pad('pg µs', 6),
     pad('gen µs', 7),
-    pad('disk KB', 8),
+    pad('disk KiB', 8),
     pad('runs', 5),
   ].join(' ');
 }

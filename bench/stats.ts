@@ -238,8 +238,9 @@ async function postgresStats(total: number, start: number, filled: Filled): Prom
   try {
     await store.migrate();
     const insertSeconds = await fill(store, total, start);
-    await filled(insertSeconds);
+    // Before the gate, so the SQLite queries timed after it do not share the cores with it.
     await sql`VACUUM ANALYZE`;
+    await filled(insertSeconds);
     const [size] = await sql<{ bytes: number }[]>`
       SELECT (pg_total_relation_size('events') + pg_total_relation_size('stats_rollup')
         + pg_total_relation_size('stats_rollup_domains'))::bigint AS bytes`;
@@ -293,7 +294,6 @@ function sqliteOnThread(total: number, start: number, filled: Filled): Promise<S
     const worker = new Worker(new URL('./stats-sqlite.js', import.meta.url), {
       workerData: { total, start },
     });
-    let result: SqliteStatsResult | null = null;
     worker.on('message', (message: StatsThreadMessage) => {
       if (message.type === 'filled') {
         filled(message.insertSeconds).then(
@@ -303,12 +303,15 @@ function sqliteOnThread(total: number, start: number, filled: Filled): Promise<S
             void worker.terminate();
           },
         );
-      } else result = message.result;
+        return;
+      }
+      // Settled by the answer, not by the thread's exit, which a handle left open would delay.
+      resolve(message.result);
+      void worker.terminate();
     });
     worker.once('error', reject);
-    worker.once('exit', (code) =>
-      result ? resolve(result) : reject(new Error(`the SQLite stats thread exited with ${code}`)),
-    );
+    // After an answer this changes nothing; without one, the thread died.
+    worker.once('exit', (code) => reject(new Error(`the SQLite stats thread exited with ${code}`)));
   });
 }
 
@@ -341,8 +344,13 @@ export async function statsBench(total: number, postgres: boolean): Promise<Stat
     await sqliteRun.catch(() => {});
   });
   postgresRun.catch(release);
-  const [{ stats, list }, postgresResult] = await Promise.all([sqliteRun, postgresRun]);
-  return { events: total, stores: [stats, postgresResult], eventList: list };
+  // Both to their end, so each store's cleanup (the thread's temporary directory, the PostgreSQL
+  // database) runs even when the other failed.
+  const [sqliteDone, postgresDone] = await Promise.allSettled([sqliteRun, postgresRun]);
+  if (sqliteDone.status === 'rejected') throw sqliteDone.reason;
+  if (postgresDone.status === 'rejected') throw postgresDone.reason;
+  const { stats, list } = sqliteDone.value;
+  return { events: total, stores: [stats, postgresDone.value], eventList: list };
 }
 
 export function printStats(stats: StatsBench): void {
