@@ -24,7 +24,7 @@ export function ingestHeader(): string {
     pad('cpu µs', 7),
     pad('pg µs', 6),
     pad('gen µs', 7),
-    pad('disk KiB', 8),
+    pad('disk KiB', 9),
     pad('runs', 5),
   ].join(' ');
 }
@@ -54,7 +54,7 @@ export function ingestRow(
     pad(Math.round(r.cpuUsPerRequest), 7),
     pad(
       Number.isFinite(r.writtenBytesPerRequest) ? ((r.writtenBytesPerRequest ?? 0) / 1024).toFixed(1) : '—',
-      8,
+      9,
     ),
     pad(runs, 5),
   ].join(' ');
