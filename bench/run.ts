@@ -238,7 +238,7 @@ if (runs('e2e')) {
   for (const run of e2e) {
     const f = run.fixedRate;
     console.log(
-      `\nend to end (${run.store}) at ${f.rps} req/s, 1 event each, 1 endpoint: ingest → delivered p50 ${f.latencyMs.p50} ms, p99 ${f.latencyMs.p99} ms, max ${f.latencyMs.max} ms (${f.delivered}/${f.events} delivered); ack p99 ${f.ackP99Ms} ms`,
+      `\nend to end (${run.store}) at ${f.rps} req/s, 1 event each, 1 endpoint: ingest → delivered p50 ${f.latencyMs.p50} ms, p99 ${f.latencyMs.p99} ms, max ${f.latencyMs.max} ms (${f.delivered}/${f.events} delivered; with the warm-up's events p50 ${f.withWarmUpMs.p50} ms, p99 ${f.withWarmUpMs.p99} ms); ack p99 ${f.ackP99Ms} ms`,
     );
     const s = run.sustained;
     if (!s) continue;

@@ -27,7 +27,11 @@ export interface Receiver {
   fast: string[];
   slow: string[];
   reset(latency?: boolean): Promise<void>;
-  stats(since?: number, until?: number): Promise<ReceiverStats>;
+  /**
+   * `since`/`until`: the window `countSince` counts arrivals in; `sentSince`: the latencies are of
+   * the events sent from then on (the measured window, without the load's warm-up).
+   */
+  stats(since?: number, until?: number, sentSince?: number): Promise<ReceiverStats>;
 }
 
 export async function startReceiver(fast: number, slow = 0, slowMs = 2000): Promise<Receiver> {
@@ -42,8 +46,8 @@ export async function startReceiver(fast: number, slow = 0, slowMs = 2000): Prom
         await fetch(`${target.url}/reset${latency ? '?latency=1' : ''}`, { method: 'POST' })
       ).arrayBuffer();
     },
-    async stats(since = 0, until = 0) {
-      const res = await fetch(`${target.url}/stats?since=${since}&until=${until}`);
+    async stats(since = 0, until = 0, sentSince = 0) {
+      const res = await fetch(`${target.url}/stats?since=${since}&until=${until}&sentSince=${sentSince}`);
       return (await res.json()) as ReceiverStats;
     },
   };

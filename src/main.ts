@@ -5,7 +5,6 @@ import { build, listeningUrl } from './app.js';
 import { type Config, ConfigError } from './config.js';
 import { applyConfigFile } from './config-file.js';
 import { warnUnknownVariables } from './config-typos.js';
-import { DeliveryThread } from './delivery/delivery-thread.js';
 import { createLogger, type Logger } from './logger.js';
 import { type AttemptMetric, Metrics } from './monitoring/metrics.js';
 import { DEFAULT_SILENCE_POLICY, SourceMonitor } from './monitoring/source-monitor.js';
@@ -33,7 +32,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // A driver's stray rejection during a database outage must not take the whole node down: work
   // in flight is protected by transactions and leases, so logging it and carrying on is safe.
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
-  // Ingest spans; the pipeline and delivery threads start their own (docs/tracing.md).
+  // Ingest spans; the pipeline thread, which also runs delivery, starts its own (docs/tracing.md).
   const tracing = await startTracing(process.env, logger);
   const store = openStore(config);
   if (!config.databaseUrl) warnIfDataDirShared(config.dataDir, logger);
@@ -58,26 +57,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const metrics = new Metrics(store, { processMetrics: true });
   const recordAttempts = (attempts: AttemptMetric[]) => metrics.recordAttempts(attempts);
   const deliveryData = { config, userAgent: `mailhook/${VERSION}` };
-  // SQLite: delivery runs on the pipeline thread, so one thread owns every write and the pipeline
-  // and delivery never wait on each other's lock. PostgreSQL: a delivery thread of its own.
-  const ownThread = !store.capabilities.blockingWrites;
-  const deliveryThread = ownThread
-    ? new DeliveryThread(deliveryData, logger.child({ area: 'delivery' }), recordAttempts)
-    : null;
+  // Delivery runs on the pipeline thread on both stores: the transactions that create deliveries hand
+  // them to its worker in memory (src/store/hand-off.ts), and on SQLite one thread owns every write.
   const pipeline = new PipelineThread({
     config,
     logger: logger.child({ area: 'pipeline' }),
-    ...(!ownThread && { delivery: deliveryData, onAttempts: recordAttempts }),
-    onBatch: (summary) => {
-      metrics.recordBatch(summary);
-      if (summary.deliveries > 0) deliveryThread?.wake();
-    },
+    delivery: deliveryData,
+    onAttempts: recordAttempts,
+    onBatch: (summary) => metrics.recordBatch(summary),
   });
-  const delivery = {
-    wake: () => (deliveryThread ? deliveryThread.wake() : pipeline.wakeDelivery()),
-    start: () => deliveryThread?.start(),
-    stop: async () => deliveryThread?.stop(),
-  };
+  const delivery = { wake: () => pipeline.wakeDelivery() };
   const effects = pipelineEffects(softBouncePolicyOf(config));
   const publishSystem = async (events: PublishedEvent[]) => {
     await store.publishEvents(events, effects, new Date());
@@ -137,7 +126,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
     onPruned: (table, rows) => metrics.prunedRows.inc({ table }, rows),
   });
   pipeline.start();
-  delivery.start();
   monitor.start();
   try {
     await server.listen({ host: config.host, port: config.port });
@@ -145,7 +133,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
     // What started before must not keep the process running with nothing listening.
     monitor.stop();
     await pipeline.stop();
-    await delivery.stop();
     await store.close();
     await tracing?.shutdown();
     throw listenFailure(err, config);
@@ -167,7 +154,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
         await pruner.stop();
         await server.close();
         await pipeline.stop();
-        await delivery.stop();
         await store.close();
         await tracing?.shutdown();
         logger.info('mailhook stopped');

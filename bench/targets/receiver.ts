@@ -20,7 +20,8 @@ const epochNow = () => performance.timeOrigin + performance.now();
 
 let arrivals: number[] = [];
 let slowCount = 0;
-let latencies: number[] = [];
+/** Ingest → arrival of each event, with the time it was sent (to leave out the load's warm-up). */
+let latencies: Array<{ sentAt: number; ms: number }> = [];
 let measureLatency = false;
 let badLatency = 0;
 
@@ -30,7 +31,7 @@ function record(body: string): void {
   try {
     const sentAt = (JSON.parse(body) as { data?: { metadata?: { bench_sent_at?: unknown } } }).data?.metadata
       ?.bench_sent_at;
-    if (typeof sentAt === 'number') latencies.push(epochNow() - sentAt);
+    if (typeof sentAt === 'number') latencies.push({ sentAt, ms: epochNow() - sentAt });
     else badLatency++;
   } catch {
     badLatency++;
@@ -104,7 +105,11 @@ const control = createServer((req, res) => {
     badLatency = 0;
     measureLatency = url.searchParams.get('latency') === '1';
   } else if (url.pathname === '/stats') {
-    const sorted = [...latencies].sort((x, y) => x - y);
+    const sentSince = Number(url.searchParams.get('sentSince') ?? 0);
+    const sorted = latencies
+      .filter((latency) => latency.sentAt >= sentSince)
+      .map((latency) => latency.ms)
+      .sort((x, y) => x - y);
     const first = arrivals[0] ?? 0;
     const last = arrivals.at(-1) ?? 0;
     const since = Number(url.searchParams.get('since') ?? 0);

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Config } from '../config.js';
 import type { AttemptMetric } from '../monitoring/metrics.js';
 import { endpointEvent } from '../monitoring/system-events.js';
 import { pipelineEffects, softBouncePolicyOf } from '../pipeline/effects.js';
@@ -7,12 +8,30 @@ import type { Store } from '../store/store.js';
 import { DeliveryClient } from './http-client.js';
 import { policyFromConfig } from './policy.js';
 import { ReplayRunner } from './replay-runner.js';
-import type { DeliveryThreadData } from './thread-messages.js';
 import { DeliveryWorker } from './worker.js';
+
+/** What the thread that runs delivery (the pipeline's) is given at start. */
+export interface DeliveryRuntimeData {
+  config: Pick<
+    Config,
+    | 'databaseUrl'
+    | 'dataDir'
+    | 'logLevel'
+    | 'retryScheduleMs'
+    | 'deliveryTimeoutMs'
+    | 'disableAfterMs'
+    | 'deliveryConcurrency'
+    | 'allowPrivateTargets'
+    | 'failingAfter'
+    | 'softBounceLimit'
+    | 'softBounceWindowMs'
+  >;
+  userAgent: string;
+}
 
 export interface DeliveryRuntime {
   wake(): void;
-  /** Takes fresh deliveries at their creation (SQLite: the pipeline's transactions run on this thread). */
+  /** Takes fresh deliveries at their creation (the pipeline's transactions run on this thread). */
   handOff: DeliveryHandOff;
   /** A transaction created deliveries: claim those the hand-off left in the store. */
   wakeForFresh(): void;
@@ -22,12 +41,13 @@ export interface DeliveryRuntime {
 
 /**
  * Everything that sends deliveries — HTTP client, delivery worker, replay runner, system events —
- * on a given store connection. It runs on its own thread (PostgreSQL) or on the pipeline's thread
- * (SQLite: one thread owns every write, so the pipeline and delivery never wait on each other's lock).
+ * on a given store connection. It runs on the pipeline's thread, whose transactions hand it fresh
+ * deliveries in memory (hand-off.ts); on SQLite that thread also owns every write, so the pipeline
+ * and delivery never wait on each other's lock.
  */
 export async function startDeliveryRuntime(options: {
   store: Store;
-  config: DeliveryThreadData['config'];
+  config: DeliveryRuntimeData['config'];
   userAgent: string;
   logger: Logger;
   onAttempts: (attempts: AttemptMetric[]) => void;

@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchSummary, Store } from '../store/store.js';
 
-/** One delivery attempt as the delivery thread reports it to the metrics. */
+/** One delivery attempt as the pipeline thread, which runs delivery, reports it to the metrics. */
 export interface AttemptMetric {
   /** succeeded, retrying or failed (after the last attempt). */
   outcome: 'succeeded' | 'retrying' | 'failed';
@@ -10,7 +10,7 @@ export interface AttemptMetric {
 
 /**
  * The Prometheus metrics of one mailhook process. Counters are fed by the ingest route and by the
- * pipeline and delivery threads' reports; backlog gauges are read from the store at scrape time.
+ * pipeline thread's reports (batches and delivery attempts); backlog gauges are read from the store at scrape time.
  */
 export class Metrics {
   readonly registry = new Registry();

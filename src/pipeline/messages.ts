@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { DeliveryThreadData } from '../delivery/thread-messages.js';
+import type { DeliveryRuntimeData } from '../delivery/runtime.js';
 import type { AttemptMetric } from '../monitoring/metrics.js';
 import type { BatchSummary, InboxInsert } from '../store/store.js';
 
@@ -15,8 +15,8 @@ export interface PipelineThreadData {
   paused: boolean;
   /** Process ingest groups in their own commit when caught up (MAILHOOK_INLINE_PROCESSING). */
   inline: boolean;
-  /** Also run delivery on this thread (SQLite: one thread owns every write). */
-  delivery: DeliveryThreadData | null;
+  /** Also run delivery on this thread, taking fresh deliveries from its transactions (hand-off.ts). */
+  delivery: DeliveryRuntimeData | null;
 }
 
 export type ToPipeline =

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
-import type { DeliveryThreadData } from '../delivery/thread-messages.js';
+import type { DeliveryRuntimeData } from '../delivery/runtime.js';
 import type { Logger } from '../logger.js';
 import type { AttemptMetric } from '../monitoring/metrics.js';
 import type { BatchSummary, InboxInsert } from '../store/store.js';
@@ -19,8 +19,8 @@ export interface PipelineThreadOptions {
   pollMs?: number;
   /** Start with processing paused (ingest commits still work) until `resume()`. */
   paused?: boolean;
-  /** Run delivery on this thread too (SQLite), with this configuration. */
-  delivery?: DeliveryThreadData;
+  /** Run delivery on this thread too, with this configuration. */
+  delivery?: DeliveryRuntimeData;
   /** Delivery attempts made on this thread, for metrics. */
   onAttempts?: (attempts: AttemptMetric[]) => void;
   /** Called with each batch's summary (metrics, benchmarks). */

@@ -14,6 +14,8 @@ import { PipelineRunner } from './runner.js';
  * The pipeline's thread. With SQLite it owns every hot write: ingest commits arrive as `append`
  * messages and run between pipeline batches, so neither an fsync nor a pipeline transaction ever
  * blocks the event loop that answers providers, and the two writers never wait on each other's lock.
+ * On both stores it also runs delivery, so the transactions that create deliveries hand them to the
+ * worker in memory (src/store/hand-off.ts) instead of leaving them for a claim.
  */
 const data = workerData as PipelineThreadData;
 /**
@@ -50,9 +52,13 @@ function revive(rows: InboxInsert[]): InboxInsert[] {
   }));
 }
 
+// SQLite: one connection owns every write, so delivery shares the pipeline's. PostgreSQL: a pool of
+// its own, so claims and attempt records never queue behind a pipeline transaction for a connection.
+const deliveryStore =
+  data.delivery && !store.capabilities.oneWriter ? openStore(data.store, { poolSize: 5 }) : store;
 const delivery = data.delivery
   ? await startDeliveryRuntime({
-      store,
+      store: deliveryStore,
       config: data.delivery.config,
       userAgent: data.delivery.userAgent,
       // From the base logger: a child of the pipeline's would print `area` twice in one JSON line.
@@ -61,7 +67,7 @@ const delivery = data.delivery
     })
   : null;
 
-// Delivery on this thread (SQLite): the pipeline's transactions hand fresh deliveries straight to it.
+// The pipeline's transactions hand fresh deliveries straight to the delivery worker on this thread.
 if (delivery) effects.handOff = delivery.handOff;
 runner.onBatch = (summary) => {
   send({ type: 'batch', summary });
@@ -92,6 +98,7 @@ port.on('message', async (message: ToPipeline) => {
     case 'stop':
       await runner.stop();
       await delivery?.stop();
+      if (deliveryStore !== store) await deliveryStore.close();
       await store.close();
       await tracing?.shutdown();
       port.close();

@@ -81,6 +81,24 @@ export class HandedDeliveries {
     if (handed.items.length > 0) handOff.accept(handed.items);
     return result;
   }
+
+  /** `around` for a store whose transaction is asynchronous (PostgreSQL): hands over once it committed. */
+  static async aroundAsync<T>(
+    handOff: DeliveryHandOff | undefined,
+    write: (handed: HandedDeliveries | null) => Promise<T>,
+  ): Promise<T> {
+    if (!handOff) return write(null);
+    const handed = new HandedDeliveries(handOff);
+    let result: T;
+    try {
+      result = await write(handed);
+    } catch (err) {
+      handOff.release(handed.items);
+      throw err;
+    }
+    if (handed.items.length > 0) handOff.accept(handed.items);
+    return result;
+  }
 }
 
 /**

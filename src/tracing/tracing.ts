@@ -17,8 +17,8 @@ import { VERSION } from '../version.js';
 
 /**
  * OpenTelemetry traces (docs/tracing.md). Off unless an OTLP endpoint is configured with the standard
- * variables; then each thread that makes spans (the server's, the pipeline's and, on PostgreSQL, the
- * delivery thread) starts its own provider here, since worker threads share no globals. Nothing is
+ * variables; then each thread that makes spans (the server's and the pipeline's, which also runs
+ * delivery) starts its own provider here, since worker threads share no globals. Nothing is
  * registered with the API's globals: the code that makes spans asks `activeTracer()`, which is null
  * when off, so the hot paths cost one comparison then. The SDK and exporter are loaded only when on.
  */

@@ -192,6 +192,15 @@ function byId<T extends { id: string }>(items: readonly T[]): T[] {
   return [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
+/** `claimed` in the order of `deliveries`. */
+function byDelivery(
+  claimed: readonly ClaimedDelivery[],
+  deliveries: readonly NewDelivery[],
+): ClaimedDelivery[] {
+  const byId = new Map(claimed.map((item) => [item.delivery.id, item]));
+  return deliveries.map((d) => byId.get(d.id) as ClaimedDelivery);
+}
+
 function only<T>(items: readonly T[]): T {
   expect(items).toHaveLength(1);
   return items[0] as T;
@@ -883,6 +892,54 @@ export function runDeliveryContract(name: string, makeStore: MakeStore): void {
         // The lease (an hour) is gone: another owner takes the retry when it is due.
         expect(await claim(store, 'worker-b', at(MINUTE - 1))).toEqual([]);
         expect(claimedIds(await claim(store, 'worker-b', at(MINUTE)))).toEqual([delivery.id]);
+      });
+
+      it('one call with several results for one endpoint applies them in order, as one at a time would', async () => {
+        const endpoint = await addEndpoint();
+        const events = await addEvents([{}, {}, {}, {}, {}]);
+        const deliveries = events.map((event) => newDelivery(event.id, endpoint.id));
+        expect(await store.createDeliveries(deliveries, at(0))).toBe(5);
+        const claimed = byDelivery(await claim(store, 'worker-a', at(0)), deliveries);
+        const [d1, d2, d3, d4, d5] = claimed as [
+          ClaimedDelivery,
+          ClaimedDelivery,
+          ClaimedDelivery,
+          ClaimedDelivery,
+          ClaimedDelivery,
+        ];
+        const results = [
+          result(d1, { status: 'pending', nextAttemptAt: at(HOUR), startedAt: at(1 * SECOND) }),
+          result(d2, { status: 'succeeded', startedAt: at(2 * SECOND) }),
+          result(d3, { status: 'pending', nextAttemptAt: at(HOUR), startedAt: at(3 * SECOND) }),
+          // Not this owner's lease: listed, but it changes nothing.
+          result(d5, { status: 'succeeded', startedAt: at(4 * SECOND), leaseOwner: 'worker-z' }),
+          result(d4, { status: 'failed', startedAt: at(5 * SECOND), httpStatus: 500 }),
+        ];
+        const transitions = await store.recordAttempts(results, at(6 * SECOND));
+        expect(transitions).toEqual([
+          expect.objectContaining({ kind: 'exhausted', deliveryId: d4.delivery.id, consecutiveFailures: 2 }),
+        ]);
+        expect(await store.getEndpoint(endpoint.id)).toMatchObject({
+          consecutiveFailures: 2,
+          firstFailureAt: at(3 * SECOND),
+          lastSuccessAt: at(2 * SECOND),
+          lastFailureAt: at(5 * SECOND),
+          status: 'active',
+        });
+        expect(await store.getDelivery(d1.delivery.id)).toMatchObject({ status: 'pending', attempts: 1 });
+        expect(await store.getDelivery(d2.delivery.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
+        expect(await store.getDelivery(d3.delivery.id)).toMatchObject({ status: 'pending', attempts: 1 });
+        expect(await store.getDelivery(d4.delivery.id)).toMatchObject({
+          status: 'failed',
+          attempts: 1,
+          lastStatus: 500,
+          completedAt: at(6 * SECOND),
+        });
+        expect(await store.getDelivery(d5.delivery.id)).toMatchObject({ status: 'pending', attempts: 0 });
+        for (const r of results)
+          expect(ids(await store.listAttempts(r.attempt.deliveryId))).toEqual([r.attempt.id]);
+        // Only d5 is still leased (to worker-a): the others' leases went with their results.
+        expect(await store.releaseAllLeases()).toBe(1);
       });
 
       it('a second failure adds to the streak and keeps firstFailureAt', async () => {

@@ -1,5 +1,6 @@
 import { describe, it } from 'vitest';
-import { dropSchema, postgresAvailable, postgresStore, testSchema } from '../helpers/postgres.js';
+import { postgresAvailable } from '../helpers/postgres.js';
+import { postgresTestStore } from '../helpers/test-stores.js';
 import { runDeliveryContract } from './delivery-contract.js';
 import { runInlineContract } from './inline-contract.js';
 import { runInsightsContract } from './insights-contract.js';
@@ -9,17 +10,7 @@ import { runRetentionContract } from './retention-contract.js';
 import { type MakeStore, runStoreContract } from './store-contract.js';
 
 /** The same contract suites as SQLite, each test on its own schema of the real PostgreSQL server. */
-const makePostgresStore: MakeStore = async () => {
-  const schema = testSchema();
-  const store = postgresStore(schema);
-  return {
-    store,
-    async cleanup() {
-      await store.close();
-      await dropSchema(schema);
-    },
-  };
-};
+const makePostgresStore: MakeStore = postgresTestStore;
 
 if (await postgresAvailable()) {
   runStoreContract('PostgresStore', makePostgresStore);

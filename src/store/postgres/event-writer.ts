@@ -2,7 +2,7 @@ import type { CanonicalEvent } from '../../events.js';
 import { storedDedupKey } from '../dedup-key.js';
 import { countInserted, type EffectsContext, emptySummary, type SuppressionOp } from '../effects.js';
 import { type EventBodyRow, eventBodyColumns, eventFromRow, joinedEventColumns } from '../event-body.js';
-import { stampTrace, tracesOf } from '../hand-off.js';
+import { HandedDeliveries, stampTrace, tracesOf } from '../hand-off.js';
 import { rawHolder } from '../inbox-raw.js';
 import { type InboxDbRow, inboxRowFrom } from '../rows.js';
 
@@ -27,26 +27,28 @@ export async function processInboxBatch(
   at?: Date,
 ): Promise<BatchSummary> {
   const summary = emptySummary();
-  await sql.begin(async (tx) => {
-    // The row locks are the claim: another node skips these rows, and if this one dies the
-    // transaction rolls back and they are pending again.
-    const rows = (
-      await tx<InboxDbRow[]>`
+  await HandedDeliveries.aroundAsync(effects?.handOff, (handed) =>
+    sql.begin(async (tx) => {
+      // The row locks are the claim: another node skips these rows, and if this one dies the
+      // transaction rolls back and they are pending again.
+      const rows = (
+        await tx<InboxDbRow[]>`
         SELECT i.*, ${tx.unsafe(joinedEventColumns('e'))} FROM (
           SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED
         ) i LEFT JOIN events e ON e.id = i.raw_event ORDER BY i.id`
-    ).map(inboxRowFrom);
-    summary.rows = rows.length;
-    if (rows.length === 0) return;
-    const now = (at ?? new Date()).getTime();
-    const marks = await writeOutcomes(tx, plan(rows), effects, now, summary, tracesOf(rows));
-    const bodies = new Map(rows.map((row) => [row.id, row.body]));
-    await markInbox(
-      tx,
-      marks.map((mark) => ({ ...mark, holder: rawHolder(bodies.get(mark.id), mark.stored) })),
-      now,
-    );
-  });
+      ).map(inboxRowFrom);
+      summary.rows = rows.length;
+      if (rows.length === 0) return;
+      const now = (at ?? new Date()).getTime();
+      const marks = await writeOutcomes(tx, plan(rows), effects, now, summary, tracesOf(rows), handed);
+      const bodies = new Map(rows.map((row) => [row.id, row.body]));
+      await markInbox(
+        tx,
+        marks.map((mark) => ({ ...mark, holder: rawHolder(bodies.get(mark.id), mark.stored) })),
+        now,
+      );
+    }),
+  );
   return summary;
 }
 
@@ -55,7 +57,9 @@ export async function processInboxBatch(
  * events' effects, creates their deliveries and adds the events to the stats rollups, inside the
  * caller's transaction; returns what each row is to be marked with. The rollups come last: their rows
  * are shared by every writer of the hour, so their locks are held only until the commit. `traces`
- * (tracesOf) gives the deliveries of a traced row's events that row's trace.
+ * (tracesOf) gives the deliveries of a traced row's events that row's trace. Deliveries `handed`
+ * leases to this node's worker are written with that lease (HandedDeliveries.aroundAsync hands them
+ * over once the caller's transaction has committed).
  */
 export async function writeOutcomes(
   tx: Queryable,
@@ -64,6 +68,7 @@ export async function writeOutcomes(
   now: number,
   summary: BatchSummary,
   traces: Map<string, string> | null = null,
+  handed: HandedDeliveries | null = null,
 ): Promise<InboxMark[]> {
   const candidates = outcomes.flatMap((o) =>
     o.kind === 'processed' ? o.events.map((e) => ({ inboxId: o.inboxId, ...e })) : [],
@@ -78,7 +83,7 @@ export async function writeOutcomes(
       INSERT INTO events ${tx(chunk)} ON CONFLICT (source_id, dedup_key) DO NOTHING RETURNING id`;
     for (const r of returned) insertedIds.add(r.id);
   }
-  const ctx = await effectsContext(tx, effects, now);
+  const ctx = await effectsContext(tx, effects, now, handed);
   const applied = new Set<string>();
   const rollup = new RollupDelta();
   const suppressions: SuppressionOp[] = [];
@@ -87,9 +92,9 @@ export async function writeOutcomes(
     applied.add(event.id);
     const trace = traces?.get(inboxId);
     if (trace) {
-      const from = { fanOut: ctx.fanOut.length, handed: 0 };
+      const from = { fanOut: ctx.fanOut.length, handed: handed?.items.length ?? 0 };
       await applyEffects(tx, event, ctx, suppressions);
-      stampTrace(ctx.fanOut, null, from, trace);
+      stampTrace(ctx.fanOut, handed, from, trace);
     } else await applyEffects(tx, event, ctx, suppressions);
     countInserted(summary, event);
     rollup.add(event, firsts[i] === true);
@@ -125,7 +130,7 @@ export async function writeOutcomes(
     };
   });
   await writeSuppressions(tx, suppressions);
-  summary.deliveries = await delivery.insertDeliveries(tx, ctx.fanOut, new Date(now));
+  summary.deliveries = await delivery.insertDeliveries(tx, ctx.fanOut, new Date(now), handed);
   await addToRollups(tx, rollup);
   return marks;
 }
@@ -175,9 +180,10 @@ async function effectsContext(
   tx: Queryable,
   effects: EventEffects | undefined,
   now: number,
+  handed: HandedDeliveries | null = null,
 ): Promise<EffectsContext> {
   const endpoints = effects?.route ? await delivery.selectEndpoints(tx, { routable: true }) : [];
-  return { effects, endpoints, now, fanOut: [] };
+  return { effects, endpoints, now, fanOut: [], handed };
 }
 
 export async function publishEventBatch(
@@ -186,9 +192,21 @@ export async function publishEventBatch(
   effects: EventEffects,
   at: Date,
 ): Promise<Array<{ event: CanonicalEvent; created: boolean }>> {
+  return HandedDeliveries.aroundAsync(effects.handOff, (handed) =>
+    publishIn(sql, events, effects, at, handed),
+  );
+}
+
+function publishIn(
+  sql: Sql,
+  events: PublishedEvent[],
+  effects: EventEffects,
+  at: Date,
+  handed: HandedDeliveries | null,
+): Promise<Array<{ event: CanonicalEvent; created: boolean }>> {
   return sql.begin(async (tx) => {
     const now = at.getTime();
-    const ctx = await effectsContext(tx, effects, now);
+    const ctx = await effectsContext(tx, effects, now, handed);
     const results: Array<{ event: CanonicalEvent; created: boolean }> = [];
     const rollup = new RollupDelta();
     const suppressions: SuppressionOp[] = [];
@@ -214,7 +232,7 @@ export async function publishEventBatch(
       results.push({ event: stored ? eventFromRow(stored) : event, created: false });
     }
     await writeSuppressions(tx, suppressions);
-    await delivery.insertDeliveries(tx, ctx.fanOut, at);
+    await delivery.insertDeliveries(tx, ctx.fanOut, at, handed);
     await addToRollups(tx, rollup);
     return results;
   }) as Promise<Array<{ event: CanonicalEvent; created: boolean }>>;

@@ -1,5 +1,5 @@
 import { emptySummary } from '../effects.js';
-import { tracesOf } from '../hand-off.js';
+import { HandedDeliveries, tracesOf } from '../hand-off.js';
 import { rawHolder, storedInboxBody } from '../inbox-raw.js';
 import { pendingRowOf, storedInboxPath } from '../rows.js';
 import type { AppendResult, InboxInsert, InlineProcessing } from '../store.js';
@@ -75,42 +75,54 @@ export async function appendInboxRows(
     result.pending = rows.length;
     return result;
   }
-  await sql.begin(async (tx) => {
-    const kept: InboxInsert[] = [];
-    let bound = 0;
-    for (const row of rows) {
-      if (row.oneTimeToken) bound++;
-      if (await bindToken(tx, row)) kept.push(row);
-      else result.replayed.push(row.id);
-    }
-    if (bound > 0) {
-      // Each commit that binds n tokens removes up to 2n + 100 expired ones (by the requests' clock),
-      // so pruning keeps pace.
-      await tx`
+  await HandedDeliveries.aroundAsync(inline?.effects.handOff, (handed) =>
+    sql.begin(async (tx) => {
+      const kept: InboxInsert[] = [];
+      let bound = 0;
+      for (const row of rows) {
+        if (row.oneTimeToken) bound++;
+        if (await bindToken(tx, row)) kept.push(row);
+        else result.replayed.push(row.id);
+      }
+      if (bound > 0) {
+        // Each commit that binds n tokens removes up to 2n + 100 expired ones (by the requests' clock),
+        // so pruning keeps pace.
+        await tx`
         DELETE FROM signature_tokens WHERE (source_id, token) IN (
           SELECT source_id, token FROM signature_tokens
           WHERE expires_at <= ${Math.max(...rows.map((row) => row.receivedAt.getTime()))}
           LIMIT ${bound * 2 + 100} FOR UPDATE SKIP LOCKED)`;
-    }
-    if (kept.length === 0) return;
-    const marks = new Map<string, InboxMark>();
-    const now = inline?.now.getTime() ?? 0;
-    const [older] = inline ? await tx`SELECT 1 FROM inbox WHERE status = 'pending' LIMIT 1` : [];
-    if (inline && !older) {
-      // What the plan could not process goes the usual way: pending, for the pipeline to retry or
-      // quarantine (a parser bug must never refuse a verified request).
-      const processed = inline.plan(kept.map(pendingRowOf)).filter((outcome) => outcome.kind === 'processed');
-      if (processed.length > 0) {
-        const summary = emptySummary();
-        summary.rows = processed.length;
-        for (const mark of await writeOutcomes(tx, processed, inline.effects, now, summary, tracesOf(kept)))
-          marks.set(mark.id, mark);
-        result.processed = summary;
       }
-    }
-    const records = kept.map((row) => inboxRecord(row, marks.get(row.id), now));
-    for (const chunk of parameterChunks(records)) await tx`INSERT INTO inbox ${tx(chunk)}`;
-    result.pending = kept.length - marks.size;
-  });
+      if (kept.length === 0) return;
+      const marks = new Map<string, InboxMark>();
+      const now = inline?.now.getTime() ?? 0;
+      const [older] = inline ? await tx`SELECT 1 FROM inbox WHERE status = 'pending' LIMIT 1` : [];
+      if (inline && !older) {
+        // What the plan could not process goes the usual way: pending, for the pipeline to retry or
+        // quarantine (a parser bug must never refuse a verified request).
+        const processed = inline
+          .plan(kept.map(pendingRowOf))
+          .filter((outcome) => outcome.kind === 'processed');
+        if (processed.length > 0) {
+          const summary = emptySummary();
+          summary.rows = processed.length;
+          const written = await writeOutcomes(
+            tx,
+            processed,
+            inline.effects,
+            now,
+            summary,
+            tracesOf(kept),
+            handed,
+          );
+          for (const mark of written) marks.set(mark.id, mark);
+          result.processed = summary;
+        }
+      }
+      const records = kept.map((row) => inboxRecord(row, marks.get(row.id), now));
+      for (const chunk of parameterChunks(records)) await tx`INSERT INTO inbox ${tx(chunk)}`;
+      result.pending = kept.length - marks.size;
+    }),
+  );
   return result;
 }

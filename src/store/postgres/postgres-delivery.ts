@@ -24,6 +24,7 @@ import type {
   ClaimedDelivery,
   DeliveryQuery,
   DeliveryRecord,
+  EndpointAlertCounters,
   EndpointPatch,
   EndpointRecord,
   EndpointTransition,
@@ -41,8 +42,9 @@ import {
   joinedEventColumns,
   joinedEventJson,
 } from '../event-body.js';
+import type { HandedDeliveries } from '../hand-off.js';
 import type { AttemptSample, Page } from '../store.js';
-import { INT4, parameterChunks, type Queryable, TEXT, type Tx } from './connection.js';
+import { INT4, INT8, parameterChunks, type Queryable, TEXT, type Tx } from './connection.js';
 
 /** The delivery half of the PostgreSQL store; same semantics as src/store/sqlite/delivery-store.ts. */
 
@@ -122,26 +124,36 @@ export async function softDeleteEndpoint(tx: Tx, id: string, now: Date): Promise
   return true;
 }
 
+/**
+ * Inserts deliveries, skipping any that already exist (same event, endpoint and dedupe); returns how
+ * many. Those in `handed` were leased at creation to this node's worker (hand-off.ts) and carry it.
+ */
 export async function insertDeliveries(
   sql: Queryable,
   deliveries: NewDelivery[],
   now: Date,
+  handed: HandedDeliveries | null = null,
 ): Promise<number> {
   if (deliveries.length === 0) return 0;
   const t = now.getTime();
-  const values = deliveries.map((d) => ({
-    id: d.id,
-    event_id: d.eventId,
-    endpoint_id: d.endpointId,
-    dedupe: d.dedupe,
-    origin: d.origin,
-    payload: d.payload ?? null,
-    status: 'pending',
-    next_attempt_at: d.nextAttemptAt.getTime(),
-    created_at: t,
-    updated_at: t,
-    trace: d.trace ?? null,
-  }));
+  const values = deliveries.map((d) => {
+    const lease = handed?.leaseOf(d.id) ?? null;
+    return {
+      id: d.id,
+      event_id: d.eventId,
+      endpoint_id: d.endpointId,
+      dedupe: d.dedupe,
+      origin: d.origin,
+      payload: d.payload ?? null,
+      status: 'pending',
+      next_attempt_at: d.nextAttemptAt.getTime(),
+      lease_owner: lease?.owner ?? null,
+      lease_expires_at: lease?.expiresAt ?? null,
+      created_at: t,
+      updated_at: t,
+      trace: d.trace ?? null,
+    };
+  });
   let inserted = 0;
   for (const chunk of parameterChunks(values)) {
     const result = await sql`
@@ -237,6 +249,11 @@ export async function release(
  * The batch's endpoints are locked first, in id order: each alert is decided on the row as the last
  * committed attempt left it (so two nodes never both raise one transition), and two nodes recording
  * attempts of the same endpoints in different orders wait for each other instead of deadlocking.
+ *
+ * A batch costs four statements whatever its size (the endpoints locked, the attempts inserted, the
+ * deliveries updated, the endpoints' counters written), plus one per endpoint to disable: with a
+ * round trip per attempt, recording fell behind sending and a node killed under load left every
+ * attempt not yet recorded to be sent again (issue 16).
  */
 export async function applyAttempts(
   tx: Tx,
@@ -245,61 +262,54 @@ export async function applyAttempts(
   options: RecordOptions = { failingAfter: 5 },
 ): Promise<EndpointTransition[]> {
   if (results.length === 0) return [];
+  // One result per delivery is the rule (a delivery is attempted again only once its result is
+  // recorded); were one repeated, each of its results must see what the one before it wrote.
+  const ids = new Set(results.map((r) => r.attempt.deliveryId));
+  if (ids.size < results.length) {
+    const transitions: EndpointTransition[] = [];
+    for (const result of results) transitions.push(...(await applyAttempts(tx, [result], now, options)));
+    return transitions;
+  }
   const t = now.getTime();
   const policy = alertPolicy(options);
   const endpointIds = [...new Set(results.map((r) => r.attempt.endpointId))].sort();
-  const rows = await tx<(EndpointAlertRow & { id: string })[]>`
-    SELECT id, consecutive_failures, alert_state, alert_changed_at, success_streak, success_streak_started_at
+  const rows = await tx<(EndpointAlertRow & { id: string; first_failure_at: number | null })[]>`
+    SELECT id, consecutive_failures, alert_state, alert_changed_at, success_streak, success_streak_started_at,
+      first_failure_at
     FROM endpoints WHERE id IN ${tx(endpointIds)} ORDER BY id FOR UPDATE`;
-  const counters = new Map(rows.map((row) => [row.id, alertCountersFrom(row)]));
+  const endpoints = new Map(rows.map((row) => [row.id, endpointTally(row)]));
+  await insertAttempts(tx, results);
+  const delivered = await finishDeliveries(tx, results, t);
   const transitions: EndpointTransition[] = [];
   for (const result of results) {
     const a = result.attempt;
-    await tx`
-      INSERT INTO attempts (id, delivery_id, endpoint_id, attempt, started_at, duration_ms, ok, http_status,
-        error_class, error, response_snippet)
-      VALUES (${a.id}, ${a.deliveryId}, ${a.endpointId}, ${a.attempt}, ${a.startedAt.getTime()}, ${Math.round(a.durationMs)},
-        ${a.ok ? 1 : 0}, ${a.httpStatus}, ${a.errorClass}, ${a.error}, ${a.responseSnippet})`;
-    const final = result.status !== 'pending';
-    const [delivered] = await tx<{ event_id: string }[]>`
-      UPDATE deliveries SET status = ${result.status}, attempts = attempts + 1,
-        next_attempt_at = ${msOrNull(result.nextAttemptAt)}, lease_owner = NULL, lease_expires_at = NULL,
-        last_status = ${a.httpStatus}, last_error = ${a.ok ? null : (a.error ?? a.errorClass ?? `HTTP ${a.httpStatus}`)},
-        updated_at = ${t}, completed_at = ${final ? t : null}
-      WHERE id = ${a.deliveryId} AND lease_owner = ${result.leaseOwner} AND status = 'pending'
-      RETURNING event_id`;
-    if (!delivered) continue;
-    const before = counters.get(a.endpointId);
+    const eventId = delivered.get(a.deliveryId);
+    if (eventId === undefined) continue;
+    const tally = endpoints.get(a.endpointId);
     // Endpoints are deleted softly, so the row is there; were it not, there would be nothing to alert.
-    if (!before) continue;
-    const decision = decideAlert(before, a, now, policy);
+    if (!tally) continue;
+    const decision = decideAlert(tally.counters, a, now, policy);
     const next = decision.counters;
-    counters.set(a.endpointId, next);
+    tally.counters = next;
+    tally.touched = true;
     const at = a.startedAt.getTime();
+    if (a.ok) {
+      tally.lastSuccessAt = at;
+      tally.firstFailureAt = null;
+    } else {
+      tally.lastFailureAt = at;
+      tally.firstFailureAt ??= at;
+    }
     const transition = (kind: EndpointTransition['kind'], reason: string | null) =>
       transitions.push({
         kind,
         endpointId: a.endpointId,
         deliveryId: a.deliveryId,
-        eventId: delivered.event_id,
+        eventId,
         consecutiveFailures: next.consecutiveFailures,
         reason,
         at: now,
       });
-    if (a.ok) {
-      await tx`
-        UPDATE endpoints SET consecutive_failures = 0, first_failure_at = NULL, last_success_at = ${at},
-          success_streak = ${next.successStreak}, success_streak_started_at = ${msOrNull(next.streakStartedAt)},
-          alert_state = ${next.state}, alert_changed_at = ${msOrNull(next.changedAt)}
-        WHERE id = ${a.endpointId}`;
-    } else {
-      await tx`
-        UPDATE endpoints SET consecutive_failures = ${next.consecutiveFailures},
-          first_failure_at = COALESCE(first_failure_at, ${at}), last_failure_at = ${at},
-          success_streak = 0, success_streak_started_at = NULL,
-          alert_state = ${next.state}, alert_changed_at = ${msOrNull(next.changedAt)}
-        WHERE id = ${a.endpointId}`;
-    }
     if (decision.raise === 'failing') transition('failing', a.error ?? a.errorClass);
     if (decision.raise === 'recovered') transition('recovered', null);
     if (!a.ok && result.status === 'failed') transition('exhausted', a.error);
@@ -310,7 +320,116 @@ export async function applyAttempts(
       if (disabled.count > 0) transition('disabled', result.disableEndpoint);
     }
   }
+  await writeEndpointTallies(tx, endpoints);
   return transitions;
+}
+
+/** An endpoint's health columns as a batch of attempts leaves them, applied one attempt at a time. */
+interface EndpointTally {
+  counters: EndpointAlertCounters;
+  firstFailureAt: number | null;
+  lastSuccessAt: number | null;
+  lastFailureAt: number | null;
+  touched: boolean;
+}
+
+function endpointTally(row: EndpointAlertRow & { first_failure_at: number | null }): EndpointTally {
+  return {
+    counters: alertCountersFrom(row),
+    firstFailureAt: row.first_failure_at,
+    lastSuccessAt: null,
+    lastFailureAt: null,
+    touched: false,
+  };
+}
+
+async function insertAttempts(tx: Tx, results: AttemptResult[]): Promise<void> {
+  const attempts = results.map((r) => r.attempt);
+  const text = (pick: (a: AttemptRecord) => string | null) => tx.array(attempts.map(pick), TEXT);
+  const int = (pick: (a: AttemptRecord) => number | null) => tx.array(attempts.map(pick), INT4);
+  await tx`
+    INSERT INTO attempts (id, delivery_id, endpoint_id, attempt, started_at, duration_ms, ok, http_status,
+      error_class, error, response_snippet)
+    SELECT * FROM unnest(${text((a) => a.id)}::text[], ${text((a) => a.deliveryId)}::text[],
+      ${text((a) => a.endpointId)}::text[], ${int((a) => a.attempt)}::int[],
+      ${tx.array(
+        attempts.map((a) => String(a.startedAt.getTime())),
+        INT8,
+      )}::bigint[], ${int((a) => Math.round(a.durationMs))}::int[], ${int((a) => (a.ok ? 1 : 0))}::int[],
+      ${int((a) => a.httpStatus)}::int[], ${text((a) => a.errorClass)}::text[], ${text((a) => a.error)}::text[],
+      ${text((a) => a.responseSnippet)}::text[])`;
+}
+
+/** Applies each result to its delivery if this node still holds its lease; the event id of each one applied. */
+async function finishDeliveries(tx: Tx, results: AttemptResult[], t: number): Promise<Map<string, string>> {
+  const text = (pick: (r: AttemptResult) => string | null) => tx.array(results.map(pick), TEXT);
+  const ms = (pick: (r: AttemptResult) => number | null) =>
+    tx.array(
+      results.map((r) => {
+        const value = pick(r);
+        return value === null ? null : String(value);
+      }),
+      INT8,
+    );
+  const rows = await tx<{ id: string; event_id: string }[]>`
+    UPDATE deliveries AS d SET status = r.status, attempts = d.attempts + 1, next_attempt_at = r.next_attempt_at,
+      lease_owner = NULL, lease_expires_at = NULL, last_status = r.last_status, last_error = r.last_error,
+      updated_at = ${t}, completed_at = r.completed_at
+    FROM unnest(${text((r) => r.attempt.deliveryId)}::text[], ${text((r) => r.leaseOwner)}::text[],
+      ${text((r) => r.status)}::text[], ${ms((r) => r.nextAttemptAt?.getTime() ?? null)}::bigint[],
+      ${tx.array(
+        results.map((r) => r.attempt.httpStatus),
+        INT4,
+      )}::int[], ${text((r) => lastErrorOf(r.attempt))}::text[],
+      ${ms((r) => (r.status !== 'pending' ? t : null))}::bigint[])
+      AS r (id, lease_owner, status, next_attempt_at, last_status, last_error, completed_at)
+    WHERE d.id = r.id AND d.lease_owner = r.lease_owner AND d.status = 'pending'
+    RETURNING d.id, d.event_id`;
+  return new Map(rows.map((row) => [row.id, row.event_id]));
+}
+
+function lastErrorOf(a: AttemptRecord): string | null {
+  return a.ok ? null : (a.error ?? a.errorClass ?? `HTTP ${a.httpStatus}`);
+}
+
+/** One statement for every endpoint the batch's applied attempts concern. */
+async function writeEndpointTallies(tx: Tx, endpoints: Map<string, EndpointTally>): Promise<void> {
+  const touched = [...endpoints].filter(([, tally]) => tally.touched);
+  if (touched.length === 0) return;
+  const ms = (pick: (tally: EndpointTally) => number | null) =>
+    tx.array(
+      touched.map(([, tally]) => {
+        const value = pick(tally);
+        return value === null ? null : String(value);
+      }),
+      INT8,
+    );
+  const int = (pick: (tally: EndpointTally) => number) =>
+    tx.array(
+      touched.map(([, tally]) => pick(tally)),
+      INT4,
+    );
+  await tx`
+    UPDATE endpoints AS e SET consecutive_failures = v.consecutive_failures,
+      first_failure_at = v.first_failure_at,
+      last_success_at = COALESCE(v.last_success_at, e.last_success_at),
+      last_failure_at = COALESCE(v.last_failure_at, e.last_failure_at),
+      success_streak = v.success_streak, success_streak_started_at = v.success_streak_started_at,
+      alert_state = v.alert_state, alert_changed_at = v.alert_changed_at
+    FROM unnest(${tx.array(
+      touched.map(([id]) => id),
+      TEXT,
+    )}::text[], ${int((tally) => tally.counters.consecutiveFailures)}::int[],
+      ${ms((tally) => tally.firstFailureAt)}::bigint[], ${ms((tally) => tally.lastSuccessAt)}::bigint[],
+      ${ms((tally) => tally.lastFailureAt)}::bigint[], ${int((tally) => tally.counters.successStreak)}::int[],
+      ${ms((tally) => tally.counters.streakStartedAt?.getTime() ?? null)}::bigint[],
+      ${tx.array(
+        touched.map(([, tally]) => tally.counters.state),
+        TEXT,
+      )}::text[], ${ms((tally) => tally.counters.changedAt?.getTime() ?? null)}::bigint[])
+      AS v (id, consecutive_failures, first_failure_at, last_success_at, last_failure_at, success_streak,
+        success_streak_started_at, alert_state, alert_changed_at)
+    WHERE e.id = v.id`;
 }
 
 export async function selectDelivery(sql: Queryable, id: string): Promise<DeliveryRecord | null> {

@@ -107,8 +107,8 @@ export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
   filename: string;
   /**
-   * FULL (default): a commit survives a power cut. The delivery thread's connection uses NORMAL: its
-   * writes (attempts, delivery states) may be redone after a power cut, which at-least-once allows.
+   * FULL (default): a commit survives a power cut. NORMAL: writes that may be redone after a power
+   * cut, which at-least-once allows (attempts and delivery states, recorded without their own sync).
    */
   synchronous?: 'FULL' | 'NORMAL';
   /** How the WAL is flushed after an ingest commit (tests replace it; wal-sync.ts). */

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { reserveFor } from '../../../src/delivery/fair-share.js';
@@ -8,11 +5,10 @@ import type { DeliveryRequest, DeliveryResponse } from '../../../src/delivery/ht
 import { DEFAULT_RETRY_POLICY } from '../../../src/delivery/schedule.js';
 import { DeliveryWorker, type Sender } from '../../../src/delivery/worker.js';
 import { newId } from '../../../src/ids.js';
-import { SqliteStore } from '../../../src/store/index.js';
 import type { EndpointRecord, Store } from '../../../src/store/store.js';
 import { endpointRecord } from '../../helpers/endpoint-record.js';
-import { dropSchema, postgresAvailable, postgresStore, testSchema } from '../../helpers/postgres.js';
 import { seededRandom } from '../../helpers/random.js';
+import { testStores } from '../../helpers/test-stores.js';
 
 /**
  * The delivery worker against a real store, with a sender that never answers the stuck endpoints:
@@ -48,43 +44,7 @@ class HangingSender implements Sender {
   }
 }
 
-interface Made {
-  store: Store;
-  cleanup(): Promise<void>;
-}
-
-const stores: Array<[string, () => Promise<Made>]> = [
-  [
-    'SQLite',
-    async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'mailhook-fair-'));
-      const store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
-      return {
-        store,
-        async cleanup() {
-          await store.close();
-          await rm(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  ],
-];
-if (await postgresAvailable()) {
-  stores.push([
-    'PostgreSQL',
-    async () => {
-      const schema = testSchema();
-      const store = postgresStore(schema);
-      return {
-        store,
-        async cleanup() {
-          await store.close();
-          await dropSchema(schema);
-        },
-      };
-    },
-  ]);
-}
+const stores = await testStores();
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../../src/ids.js';
 import { pipelineEffects } from '../../../src/pipeline/effects.js';
 import { processRows } from '../../../src/pipeline/process-row.js';
-import { SqliteStore } from '../../../src/store/index.js';
 import type { ClaimedDelivery, EndpointRecord, InboxInsert, Store } from '../../../src/store/store.js';
 import { endpointRecord } from '../../helpers/endpoint-record.js';
-import { dropSchema, postgresAvailable, postgresStore, testSchema } from '../../helpers/postgres.js';
 import { postmarkDeliveryRow } from '../../helpers/postmark-row.js';
+import { type MadeStore, sqliteTestStore, testStores } from '../../helpers/test-stores.js';
 
 /**
  * The `trace` column (migration 011) on both stores: an inbox row's W3C traceparent is kept with it
@@ -56,40 +52,10 @@ function tracesByMessage(claimed: ClaimedDelivery[]): Record<string, string | un
 const messageOf = (inserted: InboxInsert) =>
   (JSON.parse(inserted.body.toString()) as { MessageID: string }).MessageID;
 
-interface Made {
-  store: Store;
-  cleanup(): Promise<void>;
-}
-
-async function sqlite(): Promise<Made> {
-  const dir = mkdtempSync(join(tmpdir(), 'mailhook-trace-'));
-  const store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
-  return {
-    store,
-    async cleanup() {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function postgres(): Promise<Made> {
-  const schema = testSchema();
-  const store = postgresStore(schema);
-  return {
-    store,
-    async cleanup() {
-      await store.close();
-      await dropSchema(schema);
-    },
-  };
-}
-
-const stores: Array<[string, () => Promise<Made>]> = [['SQLite', sqlite]];
-if (await postgresAvailable()) stores.push(['PostgreSQL', postgres]);
+const stores = await testStores();
 
 describe.each(stores)('the trace column on %s', (_name, make) => {
-  let made: Made;
+  let made: MadeStore;
   let store: Store;
   beforeEach(async () => {
     made = await make();
@@ -133,7 +99,7 @@ describe.each(stores)('the trace column on %s', (_name, make) => {
 
 describe('the trace of deliveries handed to the worker at creation (SQLite)', () => {
   it('is on the handed items and on the stored rows', async () => {
-    const { store, cleanup } = await sqlite();
+    const { store, cleanup } = await sqliteTestStore();
     try {
       await store.migrate();
       await store.createEndpoint(endpoint());
