@@ -52,7 +52,9 @@ export class EndpointLimits {
     }
     const elapsed = Math.max(0, nowMs - bucket.updatedAt) / 1000;
     bucket.tokens = Math.min(capacity, bucket.tokens + elapsed * rate);
-    bucket.updatedAt = nowMs;
+    // A time from before the last refill (a transaction's clock, read before it began) must not
+    // move the bucket back, or the next refill would count that stretch twice.
+    bucket.updatedAt = Math.max(bucket.updatedAt, nowMs);
     return bucket;
   }
 }

@@ -161,7 +161,8 @@ export class DeliveryWorker implements DeliveryHandOff {
    */
   async dispatch(): Promise<number> {
     const pool = this.o.concurrency;
-    const free = pool - this.inflight.size;
+    // Slots reserved by a transaction still running (PostgreSQL's are asynchronous) are taken.
+    const free = pool - this.inflight.size - this.reserved;
     if (free <= 0) return 0;
     const now = this.o.now();
     const nowMs = now.getTime();
@@ -267,16 +268,27 @@ export class DeliveryWorker implements DeliveryHandOff {
     return this.o.timeoutMs + 30_000;
   }
 
-  /** The endpoints with due deliveries and those with attempts in flight here. */
+  /**
+   * The endpoints with due deliveries and those with attempts in flight here; a delivery reserved by
+   * a transaction not yet committed counts as in flight.
+   */
   private contenders(due: readonly EndpointRecord[], nowMs: number): Contender[] {
-    const contenders: Contender[] = due.map((endpoint) => ({
-      endpointId: endpoint.id,
-      inflight: this.limits.inflightOf(endpoint.id),
-      room: this.limits.slots(endpoint, nowMs),
-    }));
+    const contenders: Contender[] = due.map((endpoint) => {
+      const reserved = this.reservedFor.get(endpoint.id) ?? 0;
+      return {
+        endpointId: endpoint.id,
+        inflight: this.limits.inflightOf(endpoint.id) + reserved,
+        room: Math.max(0, this.limits.slots(endpoint, nowMs) - reserved),
+      };
+    });
     const seen = new Set(due.map((endpoint) => endpoint.id));
     for (const [endpointId, inflight] of this.limits.busy()) {
-      if (!seen.has(endpointId)) contenders.push({ endpointId, inflight, room: 0 });
+      if (seen.has(endpointId)) continue;
+      seen.add(endpointId);
+      contenders.push({ endpointId, inflight: inflight + (this.reservedFor.get(endpointId) ?? 0), room: 0 });
+    }
+    for (const [endpointId, reserved] of this.reservedFor) {
+      if (!seen.has(endpointId)) contenders.push({ endpointId, inflight: reserved, room: 0 });
     }
     return contenders;
   }

@@ -29,7 +29,11 @@ if (!port) throw new Error('pipeline worker must run in a worker thread');
 
 const baseLogger = createLogger(data.logLevel);
 const logger = baseLogger.child({ area: 'pipeline' });
-// This thread's pipeline.batch spans and, on SQLite, its delivery.attempt spans (docs/tracing.md).
+// As on the server's thread (src/main.ts): a driver's stray rejection during a database outage must
+// not end this thread, which also holds the attempts in flight; transactions and leases protect the
+// work, so logging it and carrying on is safe.
+process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+// This thread's pipeline.batch and delivery.attempt spans (docs/tracing.md).
 const tracing = await startTracing(process.env, baseLogger);
 const store = openStore(data.store, { poolSize: 4, ...walSyncFault() });
 const effects = pipelineEffects(data.softBounce);

@@ -942,6 +942,82 @@ export function runDeliveryContract(name: string, makeStore: MakeStore): void {
         expect(await store.releaseAllLeases()).toBe(1);
       });
 
+      it('one call raises failing and recovered in order and keeps what earlier calls wrote', async () => {
+        const endpoint = await addEndpoint();
+        const events = await addEvents([{}, {}, {}, {}, {}]);
+        const deliveries = events.map((event) => newDelivery(event.id, endpoint.id));
+        await store.createDeliveries(deliveries, at(0));
+        const [d0, d1, d2, d3, d4] = byDelivery(await claim(store, 'worker-a', at(0)), deliveries) as [
+          ClaimedDelivery,
+          ClaimedDelivery,
+          ClaimedDelivery,
+          ClaimedDelivery,
+          ClaimedDelivery,
+        ];
+        const options = { failingAfter: 2, recoverAfterSuccesses: 1, recoverAfterMs: 0, minDwellMs: 0 };
+        await store.recordAttempts(
+          [result(d0, { status: 'succeeded', startedAt: at(SECOND) })],
+          at(SECOND),
+          options,
+        );
+        const transitions = await store.recordAttempts(
+          [
+            // A timeout: no HTTP status.
+            result(d1, {
+              status: 'pending',
+              nextAttemptAt: at(HOUR),
+              startedAt: at(2 * SECOND),
+              httpStatus: null,
+            }),
+            result(d2, { status: 'pending', nextAttemptAt: at(HOUR), startedAt: at(3 * SECOND) }),
+            result(d3, { status: 'succeeded', startedAt: at(4 * SECOND) }),
+            result(d4, { status: 'pending', nextAttemptAt: at(HOUR), startedAt: at(5 * SECOND) }),
+          ],
+          at(6 * SECOND),
+          options,
+        );
+        expect(transitions.map((t) => [t.kind, t.deliveryId])).toEqual([
+          ['failing', d2.delivery.id],
+          ['recovered', d3.delivery.id],
+        ]);
+        expect(await store.getEndpoint(endpoint.id)).toMatchObject({
+          consecutiveFailures: 1,
+          firstFailureAt: at(5 * SECOND),
+          lastSuccessAt: at(4 * SECOND),
+          lastFailureAt: at(5 * SECOND),
+        });
+        expect(await store.getDelivery(d1.delivery.id)).toMatchObject({ lastStatus: null, attempts: 1 });
+        // A later call with nothing but a failure keeps the success time the batch wrote.
+        const again = only(await claim(store, 'worker-b', at(HOUR), { limit: 1 }));
+        await store.recordAttempts(
+          [result(again, { status: 'pending', nextAttemptAt: at(2 * HOUR), startedAt: at(HOUR + SECOND) })],
+          at(HOUR + 2 * SECOND),
+          options,
+        );
+        expect(await store.getEndpoint(endpoint.id)).toMatchObject({
+          consecutiveFailures: 2,
+          firstFailureAt: at(5 * SECOND),
+          lastSuccessAt: at(4 * SECOND),
+          lastFailureAt: at(HOUR + SECOND),
+        });
+      });
+
+      it('two results for one delivery in one call: the first applies, the second finds the lease gone', async () => {
+        const { endpoint, delivery } = await oneDelivery();
+        const item = await claimOne('worker-a', at(0));
+        const first = result(item, { status: 'pending', nextAttemptAt: at(HOUR), startedAt: at(SECOND) });
+        const second = result(item, { status: 'succeeded', startedAt: at(2 * SECOND) });
+        expect(await store.recordAttempts([first, second], at(3 * SECOND))).toEqual([]);
+        expect(await store.getDelivery(delivery.id)).toMatchObject({ status: 'pending', attempts: 1 });
+        expect(await store.getEndpoint(endpoint.id)).toMatchObject({
+          consecutiveFailures: 1,
+          lastSuccessAt: null,
+        });
+        expect(ids(await store.listAttempts(delivery.id)).sort()).toEqual(
+          [first.attempt.id, second.attempt.id].sort(),
+        );
+      });
+
       it('a second failure adds to the streak and keeps firstFailureAt', async () => {
         const { endpoint } = await oneDelivery();
         const first = await claimOne('worker-a', at(0));

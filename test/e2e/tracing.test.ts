@@ -20,8 +20,8 @@ import { type Receiver, startReceiver, verifiedByBoth } from '../helpers/receive
 /**
  * OpenTelemetry from a real `mailhook serve` (docs/tracing.md): OTLP/HTTP JSON exports to a stand-in
  * collector on 127.0.0.1, from every thread that makes spans (the server's ingest spans, the
- * pipeline thread's batch spans, and the attempt spans of the pipeline thread on SQLite or of the
- * delivery thread on PostgreSQL), flushed when the server stops; the receiver gets the attempt's
+ * pipeline thread's batch and attempt spans: it runs delivery on both stores), flushed when the
+ * server stops; the receiver gets the attempt's
  * traceparent.
  */
 

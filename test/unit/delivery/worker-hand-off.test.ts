@@ -53,30 +53,41 @@ afterEach(async () => {
   cleanup = null;
 });
 
+/** A migrated store on a file of its own, removed after the test. */
+async function migratedStore(): Promise<SqliteStore> {
+  const dir = await mkdtemp(join(tmpdir(), 'mailhook-hand-off-'));
+  const store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
+  cleanup = async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  await store.migrate();
+  return store;
+}
+
+/** A worker that polls once a minute: it claims only when woken or told to dispatch. */
+function idleWorker(store: SqliteStore, sender: Sender): DeliveryWorker {
+  return new DeliveryWorker({
+    store,
+    sender,
+    logger: pino({ level: 'silent' }),
+    policy: DEFAULT_RETRY_POLICY,
+    timeoutMs: 5_000,
+    disableAfterMs: 0,
+    concurrency: 20,
+    userAgent: 'mailhook/test',
+    pollMs: 60_000,
+  });
+}
+
 describe('DeliveryWorker.accept', () => {
   it('starts a handed delivery while running, and none once stopped', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mailhook-hand-off-'));
-    const store = new SqliteStore({ filename: join(dir, 'mailhook.db') });
-    cleanup = async () => {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    };
-    await store.migrate();
+    const store = await migratedStore();
     const now = new Date();
     const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook' }, now);
     await store.createEndpoint(endpoint);
     const sender = new RecordingSender();
-    const worker = new DeliveryWorker({
-      store,
-      sender,
-      logger: pino({ level: 'silent' }),
-      policy: DEFAULT_RETRY_POLICY,
-      timeoutMs: 5_000,
-      disableAfterMs: 0,
-      concurrency: 20,
-      userAgent: 'mailhook/test',
-      pollMs: 60_000,
-    });
+    const worker = idleWorker(store, sender);
     worker.start();
     expect(worker.reserve(endpoint, now.getTime())).not.toBeNull();
     worker.accept([handed(endpoint, now)]);
@@ -89,5 +100,34 @@ describe('DeliveryWorker.accept', () => {
     await worker.idle();
     expect(sender.sent).toHaveLength(1);
     expect(worker.busy()).toBe(false);
+  });
+
+  it('counts deliveries reserved by a transaction still running when it claims (PostgreSQL commits asynchronously)', async () => {
+    const store = await migratedStore();
+    const now = new Date();
+    const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook', maxConcurrency: 3 }, now);
+    await store.createEndpoint(endpoint);
+    const worker = idleWorker(store, new RecordingSender());
+    worker.start();
+    await worker.idle();
+    // A transaction reserves two of the endpoint's three slots, then, before it commits, five
+    // deliveries to that endpoint are due in the store.
+    expect(worker.reserve(endpoint, now.getTime())).not.toBeNull();
+    expect(worker.reserve(endpoint, now.getTime())).not.toBeNull();
+    const payload = JSON.stringify({ id: 'evt_due', type: 'email.delivered', data: {} });
+    await store.createDeliveries(
+      Array.from({ length: 5 }, (_, i) => ({
+        id: newId('delivery'),
+        eventId: newId('event'),
+        endpointId: endpoint.id,
+        origin: 'test' as const,
+        dedupe: `due:${i}`,
+        payload,
+        nextAttemptAt: now,
+      })),
+      now,
+    );
+    expect(await worker.dispatch()).toBe(1);
+    await worker.stop();
   });
 });

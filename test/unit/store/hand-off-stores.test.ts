@@ -37,7 +37,13 @@ class RecordingHandOff implements DeliveryHandOff {
   accept(items: ClaimedDelivery[]): void {
     this.reservedAtAccept.push(this.reserved);
     this.accepted.push(...items);
+    // Read at once, on another of the pool's connections on PostgreSQL: null if not yet committed.
+    if (this.store)
+      for (const item of items) this.seenAtAccept.push(this.store.getDelivery(item.delivery.id));
   }
+  /** Set to check, at `accept`, that the handed rows are committed. */
+  store: Store | null = null;
+  readonly seenAtAccept: Array<Promise<unknown>> = [];
   release(items: ClaimedDelivery[]): void {
     this.released += items.length;
   }
@@ -68,6 +74,7 @@ describe.each(stores)('deliveries handed to the worker at creation on %s', (_nam
       endpointRecord({ url: 'https://receiver.example.com/hooks', eventTypes: ['email.*'] }),
     );
     handOff = new RecordingHandOff();
+    handOff.store = store;
     effects = pipelineEffects();
     effects.handOff = handOff;
   });
@@ -75,6 +82,9 @@ describe.each(stores)('deliveries handed to the worker at creation on %s', (_nam
 
   async function expectHandedAndLeased(count: number): Promise<void> {
     expect(handOff.accepted).toHaveLength(count);
+    // Handed over only once committed: the rows could be read when the worker got them.
+    expect((await Promise.all(handOff.seenAtAccept)).every((row) => row !== null)).toBe(true);
+    expect(handOff.seenAtAccept).toHaveLength(count);
     expect(handOff.reservedAtAccept.at(-1)).toBe(handOff.reserved);
     expect(new Set(handOff.accepted.map((item) => item.leaseOwner))).toEqual(new Set(['w_handed']));
     // Leased at creation: a claim finds nothing until the lease is released (as at a restart).

@@ -5,7 +5,7 @@ import { processRows } from '../../../src/pipeline/process-row.js';
 import type { ClaimedDelivery, EndpointRecord, InboxInsert, Store } from '../../../src/store/store.js';
 import { endpointRecord } from '../../helpers/endpoint-record.js';
 import { postmarkDeliveryRow } from '../../helpers/postmark-row.js';
-import { type MadeStore, sqliteTestStore, testStores } from '../../helpers/test-stores.js';
+import { type MadeStore, testStores } from '../../helpers/test-stores.js';
 
 /**
  * The `trace` column (migration 011) on both stores: an inbox row's W3C traceparent is kept with it
@@ -97,9 +97,9 @@ describe.each(stores)('the trace column on %s', (_name, make) => {
   });
 });
 
-describe('the trace of deliveries handed to the worker at creation (SQLite)', () => {
+describe.each(stores)('the trace of deliveries handed to the worker at creation on %s', (_name, make) => {
   it('is on the handed items and on the stored rows', async () => {
-    const { store, cleanup } = await sqliteTestStore();
+    const { store, cleanup } = await make();
     try {
       await store.migrate();
       await store.createEndpoint(endpoint());
