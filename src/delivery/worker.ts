@@ -217,7 +217,7 @@ export class DeliveryWorker implements DeliveryHandOff {
   reserve(endpoint: EndpointRecord, now: number): Lease | null {
     if (!this.running) return null;
     if (this.backlogged.has(endpoint.id)) return null;
-    const mine = this.limits.inflightOf(endpoint.id) + (this.reservedFor.get(endpoint.id) ?? 0);
+    const mine = this.heldBy(endpoint.id);
     const busy = this.limits.busy().size + (this.limits.busy().has(endpoint.id) ? 0 : 1);
     const pool = this.o.concurrency;
     const capacity = pool - reserveFor(pool, busy);
@@ -273,24 +273,23 @@ export class DeliveryWorker implements DeliveryHandOff {
    * a transaction not yet committed counts as in flight.
    */
   private contenders(due: readonly EndpointRecord[], nowMs: number): Contender[] {
-    const contenders: Contender[] = due.map((endpoint) => {
-      const reserved = this.reservedFor.get(endpoint.id) ?? 0;
-      return {
-        endpointId: endpoint.id,
-        inflight: this.limits.inflightOf(endpoint.id) + reserved,
-        room: Math.max(0, this.limits.slots(endpoint, nowMs) - reserved),
-      };
-    });
+    const contenders: Contender[] = due.map((endpoint) => ({
+      endpointId: endpoint.id,
+      inflight: this.heldBy(endpoint.id),
+      room: Math.max(0, this.limits.slots(endpoint, nowMs) - (this.reservedFor.get(endpoint.id) ?? 0)),
+    }));
     const seen = new Set(due.map((endpoint) => endpoint.id));
-    for (const [endpointId, inflight] of this.limits.busy()) {
+    for (const endpointId of [...this.limits.busy().keys(), ...this.reservedFor.keys()]) {
       if (seen.has(endpointId)) continue;
       seen.add(endpointId);
-      contenders.push({ endpointId, inflight: inflight + (this.reservedFor.get(endpointId) ?? 0), room: 0 });
-    }
-    for (const [endpointId, reserved] of this.reservedFor) {
-      if (!seen.has(endpointId)) contenders.push({ endpointId, inflight: reserved, room: 0 });
+      contenders.push({ endpointId, inflight: this.heldBy(endpointId), room: 0 });
     }
     return contenders;
+  }
+
+  /** Attempts in flight to the endpoint, and deliveries to it reserved by a running transaction. */
+  private heldBy(endpointId: string): number {
+    return this.limits.inflightOf(endpointId) + (this.reservedFor.get(endpointId) ?? 0);
   }
 
   private async run(): Promise<void> {

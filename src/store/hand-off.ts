@@ -67,37 +67,28 @@ export class HandedDeliveries {
     return this.leases.get(deliveryId) ?? null;
   }
 
-  /** Runs the transaction `write`; hands over what it leased if it commits, gives it back if not. */
+  /**
+   * Runs the transaction `write`; hands over what it leased once it has committed, gives it back if
+   * not. `write` may return a promise (PostgreSQL's transactions): the hand-over then waits for it.
+   */
   static around<T>(handOff: DeliveryHandOff | undefined, write: (handed: HandedDeliveries | null) => T): T {
     if (!handOff) return write(null);
     const handed = new HandedDeliveries(handOff);
+    const giveBack = (err: unknown): never => {
+      handOff.release(handed.items);
+      throw err;
+    };
+    const handOver = <R>(result: R): R => {
+      if (handed.items.length > 0) handOff.accept(handed.items);
+      return result;
+    };
     let result: T;
     try {
       result = write(handed);
     } catch (err) {
-      handOff.release(handed.items);
-      throw err;
+      return giveBack(err);
     }
-    if (handed.items.length > 0) handOff.accept(handed.items);
-    return result;
-  }
-
-  /** `around` for a store whose transaction is asynchronous (PostgreSQL): hands over once it committed. */
-  static async aroundAsync<T>(
-    handOff: DeliveryHandOff | undefined,
-    write: (handed: HandedDeliveries | null) => Promise<T>,
-  ): Promise<T> {
-    if (!handOff) return write(null);
-    const handed = new HandedDeliveries(handOff);
-    let result: T;
-    try {
-      result = await write(handed);
-    } catch (err) {
-      handOff.release(handed.items);
-      throw err;
-    }
-    if (handed.items.length > 0) handOff.accept(handed.items);
-    return result;
+    return result instanceof Promise ? (result.then(handOver, giveBack) as T) : handOver(result);
   }
 }
 

@@ -10,6 +10,27 @@ export const TEXT = 25;
 export const INT4 = 23;
 export const INT8 = 20;
 
+/**
+ * Array parameters for an `unnest(...)` statement, one element per row: the statement keeps one shape
+ * (and one prepared statement) whatever the batch's size. BIGINT milliseconds go as text, the form
+ * the connection's bigint serializer gives them.
+ */
+export function arrayColumns<R>(sql: Queryable, rows: readonly R[]) {
+  const array = (values: unknown[], type: number) => sql.array(values as never[], type);
+  return {
+    text: (pick: (row: R) => string | null) => array(rows.map(pick), TEXT),
+    int: (pick: (row: R) => number | null) => array(rows.map(pick), INT4),
+    ms: (pick: (row: R) => number | null) =>
+      array(
+        rows.map((row) => {
+          const value = pick(row);
+          return value === null ? null : String(value);
+        }),
+        INT8,
+      ),
+  };
+}
+
 export interface PostgresOptions {
   url: string;
   /** Schema the tables live in (tests give each its own); created when missing. */

@@ -27,7 +27,7 @@ export async function processInboxBatch(
   at?: Date,
 ): Promise<BatchSummary> {
   const summary = emptySummary();
-  await HandedDeliveries.aroundAsync(effects?.handOff, (handed) =>
+  await HandedDeliveries.around(effects?.handOff, (handed) =>
     sql.begin(async (tx) => {
       // The row locks are the claim: another node skips these rows, and if this one dies the
       // transaction rolls back and they are pending again.
@@ -58,7 +58,7 @@ export async function processInboxBatch(
  * caller's transaction; returns what each row is to be marked with. The rollups come last: their rows
  * are shared by every writer of the hour, so their locks are held only until the commit. `traces`
  * (tracesOf) gives the deliveries of a traced row's events that row's trace. Deliveries `handed`
- * leases to this node's worker are written with that lease (HandedDeliveries.aroundAsync hands them
+ * leases to this node's worker are written with that lease (HandedDeliveries.around hands them
  * over once the caller's transaction has committed).
  */
 export async function writeOutcomes(
@@ -192,9 +192,7 @@ export async function publishEventBatch(
   effects: EventEffects,
   at: Date,
 ): Promise<Array<{ event: CanonicalEvent; created: boolean }>> {
-  return HandedDeliveries.aroundAsync(effects.handOff, (handed) =>
-    publishIn(sql, events, effects, at, handed),
-  );
+  return HandedDeliveries.around(effects.handOff, (handed) => publishIn(sql, events, effects, at, handed));
 }
 
 function publishIn(

@@ -75,7 +75,7 @@ export async function appendInboxRows(
     result.pending = rows.length;
     return result;
   }
-  await HandedDeliveries.aroundAsync(inline?.effects.handOff, (handed) =>
+  await HandedDeliveries.around(inline?.effects.handOff, (handed) =>
     sql.begin(async (tx) => {
       const kept: InboxInsert[] = [];
       let bound = 0;

@@ -44,7 +44,7 @@ import {
 } from '../event-body.js';
 import type { HandedDeliveries } from '../hand-off.js';
 import type { AttemptSample, Page } from '../store.js';
-import { INT4, INT8, parameterChunks, type Queryable, TEXT, type Tx } from './connection.js';
+import { arrayColumns, INT4, parameterChunks, type Queryable, TEXT, type Tx } from './connection.js';
 
 /** The delivery half of the PostgreSQL store; same semantics as src/store/sqlite/delivery-store.ts. */
 
@@ -344,43 +344,31 @@ function endpointTally(row: EndpointAlertRow & { first_failure_at: number | null
 }
 
 async function insertAttempts(tx: Tx, results: AttemptResult[]): Promise<void> {
-  const attempts = results.map((r) => r.attempt);
-  const text = (pick: (a: AttemptRecord) => string | null) => tx.array(attempts.map(pick), TEXT);
-  const int = (pick: (a: AttemptRecord) => number | null) => tx.array(attempts.map(pick), INT4);
+  const { text, int, ms } = arrayColumns(
+    tx,
+    results.map((r) => r.attempt),
+  );
   await tx`
     INSERT INTO attempts (id, delivery_id, endpoint_id, attempt, started_at, duration_ms, ok, http_status,
       error_class, error, response_snippet)
     SELECT * FROM unnest(${text((a) => a.id)}::text[], ${text((a) => a.deliveryId)}::text[],
       ${text((a) => a.endpointId)}::text[], ${int((a) => a.attempt)}::int[],
-      ${tx.array(
-        attempts.map((a) => String(a.startedAt.getTime())),
-        INT8,
-      )}::bigint[], ${int((a) => Math.round(a.durationMs))}::int[], ${int((a) => (a.ok ? 1 : 0))}::int[],
-      ${int((a) => a.httpStatus)}::int[], ${text((a) => a.errorClass)}::text[], ${text((a) => a.error)}::text[],
+      ${ms((a) => a.startedAt.getTime())}::bigint[], ${int((a) => Math.round(a.durationMs))}::int[],
+      ${int((a) => (a.ok ? 1 : 0))}::int[], ${int((a) => a.httpStatus)}::int[],
+      ${text((a) => a.errorClass)}::text[], ${text((a) => a.error)}::text[],
       ${text((a) => a.responseSnippet)}::text[])`;
 }
 
 /** Applies each result to its delivery if this node still holds its lease; the event id of each one applied. */
 async function finishDeliveries(tx: Tx, results: AttemptResult[], t: number): Promise<Map<string, string>> {
-  const text = (pick: (r: AttemptResult) => string | null) => tx.array(results.map(pick), TEXT);
-  const ms = (pick: (r: AttemptResult) => number | null) =>
-    tx.array(
-      results.map((r) => {
-        const value = pick(r);
-        return value === null ? null : String(value);
-      }),
-      INT8,
-    );
+  const { text, int, ms } = arrayColumns(tx, results);
   const rows = await tx<{ id: string; event_id: string }[]>`
     UPDATE deliveries AS d SET status = r.status, attempts = d.attempts + 1, next_attempt_at = r.next_attempt_at,
       lease_owner = NULL, lease_expires_at = NULL, last_status = r.last_status, last_error = r.last_error,
       updated_at = ${t}, completed_at = r.completed_at
     FROM unnest(${text((r) => r.attempt.deliveryId)}::text[], ${text((r) => r.leaseOwner)}::text[],
       ${text((r) => r.status)}::text[], ${ms((r) => r.nextAttemptAt?.getTime() ?? null)}::bigint[],
-      ${tx.array(
-        results.map((r) => r.attempt.httpStatus),
-        INT4,
-      )}::int[], ${text((r) => lastErrorOf(r.attempt))}::text[],
+      ${int((r) => r.attempt.httpStatus)}::int[], ${text((r) => lastErrorOf(r.attempt))}::text[],
       ${ms((r) => (r.status !== 'pending' ? t : null))}::bigint[])
       AS r (id, lease_owner, status, next_attempt_at, last_status, last_error, completed_at)
     WHERE d.id = r.id AND d.lease_owner = r.lease_owner AND d.status = 'pending'
@@ -396,19 +384,7 @@ function lastErrorOf(a: AttemptRecord): string | null {
 async function writeEndpointTallies(tx: Tx, endpoints: Map<string, EndpointTally>): Promise<void> {
   const touched = [...endpoints].filter(([, tally]) => tally.touched);
   if (touched.length === 0) return;
-  const ms = (pick: (tally: EndpointTally) => number | null) =>
-    tx.array(
-      touched.map(([, tally]) => {
-        const value = pick(tally);
-        return value === null ? null : String(value);
-      }),
-      INT8,
-    );
-  const int = (pick: (tally: EndpointTally) => number) =>
-    tx.array(
-      touched.map(([, tally]) => pick(tally)),
-      INT4,
-    );
+  const { text, int, ms } = arrayColumns(tx, touched);
   await tx`
     UPDATE endpoints AS e SET consecutive_failures = v.consecutive_failures,
       first_failure_at = v.first_failure_at,
@@ -416,17 +392,12 @@ async function writeEndpointTallies(tx: Tx, endpoints: Map<string, EndpointTally
       last_failure_at = COALESCE(v.last_failure_at, e.last_failure_at),
       success_streak = v.success_streak, success_streak_started_at = v.success_streak_started_at,
       alert_state = v.alert_state, alert_changed_at = v.alert_changed_at
-    FROM unnest(${tx.array(
-      touched.map(([id]) => id),
-      TEXT,
-    )}::text[], ${int((tally) => tally.counters.consecutiveFailures)}::int[],
-      ${ms((tally) => tally.firstFailureAt)}::bigint[], ${ms((tally) => tally.lastSuccessAt)}::bigint[],
-      ${ms((tally) => tally.lastFailureAt)}::bigint[], ${int((tally) => tally.counters.successStreak)}::int[],
-      ${ms((tally) => tally.counters.streakStartedAt?.getTime() ?? null)}::bigint[],
-      ${tx.array(
-        touched.map(([, tally]) => tally.counters.state),
-        TEXT,
-      )}::text[], ${ms((tally) => tally.counters.changedAt?.getTime() ?? null)}::bigint[])
+    FROM unnest(${text(([id]) => id)}::text[], ${int(([, tally]) => tally.counters.consecutiveFailures)}::int[],
+      ${ms(([, tally]) => tally.firstFailureAt)}::bigint[], ${ms(([, tally]) => tally.lastSuccessAt)}::bigint[],
+      ${ms(([, tally]) => tally.lastFailureAt)}::bigint[], ${int(([, tally]) => tally.counters.successStreak)}::int[],
+      ${ms(([, tally]) => tally.counters.streakStartedAt?.getTime() ?? null)}::bigint[],
+      ${text(([, tally]) => tally.counters.state)}::text[],
+      ${ms(([, tally]) => tally.counters.changedAt?.getTime() ?? null)}::bigint[])
       AS v (id, consecutive_failures, first_failure_at, last_success_at, last_failure_at, success_streak,
         success_streak_started_at, alert_state, alert_changed_at)
     WHERE e.id = v.id`;
