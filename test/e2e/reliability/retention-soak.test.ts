@@ -153,6 +153,11 @@ describe('retention under a steady load', () => {
       const sqliteSource = await createSendGridSource(sqliteNode.url, sqliteSigner, 'soak sqlite');
       await createEndpoint(sqliteNode.url, receiver.url);
       const sqliteFile = join(dataDir, 'mailhook.db');
+      // The database file is what retention keeps flat. The WAL beside it is sized by checkpoints,
+      // not by what is kept: about 4 MB, more for a while when a loaded machine's readers hold a
+      // checkpoint back, and cut back to WAL_SIZE_LIMIT_BYTES after (sqlite-wal-size.test.ts). Both
+      // used to be summed here, and one such jump in the WAL failed the check in CI. It is logged.
+      const walSizes: number[] = [];
       const fileSize = async () => {
         const wal = (() => {
           try {
@@ -161,7 +166,8 @@ describe('retention under a steady load', () => {
             return 0;
           }
         })();
-        return statSync(sqliteFile).size + wal;
+        walSizes.push(wal);
+        return statSync(sqliteFile).size;
       };
 
       let pgRun: Promise<{ samples: Sample[]; acknowledged: number }> | null = null;
@@ -183,17 +189,19 @@ describe('retention under a steady load', () => {
         pgRun = soak(node.url, source, pgSigner, tablesSize);
       }
       const sqliteRun = await soak(sqliteNode.url, sqliteSource, sqliteSigner, fileSize);
-      console.log(describeSamples('SQLite file + WAL', sqliteRun.samples, sqliteRun.acknowledged));
+      // Both runs end before any check: a failed one must not drop the database under the other's sampling.
+      const pgResult = await pgRun;
+      console.log(describeSamples('SQLite file', sqliteRun.samples, sqliteRun.acknowledged));
+      console.log(`SQLite WAL beside it: ${walSizes.map((b) => `${Math.round(b / 1024)} KB`).join(' ')}`);
       const sqliteGrowth = growth(sqliteRun.samples);
       expect(sqliteRun.acknowledged).toBeGreaterThan(2000);
       // Three minutes of arrivals, but only the last minute or so kept: the file stops growing.
       expect(
         sqliteGrowth.last,
-        'SQLite size in the last third vs the first third after expiry',
+        'SQLite file size in the last third vs the first third after expiry',
       ).toBeLessThanOrEqual(sqliteGrowth.settled * 1.1);
 
-      if (pgRun) {
-        const pgResult = await pgRun;
+      if (pgResult) {
         console.log(describeSamples('PostgreSQL tables', pgResult.samples, pgResult.acknowledged));
         expect(pgResult.acknowledged).toBeGreaterThan(2000);
         // Dead tuples become reusable only once no transaction on the server can still see them, and the
