@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { VARIABLES } from '../../src/config.js';
 import { storedDedupKey } from '../../src/store/dedup-key.js';
 import { createSendGridSource, randomInt, sleep } from './pg-database.js';
 import { api, type Exit, waitFor, withTimeout } from './process.js';
@@ -21,6 +22,9 @@ export interface CrashNode {
   stop(timeoutMs?: number): Promise<Exit>;
   exited: Promise<Exit>;
 }
+
+/** MAILHOOK_DELIVERY_CONCURRENCY's default. */
+const DEFAULT_POOL = Number(VARIABLES.MAILHOOK_DELIVERY_CONCURRENCY.default);
 
 export interface CrashScenarioOptions {
   probe: StoreProbe;
@@ -158,6 +162,11 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
       stopped = true;
       const { acknowledged, refused } = await load;
       expect(exit.signal).toBe('SIGKILL');
+      // What a kill can send twice is what the node held leased: its pool bounds that, results not
+      // yet recorded included (the tests run with the default MAILHOOK_DELIVERY_CONCURRENCY).
+      expect(atKill.mostLeasedByOneWorker, 'deliveries leased to one node at the kill').toBeLessThanOrEqual(
+        DEFAULT_POOL,
+      );
       cycles.push({ killAfterMs, atKill, acknowledged, refused });
     }
 
@@ -272,7 +281,7 @@ export function describeFigures(label: string, f: CrashFigures): string {
     .map(
       (c, i) =>
         `kill ${i + 1} after ${c.killAfterMs} ms: ${c.atKill.pendingRows} rows pending, ` +
-        `${c.atKill.pendingDeliveries} deliveries pending (${c.atKill.leasedDeliveries} in flight), ` +
+        `${c.atKill.pendingDeliveries} deliveries pending (${c.atKill.leasedDeliveries} in flight, ${c.atKill.mostLeasedByOneWorker} of them by one node), ` +
         `${c.acknowledged} live requests acknowledged`,
     )
     .join('; ');

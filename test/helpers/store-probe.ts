@@ -19,6 +19,12 @@ export interface Progress {
   pendingDeliveries: number;
   /** Pending deliveries a worker holds under a lease (in flight). */
   leasedDeliveries: number;
+  /**
+   * The most of those held by one worker: a node's attempts on the wire, reserved for a hand-off, or
+   * ended and not yet recorded, which its pool (MAILHOOK_DELIVERY_CONCURRENCY) bounds. Leases of a
+   * node killed earlier stay until they expire, under that node's owner.
+   */
+  mostLeasedByOneWorker: number;
 }
 
 export interface InboxSnapshotRow {
@@ -48,7 +54,10 @@ const PROGRESS_SQL = `
     (SELECT COUNT(*) FROM inbox WHERE status = 'pending') AS "pendingRows",
     (SELECT COUNT(*) FROM events) AS events,
     (SELECT COUNT(*) FROM deliveries WHERE status = 'pending') AS "pendingDeliveries",
-    (SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND lease_owner IS NOT NULL) AS "leasedDeliveries"`;
+    (SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND lease_owner IS NOT NULL) AS "leasedDeliveries",
+    (SELECT COALESCE(MAX(n), 0) FROM (
+      SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending' AND lease_owner IS NOT NULL
+      GROUP BY lease_owner) AS held) AS "mostLeasedByOneWorker"`;
 const INBOX_SQL = 'SELECT id, status, event_count, duplicate_count FROM inbox ORDER BY id';
 const EVENTS_SQL = 'SELECT id, source_id, dedup_key, inbox_id FROM events ORDER BY id';
 /**

@@ -1,14 +1,12 @@
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { reserveFor } from '../../../src/delivery/fair-share.js';
 import type { DeliveryRequest, DeliveryResponse } from '../../../src/delivery/http-client.js';
-import { DEFAULT_RETRY_POLICY } from '../../../src/delivery/schedule.js';
-import { DeliveryWorker, type Sender } from '../../../src/delivery/worker.js';
-import { newId } from '../../../src/ids.js';
+import type { Sender } from '../../../src/delivery/worker.js';
 import type { EndpointRecord, Store } from '../../../src/store/store.js';
 import { endpointRecord } from '../../helpers/endpoint-record.js';
 import { seededRandom } from '../../helpers/random.js';
 import { testStores } from '../../helpers/test-stores.js';
+import { createDueDeliveries, testWorker } from '../../helpers/worker-setup.js';
 
 /**
  * The delivery worker against a real store, with a sender that never answers the stuck endpoints:
@@ -60,19 +58,7 @@ async function endpointWith(
 ): Promise<EndpointRecord> {
   const endpoint = endpointRecord({ url, maxConcurrency: 20 }, now);
   await store.createEndpoint(endpoint);
-  const payload = JSON.stringify({ id: 'evt_fair', type: 'invoice.paid', data: {} });
-  await store.createDeliveries(
-    Array.from({ length: deliveries }, (_, i) => ({
-      id: newId('delivery'),
-      eventId: newId('event'),
-      endpointId: endpoint.id,
-      origin: 'test' as const,
-      dedupe: `fair:${i}`,
-      payload,
-      nextAttemptAt: now,
-    })),
-    now,
-  );
+  await createDueDeliveries(store, endpoint, deliveries, now, 'fair');
   return endpoint;
 }
 
@@ -87,15 +73,11 @@ describe.each(stores)('DeliveryWorker beside %s', (_name, make) => {
       const stuckUrls = Array.from({ length: STUCK }, (_, i) => `http://127.0.0.1:9/stuck-${i}`);
       const sender = new HangingSender(new Set(stuckUrls));
       for (const url of stuckUrls) await endpointWith(store, url, 40, now);
-      const worker = new DeliveryWorker({
+      const worker = testWorker({
         store,
         sender,
-        logger: pino({ level: 'silent' }),
-        policy: DEFAULT_RETRY_POLICY,
         timeoutMs: 15_000,
-        disableAfterMs: 0,
         concurrency: POOL,
-        userAgent: 'mailhook/test',
         random: seededRandom(11),
       });
       cleanups.push(async () => {

@@ -1,15 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliveryRequest, DeliveryResponse } from '../../../src/delivery/http-client.js';
-import { DEFAULT_RETRY_POLICY } from '../../../src/delivery/schedule.js';
-import { DeliveryWorker, type Sender } from '../../../src/delivery/worker.js';
+import type { DeliveryWorker, Sender } from '../../../src/delivery/worker.js';
 import { newId } from '../../../src/ids.js';
 import { SqliteStore } from '../../../src/store/index.js';
 import type { ClaimedDelivery, EndpointRecord } from '../../../src/store/store.js';
 import { endpointRecord } from '../../helpers/endpoint-record.js';
+import { createDueDeliveries, testWorker } from '../../helpers/worker-setup.js';
 
 /**
  * Deliveries handed to the worker at their creation (src/store/hand-off.ts) start at once while it
@@ -67,17 +66,7 @@ async function migratedStore(): Promise<SqliteStore> {
 
 /** A worker that polls once a minute: it claims only when woken or told to dispatch. */
 function idleWorker(store: SqliteStore, sender: Sender): DeliveryWorker {
-  return new DeliveryWorker({
-    store,
-    sender,
-    logger: pino({ level: 'silent' }),
-    policy: DEFAULT_RETRY_POLICY,
-    timeoutMs: 5_000,
-    disableAfterMs: 0,
-    concurrency: 20,
-    userAgent: 'mailhook/test',
-    pollMs: 60_000,
-  });
+  return testWorker({ store, sender, concurrency: 20, pollMs: 60_000 });
 }
 
 describe('DeliveryWorker.accept', () => {
@@ -114,19 +103,7 @@ describe('DeliveryWorker.accept', () => {
     // deliveries to that endpoint are due in the store.
     expect(worker.reserve(endpoint, now.getTime())).not.toBeNull();
     expect(worker.reserve(endpoint, now.getTime())).not.toBeNull();
-    const payload = JSON.stringify({ id: 'evt_due', type: 'email.delivered', data: {} });
-    await store.createDeliveries(
-      Array.from({ length: 5 }, (_, i) => ({
-        id: newId('delivery'),
-        eventId: newId('event'),
-        endpointId: endpoint.id,
-        origin: 'test' as const,
-        dedupe: `due:${i}`,
-        payload,
-        nextAttemptAt: now,
-      })),
-      now,
-    );
+    await createDueDeliveries(store, endpoint, 5, now);
     expect(await worker.dispatch()).toBe(1);
     await worker.stop();
   });

@@ -1,0 +1,99 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { DeliveryRequest, DeliveryResponse } from '../../../src/delivery/http-client.js';
+import type { Sender } from '../../../src/delivery/worker.js';
+import { SqliteStore } from '../../../src/store/index.js';
+import type { AttemptResult, EndpointTransition, RecordOptions } from '../../../src/store/store.js';
+import { endpointRecord } from '../../helpers/endpoint-record.js';
+import { createDueDeliveries, testWorker } from '../../helpers/worker-setup.js';
+
+/**
+ * An attempt that ended stays leased to this node until its result is recorded, and a crash sends it
+ * again. When recording falls behind sending (a slow or loaded PostgreSQL), those results must not
+ * pile up: they hold their slot of the pool until written, so a crash re-sends at most a pool's worth.
+ */
+
+/** A store whose result writes wait until the test lets them through. */
+class HeldRecordsStore extends SqliteStore {
+  calls = 0;
+  private open: () => void = () => {};
+  private gate = new Promise<void>((resolve) => {
+    this.open = resolve;
+  });
+
+  letThrough(): void {
+    this.open();
+  }
+
+  override async recordAttempts(
+    results: AttemptResult[],
+    now: Date,
+    options?: RecordOptions,
+  ): Promise<EndpointTransition[]> {
+    this.calls++;
+    await this.gate;
+    return super.recordAttempts(results, now, options);
+  }
+}
+
+class QuickSender implements Sender {
+  sent = 0;
+  async send(_request: DeliveryRequest): Promise<DeliveryResponse> {
+    this.sent++;
+    return { kind: 'response', status: 200, headers: {}, bodySnippet: 'ok', durationMs: 1 };
+  }
+}
+
+let cleanup: (() => Promise<void>) | null = null;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = null;
+});
+
+describe('DeliveryWorker with results not yet recorded', () => {
+  it('starts no more attempts than its pool while results wait to be written, and goes on once they are', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
+    const store = new HeldRecordsStore({ filename: join(dir, 'mailhook.db') });
+    await store.migrate();
+    const now = new Date();
+    const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook', maxConcurrency: 20 }, now);
+    await store.createEndpoint(endpoint);
+    await createDueDeliveries(store, endpoint, 30, now);
+    const sender = new QuickSender();
+    const worker = testWorker({
+      store,
+      sender,
+      concurrency: 5,
+      // It claims only when woken: a flush that forgot to wake it would stall the test.
+      pollMs: 60_000,
+    });
+    cleanup = async () => {
+      store.letThrough();
+      await worker.stop();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+
+    worker.start();
+    await vi.waitFor(() => expect(store.calls).toBeGreaterThan(0));
+    // Every attempt started has ended; its result is held. Before this bound each ended attempt freed
+    // its slot and the 30 went out while the first results were still being written.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await worker.dispatch()).toBe(0);
+    expect(sender.sent).toBe(5);
+
+    store.letThrough();
+    await vi.waitFor(() => expect(sender.sent).toBe(30), { timeout: 5_000 });
+    await worker.idle();
+    const left = await store.claimDueDeliveries({
+      owner: 'w_check',
+      now: new Date(Date.now() + 60_000),
+      leaseMs: 60_000,
+      limit: 100,
+      slots: () => 100,
+    });
+    expect(left).toHaveLength(0);
+  });
+});
