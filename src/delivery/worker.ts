@@ -46,6 +46,8 @@ export interface DeliveryWorkerOptions {
 }
 
 const SNIPPET_MAX = 1024;
+/** Writes of a batch of results before it is given up: pauses of 0.25, 0.5, 1 and 2 s between them. */
+const RECORD_TRIES = 5;
 
 const ATTEMPT_OUTCOMES = { succeeded: 'succeeded', pending: 'retrying', failed: 'failed' } as const;
 
@@ -75,6 +77,10 @@ export class DeliveryWorker implements DeliveryHandOff {
   private flushing: Promise<void> | null = null;
   /** Results in the transaction being written now. */
   private recording = 0;
+  /** Slots granted to a claim that has not returned yet. */
+  private claiming = 0;
+  /** Writes of results that failed in a row. */
+  private recordFailures = 0;
   /** A claim found the pool held by results not yet recorded: their flush wakes the loop. */
   private waitingForRecords = false;
   private running = false;
@@ -175,17 +181,25 @@ export class DeliveryWorker implements DeliveryHandOff {
     const nowMs = now.getTime();
     let grants = new Map<string, number>();
     let dueIds: string[] = [];
-    const claimed = await this.o.store.claimDueDeliveries({
-      owner: this.owner,
-      now,
-      leaseMs: this.leaseMs(),
-      limit: free,
-      plan: (due) => {
-        dueIds = due.map((endpoint) => endpoint.id);
-        grants = fairSlots(pool, this.contenders(due, nowMs), this.o.random);
-      },
-      slots: (endpoint) => grants.get(endpoint.id) ?? 0,
-    });
+    let claimed: ClaimedDelivery[];
+    try {
+      claimed = await this.o.store.claimDueDeliveries({
+        owner: this.owner,
+        now,
+        leaseMs: this.leaseMs(),
+        limit: free,
+        plan: (due) => {
+          dueIds = due.map((endpoint) => endpoint.id);
+          grants = fairSlots(pool, this.contenders(due, nowMs), this.o.random);
+          // Hand-offs may have taken slots while the claim waited (SQLite: for the WAL's sync): the
+          // grants fit what is free now, and count as held until the claimed rows are in flight.
+          this.claiming = trimToFree(grants, dueIds, pool - this.held());
+        },
+        slots: (endpoint) => grants.get(endpoint.id) ?? 0,
+      });
+    } finally {
+      this.claiming = 0;
+    }
     this.noteBacklog(dueIds, grants, claimed);
     for (const item of claimed) this.launch(item, nowMs);
     return claimed.length;
@@ -301,7 +315,7 @@ export class DeliveryWorker implements DeliveryHandOff {
    * recording falls behind sending (on PostgreSQL, 1,173 in one test before this bound).
    */
   private held(): number {
-    return this.inflight.size + this.reserved + this.unrecorded();
+    return this.inflight.size + this.reserved + this.unrecorded() + this.claiming;
   }
 
   private unrecorded(): number {
@@ -413,7 +427,13 @@ export class DeliveryWorker implements DeliveryHandOff {
     return result;
   }
 
-  /** Writes the results gathered so far in one transaction; one flush at a time. */
+  /**
+   * Writes the results gathered so far in one transaction; one flush at a time. A write that fails is
+   * tried again, with what ended meanwhile, after a pause (a store restarting, a dropped connection):
+   * its deliveries stay leased and hold their slots meanwhile, so the worker stops sending what it
+   * could not record. After RECORD_TRIES, or once stopping, the results are given up: the leases
+   * expire and the deliveries are attempted again, which at-least-once allows.
+   */
   private async flush(): Promise<void> {
     if (this.flushing) return this.flushing;
     if (this.pending.length === 0) return;
@@ -423,10 +443,32 @@ export class DeliveryWorker implements DeliveryHandOff {
       const batch = this.pending;
       this.pending = [];
       this.recording = batch.length;
+      let transitions: EndpointTransition[];
       try {
-        const transitions = await this.o.store.recordAttempts(batch, this.o.now(), {
+        transitions = await this.o.store.recordAttempts(batch, this.o.now(), {
           failingAfter: this.o.failingAfter,
         });
+        this.recordFailures = 0;
+      } catch (err) {
+        this.recordFailures++;
+        const retry = this.running && this.recordFailures < RECORD_TRIES;
+        this.o.logger.error(
+          { err, count: batch.length, failures: this.recordFailures },
+          retry
+            ? 'recording delivery attempts failed; will retry'
+            : 'recording delivery attempts failed; their deliveries go out again once their leases expire',
+        );
+        if (!retry) {
+          this.recordFailures = 0;
+          return;
+        }
+        this.pending = [...batch, ...this.pending];
+        this.recording = 0;
+        await new Promise<void>((resolve) => setTimeout(resolve, 250 * 2 ** (this.recordFailures - 1)));
+        return;
+      }
+      this.recordedNow();
+      try {
         this.o.onAttempts?.(
           batch.map((r) => ({
             outcome: r.status === 'succeeded' ? 'succeeded' : r.status === 'pending' ? 'retrying' : 'failed',
@@ -439,19 +481,23 @@ export class DeliveryWorker implements DeliveryHandOff {
         for (const r of batch) if (r.status !== 'pending') this.systemDeliveries.delete(r.attempt.deliveryId);
         if (raised.length > 0) await this.o.onTransitions?.(raised);
       } catch (err) {
-        // The leases expire and the deliveries are attempted again: at-least-once holds.
-        this.o.logger.error({ err, count: batch.length }, 'recording delivery attempts failed');
+        this.o.logger.error({ err, count: batch.length }, 'handling recorded delivery attempts failed');
       }
     })().finally(() => {
       this.flushing = null;
-      this.recording = 0;
-      if (this.waitingForRecords) {
-        this.waitingForRecords = false;
-        this.wakeSoon();
-      }
+      this.recordedNow();
       if (this.pending.length > 0) void this.flush();
     });
     return this.flushing;
+  }
+
+  /** The batch being written is done with: its slots are free, and a claim held back for them runs. */
+  private recordedNow(): void {
+    this.recording = 0;
+    if (this.waitingForRecords) {
+      this.waitingForRecords = false;
+      this.wakeSoon();
+    }
   }
 
   private sleep(ms: number): Promise<void> {
@@ -468,6 +514,20 @@ export class DeliveryWorker implements DeliveryHandOff {
       };
     });
   }
+}
+
+/**
+ * Lowers the grants, in the claim's (shuffled) order of endpoints, so that together they take no more
+ * than `free` slots; returns how many they take.
+ */
+function trimToFree(grants: Map<string, number>, order: readonly string[], free: number): number {
+  let left = Math.max(0, free);
+  for (const id of order) {
+    const granted = Math.min(grants.get(id) ?? 0, left);
+    grants.set(id, granted);
+    left -= granted;
+  }
+  return Math.max(0, free) - left;
 }
 
 /** The current secret and any rotated-out one still inside its grace period. */

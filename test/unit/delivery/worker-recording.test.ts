@@ -15,6 +15,27 @@ import { createDueDeliveries, testWorker } from '../../helpers/worker-setup.js';
  * pile up: they hold their slot of the pool until written, so a crash re-sends at most a pool's worth.
  */
 
+/** A store whose first result writes fail, as during a store restart. */
+class FailingRecordsStore extends SqliteStore {
+  calls = 0;
+  constructor(
+    filename: string,
+    private failures: number,
+  ) {
+    super({ filename });
+  }
+
+  override async recordAttempts(
+    results: AttemptResult[],
+    now: Date,
+    options?: RecordOptions,
+  ): Promise<EndpointTransition[]> {
+    this.calls++;
+    if (this.failures-- > 0) throw new Error('connection terminated');
+    return super.recordAttempts(results, now, options);
+  }
+}
+
 /** A store whose result writes wait until the test lets them through. */
 class HeldRecordsStore extends SqliteStore {
   calls = 0;
@@ -77,9 +98,11 @@ describe('DeliveryWorker with results not yet recorded', () => {
     };
 
     worker.start();
+    // The pool's five went out (the loop may claim them over a few turns), and their results are held.
+    // Before this bound each ended attempt freed its slot: the 30 went out while the first results
+    // were still being written.
+    await vi.waitFor(() => expect(sender.sent).toBeGreaterThanOrEqual(5));
     await vi.waitFor(() => expect(store.calls).toBeGreaterThan(0));
-    // Every attempt started has ended; its result is held. Before this bound each ended attempt freed
-    // its slot and the 30 went out while the first results were still being written.
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await worker.dispatch()).toBe(0);
     expect(sender.sent).toBe(5);
@@ -95,5 +118,30 @@ describe('DeliveryWorker with results not yet recorded', () => {
       slots: () => 100,
     });
     expect(left).toHaveLength(0);
+  });
+
+  it('writes results again after a failed write, rather than leaving their deliveries to go out twice', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
+    const store = new FailingRecordsStore(join(dir, 'mailhook.db'), 2);
+    await store.migrate();
+    const now = new Date();
+    const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook' }, now);
+    await store.createEndpoint(endpoint);
+    await createDueDeliveries(store, endpoint, 3, now);
+    const sender = new QuickSender();
+    const worker = testWorker({ store, sender, concurrency: 5, pollMs: 60_000 });
+    cleanup = async () => {
+      await worker.stop();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+
+    worker.start();
+    // Two failed writes, then the pauses of 0.25 and 0.5 s, then the third.
+    await vi.waitFor(() => expect(store.calls).toBeGreaterThanOrEqual(3), { timeout: 5_000 });
+    await worker.idle();
+    const page = await store.listDeliveries({ limit: 10 });
+    expect(page.items.map((d) => d.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(sender.sent).toBe(3);
   });
 });
