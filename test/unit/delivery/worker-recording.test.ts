@@ -15,34 +15,23 @@ import { createDueDeliveries, testWorker } from '../../helpers/worker-setup.js';
  * pile up: they hold their slot of the pool until written, so a crash re-sends at most a pool's worth.
  */
 
-/** A store whose first result writes fail, as during a store restart. */
-class FailingRecordsStore extends SqliteStore {
+/**
+ * A store whose result writes wait until the test lets them through (`held`), and whose first
+ * `failures` writes fail, as during a store restart.
+ */
+class ScriptedRecordsStore extends SqliteStore {
   calls = 0;
+  private open: () => void = () => {};
+  private readonly gate: Promise<void>;
+
   constructor(
     filename: string,
     private failures: number,
+    held: boolean,
   ) {
     super({ filename });
+    this.gate = held ? new Promise<void>((resolve) => (this.open = resolve)) : Promise.resolve();
   }
-
-  override async recordAttempts(
-    results: AttemptResult[],
-    now: Date,
-    options?: RecordOptions,
-  ): Promise<EndpointTransition[]> {
-    this.calls++;
-    if (this.failures-- > 0) throw new Error('connection terminated');
-    return super.recordAttempts(results, now, options);
-  }
-}
-
-/** A store whose result writes wait until the test lets them through. */
-class HeldRecordsStore extends SqliteStore {
-  calls = 0;
-  private open: () => void = () => {};
-  private gate = new Promise<void>((resolve) => {
-    this.open = resolve;
-  });
 
   letThrough(): void {
     this.open();
@@ -55,6 +44,7 @@ class HeldRecordsStore extends SqliteStore {
   ): Promise<EndpointTransition[]> {
     this.calls++;
     await this.gate;
+    if (this.failures-- > 0) throw new Error('connection terminated');
     return super.recordAttempts(results, now, options);
   }
 }
@@ -76,7 +66,7 @@ afterEach(async () => {
 describe('DeliveryWorker with results not yet recorded', () => {
   it('starts no more attempts than its pool while results wait to be written, and goes on once they are', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
-    const store = new HeldRecordsStore({ filename: join(dir, 'mailhook.db') });
+    const store = new ScriptedRecordsStore(join(dir, 'mailhook.db'), 0, true);
     await store.migrate();
     const now = new Date();
     const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook', maxConcurrency: 20 }, now);
@@ -122,7 +112,7 @@ describe('DeliveryWorker with results not yet recorded', () => {
 
   it('writes results again after a failed write, rather than leaving their deliveries to go out twice', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
-    const store = new FailingRecordsStore(join(dir, 'mailhook.db'), 2);
+    const store = new ScriptedRecordsStore(join(dir, 'mailhook.db'), 2, false);
     await store.migrate();
     const now = new Date();
     const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook' }, now);
