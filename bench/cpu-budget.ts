@@ -26,6 +26,8 @@ export interface CpuBudget {
   storage: StorageFloor | null;
   /** The same with one endpoint, so each event's delivery row is written too. */
   storageWithEndpoint: StorageFloor | null;
+  /** The same for the SendGrid row's posts of several events. */
+  sendGridStorage: StorageFloor | null;
 }
 
 export interface TargetBudget {
@@ -92,12 +94,14 @@ export function cpuBudget(rows: {
   postmark?: LoadResult;
   storage?: StorageFloor | null;
   storageWithEndpoint?: StorageFloor | null;
+  sendGridStorage?: StorageFloor | null;
 }): CpuBudget {
   const cores = cpus().length;
   const { ecdsaVerifyUs, hmacUs } = cryptoCosts();
   const { floor, statusQuo, sqlite, postgres, postgresPaused, postmark } = rows;
   const storage = rows.storage ?? null;
   const storageWithEndpoint = rows.storageWithEndpoint ?? null;
+  const sendGridStorage = rows.sendGridStorage ?? null;
   const floorServer = us(floor, (r) => r.serverCpuUsPerRequest);
   const floorGenerator = us(floor, (r) => r.cpuUsPerRequest);
   const total = (r: LoadResult) =>
@@ -140,11 +144,19 @@ export function cpuBudget(rows: {
       : null,
     sqlite:
       floor && sqlite
-        ? budget('0.6× floor', 0.6 * floor.rps, sqlite, {
-            generator: floorGenerator,
-            'ECDSA verify': ecdsaVerifyUs,
-            'bare HTTP server': floorServer,
-          })
+        ? {
+            ...budget('0.6× floor', 0.6 * floor.rps, sqlite, {
+              generator: floorGenerator,
+              'ECDSA verify': ecdsaVerifyUs,
+              'bare HTTP server': floorServer,
+              ...(sendGridStorage && {
+                'SQLite running the commit statements': sendGridStorage.statements.cpuUsPerPost,
+              }),
+            }),
+            ...(sendGridStorage && {
+              oneWriterRps: Math.round(1e6 / sendGridStorage.statements.wallUsPerPost),
+            }),
+          }
         : null,
     postgres:
       statusQuo && postgres
@@ -168,6 +180,7 @@ export function cpuBudget(rows: {
         : null,
     storage,
     storageWithEndpoint,
+    sendGridStorage,
   };
 }
 
@@ -200,7 +213,7 @@ export function deliveredEventBudget(b: CpuBudget, measuredUs: number): Delivere
   };
 }
 
-const partsOf = (unavoidable: Record<string, number>) =>
+export const partsOf = (unavoidable: Record<string, number>) =>
   Object.entries(unavoidable)
     .map(([name, value]) => `${name} ${Math.round(value)}`)
     .join(' + ');
@@ -226,10 +239,12 @@ export function printCpuBudget(b: CpuBudget): void {
     console.log(
       `  floor: server ${b.floor.serverUs} + generator ${b.floor.generatorUs} µs → at most ${b.floor.ceilingRps} req/s on ${b.cores} cores; measured ${b.floor.measuredRps}`,
     );
-  for (const s of [b.storage, b.storageWithEndpoint]) {
+  for (const s of [b.storage, b.storageWithEndpoint, b.sendGridStorage]) {
     if (!s) continue;
+    const posts =
+      s.provider === 'sendgrid' ? `SendGrid posts of ${s.eventsPerPost} events` : 'Postmark posts';
     console.log(
-      `  SQLite storage floor (groups of ${s.group}, FULL, ${s.endpoint ? 'one endpoint' : 'no endpoint'}): mailhook's ingest commit ${s.commit.cpuUsPerPost} µs CPU / ${s.commit.wallUsPerPost} µs wall per post; its ${s.statements.perPost} statements per post replayed alone ${s.statements.cpuUsPerPost} µs CPU / ${s.statements.wallUsPerPost} µs wall`,
+      `  SQLite storage floor (${posts}, groups of ${s.group}, FULL, ${s.endpoint ? 'one endpoint' : 'no endpoint'}): mailhook's ingest commit ${s.commit.cpuUsPerPost} µs CPU / ${s.commit.wallUsPerPost} µs wall per post; its ${s.statements.perPost} statements per post replayed alone ${s.statements.cpuUsPerPost} µs CPU / ${s.statements.wallUsPerPost} µs wall`,
     );
   }
   for (const t of [b.sqlite, b.postgres, b.sqlitePostmark]) {

@@ -1,6 +1,7 @@
-import { createHmac, createPrivateKey, type KeyObject, randomUUID, sign } from 'node:crypto';
+import { createHmac, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { postmarkRecord } from './postmark-record.js';
+import { sendGridPostBody, sendGridRecords } from './sendgrid-record.js';
 
 /**
  * Load generator, run as its own process so it does not share a core's event loop with the target.
@@ -79,33 +80,16 @@ const mode: LoadMode = options.mode ?? 'sendgrid';
 const key: KeyObject | null = options.privateKeyPem ? createPrivateKey(options.privateKeyPem) : null;
 const target = new URL(options.url);
 const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
-const TYPES = ['processed', 'delivered', 'delivered', 'open', 'click', 'bounce', 'deferred'];
 const basicAuth = `Basic ${Buffer.from(options.basicAuth ?? '').toString('base64')}`;
 const epochNow = () => performance.timeOrigin + performance.now();
 
 function sendGridEvents(ts: number): Record<string, unknown>[] {
-  const sentAt = options.embedSendTime ? epochNow() : undefined;
-  return Array.from({ length: options.eventsPerRequest }, (_, i) => {
-    const msg = randomUUID().replace(/-/g, '').slice(0, 22);
-    const event = TYPES[i % TYPES.length];
-    return {
-      email: `user.${msg.slice(0, 8)}@example.com`,
-      timestamp: ts,
-      'smtp-id': `<${msg}@ismtpd0001p1mdw1.sendgrid.net>`,
-      event,
-      category: ['bench'],
-      sg_event_id: randomUUID(),
-      sg_message_id: `${msg}.filterdrecv-p3mdw1-56c97568b5-abcde-18-5F5FC76C-9.0`,
-      ...(event === 'bounce' && { type: 'bounce', status: '5.1.1', reason: '550 5.1.1 unknown user' }),
-      ...(event === 'click' && { url: 'https://example.com/landing' }),
-      ...(sentAt !== undefined && { bench_sent_at: sentAt }),
-    };
-  });
+  return sendGridRecords(options.eventsPerRequest, ts, options.embedSendTime ? epochNow() : undefined);
 }
 
 function sendGridBody(): Payload {
   const ts = Math.floor(Date.now() / 1000);
-  const body = Buffer.from(`${JSON.stringify(sendGridEvents(ts))}\r\n`);
+  const body = sendGridPostBody(sendGridEvents(ts));
   if (!key) throw new Error('sendgrid mode needs privateKeyPem');
   const signature = sign('sha256', Buffer.concat([Buffer.from(String(ts)), body]), {
     key,
@@ -123,7 +107,7 @@ function sendGridBody(): Payload {
 }
 
 function hmacBody(): Payload {
-  const body = Buffer.from(`${JSON.stringify(sendGridEvents(Math.floor(Date.now() / 1000)))}\r\n`);
+  const body = sendGridPostBody(sendGridEvents(Math.floor(Date.now() / 1000)));
   const signature = createHmac('sha256', options.hmacSecret ?? '')
     .update(body)
     .digest('hex');

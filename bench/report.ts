@@ -1,4 +1,9 @@
-import { type DeliveredEventBudget, deliveredEventVerdict, type TargetBudget } from './cpu-budget.js';
+import {
+  type DeliveredEventBudget,
+  deliveredEventVerdict,
+  partsOf,
+  type TargetBudget,
+} from './cpu-budget.js';
 import type { LoadResult } from './load.js';
 
 /** Table rows and the targets of issues 7 and 16, judged from one run's figures. */
@@ -85,6 +90,9 @@ export interface TargetInputs {
   /** Issue 16: single-event Postmark posts on SQLite against the floor, and its budget. */
   postmarkVsFloor: number | null;
   postmarkBudget: TargetBudget | null;
+  /** Issue 7's ingest targets (SendGrid, 5 events a post), SQLite and PostgreSQL, and their budgets. */
+  sqliteBudget: TargetBudget | null;
+  pgBudget: TargetBudget | null;
   /** Issue 16: mailhook's CPU per delivered event at full load, SQLite, and its budget. */
   deliveredBudget: DeliveredEventBudget | null;
   /** The default `npm run bench`, `tsc` included, in seconds (null for --quick, --only or run directly). */
@@ -101,11 +109,13 @@ export function judgeTargets(t: TargetInputs): Target[] {
       target: 'ingest SQLite (synchronous=FULL, signature checked) ≥ 0.6× floor',
       measured: f(t.sqliteVsFloor, 2, '×'),
       met: judge(t.sqliteVsFloor, (v) => v >= 0.6),
+      ...(t.sqliteBudget && { bound: ingestBound(t.sqliteBudget, 'request') }),
     },
     {
       target: 'ingest PostgreSQL ≥ 4× status quo',
       measured: f(t.pgVsStatusQuo, 2, '×'),
       met: judge(t.pgVsStatusQuo, (v) => v >= 4),
+      ...(t.pgBudget && { bound: ingestBound(t.pgBudget, 'request') }),
     },
     {
       target: 'p99 ack at half max rate ≤ 10 ms (SQLite)',
@@ -165,7 +175,7 @@ export function judgeTargets(t: TargetInputs): Target[] {
       target: 'ingest SQLite, single-event Postmark posts ≥ 0.5× floor',
       measured: f(t.postmarkVsFloor, 2, '×'),
       met: judge(t.postmarkVsFloor, (v) => v >= 0.5),
-      ...(t.postmarkBudget && { bound: postmarkBound(t.postmarkBudget) }),
+      ...(t.postmarkBudget && { bound: ingestBound(t.postmarkBudget, 'post') }),
     },
     {
       target: "mailhook's CPU per delivered event ≤ 150 µs (SQLite, full load)",
@@ -186,15 +196,16 @@ export function judgeTargets(t: TargetInputs): Target[] {
   ];
 }
 
-function postmarkBound(b: TargetBudget): string {
+/** Whether the parts no implementation avoids leave room at an ingest target's rate, and how much. */
+function ingestBound(b: TargetBudget, unit: 'post' | 'request'): string {
   // Not a ceiling: larger groups cost less per post, and full load makes larger groups.
   const writer =
     b.oneWriterRps === undefined
       ? ''
       : `; one SQLite writer running the commit's statements alone takes ${b.oneWriterRps} posts/s at this run's group size`;
   return b.leftUs < 0
-    ? `out of reach here: the unavoidable parts need ${b.unavoidableCores} cores${writer}`
-    : `${b.leftUs} µs per post left for mailhook's own work, which took ${b.ownUs}${writer}`;
+    ? `out of reach here: ${partsOf(b.unavoidable)} µs per ${unit} need ${b.unavoidableCores} cores at ${b.targetRps} ${unit}s/s${writer}`
+    : `${b.leftUs} µs per ${unit} left for mailhook's own work, which took ${b.ownUs}${writer}`;
 }
 
 export function printTargets(targets: Target[]): void {

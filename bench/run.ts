@@ -140,6 +140,16 @@ if (runs('ingest')) {
       : Promise.resolve(null);
   const storage = await floorOf(false);
   const storageWithEndpoint = await floorOf(true);
+  // The same for the SendGrid row's 5-event posts, at its group size.
+  const sendGridWriter = grouped?.during?.writer;
+  const sendGridStorage = sendGridWriter
+    ? await runTool<StorageFloor>('storage-floor.js', {
+        posts: quick ? 600 : 1600,
+        group: sendGridWriter.rows / Math.max(1, sendGridWriter.commits),
+        provider: 'sendgrid',
+        eventsPerPost: settings.eventsPerRequest,
+      })
+    : null;
   budget = cpuBudget({
     floor: ingest.get('floor'),
     statusQuo: ingest.get('status_quo'),
@@ -149,6 +159,7 @@ if (runs('ingest')) {
     postmark: ingest.get('sqlite_postmark'),
     storage,
     storageWithEndpoint,
+    sendGridStorage,
   });
   printCpuBudget(budget);
   for (const key of ['sqlite_pipeline_paused', 'pg_pipeline_paused'] as const) {
@@ -368,6 +379,8 @@ const targets = judgeTargets({
       ? ratio(ingest.get('sqlite_postmark')?.rps ?? 0, floorRps)
       : null,
   postmarkBudget: budget?.sqlitePostmark ?? null,
+  sqliteBudget: budget?.sqlite ?? null,
+  pgBudget: budget?.postgres ?? null,
   deliveredBudget,
   runSeconds:
     quick || only || compileSeconds === null

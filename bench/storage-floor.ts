@@ -13,11 +13,13 @@ import type { EndpointRecord, InboxInsert } from '../src/store/store.js';
 import { endpointRecord } from '../test/helpers/endpoint-record.js';
 import { postmarkRow } from '../test/helpers/postmark-row.js';
 import { postmarkRecord } from './postmark-record.js';
+import { sendGridPostBody, sendGridRecords } from './sendgrid-record.js';
 
 /**
  * The storage floor of SQLite ingest: what SQLite alone costs to commit what mailhook's ingest commit
- * commits, for the single-event Postmark posts of the ingest rows, in groups of the size mailhook's
- * own commits had in the same bench run (synchronous=FULL, on disk).
+ * commits, for the single-event Postmark posts of the ingest rows (or, with `provider: 'sendgrid'`,
+ * the SendGrid posts of `eventsPerPost` events), in groups of the size mailhook's own commits had in
+ * the same bench run (synchronous=FULL, on disk).
  *
  * 1. mailhook's own ingest commit (`appendInboxRows`, inline processing, the pipeline's effects) runs
  *    once over a scratch database through a connection that records every statement it executes,
@@ -45,6 +47,10 @@ export interface StorageFloorOptions {
   endpoint?: boolean;
   /** FULL (what mailhook acknowledges with) unless an experiment asks for OFF: the commit without fsyncs. */
   synchronous?: 'FULL' | 'OFF';
+  /** The posts of the ingest row measured: single-event Postmark (the default) or SendGrid batches. */
+  provider?: 'postmark' | 'sendgrid';
+  /** Events per SendGrid post (the ingest rows' 5 by default). */
+  eventsPerPost?: number;
 }
 
 export interface StorageCost {
@@ -56,6 +62,8 @@ export interface StorageFloor {
   posts: number;
   group: number;
   endpoint: boolean;
+  provider: 'postmark' | 'sendgrid';
+  eventsPerPost: number;
   /** mailhook's ingest commit function over the posts. */
   commit: StorageCost;
   /** The statements it executed, replayed. */
@@ -124,11 +132,13 @@ interface Setup {
   sourceId: string;
   endpoint: EndpointRecord | null;
   synchronous: 'FULL' | 'OFF';
+  provider: 'postmark' | 'sendgrid';
+  eventsPerPost: number;
 }
 
 /**
- * A migrated database with the bench's Postmark source (and endpoint), opened as the store opens its
- * connections.
+ * A migrated database with the bench's source (and endpoint), opened as the store opens its
+ * connections. Processing does not check signatures, so the SendGrid source's key is a placeholder.
  */
 async function freshDatabase(dir: string, name: string, setup: Setup): Promise<Database.Database> {
   const { sourceId, endpoint, synchronous } = setup;
@@ -140,8 +150,11 @@ async function freshDatabase(dir: string, name: string, setup: Setup): Promise<D
   await store.createSource({
     id: sourceId,
     name: 'bench',
-    provider: 'postmark',
-    config: { basic_auth: { username: 'bench', password: 'bench' } },
+    provider: setup.provider,
+    config:
+      setup.provider === 'postmark'
+        ? { basic_auth: { username: 'bench', password: 'bench' } }
+        : { public_key: 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE' },
     enabled: true,
     state: {},
     createdAt: now,
@@ -176,19 +189,38 @@ function countRows(db: Database.Database): Record<string, number> {
 
 let sent = 0;
 /** Groups of posts as the route hands them to the store (headers as stored: credentials redacted). */
-function groupsOf(sourceId: string, posts: number, group: number): InboxInsert[][] {
+function groupsOf(setup: Setup, posts: number, group: number): InboxInsert[][] {
   const groups: InboxInsert[][] = [];
   for (let i = 0; i < posts; i += group) {
-    groups.push(
-      Array.from({ length: Math.min(group, posts - i) }, () =>
-        postmarkRow(sourceId, postmarkRecord(sent++), {
-          'content-type': 'application/json',
-          authorization: '[redacted]',
-        }),
-      ),
-    );
+    groups.push(Array.from({ length: Math.min(group, posts - i) }, () => postOf(setup)));
   }
   return groups;
+}
+
+function postOf(setup: Setup): InboxInsert {
+  if (setup.provider === 'postmark') {
+    return postmarkRow(setup.sourceId, postmarkRecord(sent++), {
+      'content-type': 'application/json',
+      authorization: '[redacted]',
+    });
+  }
+  const ts = Math.floor(Date.now() / 1000);
+  return {
+    id: newId('inbox'),
+    sourceId: setup.sourceId,
+    provider: 'sendgrid',
+    receivedAt: new Date(),
+    method: 'POST',
+    path: `/ingest/${setup.sourceId}`,
+    query: '',
+    // A P-256 signature in DER and base64 is about 96 characters.
+    headers: {
+      'content-type': 'application/json',
+      'x-twilio-email-event-webhook-signature': 'M'.repeat(96),
+      'x-twilio-email-event-webhook-timestamp': String(ts),
+    },
+    body: sendGridPostBody(sendGridRecords(setup.eventsPerPost, ts)),
+  };
 }
 
 function timed(posts: number, work: () => void): StorageCost {
@@ -212,6 +244,8 @@ export async function storageFloor(options: StorageFloorOptions): Promise<Storag
       sourceId,
       endpoint: options.endpoint ? endpointRecord({ url: 'http://127.0.0.1:9/hooks' }) : null,
       synchronous: options.synchronous ?? 'FULL',
+      provider: options.provider ?? 'postmark',
+      eventsPerPost: options.provider === 'sendgrid' ? (options.eventsPerPost ?? 5) : 1,
     };
     const commit = (db: Database.Database, rows: InboxInsert[]) =>
       appendInboxRows(db, rows, { plan: processRows, effects: pipelineEffects(), now: new Date() });
@@ -219,10 +253,10 @@ export async function storageFloor(options: StorageFloorOptions): Promise<Storag
     const log: Call[][] = [];
     const recorded = await freshDatabase(dir, 'recorded.db', setup);
     const recorder = recording(recorded, log);
-    for (const rows of groupsOf(sourceId, options.posts, group)) commit(recorder, rows);
+    for (const rows of groupsOf(setup, options.posts, group)) commit(recorder, rows);
 
     const mailhook = await freshDatabase(dir, 'commit.db', setup);
-    const fresh = groupsOf(sourceId, options.posts, group);
+    const fresh = groupsOf(setup, options.posts, group);
     const commitCost = timed(options.posts, () => {
       for (const rows of fresh) commit(mailhook, rows);
     });
@@ -261,6 +295,8 @@ export async function storageFloor(options: StorageFloorOptions): Promise<Storag
       posts: options.posts,
       group,
       endpoint: setup.endpoint !== null,
+      provider: setup.provider,
+      eventsPerPost: setup.eventsPerPost,
       commit: commitCost,
       statements: { ...replayCost, perPost: Number((calls / options.posts).toFixed(1)) },
     };
