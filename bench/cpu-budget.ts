@@ -95,6 +95,13 @@ export function cpuBudget(rows: {
   storage?: StorageFloor | null;
   storageWithEndpoint?: StorageFloor | null;
   sendGridStorage?: StorageFloor | null;
+  /**
+   * PostgreSQL's CPU per request while the pipeline processed what a paused pipeline left (ingest.ts):
+   * its statements for the request's events in the largest batches it makes. Not a floor of every
+   * design (processing in the ingest commit would skip the row's claim and mark), but what storing
+   * these events with these statements costs the database.
+   */
+  postgresProcessingUs?: number;
 }): CpuBudget {
   const cores = cpus().length;
   const { ecdsaVerifyUs, hmacUs } = cryptoCosts();
@@ -165,6 +172,9 @@ export function cpuBudget(rows: {
             'ECDSA verify': ecdsaVerifyUs,
             'bare HTTP server': floorServer,
             'PostgreSQL storing the request': us(postgresPaused, (r) => r.postgresCpuUsPerRequest),
+            ...(rows.postgresProcessingUs !== undefined && {
+              'PostgreSQL processing its events': rows.postgresProcessingUs,
+            }),
           })
         : null,
     sqlitePostmark:

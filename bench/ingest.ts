@@ -45,6 +45,11 @@ export interface IngestRun {
   during?: MailhookStats;
   after?: MailhookStats;
   drainMs?: number;
+  /**
+   * PostgreSQL targets: the database's CPU while the pipeline drained what the load left, per
+   * request drained (with the pipeline paused, that is every request's events: their processing).
+   */
+  drainPostgresCpuUsPerRequest?: number;
 }
 
 export type IngestKey =
@@ -212,9 +217,21 @@ async function mailhookRun(
     await admin(target, 'POST', '/__bench/reset');
     const result = await measuredLoad(target, settings, load, args.databaseUrl !== undefined);
     const during = await admin<MailhookStats>(target, 'GET', '/__bench/stats');
+    const database = args.databaseUrl !== undefined ? postgresCpuMeter() : null;
     const drain = await admin<{ ms: number }>(target, 'POST', '/__bench/drain');
+    const drainedPgMs = database?.stop();
     const after = await admin<MailhookStats>(target, 'GET', '/__bench/stats');
-    return { result, during, drainMs: drain.ms, after };
+    const drained = after.inbox.processed - during.inbox.processed;
+    return {
+      result,
+      during,
+      drainMs: drain.ms,
+      after,
+      ...(drainedPgMs !== undefined &&
+        drained > 0 && {
+          drainPostgresCpuUsPerRequest: Number(((drainedPgMs * 1000) / drained).toFixed(1)),
+        }),
+    };
   } finally {
     await stopTarget(target);
   }

@@ -160,6 +160,7 @@ if (runs('ingest')) {
     storage,
     storageWithEndpoint,
     sendGridStorage,
+    postgresProcessingUs: ingestRuns.get('pg_pipeline_paused')?.at(-1)?.drainPostgresCpuUsPerRequest,
   });
   printCpuBudget(budget);
   for (const key of ['sqlite_pipeline_paused', 'pg_pipeline_paused'] as const) {
