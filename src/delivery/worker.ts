@@ -348,14 +348,23 @@ export class DeliveryWorker implements DeliveryHandOff {
     const { delivery, endpoint, payload } = item;
     if (isSystemPayload(payload)) this.systemDeliveries.add(delivery.id);
     const startedAt = this.o.now();
-    const headers = webhookHeaders({
-      id: delivery.eventId,
-      timestamp: Math.floor(startedAt.getTime() / 1000),
-      body: payload,
-      secrets: activeSecrets(endpoint, startedAt),
-      userAgent: this.o.userAgent,
-      extra: endpoint.headers,
-    });
+    let headers: Record<string, string>;
+    try {
+      headers = webhookHeaders({
+        id: delivery.eventId,
+        timestamp: Math.floor(startedAt.getTime() / 1000),
+        body: payload,
+        secrets: activeSecrets(endpoint, startedAt),
+        userAgent: this.o.userAgent,
+        extra: endpoint.headers,
+      });
+    } catch (err) {
+      // Nothing is sent (no secret left to sign with, say), but the attempt is recorded and the
+      // retry policy applies: left leased, the delivery would come back after every lease, forever.
+      const message = `not sent: ${err instanceof Error ? err.message : String(err)}`;
+      this.record(item, startedAt, { kind: 'error', errorClass: 'other', message, durationMs: 0 });
+      return;
+    }
     const tracer = activeTracer();
     const span = tracer ? startAttemptSpan(tracer, item, headers) : null;
     let response: DeliveryResponse;

@@ -134,4 +134,39 @@ describe('DeliveryWorker with results not yet recorded', () => {
     expect(page.items.map((d) => d.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     expect(sender.sent).toBe(3);
   });
+
+  it('records an attempt it could not sign as failed, so the delivery follows the retry policy instead of coming back after every lease', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
+    const store = new ScriptedRecordsStore(join(dir, 'mailhook.db'), 0, false);
+    await store.migrate();
+    const now = new Date();
+    // Its only secret expired: nothing is left to sign with.
+    const endpoint = endpointRecord(
+      {
+        url: 'http://127.0.0.1:9/hook',
+        secrets: [
+          { secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', expiresAt: new Date(now.getTime() - 1000) },
+        ],
+      },
+      now,
+    );
+    await store.createEndpoint(endpoint);
+    await createDueDeliveries(store, endpoint, 1, now);
+    const sender = new QuickSender();
+    const worker = testWorker({ store, sender, concurrency: 5, pollMs: 60_000 });
+    cleanup = async () => {
+      await worker.stop();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+
+    worker.start();
+    await vi.waitFor(() => expect(store.calls).toBe(1));
+    await worker.idle();
+    const [delivery] = (await store.listDeliveries({ limit: 10 })).items;
+    expect(sender.sent).toBe(0);
+    expect(delivery?.attempts).toBe(1);
+    expect(delivery?.status).toBe('pending');
+    expect(delivery?.lastError).toMatch(/^not sent: .*signing secret/);
+  });
 });
