@@ -3,9 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DeliveryRequest, DeliveryResponse } from '../../../src/delivery/http-client.js';
-import type { Sender } from '../../../src/delivery/worker.js';
+import type { DeliveryWorker, Sender } from '../../../src/delivery/worker.js';
 import { SqliteStore } from '../../../src/store/index.js';
-import type { AttemptResult, EndpointTransition, RecordOptions } from '../../../src/store/store.js';
+import type {
+  AttemptResult,
+  EndpointRecord,
+  EndpointTransition,
+  RecordOptions,
+} from '../../../src/store/store.js';
 import { endpointRecord } from '../../helpers/endpoint-record.js';
 import { createDueDeliveries, testWorker } from '../../helpers/worker-setup.js';
 
@@ -63,30 +68,39 @@ afterEach(async () => {
   cleanup = null;
 });
 
+/** A store on a file of its own with one endpoint and `due` deliveries to it, and a worker of 5 on it. */
+async function setUp(options: {
+  due: number;
+  failures?: number;
+  held?: boolean;
+  endpoint?: Partial<EndpointRecord>;
+}): Promise<{ store: ScriptedRecordsStore; sender: QuickSender; worker: DeliveryWorker }> {
+  const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
+  const store = new ScriptedRecordsStore(
+    join(dir, 'mailhook.db'),
+    options.failures ?? 0,
+    options.held ?? false,
+  );
+  await store.migrate();
+  const now = new Date();
+  const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook', ...options.endpoint }, now);
+  await store.createEndpoint(endpoint);
+  await createDueDeliveries(store, endpoint, options.due, now);
+  const sender = new QuickSender();
+  // It claims only when woken: a flush that forgot to wake it would stall the tests.
+  const worker = testWorker({ store, sender, concurrency: 5, pollMs: 60_000 });
+  cleanup = async () => {
+    store.letThrough();
+    await worker.stop();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { store, sender, worker };
+}
+
 describe('DeliveryWorker with results not yet recorded', () => {
   it('starts no more attempts than its pool while results wait to be written, and goes on once they are', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
-    const store = new ScriptedRecordsStore(join(dir, 'mailhook.db'), 0, true);
-    await store.migrate();
-    const now = new Date();
-    const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook', maxConcurrency: 20 }, now);
-    await store.createEndpoint(endpoint);
-    await createDueDeliveries(store, endpoint, 30, now);
-    const sender = new QuickSender();
-    const worker = testWorker({
-      store,
-      sender,
-      concurrency: 5,
-      // It claims only when woken: a flush that forgot to wake it would stall the test.
-      pollMs: 60_000,
-    });
-    cleanup = async () => {
-      store.letThrough();
-      await worker.stop();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    };
-
+    const { store, sender, worker } = await setUp({ due: 30, held: true, endpoint: { maxConcurrency: 20 } });
     worker.start();
     // The pool's five went out (the loop may claim them over a few turns), and their results are held.
     // Before this bound each ended attempt freed its slot: the 30 went out while the first results
@@ -111,21 +125,7 @@ describe('DeliveryWorker with results not yet recorded', () => {
   });
 
   it('writes results again after a failed write, rather than leaving their deliveries to go out twice', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
-    const store = new ScriptedRecordsStore(join(dir, 'mailhook.db'), 2, false);
-    await store.migrate();
-    const now = new Date();
-    const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook' }, now);
-    await store.createEndpoint(endpoint);
-    await createDueDeliveries(store, endpoint, 3, now);
-    const sender = new QuickSender();
-    const worker = testWorker({ store, sender, concurrency: 5, pollMs: 60_000 });
-    cleanup = async () => {
-      await worker.stop();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    };
-
+    const { store, sender, worker } = await setUp({ due: 3, failures: 2 });
     worker.start();
     // Two failed writes, then the pauses of 0.25 and 0.5 s, then the third.
     await vi.waitFor(() => expect(store.calls).toBeGreaterThanOrEqual(3), { timeout: 5_000 });
@@ -136,30 +136,12 @@ describe('DeliveryWorker with results not yet recorded', () => {
   });
 
   it('records an attempt it could not sign as failed, so the delivery follows the retry policy instead of coming back after every lease', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
-    const store = new ScriptedRecordsStore(join(dir, 'mailhook.db'), 0, false);
-    await store.migrate();
-    const now = new Date();
     // Its only secret expired: nothing is left to sign with.
-    const endpoint = endpointRecord(
-      {
-        url: 'http://127.0.0.1:9/hook',
-        secrets: [
-          { secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', expiresAt: new Date(now.getTime() - 1000) },
-        ],
-      },
-      now,
-    );
-    await store.createEndpoint(endpoint);
-    await createDueDeliveries(store, endpoint, 1, now);
-    const sender = new QuickSender();
-    const worker = testWorker({ store, sender, concurrency: 5, pollMs: 60_000 });
-    cleanup = async () => {
-      await worker.stop();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
+    const expired = {
+      secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      expiresAt: new Date(Date.now() - 1000),
     };
-
+    const { store, sender, worker } = await setUp({ due: 1, endpoint: { secrets: [expired] } });
     worker.start();
     await vi.waitFor(() => expect(store.calls).toBe(1));
     await worker.idle();
