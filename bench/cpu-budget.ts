@@ -137,6 +137,21 @@ export function cpuBudget(rows: {
       ownUs: Math.round(ownUs),
     };
   };
+  // A SQLite row's: with its storage floor, SQLite running the commit's statements is one of the
+  // unavoidable parts, and one writer's rate at that group size goes with it.
+  const sqliteBudget = (
+    target: string,
+    targetRps: number,
+    row: LoadResult,
+    unavoidable: Record<string, number>,
+    floorRun: StorageFloor | null,
+  ): TargetBudget => ({
+    ...budget(target, targetRps, row, {
+      ...unavoidable,
+      ...(floorRun && { 'SQLite running the commit statements': floorRun.statements.cpuUsPerPost }),
+    }),
+    ...(floorRun && { oneWriterRps: Math.round(1e6 / floorRun.statements.wallUsPerPost) }),
+  });
   return {
     cores,
     ecdsaVerifyUs,
@@ -151,19 +166,13 @@ export function cpuBudget(rows: {
       : null,
     sqlite:
       floor && sqlite
-        ? {
-            ...budget('0.6× floor', 0.6 * floor.rps, sqlite, {
-              generator: floorGenerator,
-              'ECDSA verify': ecdsaVerifyUs,
-              'bare HTTP server': floorServer,
-              ...(sendGridStorage && {
-                'SQLite running the commit statements': sendGridStorage.statements.cpuUsPerPost,
-              }),
-            }),
-            ...(sendGridStorage && {
-              oneWriterRps: Math.round(1e6 / sendGridStorage.statements.wallUsPerPost),
-            }),
-          }
+        ? sqliteBudget(
+            '0.6× floor',
+            0.6 * floor.rps,
+            sqlite,
+            { generator: floorGenerator, 'ECDSA verify': ecdsaVerifyUs, 'bare HTTP server': floorServer },
+            sendGridStorage,
+          )
         : null,
     postgres:
       statusQuo && postgres
@@ -179,14 +188,13 @@ export function cpuBudget(rows: {
         : null,
     sqlitePostmark:
       floor && postmark
-        ? {
-            ...budget('0.5× floor, single-event Postmark', 0.5 * floor.rps, postmark, {
-              generator: floorGenerator,
-              'bare HTTP server': floorServer,
-              ...(storage && { 'SQLite running the commit statements': storage.statements.cpuUsPerPost }),
-            }),
-            ...(storage && { oneWriterRps: Math.round(1e6 / storage.statements.wallUsPerPost) }),
-          }
+        ? sqliteBudget(
+            '0.5× floor, single-event Postmark',
+            0.5 * floor.rps,
+            postmark,
+            { generator: floorGenerator, 'bare HTTP server': floorServer },
+            storage,
+          )
         : null,
     storage,
     storageWithEndpoint,

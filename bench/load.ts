@@ -1,7 +1,8 @@
 import { createHmac, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { sendGridBody as sendGridBodyText } from '../test/helpers/sendgrid.js';
 import { postmarkRecord } from './postmark-record.js';
-import { sendGridPostBody, sendGridRecords } from './sendgrid-record.js';
+import { sendGridRecords } from './sendgrid-record.js';
 
 /**
  * Load generator, run as its own process so it does not share a core's event loop with the target.
@@ -89,7 +90,7 @@ function sendGridEvents(ts: number): Record<string, unknown>[] {
 
 function sendGridBody(): Payload {
   const ts = Math.floor(Date.now() / 1000);
-  const body = sendGridPostBody(sendGridEvents(ts));
+  const body = Buffer.from(sendGridBodyText(sendGridEvents(ts)));
   if (!key) throw new Error('sendgrid mode needs privateKeyPem');
   const signature = sign('sha256', Buffer.concat([Buffer.from(String(ts)), body]), {
     key,
@@ -107,7 +108,7 @@ function sendGridBody(): Payload {
 }
 
 function hmacBody(): Payload {
-  const body = sendGridPostBody(sendGridEvents(Math.floor(Date.now() / 1000)));
+  const body = Buffer.from(sendGridBodyText(sendGridEvents(Math.floor(Date.now() / 1000))));
   const signature = createHmac('sha256', options.hmacSecret ?? '')
     .update(body)
     .digest('hex');

@@ -26,8 +26,3 @@ export function sendGridRecords(count: number, ts: number, sentAt?: number): Rec
     };
   });
 }
-
-/** A post's body as SendGrid sends it (the JSON array and a CRLF). */
-export function sendGridPostBody(events: Record<string, unknown>[]): Buffer {
-  return Buffer.from(`${JSON.stringify(events)}\r\n`);
-}

@@ -12,8 +12,9 @@ import { cacheStatements } from '../src/store/sqlite/statement-cache.js';
 import type { EndpointRecord, InboxInsert } from '../src/store/store.js';
 import { endpointRecord } from '../test/helpers/endpoint-record.js';
 import { postmarkRow } from '../test/helpers/postmark-row.js';
+import { sendGridInboxRow } from '../test/helpers/store-probe.js';
 import { postmarkRecord } from './postmark-record.js';
-import { sendGridPostBody, sendGridRecords } from './sendgrid-record.js';
+import { sendGridRecords } from './sendgrid-record.js';
 
 /**
  * The storage floor of SQLite ingest: what SQLite alone costs to commit what mailhook's ingest commit
@@ -205,22 +206,12 @@ function postOf(setup: Setup): InboxInsert {
     });
   }
   const ts = Math.floor(Date.now() / 1000);
-  return {
-    id: newId('inbox'),
-    sourceId: setup.sourceId,
-    provider: 'sendgrid',
-    receivedAt: new Date(),
-    method: 'POST',
-    path: `/ingest/${setup.sourceId}`,
-    query: '',
-    // A P-256 signature in DER and base64 is about 96 characters.
-    headers: {
-      'content-type': 'application/json',
-      'x-twilio-email-event-webhook-signature': 'M'.repeat(96),
-      'x-twilio-email-event-webhook-timestamp': String(ts),
-    },
-    body: sendGridPostBody(sendGridRecords(setup.eventsPerPost, ts)),
-  };
+  // A P-256 signature in DER and base64 is about 96 characters.
+  return sendGridInboxRow(setup.sourceId, sendGridRecords(setup.eventsPerPost, ts), {
+    'content-type': 'application/json',
+    'x-twilio-email-event-webhook-signature': 'M'.repeat(96),
+    'x-twilio-email-event-webhook-timestamp': String(ts),
+  });
 }
 
 function timed(posts: number, work: () => void): StorageCost {

@@ -309,10 +309,11 @@ export class DeliveryWorker implements DeliveryHandOff {
   }
 
   /**
-   * The pool's slots taken: attempts in flight, deliveries reserved by a running transaction, and
-   * attempts that ended but whose results are not recorded yet. Those stay leased to this node, so a
-   * crash sends them again: counting them keeps what a crash can send twice within the pool, even when
-   * recording falls behind sending (on PostgreSQL, 1,173 in one test before this bound).
+   * The pool's slots taken: attempts in flight, deliveries reserved by a running transaction, the
+   * grants of a claim not yet returned, and attempts that ended but whose results are not recorded
+   * yet. Those stay leased to this node, so a crash sends them again: counting them keeps what a crash
+   * can send twice within the pool, even when recording falls behind sending (on PostgreSQL, 1,173 in
+   * one test before this bound).
    */
   private held(): number {
     return this.inflight.size + this.reserved + this.unrecorded() + this.claiming;
@@ -530,13 +531,13 @@ export class DeliveryWorker implements DeliveryHandOff {
  * than `free` slots; returns how many they take.
  */
 function trimToFree(grants: Map<string, number>, order: readonly string[], free: number): number {
-  let left = Math.max(0, free);
+  let taken = 0;
   for (const id of order) {
-    const granted = Math.min(grants.get(id) ?? 0, left);
+    const granted = Math.min(grants.get(id) ?? 0, Math.max(0, free - taken));
     grants.set(id, granted);
-    left -= granted;
+    taken += granted;
   }
-  return Math.max(0, free) - left;
+  return taken;
 }
 
 /** The current secret and any rotated-out one still inside its grace period. */

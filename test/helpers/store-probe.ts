@@ -157,7 +157,11 @@ export function postgresProbe(url: string): StoreProbe {
 }
 
 /** An inbox row holding one signed-and-verified SendGrid batch, as ingest would have stored it. */
-export function sendGridInboxRow(sourceId: string, events: Record<string, unknown>[]): InboxInsert {
+export function sendGridInboxRow(
+  sourceId: string,
+  events: Record<string, unknown>[],
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+): InboxInsert {
   return {
     id: newId('inbox'),
     sourceId,
@@ -166,7 +170,7 @@ export function sendGridInboxRow(sourceId: string, events: Record<string, unknow
     method: 'POST',
     path: `/ingest/${sourceId}`,
     query: '',
-    headers: { 'content-type': 'application/json' },
+    headers,
     body: Buffer.from(sendGridBody(events)),
   };
 }
