@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { newId } from '../ids.js';
 import type { AttemptMetric } from '../monitoring/metrics.js';
@@ -217,11 +218,17 @@ export class DeliveryWorker implements DeliveryHandOff {
 
   private launch(item: ClaimedDelivery, nowMs: number): void {
     this.limits.take(item.endpoint, nowMs);
-    const task = this.attempt(item).finally(() => {
-      this.inflight.delete(task);
-      this.limits.done(item.endpoint.id);
-      this.wakeSoon();
-    });
+    const task = this.attempt(item)
+      .catch((err: unknown) => {
+        // Not a failed send (those are recorded): a bug around it. The delivery stays leased and goes
+        // out again when its lease expires; the process, and every other attempt, goes on.
+        this.o.logger.error({ err, deliveryId: item.delivery.id }, 'delivery attempt failed unexpectedly');
+      })
+      .finally(() => {
+        this.inflight.delete(task);
+        this.limits.done(item.endpoint.id);
+        this.wakeSoon();
+      });
     this.inflight.add(task);
   }
 
@@ -273,9 +280,13 @@ export class DeliveryWorker implements DeliveryHandOff {
     }
   }
 
-  /** DeliveryHandOff: the transaction rolled back; nothing it reserved exists. */
+  /**
+   * DeliveryHandOff: the transaction rolled back (or its sync failed); nothing it reserved will start.
+   * A claim skipped because these slots were taken runs now rather than at the next poll.
+   */
   release(items: ClaimedDelivery[]): void {
     for (const item of items) this.unreserve(item.endpoint.id);
+    if (items.length > 0) this.wakeSoon();
   }
 
   private unreserve(endpointId: string): void {
@@ -366,8 +377,7 @@ export class DeliveryWorker implements DeliveryHandOff {
       this.record(item, startedAt, { kind: 'error', errorClass: 'other', message, durationMs: 0 });
       return;
     }
-    const tracer = activeTracer();
-    const span = tracer ? startAttemptSpan(tracer, item, headers) : null;
+    const span = this.startSpan(item, headers);
     let response: DeliveryResponse;
     try {
       response = await this.o.sender.send({
@@ -380,7 +390,30 @@ export class DeliveryWorker implements DeliveryHandOff {
       response = { kind: 'error', errorClass: 'other', message: String(err), durationMs: 0 };
     }
     const result = this.record(item, startedAt, response);
-    if (span) endAttemptSpan(span, response, ATTEMPT_OUTCOMES[result.status], result.attempt.error);
+    if (span)
+      this.endSpan(() =>
+        endAttemptSpan(span, response, ATTEMPT_OUTCOMES[result.status], result.attempt.error),
+      );
+  }
+
+  /** A tracer that fails costs the attempt its span, never the attempt or its record. */
+  private startSpan(item: ClaimedDelivery, headers: Record<string, string>): Span | null {
+    const tracer = activeTracer();
+    if (!tracer) return null;
+    try {
+      return startAttemptSpan(tracer, item, headers);
+    } catch (err) {
+      this.o.logger.warn({ err, deliveryId: item.delivery.id }, 'tracing the delivery attempt failed');
+      return null;
+    }
+  }
+
+  private endSpan(end: () => void): void {
+    try {
+      end();
+    } catch (err) {
+      this.o.logger.warn({ err }, 'ending the delivery attempt span failed');
+    }
   }
 
   private record(item: ClaimedDelivery, startedAt: Date, response: DeliveryResponse): AttemptResult {

@@ -1,6 +1,7 @@
 import pino from 'pino';
+import type { DeliveryRequest, DeliveryResponse } from '../../src/delivery/http-client.js';
 import { DEFAULT_RETRY_POLICY } from '../../src/delivery/schedule.js';
-import { DeliveryWorker, type DeliveryWorkerOptions } from '../../src/delivery/worker.js';
+import { DeliveryWorker, type DeliveryWorkerOptions, type Sender } from '../../src/delivery/worker.js';
 import { newId } from '../../src/ids.js';
 import type { EndpointRecord, Store } from '../../src/store/store.js';
 
@@ -39,4 +40,13 @@ export function testWorker(
     userAgent: 'mailhook/test',
     ...options,
   });
+}
+
+/** A sender whose every request succeeds at once; counts them. */
+export class QuickSender implements Sender {
+  sent = 0;
+  async send(_request: DeliveryRequest): Promise<DeliveryResponse> {
+    this.sent++;
+    return { kind: 'response', status: 200, headers: {}, bodySnippet: 'ok', durationMs: 1 };
+  }
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DeliveryRequest, DeliveryResponse } from '../../../src/delivery/http-client.js';
 import type { DeliveryWorker, Sender } from '../../../src/delivery/worker.js';
 import { newId } from '../../../src/ids.js';
@@ -105,6 +105,31 @@ describe('DeliveryWorker.accept', () => {
     expect(worker.reserve(endpoint, now.getTime())).not.toBeNull();
     await createDueDeliveries(store, endpoint, 5, now);
     expect(await worker.dispatch()).toBe(1);
+    await worker.stop();
+  });
+});
+
+describe('DeliveryWorker.release', () => {
+  it('runs the claim that the released reservations held back at once, not at the next poll', async () => {
+    const store = await migratedStore();
+    const now = new Date();
+    const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook' }, now);
+    await store.createEndpoint(endpoint);
+    const sender = new RecordingSender();
+    // A pool of one, taken by a transaction's reservation; the loop sleeps a minute between polls.
+    const worker = testWorker({ store, sender, concurrency: 1, pollMs: 60_000 });
+    const dispatch = vi.spyOn(worker, 'dispatch');
+    worker.start();
+    await vi.waitFor(() => expect(dispatch).toHaveBeenCalledTimes(1));
+    expect(worker.reserve(endpoint, now.getTime())).not.toBeNull();
+    await createDueDeliveries(store, endpoint, 1, now);
+    worker.wake();
+    await vi.waitFor(() => expect(dispatch).toHaveBeenCalledTimes(2));
+    expect(await dispatch.mock.results[1]?.value).toBe(0);
+
+    // The transaction rolled back: its slot is free, and the due delivery goes out.
+    worker.release([handed(endpoint, now)]);
+    await vi.waitFor(() => expect(sender.sent).toHaveLength(1), { timeout: 2_000 });
     await worker.stop();
   });
 });

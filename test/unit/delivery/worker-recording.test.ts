@@ -2,8 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { DeliveryRequest, DeliveryResponse } from '../../../src/delivery/http-client.js';
-import type { DeliveryWorker, Sender } from '../../../src/delivery/worker.js';
+import type { DeliveryWorker } from '../../../src/delivery/worker.js';
 import { SqliteStore } from '../../../src/store/index.js';
 import type {
   AttemptResult,
@@ -12,7 +11,7 @@ import type {
   RecordOptions,
 } from '../../../src/store/store.js';
 import { endpointRecord } from '../../helpers/endpoint-record.js';
-import { createDueDeliveries, testWorker } from '../../helpers/worker-setup.js';
+import { createDueDeliveries, QuickSender, testWorker } from '../../helpers/worker-setup.js';
 
 /**
  * An attempt that ended stays leased to this node until its result is recorded, and a crash sends it
@@ -51,14 +50,6 @@ class ScriptedRecordsStore extends SqliteStore {
     await this.gate;
     if (this.failures-- > 0) throw new Error('connection terminated');
     return super.recordAttempts(results, now, options);
-  }
-}
-
-class QuickSender implements Sender {
-  sent = 0;
-  async send(_request: DeliveryRequest): Promise<DeliveryResponse> {
-    this.sent++;
-    return { kind: 'response', status: 200, headers: {}, bodySnippet: 'ok', durationMs: 1 };
   }
 }
 
