@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { newId } from '../ids.js';
 import type { AttemptMetric } from '../monitoring/metrics.js';
@@ -13,7 +12,7 @@ import type {
   Store,
 } from '../store/store.js';
 import { endAttemptSpan, startAttemptSpan } from '../tracing/spans.js';
-import { activeTracer } from '../tracing/tracing.js';
+import { activeTracer, traceSafely } from '../tracing/tracing.js';
 import { type Contender, fairSlots, reserveFor } from './fair-share.js';
 import type { DeliveryRequest, DeliveryResponse } from './http-client.js';
 import { EndpointLimits } from './limits.js';
@@ -377,7 +376,10 @@ export class DeliveryWorker implements DeliveryHandOff {
       this.record(item, startedAt, { kind: 'error', errorClass: 'other', message, durationMs: 0 });
       return;
     }
-    const span = this.startSpan(item, headers);
+    const tracer = activeTracer();
+    const span = tracer
+      ? traceSafely('starting a delivery.attempt span', () => startAttemptSpan(tracer, item, headers), null)
+      : null;
     let response: DeliveryResponse;
     try {
       response = await this.o.sender.send({
@@ -390,29 +392,13 @@ export class DeliveryWorker implements DeliveryHandOff {
       response = { kind: 'error', errorClass: 'other', message: String(err), durationMs: 0 };
     }
     const result = this.record(item, startedAt, response);
-    if (span)
-      this.endSpan(() =>
-        endAttemptSpan(span, response, ATTEMPT_OUTCOMES[result.status], result.attempt.error),
+    if (span) {
+      const outcome = ATTEMPT_OUTCOMES[result.status];
+      traceSafely(
+        'ending a delivery.attempt span',
+        () => endAttemptSpan(span, response, outcome, result.attempt.error),
+        undefined,
       );
-  }
-
-  /** A tracer that fails costs the attempt its span, never the attempt or its record. */
-  private startSpan(item: ClaimedDelivery, headers: Record<string, string>): Span | null {
-    const tracer = activeTracer();
-    if (!tracer) return null;
-    try {
-      return startAttemptSpan(tracer, item, headers);
-    } catch (err) {
-      this.o.logger.warn({ err, deliveryId: item.delivery.id }, 'tracing the delivery attempt failed');
-      return null;
-    }
-  }
-
-  private endSpan(end: () => void): void {
-    try {
-      end();
-    } catch (err) {
-      this.o.logger.warn({ err }, 'ending the delivery attempt span failed');
     }
   }
 

@@ -8,7 +8,7 @@ import type { Metrics } from '../monitoring/metrics.js';
 import { findAdapter } from '../providers/registry.js';
 import type { Fetcher, RawRequest, VerifyContext } from '../providers/types.js';
 import type { Store } from '../store/store.js';
-import { activeTracer, contextOfHeaders, traceparentOf } from '../tracing/tracing.js';
+import { activeTracer, contextOfHeaders, traceparentOf, traceSafely } from '../tracing/tracing.js';
 import type { AppendOutcome, InboxWriter } from './inbox-writer.js';
 import { SnsCertificates } from './sns-certificates.js';
 import type { SourceCache } from './source-cache.js';
@@ -215,7 +215,16 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
 
     const id = newId('inbox');
     const span = spans?.get(request);
-    span?.setAttribute('mailhook.inbox.id', id);
+    const trace = span
+      ? traceSafely(
+          'tagging the ingest span',
+          () => {
+            span.setAttribute('mailhook.inbox.id', id);
+            return traceparentOf(span);
+          },
+          undefined,
+        )
+      : undefined;
     const oneTimeToken = verification.oneTimeToken && {
       ...verification.oneTimeToken,
       bodyHash: createHash('sha256').update(raw.body).digest('hex'),
@@ -233,7 +242,7 @@ export async function ingestRoutes(scope: FastifyInstance, options: IngestOption
           headers,
           query,
           ...(oneTimeToken && { oneTimeToken }),
-          ...(span && { trace: traceparentOf(span) }),
+          ...(trace && { trace }),
         }),
         COMMIT_DEADLINE_MS,
       );
@@ -271,37 +280,44 @@ function traceRequests(
   const spans = new WeakMap<FastifyRequest, Span>();
   scope.addHook('onRequest', async (request) => {
     const sourceId = (request.params as { sourceId?: string } | undefined)?.sourceId ?? '';
-    const span = tracer.startSpan(
-      'ingest',
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          'http.request.method': request.method,
-          'http.route': '/ingest/:sourceId',
-          'mailhook.source.id': sourceId,
+    const start = () =>
+      tracer.startSpan(
+        'ingest',
+        {
+          kind: SpanKind.SERVER,
+          attributes: {
+            'http.request.method': request.method,
+            'http.route': '/ingest/:sourceId',
+            'mailhook.source.id': sourceId,
+          },
         },
-      },
-      contextOfHeaders(request.headers),
-    );
-    spans.set(request, span);
+        contextOfHeaders(request.headers),
+      );
+    const span = traceSafely('starting an ingest span', start, null);
+    if (span) spans.set(request, span);
   });
   const end = (request: FastifyRequest, status: number | null) => {
     const span = spans.get(request);
     if (!span) return;
     spans.delete(request);
     const source = resolved.get(request);
-    if (source) span.setAttribute('mailhook.provider', source.provider);
-    if (status === null) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client went away before the answer' });
-    } else {
-      span.setAttribute('http.response.status_code', status);
-      span.setAttribute('mailhook.ingest.outcome', OUTCOMES[status] ?? 'other');
-      if (isIngestError(status))
-        span.setStatus({ code: SpanStatusCode.ERROR, message: OUTCOMES[status] ?? `HTTP ${status}` });
-    }
-    span.end();
+    traceSafely('ending an ingest span', () => endIngestSpan(span, source?.provider, status), undefined);
   };
   scope.addHook('onResponse', async (request, reply) => end(request, reply.statusCode));
   scope.addHook('onRequestAbort', async (request) => end(request, null));
   return spans;
+}
+
+/** `status` null: the client went away before the answer. */
+function endIngestSpan(span: Span, provider: string | undefined, status: number | null): void {
+  if (provider) span.setAttribute('mailhook.provider', provider);
+  if (status === null) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client went away before the answer' });
+  } else {
+    span.setAttribute('http.response.status_code', status);
+    span.setAttribute('mailhook.ingest.outcome', OUTCOMES[status] ?? 'other');
+    if (isIngestError(status))
+      span.setStatus({ code: SpanStatusCode.ERROR, message: OUTCOMES[status] ?? `HTTP ${status}` });
+  }
+  span.end();
 }

@@ -8,7 +8,7 @@ import {
 } from '@opentelemetry/api';
 import type { DeliveryResponse } from '../delivery/http-client.js';
 import type { BatchSummary, ClaimedDelivery } from '../store/store.js';
-import { contextOfTraceparent, injectHeaders, linkTo } from './tracing.js';
+import { contextOfTraceparent, injectHeaders, linkTo, traceSafely } from './tracing.js';
 
 /**
  * The pipeline's and the delivery worker's spans (docs/tracing.md); the ingest span is made by the
@@ -21,16 +21,19 @@ import { contextOfTraceparent, injectHeaders, linkTo } from './tracing.js';
  * batch's rows come from many requests, so they are links, not parents; the SDK keeps the first
  * OTEL_SPAN_LINK_COUNT_LIMIT (128) of them.
  */
-export function recordBatchSpan(
-  tracer: Tracer,
-  batch: {
-    startTime: number;
-    traces: ReadonlyArray<string | undefined>;
-    summary?: BatchSummary;
-    inline?: boolean;
-    error?: unknown;
-  },
-): void {
+export function recordBatchSpan(tracer: Tracer, batch: BatchSpan): void {
+  traceSafely('recording a pipeline.batch span', () => makeBatchSpan(tracer, batch), undefined);
+}
+
+interface BatchSpan {
+  startTime: number;
+  traces: ReadonlyArray<string | undefined>;
+  summary?: BatchSummary;
+  inline?: boolean;
+  error?: unknown;
+}
+
+function makeBatchSpan(tracer: Tracer, batch: BatchSpan): void {
   const links: Link[] = [];
   for (const traceparent of batch.traces) {
     const link = linkTo(traceparent);

@@ -149,6 +149,20 @@ function reportTo(logger: Logger): void {
   );
 }
 
+/**
+ * Runs span bookkeeping so that a tracer or exporter that throws (an SDK bug) costs the work its span,
+ * never the work itself: a request, a batch or a delivery attempt goes on as with tracing off, and the
+ * error goes to the log as a tracing warning.
+ */
+export function traceSafely<T>(what: string, work: () => T, fallback: T): T {
+  try {
+    return work();
+  } catch (err) {
+    diag.warn(`${what} failed; going on without it`, err);
+    return fallback;
+  }
+}
+
 /** The W3C traceparent of `span`, to store with what the span produced (inbox rows, deliveries). */
 export function traceparentOf(span: Span): string | undefined {
   if (active === null) return undefined;

@@ -250,6 +250,46 @@ describe('tracing on (in-memory exporter)', () => {
   });
 });
 
+describe('a tracer that throws', () => {
+  let tracing: Awaited<ReturnType<typeof startTestTracing>>;
+  let h: Harness;
+  beforeEach(async () => {
+    tracing = await startTestTracing();
+    h = await harness();
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await closeHarness(h);
+    await tracing.stop();
+  });
+
+  it('costs the request, the batch and the attempt their spans, never the work', async () => {
+    const tracer = activeTracer();
+    expect(tracer).not.toBeNull();
+    const startSpan = vi.spyOn(tracer as NonNullable<typeof tracer>, 'startSpan').mockImplementation(() => {
+      throw new Error('the SDK broke');
+    });
+    const res = await ingest(h);
+    expect(res.statusCode, res.body).toBe(200);
+    const inboxId = (res.json() as { id: string }).id;
+    expect((await h.app.pipeline.runUntilIdle()).deliveries).toBe(1);
+    await deliver(h);
+
+    // The ingest span, the pipeline.batch span and the delivery.attempt span were all tried.
+    expect(startSpan.mock.calls.map(([name]) => name)).toEqual([
+      'ingest',
+      'pipeline.batch',
+      'delivery.attempt',
+    ]);
+    expect((await h.app.store.getInboxRow(inboxId))?.trace).toBeUndefined();
+    const [delivery] = (await h.app.store.listDeliveries({ limit: 10 })).items;
+    expect(delivery?.status).toBe('succeeded');
+    expect(h.receiver.requests).toHaveLength(1);
+    expect(h.receiver.requests[0]?.headers.traceparent).toBeUndefined();
+    expect(tracing.exporter.getFinishedSpans()).toHaveLength(0);
+  });
+});
+
 describe('tracing off', () => {
   let h: Harness;
   beforeEach(async () => {
