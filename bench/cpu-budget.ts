@@ -5,12 +5,13 @@ import { median } from './procs.js';
 import type { StorageFloor } from './storage-floor.js';
 
 /**
- * Every ingest row here is CPU-bound: the load generator, mailhook and PostgreSQL share two cores.
- * So a ratio target can be checked against arithmetic: the CPU one request needs (generator +
- * server + database, measured per request in the same run) times the target rate, against the
- * cores there are. Where even the parts no implementation avoids (the generator, the provider's
- * signature check, a bare HTTP server) exceed the cores at the target rate, the target is out of
- * reach on this machine whatever mailhook does.
+ * The load generator, mailhook and PostgreSQL share two cores, so a ratio target can be checked
+ * against arithmetic: the CPU one request needs (generator + server + database, measured per request
+ * in the same run) times the target rate, against the cores there are. Where even the parts no
+ * implementation avoids (the generator, the provider's signature check, a bare HTTP server) exceed the
+ * cores at the target rate, the target is out of reach on this machine whatever mailhook does. Fitting
+ * in the cores is necessary, not sufficient: a SQLite row can be bound by its one writer's turn with
+ * cores to spare, which the pipeline thread's busy share shows (`writerThread`).
  */
 export interface CpuBudget {
   cores: number;
@@ -58,6 +59,18 @@ export interface TargetBudget {
    * statements alone (their wall time, fsync waits included, at the group size of this run).
    */
   oneWriterRps?: number;
+  /**
+   * SQLite rows: the pipeline thread (the one writer) in the row's last run, its busy share and its
+   * busy time per post (fsync waits in a commit included), against what the target rate leaves it.
+   * Near a busy share of 1, that thread's turn bounds the row, whatever the cores could do.
+   */
+  writerThread?: { busy: number; busyUsPerPost: number; allowedUsPerPost: number };
+}
+
+/** The pipeline thread's figures a SQLite row's target reports (bench/targets/mailhook.ts). */
+export interface PipelineThreadFigures {
+  busy: number;
+  busyUsPerRow: number;
 }
 
 function timeUs(work: () => void, iterations = 2000): number {
@@ -92,6 +105,9 @@ export function cpuBudget(rows: {
   postgres?: LoadResult;
   postgresPaused?: LoadResult;
   postmark?: LoadResult;
+  /** The pipeline thread in the last run of the SQLite SendGrid row and of the Postmark row. */
+  sqliteThread?: PipelineThreadFigures | null;
+  postmarkThread?: PipelineThreadFigures | null;
   storage?: StorageFloor | null;
   storageWithEndpoint?: StorageFloor | null;
   sendGridStorage?: StorageFloor | null;
@@ -145,12 +161,20 @@ export function cpuBudget(rows: {
     row: LoadResult,
     unavoidable: Record<string, number>,
     floorRun: StorageFloor | null,
+    thread: PipelineThreadFigures | null | undefined,
   ): TargetBudget => ({
     ...budget(target, targetRps, row, {
       ...unavoidable,
       ...(floorRun && { 'SQLite running the commit statements': floorRun.statements.cpuUsPerPost }),
     }),
     ...(floorRun && { oneWriterRps: Math.round(1e6 / floorRun.statements.wallUsPerPost) }),
+    ...(thread && {
+      writerThread: {
+        busy: thread.busy,
+        busyUsPerPost: thread.busyUsPerRow,
+        allowedUsPerPost: Math.round(1e6 / targetRps),
+      },
+    }),
   });
   return {
     cores,
@@ -172,6 +196,7 @@ export function cpuBudget(rows: {
             sqlite,
             { generator: floorGenerator, 'ECDSA verify': ecdsaVerifyUs, 'bare HTTP server': floorServer },
             sendGridStorage,
+            rows.sqliteThread,
           )
         : null,
     postgres:
@@ -194,6 +219,7 @@ export function cpuBudget(rows: {
             postmark,
             { generator: floorGenerator, 'bare HTTP server': floorServer },
             storage,
+            rows.postmarkThread,
           )
         : null,
     storage,
@@ -268,7 +294,14 @@ export function printCpuBudget(b: CpuBudget): void {
   for (const t of [b.sqlite, b.postgres, b.sqlitePostmark]) {
     if (!t) continue;
     console.log(
-      `  ${t.target} = ${t.targetRps} req/s: ${partsOf(t.unavoidable)} µs = ${t.unavoidableCores} cores before any of mailhook's own work, which then has ${t.leftUs} µs per request and took ${t.ownUs} (its run used ${t.mailhookUs} µs = ${t.mailhookCores} cores at that rate)${t.oneWriterRps ? `; one SQLite writer running those statements alone takes ${t.oneWriterRps} posts/s at this group size` : ''}`,
+      `  ${t.target} = ${t.targetRps} req/s: ${partsOf(t.unavoidable)} µs = ${t.unavoidableCores} cores before any of mailhook's own work, which then has ${t.leftUs} µs per request and took ${t.ownUs} (its run used ${t.mailhookUs} µs = ${t.mailhookCores} cores at that rate)${t.oneWriterRps ? `; one SQLite writer running those statements alone takes ${t.oneWriterRps} posts/s at this group size` : ''}${writerTurn(t)}`,
     );
   }
+}
+
+/** The SQLite writer thread's share of a row, when the row's target reported it. */
+export function writerTurn(t: TargetBudget): string {
+  const w = t.writerThread;
+  if (!w) return '';
+  return `; the SQLite thread was busy ${Math.round(w.busy * 100)}% of the row, ${w.busyUsPerPost} µs of its time a post, where the target rate leaves it ${w.allowedUsPerPost}`;
 }

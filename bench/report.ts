@@ -3,6 +3,7 @@ import {
   deliveredEventVerdict,
   partsOf,
   type TargetBudget,
+  writerTurn,
 } from './cpu-budget.js';
 import type { LoadResult } from './load.js';
 
@@ -205,7 +206,7 @@ function ingestBound(b: TargetBudget, unit: 'post' | 'request'): string {
       : `; one SQLite writer running the commit's statements alone takes ${b.oneWriterRps} posts/s at this run's group size`;
   return b.leftUs < 0
     ? `out of reach here: ${partsOf(b.unavoidable)} µs per ${unit} need ${b.unavoidableCores} cores at ${b.targetRps} ${unit}s/s${writer}`
-    : `${b.leftUs} µs per ${unit} left for mailhook's own work, which took ${b.ownUs}${writer}`;
+    : `${b.leftUs} µs per ${unit} left for mailhook's own work, which took ${b.ownUs}${writer}${writerTurn(b)}`;
 }
 
 export function printTargets(targets: Target[]): void {

@@ -157,6 +157,8 @@ if (runs('ingest')) {
     postgres: ingest.get('pg_sendgrid'),
     postgresPaused: ingest.get('pg_pipeline_paused'),
     postmark: ingest.get('sqlite_postmark'),
+    sqliteThread: grouped?.during?.pipelineThread,
+    postmarkThread: ingestRuns.get('sqlite_postmark')?.at(-1)?.during?.pipelineThread,
     storage,
     storageWithEndpoint,
     sendGridStorage,

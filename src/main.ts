@@ -66,6 +66,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     onAttempts: recordAttempts,
     onBatch: (summary) => metrics.recordBatch(summary),
   });
+  metrics.observePipelineThread(() => pipeline.utilization());
   const delivery = { wake: () => pipeline.wakeDelivery() };
   const effects = pipelineEffects(softBouncePolicyOf(config));
   const publishSystem = async (events: PublishedEvent[]) => {

@@ -76,14 +76,32 @@ await store.createSource({
 });
 
 const delay = monitorEventLoopDelay({ resolution: 1 });
+/** The pipeline thread's utilization and the rows committed at the last reset. */
+let since = { utilization: pipeline.utilization(), rows: 0 };
 app.server.post('/__bench/reset', async () => {
   delay.reset();
   delay.enable();
+  since = { utilization: pipeline.utilization(), rows: app.writer.stats.rows };
   return {};
 });
+/**
+ * How busy the pipeline thread (SQLite's one writer) was since the reset, and its busy time per
+ * ingest row committed meanwhile: a row bound by that thread's turn shows it near 1.
+ */
+function pipelineThread(): { busy: number; busyUsPerRow: number } | null {
+  const now = pipeline.utilization();
+  if (!now || !since.utilization) return null;
+  const delta = performance.eventLoopUtilization(now, since.utilization);
+  const rows = app.writer.stats.rows - since.rows;
+  return {
+    busy: Number(delta.utilization.toFixed(3)),
+    busyUsPerRow: rows > 0 ? Math.round((delta.active * 1000) / rows) : 0,
+  };
+}
 app.server.get('/__bench/stats', async () => ({
   eventLoopDelayMs: { p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
   writer: app.writer.stats,
+  pipelineThread: pipelineThread(),
   pipeline: pipeline.totals,
   inbox: await store.countInbox(),
   events: await store.countEvents(),

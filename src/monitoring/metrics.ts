@@ -129,6 +129,28 @@ export class Metrics {
     });
   }
 
+  /**
+   * `mailhook_pipeline_thread_busy_seconds_total`: the time the pipeline thread (ingest commits on
+   * SQLite, processing, delivery) spent working rather than waiting for work. Its rate is the share of
+   * one core that thread uses, counted with the time it is blocked in a commit's fsync; near 1 it is
+   * the ingest bottleneck (docs/scaling.md). A restarted thread starts again from 0, which Prometheus
+   * reads as a counter reset.
+   */
+  observePipelineThread(utilization: () => { active: number } | null): void {
+    let last = 0;
+    new Counter({
+      name: 'mailhook_pipeline_thread_busy_seconds_total',
+      help: 'Seconds the pipeline thread spent working (commits, processing, delivery), including time blocked in fsync',
+      registers: [this.registry],
+      collect() {
+        const active = (utilization()?.active ?? 0) / 1000;
+        // A new thread counts from 0 again: its whole count is new.
+        this.inc(active >= last ? active - last : active);
+        last = active;
+      },
+    });
+  }
+
   recordBatch(summary: BatchSummary): void {
     if (summary.processed) this.inboxRows.inc({ status: 'processed' }, summary.processed);
     if (summary.quarantined) this.inboxRows.inc({ status: 'quarantined' }, summary.quarantined);

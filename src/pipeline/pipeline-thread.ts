@@ -1,3 +1,4 @@
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import type { DeliveryRuntimeData } from '../delivery/runtime.js';
@@ -99,6 +100,15 @@ export class PipelineThread {
       this.appends.set(id, { resolve, reject });
       worker.postMessage({ type: 'append', id, rows } satisfies ToPipeline);
     });
+  }
+
+  /**
+   * How much of its time the thread's event loop has spent working since it started (idle and active
+   * milliseconds), or null while it is not running. Time blocked inside a commit's fsync counts as
+   * active: on SQLite this thread is the one writer, and at full load it is what saturates first.
+   */
+  utilization(): EventLoopUtilization | null {
+    return this.worker?.performance.eventLoopUtilization() ?? null;
   }
 
   wake(): void {

@@ -70,10 +70,10 @@ async function allInbox(url: string): Promise<InboxView[]> {
   return rows;
 }
 
-async function duplicatesMetric(url: string): Promise<number> {
+async function metricValue(url: string, name: string): Promise<number> {
   const response = await fetch(`${url}/metrics`);
   const text = await response.text();
-  const line = text.split('\n').find((l) => l.startsWith('mailhook_events_duplicates_total'));
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return Number(line?.split(' ')[1] ?? Number.NaN);
 }
 
@@ -124,12 +124,14 @@ async function stormAgainst(url: string, label: string): Promise<string> {
   const received = (COPIES + 1) * sentEvents;
   const counted = rows.reduce((n, r) => n + r.event_count, 0);
   const duplicates = rows.reduce((n, r) => n + r.duplicate_count, 0);
-  const metric = await duplicatesMetric(url);
+  const metric = await metricValue(url, 'mailhook_events_duplicates_total');
+  // The thread that committed and processed the storm reports the time it spent doing so.
+  const busy = await metricValue(url, 'mailhook_pipeline_thread_busy_seconds_total');
   console.log(
     `retry storm (${label}): ${BATCHES} overlapping batches × ${COPIES} concurrent copies + 1 late copy = ` +
       `${requests} requests ${JSON.stringify(answers)}, ${received} events received, ${unique.size} distinct; ` +
       `${events.length} stored; inbox rows count ${counted} new + ${duplicates} duplicates; ` +
-      `mailhook_events_duplicates_total ${metric}`,
+      `mailhook_events_duplicates_total ${metric}; pipeline thread busy ${busy.toFixed(2)} s`,
   );
 
   expect(answers).toEqual({ '200': requests });
@@ -140,6 +142,7 @@ async function stormAgainst(url: string, label: string): Promise<string> {
   expect(counted).toBe(unique.size);
   expect(duplicates).toBe(received - unique.size);
   expect(metric, 'mailhook_events_duplicates_total').toBe(received - unique.size);
+  expect(busy, 'mailhook_pipeline_thread_busy_seconds_total').toBeGreaterThan(0);
   return sourceId;
 }
 
