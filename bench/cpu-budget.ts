@@ -61,7 +61,8 @@ export interface TargetBudget {
   oneWriterRps?: number;
   /**
    * SQLite rows: the pipeline thread (the one writer) in the row's last run, its busy share and its
-   * busy time per post (fsync waits in a commit included), against what the target rate leaves it.
+   * busy time per post (a commit's own fsync included: the ingest rows have no endpoint, so their
+   * commits sync themselves), against what the target rate leaves it.
    * Near a busy share of 1, that thread's turn bounds the row, whatever the cores could do.
    */
   writerThread?: { busy: number; busyUsPerPost: number; allowedUsPerPost: number };
@@ -70,7 +71,7 @@ export interface TargetBudget {
 /** The pipeline thread's figures a SQLite row's target reports (bench/targets/mailhook.ts). */
 export interface PipelineThreadFigures {
   busy: number;
-  busyUsPerRow: number;
+  busyUsPerPost: number;
 }
 
 function timeUs(work: () => void, iterations = 2000): number {
@@ -171,7 +172,7 @@ export function cpuBudget(rows: {
     ...(thread && {
       writerThread: {
         busy: thread.busy,
-        busyUsPerPost: thread.busyUsPerRow,
+        busyUsPerPost: thread.busyUsPerPost,
         allowedUsPerPost: Math.round(1e6 / targetRps),
       },
     }),

@@ -35,7 +35,7 @@ export interface MailhookStats {
   eventLoopDelayMs: { p99: number; max: number };
   writer: { commits: number; rows: number; largestBatch: number };
   /** The pipeline thread since the reset: its busy share, and busy µs per ingest row committed. */
-  pipelineThread: { busy: number; busyUsPerRow: number } | null;
+  pipelineThread: { busy: number; busyUsPerPost: number } | null;
   pipeline: { rows: number; inserted: number; duplicates: number };
   inbox: { pending: number; processed: number; quarantined: number };
   events: number;

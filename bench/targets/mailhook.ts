@@ -86,16 +86,16 @@ app.server.post('/__bench/reset', async () => {
 });
 /**
  * How busy the pipeline thread (SQLite's one writer) was since the reset, and its busy time per
- * ingest row committed meanwhile: a row bound by that thread's turn shows it near 1.
+ * ingest post committed meanwhile: a row bound by that thread's turn shows it near 1.
  */
-function pipelineThread(): { busy: number; busyUsPerRow: number } | null {
+function pipelineThread(): { busy: number; busyUsPerPost: number } | null {
   const now = pipeline.utilization();
-  if (!now || !since.utilization) return null;
+  if (!now || !since.utilization || now.thread !== since.utilization.thread) return null;
   const delta = performance.eventLoopUtilization(now, since.utilization);
   const rows = app.writer.stats.rows - since.rows;
   return {
     busy: Number(delta.utilization.toFixed(3)),
-    busyUsPerRow: rows > 0 ? Math.round((delta.active * 1000) / rows) : 0,
+    busyUsPerPost: rows > 0 ? Math.round((delta.active * 1000) / rows) : 0,
   };
 }
 app.server.get('/__bench/stats', async () => ({

@@ -83,6 +83,8 @@ export class DeliveryWorker implements DeliveryHandOff {
   private recordFailures = 0;
   /** A claim found the pool held by results not yet recorded: their flush wakes the loop. */
   private waitingForRecords = false;
+  /** A claim found slots reserved by running transactions: a rollback that frees them wakes the loop. */
+  private waitingForReservations = false;
   private running = false;
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
@@ -175,6 +177,7 @@ export class DeliveryWorker implements DeliveryHandOff {
     const free = pool - this.held();
     if (free <= 0) {
       this.waitingForRecords = this.unrecorded() > 0;
+      this.waitingForReservations = this.reserved > 0;
       return 0;
     }
     const now = this.o.now();
@@ -193,7 +196,9 @@ export class DeliveryWorker implements DeliveryHandOff {
           grants = fairSlots(pool, this.contenders(due, nowMs), this.o.random);
           // Hand-offs may have taken slots while the claim waited (SQLite: for the WAL's sync): the
           // grants fit what is free now, and count as held until the claimed rows are in flight.
+          const granted = [...grants.values()].reduce((sum, n) => sum + n, 0);
           this.claiming = trimToFree(grants, dueIds, pool - this.held());
+          if (this.claiming < granted && this.reserved > 0) this.waitingForReservations = true;
         },
         slots: (endpoint) => grants.get(endpoint.id) ?? 0,
       });
@@ -219,8 +224,9 @@ export class DeliveryWorker implements DeliveryHandOff {
     this.limits.take(item.endpoint, nowMs);
     const task = this.attempt(item)
       .catch((err: unknown) => {
-        // Not a failed send (those are recorded): a bug around it. The delivery stays leased and goes
-        // out again when its lease expires; the process, and every other attempt, goes on.
+        // Not a failed send (those are recorded): a bug around it. The process and every other
+        // attempt go on; if its result was not recorded yet, the delivery goes out again when its
+        // lease expires.
         this.o.logger.error({ err, deliveryId: item.delivery.id }, 'delivery attempt failed unexpectedly');
       })
       .finally(() => {
@@ -285,7 +291,10 @@ export class DeliveryWorker implements DeliveryHandOff {
    */
   release(items: ClaimedDelivery[]): void {
     for (const item of items) this.unreserve(item.endpoint.id);
-    if (items.length > 0) this.wakeSoon();
+    if (items.length > 0 && this.waitingForReservations) {
+      this.waitingForReservations = false;
+      this.wakeSoon();
+    }
   }
 
   private unreserve(endpointId: string): void {

@@ -1,6 +1,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchSummary, Store } from '../store/store.js';
 
+const PIPELINE_THREAD_BUSY = 'mailhook_pipeline_thread_busy_seconds_total';
+
 /** One delivery attempt as the pipeline thread, which runs delivery, reports it to the metrics. */
 export interface AttemptMetric {
   /** succeeded, retrying or failed (after the last attempt). */
@@ -132,21 +134,31 @@ export class Metrics {
   /**
    * `mailhook_pipeline_thread_busy_seconds_total`: the time the pipeline thread (ingest commits on
    * SQLite, processing, delivery) spent working rather than waiting for work. Its rate is the share of
-   * one core that thread uses, counted with the time it is blocked in a commit's fsync; near 1 it is
-   * the ingest bottleneck (docs/scaling.md). A restarted thread starts again from 0, which Prometheus
-   * reads as a counter reset.
+   * that thread's wall time in use, not CPU: a commit that syncs itself counts its fsync as busy, while
+   * the sync that runs off the thread when deliveries are in flight counts as idle. Near 1 on SQLite,
+   * that thread (the one writer) is the node's ingest ceiling (docs/scaling.md). A restarted thread
+   * counts from 0 again: its time is added to what the counter already holds.
    */
-  observePipelineThread(utilization: () => { active: number } | null): void {
+  observePipelineThread(utilization: () => { active: number; thread: number } | null): void {
+    if (this.registry.getSingleMetric(PIPELINE_THREAD_BUSY)) return;
+    let thread = -1;
     let last = 0;
     new Counter({
-      name: 'mailhook_pipeline_thread_busy_seconds_total',
-      help: 'Seconds the pipeline thread spent working (commits, processing, delivery), including time blocked in fsync',
+      name: PIPELINE_THREAD_BUSY,
+      help: 'Seconds the pipeline thread spent working (commits, processing, delivery); a commit that syncs itself counts its fsync',
       registers: [this.registry],
       collect() {
-        const active = (utilization()?.active ?? 0) / 1000;
-        // A new thread counts from 0 again: its whole count is new.
-        this.inc(active >= last ? active - last : active);
-        last = active;
+        const reading = utilization();
+        if (!reading) return;
+        const active = reading.active / 1000;
+        if (reading.thread !== thread) {
+          thread = reading.thread;
+          last = 0;
+        }
+        // Two readings of an idle thread can go back by a few microseconds (Node reads its idle time
+        // before the clock): never count that as a restart, nor backwards.
+        this.inc(Math.max(0, active - last));
+        last = Math.max(last, active);
       },
     });
   }

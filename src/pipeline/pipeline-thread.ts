@@ -41,6 +41,8 @@ export class PipelineThread {
   private stopped: Promise<void> | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private nextAppendId = 0;
+  /** Threads started so far (a crashed one is restarted). */
+  private started = 0;
   private readonly appends = new Map<
     number,
     { resolve: (result: { replayed: string[] }) => void; reject: (err: Error) => void }
@@ -63,6 +65,7 @@ export class PipelineThread {
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     this.worker = worker;
+    this.started++;
     worker.on('message', (message: FromPipeline) => {
       if (message.type === 'batch') {
         addBatch(this.totals, message.summary);
@@ -104,11 +107,13 @@ export class PipelineThread {
 
   /**
    * How much of its time the thread's event loop has spent working since it started (idle and active
-   * milliseconds), or null while it is not running. Time blocked inside a commit's fsync counts as
-   * active: on SQLite this thread is the one writer, and at full load it is what saturates first.
+   * milliseconds), or null while it is not running; `thread` counts the threads started, so a reading
+   * from a restarted thread (whose count starts again from 0) can be told apart. Time blocked inside a
+   * commit's own fsync counts as active: on SQLite this thread is the one writer.
    */
-  utilization(): EventLoopUtilization | null {
-    return this.worker?.performance.eventLoopUtilization() ?? null;
+  utilization(): (EventLoopUtilization & { thread: number }) | null {
+    const worker = this.worker;
+    return worker ? { ...worker.performance.eventLoopUtilization(), thread: this.started } : null;
   }
 
   wake(): void {

@@ -93,7 +93,13 @@ export function startAttemptSpan(
     },
     contextOfTraceparent(item.trace),
   );
-  injectHeaders(span, headers);
+  try {
+    injectHeaders(span, headers);
+  } catch (err) {
+    // The caller goes on without the span: end it rather than leave it open.
+    span.end();
+    throw err;
+  }
   return span;
 }
 
