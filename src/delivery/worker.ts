@@ -12,7 +12,7 @@ import type {
   Store,
 } from '../store/store.js';
 import { endAttemptSpan, startAttemptSpan } from '../tracing/spans.js';
-import { activeTracer, traceSafely } from '../tracing/tracing.js';
+import { activeTracer } from '../tracing/tracing.js';
 import { type Contender, fairSlots, reserveFor } from './fair-share.js';
 import type { DeliveryRequest, DeliveryResponse } from './http-client.js';
 import { EndpointLimits } from './limits.js';
@@ -386,9 +386,7 @@ export class DeliveryWorker implements DeliveryHandOff {
       return;
     }
     const tracer = activeTracer();
-    const span = tracer
-      ? traceSafely('starting a delivery.attempt span', () => startAttemptSpan(tracer, item, headers), null)
-      : null;
+    const span = tracer ? startAttemptSpan(tracer, item, headers) : null;
     let response: DeliveryResponse;
     try {
       response = await this.o.sender.send({
@@ -401,14 +399,7 @@ export class DeliveryWorker implements DeliveryHandOff {
       response = { kind: 'error', errorClass: 'other', message: String(err), durationMs: 0 };
     }
     const result = this.record(item, startedAt, response);
-    if (span) {
-      const outcome = ATTEMPT_OUTCOMES[result.status];
-      traceSafely(
-        'ending a delivery.attempt span',
-        () => endAttemptSpan(span, response, outcome, result.attempt.error),
-        undefined,
-      );
-    }
+    if (span) endAttemptSpan(span, response, ATTEMPT_OUTCOMES[result.status], result.attempt.error);
   }
 
   private record(item: ClaimedDelivery, startedAt: Date, response: DeliveryResponse): AttemptResult {

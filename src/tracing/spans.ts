@@ -75,7 +75,11 @@ export function startAttemptSpan(
   tracer: Tracer,
   item: ClaimedDelivery,
   headers: Record<string, string>,
-): Span {
+): Span | null {
+  return traceSafely('starting a delivery.attempt span', () => makeAttemptSpan(tracer, item, headers), null);
+}
+
+function makeAttemptSpan(tracer: Tracer, item: ClaimedDelivery, headers: Record<string, string>): Span {
   const { delivery, endpoint } = item;
   const span = tracer.startSpan(
     'delivery.attempt',
@@ -107,6 +111,19 @@ export function startAttemptSpan(
 export type AttemptSpanOutcome = 'succeeded' | 'retrying' | 'failed';
 
 export function endAttemptSpan(
+  span: Span,
+  response: DeliveryResponse,
+  outcome: AttemptSpanOutcome,
+  error: string | null,
+): void {
+  traceSafely(
+    'ending a delivery.attempt span',
+    () => finishAttemptSpan(span, response, outcome, error),
+    undefined,
+  );
+}
+
+function finishAttemptSpan(
   span: Span,
   response: DeliveryResponse,
   outcome: AttemptSpanOutcome,

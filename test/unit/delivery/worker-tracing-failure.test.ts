@@ -13,19 +13,18 @@ import { createDueDeliveries, QuickSender, testWorker } from '../../helpers/work
 
 const failing = vi.hoisted(() => ({ at: 'start' as 'start' | 'end' }));
 
+// A tracer that throws when a span starts, or whose spans throw when they are ended.
 vi.mock('../../../src/tracing/tracing.js', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../../../src/tracing/tracing.js')>()),
-  activeTracer: () => ({}),
-}));
-vi.mock('../../../src/tracing/spans.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../../../src/tracing/spans.js')>()),
-  startAttemptSpan: () => {
-    if (failing.at === 'start') throw new Error('tracer broke at start');
-    return {};
-  },
-  endAttemptSpan: () => {
-    throw new Error('tracer broke at end');
-  },
+  activeTracer: () => ({
+    startSpan: () => {
+      if (failing.at === 'start') throw new Error('tracer broke at start');
+      const broken = () => {
+        throw new Error('tracer broke at end');
+      };
+      return { setAttribute: broken, setStatus: broken, end: broken };
+    },
+  }),
 }));
 
 let cleanup: (() => Promise<void>) | null = null;
