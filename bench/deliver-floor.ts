@@ -18,6 +18,15 @@ export interface FloorOptions {
   connections: number;
 }
 
+export interface FloorResult {
+  ok: number;
+  failed: number;
+  seconds: number;
+  rate: number;
+  /** This process's CPU (all its threads) per delivery sent, from the first POST to the last answer. */
+  cpuUsPerDelivery: number;
+}
+
 const options = JSON.parse(process.argv[2] ?? '{}') as FloorOptions;
 const bodies = JSON.parse(readFileSync(options.bodiesFile, 'utf8')) as { id: string; body: string }[];
 const agent = new Agent({ connections: options.connections });
@@ -57,7 +66,16 @@ async function worker(): Promise<void> {
 }
 
 const started = performance.now();
+const cpu = process.cpuUsage();
 await Promise.all(Array.from({ length: options.concurrency }, worker));
 const seconds = (performance.now() - started) / 1000;
+const used = process.cpuUsage(cpu);
 await agent.close();
-process.stdout.write(`${JSON.stringify({ ok, failed, seconds, rate: Math.round(ok / seconds) })}\n`);
+const result: FloorResult = {
+  ok,
+  failed,
+  seconds,
+  rate: Math.round(ok / seconds),
+  cpuUsPerDelivery: Math.round((used.user + used.system) / Math.max(1, ok)),
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -36,8 +36,9 @@ export interface LoadOptions {
   totalRequests?: number;
   /**
    * Put the send time (ms since the epoch, sub-millisecond) into every event as the custom arg
-   * `bench_sent_at`, so a receiver can measure ingest → delivered. Bodies are then built and signed
-   * at send time instead of from the pre-signed pool.
+   * `bench_sent_at` (Postmark: in the record's `Metadata`), so a receiver can measure ingest →
+   * delivered. SendGrid bodies are then built and signed at send time instead of from the pre-signed
+   * pool.
    */
   embedSendTime?: boolean;
   /** Pre-signed SendGrid bodies; past them, bodies are signed inline (which costs the generator CPU). */
@@ -120,7 +121,7 @@ function hmacBody(): Payload {
 
 let postmarkCount = 0;
 function postmarkBody(): Payload {
-  const body = postmarkRecord(postmarkCount++);
+  const body = postmarkRecord(postmarkCount++, options.embedSendTime ? epochNow() : undefined);
   return {
     body,
     headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: basicAuth },

@@ -7,14 +7,22 @@ const POSTMARK_TYPES = ['Delivery', 'Delivery', 'Open', 'Click', 'Bounce'];
  * test/fixtures/postmark/), a fresh MessageID and a 100 ns timestamp, the record types in a fixed mix
  * (two deliveries, an open, a click, a hard bounce in every five). The load generator posts these;
  * the storage floor (storage-floor.ts) stores the same. The disk section keeps its own mix
- * (disk.ts), the one its documented bytes per post were measured with.
+ * (disk.ts), the one its documented bytes per post were measured with. `sentAt` goes into the
+ * record's `Metadata` as `bench_sent_at` (a string, as Postmark's metadata values are), which mailhook
+ * carries to the canonical `data.metadata`, where the end-to-end receiver reads it.
  */
-export function postmarkRecord(n: number): Buffer {
+export function postmarkRecord(n: number, sentAt?: number): Buffer {
   const recordType = POSTMARK_TYPES[n % POSTMARK_TYPES.length] as string;
   const messageId = randomUUID();
   const at = new Date().toISOString().replace('Z', `${String((n + 1) % 10_000).padStart(4, '0')}Z`);
   const recipient = `user.${messageId.slice(0, 8)}@example.com`;
-  const common = { RecordType: recordType, MessageID: messageId, MessageStream: 'outbound', Tag: 'bench' };
+  const common = {
+    RecordType: recordType,
+    MessageID: messageId,
+    MessageStream: 'outbound',
+    Tag: 'bench',
+    ...(sentAt !== undefined && { Metadata: { bench_sent_at: String(sentAt) } }),
+  };
   const record: Record<string, unknown> =
     recordType === 'Delivery'
       ? { ...common, Recipient: recipient, DeliveredAt: at, Details: 'Test delivery webhook details' }

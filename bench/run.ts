@@ -8,6 +8,9 @@ import {
   deliveredEventBudget,
   printCpuBudget,
   printDeliveredEventBudget,
+  printTargetBudget,
+  sustainedBudget,
+  type TargetBudget,
 } from './cpu-budget.js';
 import {
   type BacklogRun,
@@ -96,6 +99,7 @@ const ingestRuns = new Map<IngestKey, IngestRun[]>();
 const ingest = new Map<IngestKey, LoadResult>();
 let budget: CpuBudget | null = null;
 let deliveredBudget: DeliveredEventBudget | null = null;
+let e2eBudget: TargetBudget | null = null;
 if (runs('ingest')) {
   for (let round = 0; round < ROUNDS; round++) {
     for (const scenario of INGEST_SCENARIOS) {
@@ -224,6 +228,8 @@ if (runs('delivery')) {
 
 // ------------------------------------------------------------------------------------------------
 // End to end
+const cpuSum = (c: { server: number; postgres: number; receiver: number; generator: number }) =>
+  c.server + c.postgres + c.receiver + c.generator;
 const e2e: EndToEnd[] = [];
 if (runs('e2e')) {
   const timing = {
@@ -257,11 +263,11 @@ if (runs('e2e')) {
     const s = run.sustained;
     if (!s) continue;
     console.log(
-      `end to end (${run.store}) at full load: ingest ${s.ingestEventsPerSec}/s, delivered ${s.deliveredPerSec}/s in the same window (backlog grew ${s.backlogGrowthPerSec}/s, caught up ${s.catchUpSeconds ?? 'not'} s after); latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms`,
+      `end to end (${run.store}) at full load, single-event Postmark posts: ingest ${s.ingestEventsPerSec}/s, delivered ${s.deliveredPerSec}/s in the same window (backlog grew ${s.backlogGrowthPerSec}/s, caught up ${s.catchUpSeconds ?? 'not'} s after); latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms; pipeline thread busy ${Math.round(s.pipelineBusy * 100)}%`,
     );
     for (const check of s.checks ?? []) {
       console.log(
-        `  paced at ${check.rate}/s: delivered ${check.deliveredPerSec}/s, backlog grew ${check.backlogGrowthPerSec}/s, latency p50 ${check.latencyP50Ms} ms`,
+        `  paced at ${check.rate}/s: delivered ${check.deliveredPerSec}/s, backlog grew ${check.backlogGrowthPerSec}/s, latency p50 ${check.latencyP50Ms} ms; pipeline thread busy ${Math.round(check.pipelineBusy * 100)}%, CPU per event: mailhook ${check.cpuUsPerEvent.server}, all processes ${cpuSum(check.cpuUsPerEvent)} µs = ${((check.rate * cpuSum(check.cpuUsPerEvent)) / 1e6).toFixed(2)} cores`,
       );
     }
     console.log(
@@ -270,24 +276,23 @@ if (runs('e2e')) {
         : `  no rate without a growing backlog was seen; at most ${s.sustainedPerSec} events/s delivered = ${ratio(s.sustainedPerSec, floorRps) ?? '—'}× floor req/s`,
     );
     const c = s.cpuUsPerEvent;
-    const floor = ingest.get('floor');
     const cores = cpus().length;
-    const need = (rate: number, usPerEvent: number) => ((rate * usPerEvent) / 1e6).toFixed(2);
     console.log(
       `  CPU per event, ingest to delivered: mailhook ${c.server}${c.postgres ? ` + PostgreSQL ${c.postgres}` : ''} + receiver ${c.receiver} + generator ${c.generator} µs = ${c.server + c.postgres + c.receiver + c.generator} µs → at most ${Math.round((cores * 1e6) / Math.max(1, c.server + c.postgres + c.receiver + c.generator))}/s on ${cores} cores`,
     );
-    if (floor && budget && floorRps) {
-      const target = 0.25 * floorRps;
-      const stored = run.store === 'sqlite' ? (budget.storageWithEndpoint?.statements.cpuUsPerPost ?? 0) : 0;
-      const unavoidable =
-        (floor.cpuUsPerRequest ?? 0) + budget.ecdsaVerifyUs + 2 * (floor.serverCpuUsPerRequest ?? 0) + stored;
-      console.log(
-        `  0.25× floor = ${Math.round(target)}/s: generator + ECDSA verify + two bare HTTP servers (mailhook's, the receiver's)${stored ? " + SQLite running the commit statements (the event's delivery row included)" : ''} = ${Math.round(unavoidable)} µs = ${need(target, unavoidable)} cores before sending anything; mailhook's own ${c.server + c.postgres} µs per event would need ${need(target, c.server + c.postgres)}`,
-      );
-    }
   }
   const sqliteRun = e2e[0]?.sustained;
-  deliveredBudget = budget && sqliteRun ? deliveredEventBudget(budget, sqliteRun.cpuUsPerEvent.server) : null;
+  // The least a POST cost a client in this run: the delivery floor's at one endpoint (the end-to-end
+  // shape) or the load generator's at the floor's rate.
+  const posts = [deliveryMedian(0, (r) => r.floorCpuUs), budget?.floor?.generatorUs ?? null];
+  const known = posts.filter((us): us is number => us !== null && us > 0);
+  const sendingUs = known.length ? Math.round(Math.min(...known)) : null;
+  if (budget && sqliteRun && floorRps) {
+    e2eBudget = sustainedBudget(budget, floorRps, sendingUs, sqliteRun.cpuUsPerEvent);
+    if (e2eBudget) printTargetBudget(e2eBudget, 'event');
+  }
+  deliveredBudget =
+    budget && sqliteRun ? deliveredEventBudget(budget, sqliteRun.cpuUsPerEvent.server, sendingUs) : null;
   if (deliveredBudget) printDeliveredEventBudget(deliveredBudget);
   console.log(`[${elapsed()}]`);
 }
@@ -371,6 +376,7 @@ const targets = judgeTargets({
       )
     : null,
   e2eVsFloor: e2e[0]?.sustained && floorRps ? ratio(e2e[0].sustained.sustainedPerSec, floorRps) : null,
+  sustainedBudget: e2eBudget,
   e2eP50: e2e[0]?.fixedRate.latencyMs.p50 ?? null,
   e2eP50Postgres: e2e[1]?.fixedRate.latencyMs.p50 ?? null,
   backlog: backlog
@@ -411,6 +417,7 @@ const summary = {
   ),
   cpuBudget: budget,
   deliveredEventBudget: deliveredBudget,
+  sustainedBudget: e2eBudget,
   ingestDetail: {
     sqliteGroupCommit: ingestRuns.get('sqlite_sendgrid')?.at(-1)?.during ?? null,
     pipelinePausedDrainMs: ingestRuns.get('sqlite_pipeline_paused')?.at(-1)?.drainMs ?? null,

@@ -55,7 +55,10 @@ export async function startReceiver(fast: number, slow = 0, slowMs = 2000): Prom
 
 export interface Server {
   target: Target;
+  /** The SendGrid source's (ECDSA-signed posts with `keys.privateKeyPem`). */
   ingestUrl: string;
+  /** The Postmark source's (basic auth with `keys.basicAuth`). */
+  postmarkIngestUrl: string;
   api<T>(method: string, path: string, body?: unknown): Promise<T>;
   /** Endpoints created so far, with their signing secret. */
   endpoints: { id: string; url: string }[];
@@ -65,6 +68,11 @@ export interface Server {
   resumeAll(): Promise<void>;
   /** True once the pipeline has no pending inbox row. */
   waitPipelineDrained(timeoutMs: number): Promise<boolean>;
+  /**
+   * `mailhook_pipeline_thread_busy_seconds_total` from /metrics: the busy time of the thread that
+   * runs SQLite's one writer and the delivery worker.
+   */
+  pipelineBusySeconds(): Promise<number>;
   /** Writes up to `limit` stored events as delivered bodies (`{id, body}`) to a file; returns its path. */
   writeBodies(limit: number): Promise<string>;
   stop(): Promise<void>;
@@ -93,11 +101,18 @@ export async function startServer(
     provider: 'sendgrid',
     config: { public_key: keys.publicKeyDer },
   });
+  const [username = '', password = ''] = keys.basicAuth.split(':');
+  const postmark = await api<{ id: string }>('POST', '/v1/sources', {
+    name: 'bench-postmark',
+    provider: 'postmark',
+    config: { basic_auth: { username, password } },
+  });
   const secret = generateSecret();
   const endpoints: { id: string; url: string }[] = [];
   const server: Server = {
     target,
     ingestUrl: `${target.url}/ingest/${source.id}`,
+    postmarkIngestUrl: `${target.url}/ingest/${postmark.id}`,
     api,
     endpoints,
     secret,
@@ -122,6 +137,12 @@ export async function startServer(
         const page = await api<{ data: unknown[] }>('GET', '/v1/inbox?status=pending&limit=1');
         return page.data.length === 0;
       }, timeoutMs);
+    },
+    async pipelineBusySeconds() {
+      const res = await fetch(`${target.url}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      const line = /^mailhook_pipeline_thread_busy_seconds_total (\S+)$/m.exec(await res.text());
+      if (!line) throw new Error('/metrics has no mailhook_pipeline_thread_busy_seconds_total');
+      return Number(line[1]);
     },
     async writeBodies(limit) {
       const page = await api<{ data: { id: string }[] }>('GET', `/v1/events?limit=${Math.min(500, limit)}`);

@@ -31,7 +31,9 @@ function record(body: string): void {
   try {
     const sentAt = (JSON.parse(body) as { data?: { metadata?: { bench_sent_at?: unknown } } }).data?.metadata
       ?.bench_sent_at;
-    if (typeof sentAt === 'number') latencies.push({ sentAt, ms: epochNow() - sentAt });
+    // A number from SendGrid's custom args, a string from Postmark's metadata.
+    const at = typeof sentAt === 'string' ? Number(sentAt) : sentAt;
+    if (typeof at === 'number' && Number.isFinite(at)) latencies.push({ sentAt: at, ms: epochNow() - at });
     else badLatency++;
   } catch {
     badLatency++;
