@@ -5,9 +5,9 @@ import { endpointEvent } from '../monitoring/system-events.js';
 import { pipelineEffects, softBouncePolicyOf } from '../pipeline/effects.js';
 import type { DeliveryHandOff } from '../store/hand-off.js';
 import type { Store } from '../store/store.js';
-import { DeliveryClient } from './http-client.js';
 import { policyFromConfig } from './policy.js';
 import { ReplayRunner } from './replay-runner.js';
+import { SenderThread } from './sender-thread.js';
 import { DeliveryWorker } from './worker.js';
 
 /** What the thread that runs delivery (the pipeline's) is given at start. */
@@ -40,10 +40,10 @@ export interface DeliveryRuntime {
 }
 
 /**
- * Everything that sends deliveries — HTTP client, delivery worker, replay runner, system events —
- * on a given store connection. It runs on the pipeline's thread, whose transactions hand it fresh
- * deliveries in memory (hand-off.ts); on SQLite that thread also owns every write, so the pipeline
- * and delivery never wait on each other's lock.
+ * Everything that sends deliveries — delivery worker, replay runner, system events, and the sender
+ * thread that makes the HTTP requests — on a given store connection. It runs on the pipeline's
+ * thread, whose transactions hand it fresh deliveries in memory (hand-off.ts); on SQLite that thread
+ * also owns every write, so the pipeline and delivery never wait on each other's lock.
  */
 export async function startDeliveryRuntime(options: {
   store: Store;
@@ -60,7 +60,8 @@ export async function startDeliveryRuntime(options: {
     const freed = await store.releaseAllLeases();
     if (freed > 0) logger.info({ freed }, 'resumed deliveries that were in flight at the last stop');
   }
-  const client = new DeliveryClient({ allowPrivate: config.allowPrivateTargets, userAgent });
+  // The HTTP exchanges run on a thread of their own, off the one that commits (sender-thread.ts).
+  const client = new SenderThread({ allowPrivate: config.allowPrivateTargets, userAgent });
   const worker: DeliveryWorker = new DeliveryWorker({
     store,
     sender: client,

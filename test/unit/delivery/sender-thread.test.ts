@@ -1,0 +1,114 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+// The compiled module: its thread runs dist/delivery/sender-worker.js (`npm test` builds first).
+import { SenderThread } from '../../../dist/delivery/sender-thread.js';
+import type { DeliveryRequest } from '../../../src/delivery/http-client.js';
+
+const servers: Server[] = [];
+const senders: SenderThread[] = [];
+
+afterEach(async () => {
+  await Promise.all(senders.splice(0).map((s) => s.close()));
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+async function receiver(
+  handler: (req: IncomingMessage, res: ServerResponse, body: string) => void,
+): Promise<{ url: string; bodies: string[]; userAgents: string[] }> {
+  const bodies: string[] = [];
+  const userAgents: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      bodies.push(body);
+      userAgents.push(String(req.headers['user-agent']));
+      handler(req, res, body);
+    });
+  });
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, bodies, userAgents };
+}
+
+function sender(allowPrivate = true): SenderThread {
+  const s = new SenderThread({ allowPrivate, userAgent: 'mailhook-test/1' });
+  senders.push(s);
+  return s;
+}
+
+const request = (url: string, body: string, timeoutMs = 5000): DeliveryRequest => ({
+  url,
+  headers: { 'webhook-id': `msg_${body}` },
+  body,
+  timeoutMs,
+});
+
+/** The thread itself, to stop it as a crash would (tests only). */
+const threadOf = (s: SenderThread) => (s as unknown as { worker: Worker | null }).worker;
+
+describe('SenderThread', () => {
+  it('answers each send with its own response, however many go out in one turn', async () => {
+    const target = await receiver((_req, res, body) => {
+      res.writeHead(201, { 'x-echo': body });
+      res.end(`got ${body}`);
+    });
+    const s = sender();
+    const bodies = Array.from({ length: 60 }, (_, i) => `{"n":${i}}`);
+    const answers = await Promise.all(bodies.map((body) => s.send(request(target.url, body))));
+    answers.forEach((answer, i) => {
+      expect(answer).toMatchObject({
+        kind: 'response',
+        status: 201,
+        bodySnippet: `got ${bodies[i]}`,
+        headers: { 'x-echo': bodies[i] },
+      });
+    });
+    expect(target.bodies.sort()).toEqual([...bodies].sort());
+    expect(new Set(target.userAgents)).toEqual(new Set(['mailhook-test/1']));
+  });
+
+  it('runs the SSRF guard in its thread: a private address is refused unless allowed', async () => {
+    const target = await receiver((_req, res) => res.end('ok'));
+    const answer = await sender(false).send(request(target.url, '{}'));
+    expect(answer).toMatchObject({ kind: 'error', errorClass: 'forbidden_address' });
+    expect(target.bodies).toEqual([]);
+  });
+
+  it('answers the sends in flight as errors when its thread dies, and starts a new one for the next', async () => {
+    let hold: (() => void) | null = null;
+    const target = await receiver((_req, res, body) => {
+      if (body === '"stuck"') hold = () => res.end('late');
+      else res.end('ok');
+    });
+    const s = sender();
+    expect(await s.send(request(target.url, '"first"'))).toMatchObject({ status: 200 });
+    const stuck = s.send(request(target.url, '"stuck"'));
+    await expect.poll(() => hold !== null).toBe(true);
+    const first = threadOf(s);
+    await first?.terminate();
+    expect(await stuck).toMatchObject({ kind: 'error', errorClass: 'other' });
+    expect(await s.send(request(target.url, '"after"'))).toMatchObject({ kind: 'response', status: 200 });
+    expect(threadOf(s)).not.toBe(first);
+    (hold as (() => void) | null)?.();
+  });
+
+  it('lets a send in flight finish before closing, and refuses sends after', async () => {
+    const target = await receiver((_req, res) => setTimeout(() => res.end('slow'), 200));
+    const s = sender();
+    const inFlight = s.send(request(target.url, '"slow"'));
+    await expect.poll(() => target.bodies.length).toBe(1);
+    await s.close();
+    expect(await inFlight).toMatchObject({ kind: 'response', status: 200, bodySnippet: 'slow' });
+    expect(await s.send(request(target.url, '"late"'))).toMatchObject({ kind: 'error', errorClass: 'other' });
+    expect(threadOf(s)).toBeNull();
+  });
+});
