@@ -61,7 +61,7 @@ export async function startDeliveryRuntime(options: {
     if (freed > 0) logger.info({ freed }, 'resumed deliveries that were in flight at the last stop');
   }
   // The HTTP exchanges run on a thread of their own, off the one that commits (sender-thread.ts).
-  const client = new SenderThread({ allowPrivate: config.allowPrivateTargets, userAgent });
+  const client = new SenderThread({ allowPrivate: config.allowPrivateTargets, userAgent }, { log: logger });
   const worker: DeliveryWorker = new DeliveryWorker({
     store,
     sender: client,

@@ -1,6 +1,10 @@
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 // The compiled module: its thread runs dist/delivery/sender-worker.js (`npm test` builds first).
@@ -39,10 +43,29 @@ async function receiver(
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, bodies, userAgents };
 }
 
-function sender(allowPrivate = true): SenderThread {
-  const s = new SenderThread({ allowPrivate, userAgent: 'mailhook-test/1' });
+interface Logged {
+  fields: object;
+  message: string;
+}
+
+function sender(
+  allowPrivate = true,
+  extra: { script?: URL; answerGraceMs?: number } = {},
+): { s: SenderThread; logged: Logged[] } {
+  const logged: Logged[] = [];
+  const s = new SenderThread(
+    { allowPrivate, userAgent: 'mailhook-test/1' },
+    { log: { error: (fields, message) => logged.push({ fields, message }) }, ...extra },
+  );
   senders.push(s);
-  return s;
+  return { s, logged };
+}
+
+/** A thread script of the test's own (a file URL), for threads that fail in ways the real one does not. */
+function script(source: string): URL {
+  const file = join(mkdtempSync(join(tmpdir(), 'mailhook-sender-')), 'thread.mjs');
+  writeFileSync(file, source);
+  return pathToFileURL(file);
 }
 
 const request = (url: string, body: string, timeoutMs = 5000): DeliveryRequest => ({
@@ -61,7 +84,7 @@ describe('SenderThread', () => {
       res.writeHead(201, { 'x-echo': body });
       res.end(`got ${body}`);
     });
-    const s = sender();
+    const { s } = sender();
     const bodies = Array.from({ length: 60 }, (_, i) => `{"n":${i}}`);
     const answers = await Promise.all(bodies.map((body) => s.send(request(target.url, body))));
     answers.forEach((answer, i) => {
@@ -78,34 +101,76 @@ describe('SenderThread', () => {
 
   it('runs the SSRF guard in its thread: a private address is refused unless allowed', async () => {
     const target = await receiver((_req, res) => res.end('ok'));
-    const answer = await sender(false).send(request(target.url, '{}'));
+    const answer = await sender(false).s.send(request(target.url, '{}'));
     expect(answer).toMatchObject({ kind: 'error', errorClass: 'forbidden_address' });
     expect(target.bodies).toEqual([]);
   });
 
-  it('answers the sends in flight as errors when its thread dies, and starts a new one for the next', async () => {
+  it('answers the sends in flight as reset connections when its thread dies; sends made meanwhile wait for the next thread', async () => {
     let hold: (() => void) | null = null;
     const target = await receiver((_req, res, body) => {
       if (body === '"stuck"') hold = () => res.end('late');
       else res.end('ok');
     });
-    const s = sender();
+    const { s, logged } = sender();
     expect(await s.send(request(target.url, '"first"'))).toMatchObject({ status: 200 });
     const stuck = s.send(request(target.url, '"stuck"'));
-    await expect.poll(() => hold !== null).toBe(true);
+    await expect.poll(() => hold !== null, { timeout: 10_000 }).toBe(true);
     const first = threadOf(s);
     await first?.terminate();
-    expect(await stuck).toMatchObject({ kind: 'error', errorClass: 'other' });
+    expect(await stuck).toMatchObject({ kind: 'error', errorClass: 'connection_reset' });
+    expect(logged.map((l) => l.message)).toContain(
+      'the delivery sender thread stopped; its requests in flight are retried',
+    );
+    // Within the restart's backoff: this one waits for the new thread instead of failing.
     expect(await s.send(request(target.url, '"after"'))).toMatchObject({ kind: 'response', status: 200 });
     expect(threadOf(s)).not.toBe(first);
     (hold as (() => void) | null)?.();
   });
 
+  it('settles every send when its thread cannot even load, and logs why', async () => {
+    const { s, logged } = sender(true, { script: script("throw new Error('cannot load');\n") });
+    const answers = await Promise.all([
+      s.send(request('http://127.0.0.1:9/a', '1')),
+      s.send(request('http://127.0.0.1:9/b', '2')),
+    ]);
+    for (const answer of answers)
+      expect(answer).toMatchObject({ kind: 'error', errorClass: 'connection_reset' });
+    // The next thread starts after a backoff and fails the same way: settled, not left waiting.
+    expect(await s.send(request('http://127.0.0.1:9/c', '3'))).toMatchObject({ kind: 'error' });
+    expect(
+      logged.filter((l) => l.message === 'the delivery sender thread failed').length,
+    ).toBeGreaterThanOrEqual(2);
+  });
+
+  it("stops a thread that no longer answers past a request's deadline", async () => {
+    const silent = script(
+      "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n",
+    );
+    const { s, logged } = sender(true, { script: silent, answerGraceMs: 100 });
+    const started = Date.now();
+    const answer = await s.send(request('http://127.0.0.1:9/never', '{}', 50));
+    expect(answer).toMatchObject({ kind: 'error', errorClass: 'connection_reset' });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(logged.map((l) => l.message)).toContain('the delivery sender thread stopped answering');
+  });
+
+  it('sends what it was given in the same turn as close, then closes', async () => {
+    const target = await receiver((_req, res) => res.end('ok'));
+    const { s } = sender();
+    const sent = s.send(request(target.url, '"with-close"'));
+    await s.close();
+    expect(await sent).toMatchObject({ kind: 'response', status: 200 });
+    expect(target.bodies).toEqual(['"with-close"']);
+    // Sent by the thread that close() then stopped, not by one started after it.
+    expect(threadOf(s)).toBeNull();
+  });
+
   it('lets a send in flight finish before closing, and refuses sends after', async () => {
     const target = await receiver((_req, res) => setTimeout(() => res.end('slow'), 200));
-    const s = sender();
+    const { s } = sender();
     const inFlight = s.send(request(target.url, '"slow"'));
-    await expect.poll(() => target.bodies.length).toBe(1);
+    await expect.poll(() => target.bodies.length, { timeout: 10_000 }).toBe(1);
     await s.close();
     expect(await inFlight).toMatchObject({ kind: 'response', status: 200, bodySnippet: 'slow' });
     expect(await s.send(request(target.url, '"late"'))).toMatchObject({ kind: 'error', errorClass: 'other' });
