@@ -68,7 +68,10 @@ export class DeliveryWorker implements DeliveryHandOff {
     onTransitions: DeliveryWorkerOptions['onTransitions'];
     onAttempts: DeliveryWorkerOptions['onAttempts'];
   };
-  /** Deliveries of system events: their exhaustion raises nothing (no feedback loop). */
+  /**
+   * Deliveries of system events among the results not yet written: their exhaustion raises nothing
+   * (no feedback loop). Held only until their batch is handled or given up.
+   */
   private readonly systemDeliveries = new Set<string>();
   readonly owner = `w_${randomBytes(6).toString('hex')}`;
   private readonly limits = new EndpointLimits();
@@ -366,7 +369,6 @@ export class DeliveryWorker implements DeliveryHandOff {
 
   private async attempt(item: ClaimedDelivery): Promise<void> {
     const { delivery, endpoint, payload } = item;
-    if (isSystemPayload(payload)) this.systemDeliveries.add(delivery.id);
     const startedAt = this.o.now();
     let headers: Record<string, string>;
     try {
@@ -450,6 +452,7 @@ export class DeliveryWorker implements DeliveryHandOff {
       disableEndpoint,
     };
     this.pending.push(result);
+    if (isSystemPayload(item.payload)) this.systemDeliveries.add(delivery.id);
     if (disableEndpoint)
       this.o.logger.warn({ endpointId: endpoint.id, reason: disableEndpoint }, 'endpoint disabled');
     void this.flush();
@@ -489,6 +492,7 @@ export class DeliveryWorker implements DeliveryHandOff {
         );
         if (!retry) {
           this.recordFailures = 0;
+          this.forgetSystem(batch);
           return;
         }
         this.pending = [...batch, ...this.pending];
@@ -507,17 +511,25 @@ export class DeliveryWorker implements DeliveryHandOff {
         const raised = transitions.filter(
           (t) => !(t.kind === 'exhausted' && this.systemDeliveries.has(t.deliveryId)),
         );
-        for (const r of batch) if (r.status !== 'pending') this.systemDeliveries.delete(r.attempt.deliveryId);
         if (raised.length > 0) await this.o.onTransitions?.(raised);
       } catch (err) {
         this.o.logger.error({ err, count: batch.length }, 'handling recorded delivery attempts failed');
       }
+      this.forgetSystem(batch);
     })().finally(() => {
       this.flushing = null;
       this.recordedNow();
       if (this.pending.length > 0) void this.flush();
     });
     return this.flushing;
+  }
+
+  /** A handled or given-up batch's system deliveries, unless a newer result of theirs waits to be written. */
+  private forgetSystem(batch: AttemptResult[]): void {
+    if (this.systemDeliveries.size === 0) return;
+    const waiting = new Set(this.pending.map((r) => r.attempt.deliveryId));
+    for (const r of batch)
+      if (!waiting.has(r.attempt.deliveryId)) this.systemDeliveries.delete(r.attempt.deliveryId);
   }
 
   /** The batch being written is done with: its slots are free, and a claim held back for them runs. */

@@ -12,8 +12,9 @@ export async function createDueDeliveries(
   count: number,
   now: Date,
   tag = 'due',
+  type = 'email.delivered',
 ): Promise<void> {
-  const payload = JSON.stringify({ id: `evt_${tag}`, type: 'email.delivered', data: {} });
+  const payload = JSON.stringify({ id: `evt_${tag}`, type, data: {} });
   await store.createDeliveries(
     Array.from({ length: count }, (_, i) => ({
       id: newId('delivery'),
@@ -45,8 +46,9 @@ export function testWorker(
 /** A sender whose every request succeeds at once; counts them. */
 export class QuickSender implements Sender {
   sent = 0;
+  constructor(private readonly status = 200) {}
   async send(_request: DeliveryRequest): Promise<DeliveryResponse> {
     this.sent++;
-    return { kind: 'response', status: 200, headers: {}, bodySnippet: 'ok', durationMs: 1 };
+    return { kind: 'response', status: this.status, headers: {}, bodySnippet: 'ok', durationMs: 1 };
   }
 }

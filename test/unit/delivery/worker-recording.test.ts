@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_RETRY_POLICY } from '../../../src/delivery/schedule.js';
 import type { DeliveryWorker } from '../../../src/delivery/worker.js';
 import { SqliteStore } from '../../../src/store/index.js';
 import type {
@@ -65,6 +66,9 @@ async function setUp(options: {
   failures?: number;
   held?: boolean;
   endpoint?: Partial<EndpointRecord>;
+  /** Deliveries of a system event (their exhaustion raises nothing), and what the endpoint answers. */
+  system?: boolean;
+  status?: number;
 }): Promise<{ store: ScriptedRecordsStore; sender: QuickSender; worker: DeliveryWorker }> {
   const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
   const store = new ScriptedRecordsStore(
@@ -76,8 +80,15 @@ async function setUp(options: {
   const now = new Date();
   const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook', ...options.endpoint }, now);
   await store.createEndpoint(endpoint);
-  await createDueDeliveries(store, endpoint, options.due, now);
-  const sender = new QuickSender();
+  await createDueDeliveries(
+    store,
+    endpoint,
+    options.due,
+    now,
+    'due',
+    options.system ? 'system.endpoint.failing' : 'email.delivered',
+  );
+  const sender = new QuickSender(options.status);
   // It claims only when woken: a flush that forgot to wake it would stall the tests.
   const worker = testWorker({ store, sender, concurrency: 5, pollMs: 60_000 });
   cleanup = async () => {
@@ -141,5 +152,84 @@ describe('DeliveryWorker with results not yet recorded', () => {
     expect(delivery?.attempts).toBe(1);
     expect(delivery?.status).toBe('pending');
     expect(delivery?.lastError).toMatch(/^not sent: .*signing secret/);
+  });
+
+  // The worker keeps the ids of system deliveries whose results wait to be written (their exhaustion
+  // must raise no further system event). Until 2026-12-08 an id stayed for as long as the process
+  // ran when its delivery was retried (another node may take the retry) or its results were given up.
+  const systemIds = (worker: DeliveryWorker) =>
+    (worker as unknown as { systemDeliveries: Set<string> }).systemDeliveries;
+
+  it('forgets a system delivery once its result is written, a retry included', async () => {
+    const { store, sender, worker } = await setUp({ due: 2, system: true, status: 500 });
+    worker.start();
+    await vi.waitFor(() => expect(store.calls).toBeGreaterThan(0));
+    await worker.idle();
+    expect(sender.sent).toBe(2);
+    expect((await store.listDeliveries({ limit: 10 })).items.map((d) => d.status)).toEqual([
+      'pending',
+      'pending',
+    ]);
+    expect(systemIds(worker).size).toBe(0);
+  });
+
+  it('forgets a system delivery whose results were given up', async () => {
+    const { store, worker } = await setUp({ due: 2, system: true, failures: 5 });
+    worker.start();
+    // Five failed writes, 0.25 + 0.5 + 1 + 2 s apart: the results are given up to the leases.
+    await vi.waitFor(() => expect(store.calls).toBe(5), { timeout: 10_000 });
+    await worker.idle();
+    expect(systemIds(worker).size).toBe(0);
+  });
+
+  it("raises no exhaustion for a system event's delivery, and does for any other's", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
+    const store = new ScriptedRecordsStore(join(dir, 'mailhook.db'), 0, false);
+    await store.migrate();
+    const now = new Date();
+    const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook' }, now);
+    await store.createEndpoint(endpoint);
+    await createDueDeliveries(store, endpoint, 1, now, 'system', 'system.endpoint.failing');
+    await createDueDeliveries(store, endpoint, 1, now, 'email', 'email.delivered');
+    const raised: EndpointTransition[] = [];
+    /** The event type each attempt carried, by its webhook-id (the event's id). */
+    const types = new Map<string, string>();
+    // One attempt and no retry: a failure exhausts the delivery.
+    const worker = testWorker({
+      store,
+      sender: {
+        async send(request) {
+          types.set(
+            String(request.headers['webhook-id']),
+            (JSON.parse(request.body) as { type: string }).type,
+          );
+          return { kind: 'response', status: 500, headers: {}, bodySnippet: '', durationMs: 1 };
+        },
+      },
+      concurrency: 5,
+      pollMs: 60_000,
+      policy: { ...DEFAULT_RETRY_POLICY, scheduleMs: [0] },
+      onTransitions: (t) => {
+        raised.push(...t);
+      },
+    });
+    cleanup = async () => {
+      await worker.stop();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+    worker.start();
+    await vi.waitFor(async () => {
+      const items = (await store.listDeliveries({ limit: 10 })).items;
+      expect(items.map((d) => d.status)).toEqual(['failed', 'failed']);
+    });
+    await worker.idle();
+    const deliveries = (await store.listDeliveries({ limit: 10 })).items;
+    const typeOf = (deliveryId: string) =>
+      types.get(deliveries.find((d) => d.id === deliveryId)?.eventId ?? '');
+    expect(types.size).toBe(2);
+    const exhausted = raised.filter((t) => t.kind === 'exhausted');
+    expect(exhausted.map((t) => typeOf(t.deliveryId))).toEqual(['email.delivered']);
+    expect(systemIds(worker).size).toBe(0);
   });
 });
