@@ -232,4 +232,46 @@ describe('DeliveryWorker with results not yet recorded', () => {
     expect(exhausted.map((t) => typeOf(t.deliveryId))).toEqual(['email.delivered']);
     expect(systemIds(worker).size).toBe(0);
   });
+
+  it("keeps a system delivery's id while a newer result of it waits, so its exhaustion still raises nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
+    const store = new ScriptedRecordsStore(join(dir, 'mailhook.db'), 0, false);
+    await store.migrate();
+    const now = new Date();
+    const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook' }, now);
+    await store.createEndpoint(endpoint);
+    await createDueDeliveries(store, endpoint, 1, now, 'system', 'system.endpoint.failing');
+    const sender = new QuickSender(500);
+    const raised: EndpointTransition[] = [];
+    // Two attempts, the second due at once. The first failure makes the endpoint failing; handling
+    // that transition waits until the second attempt has gone out, so its result is queued while the
+    // first batch is still being handled.
+    const worker = testWorker({
+      store,
+      sender,
+      concurrency: 5,
+      pollMs: 60_000,
+      failingAfter: 1,
+      policy: { ...DEFAULT_RETRY_POLICY, scheduleMs: [0, 0], jitter: 0 },
+      onTransitions: async (t) => {
+        raised.push(...t);
+        await vi.waitFor(() => expect(sender.sent).toBe(2), { timeout: 5_000 });
+      },
+    });
+    cleanup = async () => {
+      await worker.stop();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+    worker.start();
+    await vi.waitFor(async () => {
+      const [delivery] = (await store.listDeliveries({ limit: 10 })).items;
+      expect(delivery?.status).toBe('failed');
+    });
+    await worker.idle();
+    expect(sender.sent).toBe(2);
+    expect(raised.map((t) => t.kind)).toContain('failing');
+    expect(raised.filter((t) => t.kind === 'exhausted')).toEqual([]);
+    expect(systemIds(worker).size).toBe(0);
+  });
 });
