@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { DeliveryRequest } from '../../../src/delivery/http-client.js';
 import { DEFAULT_RETRY_POLICY } from '../../../src/delivery/schedule.js';
-import type { DeliveryWorker } from '../../../src/delivery/worker.js';
+import type { DeliveryWorker, DeliveryWorkerOptions } from '../../../src/delivery/worker.js';
 import { SqliteStore } from '../../../src/store/index.js';
 import type {
   AttemptResult,
@@ -69,7 +70,14 @@ async function setUp(options: {
   /** Deliveries of a system event (their exhaustion raises nothing), and what the endpoint answers. */
   system?: boolean;
   status?: number;
-}): Promise<{ store: ScriptedRecordsStore; sender: QuickSender; worker: DeliveryWorker }> {
+  sender?: QuickSender;
+  worker?: Partial<DeliveryWorkerOptions>;
+}): Promise<{
+  store: ScriptedRecordsStore;
+  sender: QuickSender;
+  worker: DeliveryWorker;
+  endpoint: EndpointRecord;
+}> {
   const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
   const store = new ScriptedRecordsStore(
     join(dir, 'mailhook.db'),
@@ -88,16 +96,16 @@ async function setUp(options: {
     'due',
     options.system ? 'system.endpoint.failing' : 'email.delivered',
   );
-  const sender = new QuickSender(options.status);
+  const sender = options.sender ?? new QuickSender(options.status);
   // It claims only when woken: a flush that forgot to wake it would stall the tests.
-  const worker = testWorker({ store, sender, concurrency: 5, pollMs: 60_000 });
+  const worker = testWorker({ store, sender, concurrency: 5, pollMs: 60_000, ...options.worker });
   cleanup = async () => {
     store.letThrough();
     await worker.stop();
     await store.close();
     await rm(dir, { recursive: true, force: true });
   };
-  return { store, sender, worker };
+  return { store, sender, worker, endpoint };
 }
 
 describe('DeliveryWorker with results not yet recorded', () => {
@@ -183,41 +191,28 @@ describe('DeliveryWorker with results not yet recorded', () => {
   });
 
   it("raises no exhaustion for a system event's delivery, and does for any other's", async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
-    const store = new ScriptedRecordsStore(join(dir, 'mailhook.db'), 0, false);
-    await store.migrate();
-    const now = new Date();
-    const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook' }, now);
-    await store.createEndpoint(endpoint);
-    await createDueDeliveries(store, endpoint, 1, now, 'system', 'system.endpoint.failing');
-    await createDueDeliveries(store, endpoint, 1, now, 'email', 'email.delivered');
-    const raised: EndpointTransition[] = [];
     /** The event type each attempt carried, by its webhook-id (the event's id). */
     const types = new Map<string, string>();
+    const sender = new (class extends QuickSender {
+      override async send(request: DeliveryRequest) {
+        types.set(String(request.headers['webhook-id']), (JSON.parse(request.body) as { type: string }).type);
+        return super.send(request);
+      }
+    })(500);
+    const raised: EndpointTransition[] = [];
     // One attempt and no retry: a failure exhausts the delivery.
-    const worker = testWorker({
-      store,
-      sender: {
-        async send(request) {
-          types.set(
-            String(request.headers['webhook-id']),
-            (JSON.parse(request.body) as { type: string }).type,
-          );
-          return { kind: 'response', status: 500, headers: {}, bodySnippet: '', durationMs: 1 };
+    const { store, worker, endpoint } = await setUp({
+      due: 1,
+      system: true,
+      sender,
+      worker: {
+        policy: { ...DEFAULT_RETRY_POLICY, scheduleMs: [0] },
+        onTransitions: (t) => {
+          raised.push(...t);
         },
       },
-      concurrency: 5,
-      pollMs: 60_000,
-      policy: { ...DEFAULT_RETRY_POLICY, scheduleMs: [0] },
-      onTransitions: (t) => {
-        raised.push(...t);
-      },
     });
-    cleanup = async () => {
-      await worker.stop();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    };
+    await createDueDeliveries(store, endpoint, 1, new Date(), 'email', 'email.delivered');
     worker.start();
     await vi.waitFor(async () => {
       const items = (await store.listDeliveries({ limit: 10 })).items;
@@ -234,35 +229,24 @@ describe('DeliveryWorker with results not yet recorded', () => {
   });
 
   it("keeps a system delivery's id while a newer result of it waits, so its exhaustion still raises nothing", async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mailhook-recording-'));
-    const store = new ScriptedRecordsStore(join(dir, 'mailhook.db'), 0, false);
-    await store.migrate();
-    const now = new Date();
-    const endpoint = endpointRecord({ url: 'http://127.0.0.1:9/hook' }, now);
-    await store.createEndpoint(endpoint);
-    await createDueDeliveries(store, endpoint, 1, now, 'system', 'system.endpoint.failing');
     const sender = new QuickSender(500);
     const raised: EndpointTransition[] = [];
     // Two attempts, the second due at once. The first failure makes the endpoint failing; handling
     // that transition waits until the second attempt has gone out, so its result is queued while the
     // first batch is still being handled.
-    const worker = testWorker({
-      store,
+    const { store, worker } = await setUp({
+      due: 1,
+      system: true,
       sender,
-      concurrency: 5,
-      pollMs: 60_000,
-      failingAfter: 1,
-      policy: { ...DEFAULT_RETRY_POLICY, scheduleMs: [0, 0], jitter: 0 },
-      onTransitions: async (t) => {
-        raised.push(...t);
-        await vi.waitFor(() => expect(sender.sent).toBe(2), { timeout: 5_000 });
+      worker: {
+        failingAfter: 1,
+        policy: { ...DEFAULT_RETRY_POLICY, scheduleMs: [0, 0], jitter: 0 },
+        onTransitions: async (t) => {
+          raised.push(...t);
+          await vi.waitFor(() => expect(sender.sent).toBe(2), { timeout: 5_000 });
+        },
       },
     });
-    cleanup = async () => {
-      await worker.stop();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    };
     worker.start();
     await vi.waitFor(async () => {
       const [delivery] = (await store.listDeliveries({ limit: 10 })).items;
