@@ -74,6 +74,8 @@ export interface PipelineThreadFigures {
   busyUsPerPost: number;
 }
 
+const sum = (parts: Record<string, number>) => Object.values(parts).reduce((a, v) => a + v, 0);
+
 function timeUs(work: () => void, iterations = 2000): number {
   const runs: number[] = [];
   for (let r = 0; r < 3; r++) {
@@ -138,7 +140,7 @@ export function cpuBudget(rows: {
     row: LoadResult,
     unavoidable: Record<string, number>,
   ): TargetBudget => {
-    const unavoidableUs = Object.values(unavoidable).reduce((a, b) => a + b, 0);
+    const unavoidableUs = sum(unavoidable);
     // The row's own generator is not mailhook's work, whatever it cost beside the floor's.
     const serverSide = unavoidableUs - (unavoidable.generator ?? 0);
     const ownUs =
@@ -246,27 +248,30 @@ export interface DeliveredEventBudget {
   measuredUs: number;
 }
 
-const STORED_WITH_DELIVERY = "SQLite running the commit statements, the event's delivery row included";
-const SENT = 'POSTing it (the cheapest client in this run)';
+/** What mailhook's own process cannot avoid for one delivered event: take the post, store it, POST it. */
+function deliveredEventParts(
+  b: CpuBudget,
+  postUs: number | null,
+  server = 'bare HTTP server',
+): Record<string, number> | null {
+  const stored = b.storageWithEndpoint;
+  if (!b.floor || !stored) return null;
+  return {
+    [server]: b.floor.serverUs,
+    "SQLite running the commit statements, the event's delivery row included": stored.statements.cpuUsPerPost,
+    ...(postUs !== null && { 'POSTing it (the cheapest client in this run)': postUs }),
+  };
+}
 
 export function deliveredEventBudget(
   b: CpuBudget,
   measuredUs: number,
   postUs: number | null,
 ): DeliveredEventBudget | null {
-  const stored = b.storageWithEndpoint;
-  if (!b.floor || !stored) return null;
-  const unavoidable = {
-    'bare HTTP server': b.floor.serverUs,
-    [STORED_WITH_DELIVERY]: stored.statements.cpuUsPerPost,
-    ...(postUs !== null && { [SENT]: postUs }),
-  };
-  return {
-    targetUs: 150,
-    unavoidable,
-    unavoidableUs: Math.round(Object.values(unavoidable).reduce((a, v) => a + v, 0)),
-    measuredUs,
-  };
+  const unavoidable = deliveredEventParts(b, postUs);
+  return (
+    unavoidable && { targetUs: 150, unavoidable, unavoidableUs: Math.round(sum(unavoidable)), measuredUs }
+  );
 }
 
 /**
@@ -281,20 +286,15 @@ export function sustainedBudget(
   postUs: number | null,
   used: { server: number; receiver: number; generator: number },
 ): TargetBudget | null {
-  const stored = b.storageWithEndpoint;
-  if (!b.floor || !stored) return null;
+  const mailhookSide = deliveredEventParts(b, postUs, "bare HTTP server (mailhook's)");
+  if (!b.floor || !mailhookSide) return null;
   const targetRps = 0.25 * floorRps;
-  const mailhookSide = {
-    "bare HTTP server (mailhook's)": b.floor.serverUs,
-    [STORED_WITH_DELIVERY]: stored.statements.cpuUsPerPost,
-    ...(postUs !== null && { [SENT]: postUs }),
-  };
   const unavoidable = {
     generator: b.floor.generatorUs,
     ...mailhookSide,
     "bare HTTP server (the receiver's)": b.floor.serverUs,
   };
-  const unavoidableUs = Object.values(unavoidable).reduce((a, v) => a + v, 0);
+  const unavoidableUs = sum(unavoidable);
   const mailhookUs = used.server + used.receiver + used.generator;
   return {
     target: '0.25× floor, end to end',
@@ -304,7 +304,7 @@ export function sustainedBudget(
     mailhookUs,
     mailhookCores: Number(((targetRps * mailhookUs) / 1e6).toFixed(2)),
     leftUs: Math.round((b.cores * 1e6) / targetRps - unavoidableUs),
-    ownUs: Math.round(used.server - Object.values(mailhookSide).reduce((a, v) => a + v, 0)),
+    ownUs: Math.round(used.server - sum(mailhookSide)),
   };
 }
 
@@ -345,7 +345,6 @@ export function printCpuBudget(b: CpuBudget): void {
   for (const t of [b.sqlite, b.postgres, b.sqlitePostmark]) if (t) printTargetBudget(t, 'request');
 }
 
-/** The SQLite writer thread's share of a row, when the row's target reported it. */
 /** One target's budget line: the parts no implementation avoids at its rate, and what that leaves. */
 export function printTargetBudget(t: TargetBudget, unit: 'request' | 'event'): void {
   const rate = unit === 'request' ? 'req/s' : 'events/s';
@@ -354,6 +353,7 @@ export function printTargetBudget(t: TargetBudget, unit: 'request' | 'event'): v
   );
 }
 
+/** The SQLite writer thread's share of a row, when the row's target reported it. */
 export function writerTurn(t: TargetBudget): string {
   const w = t.writerThread;
   if (!w) return '';

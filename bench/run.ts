@@ -278,7 +278,7 @@ if (runs('e2e')) {
     const c = s.cpuUsPerEvent;
     const cores = cpus().length;
     console.log(
-      `  CPU per event, ingest to delivered: mailhook ${c.server}${c.postgres ? ` + PostgreSQL ${c.postgres}` : ''} + receiver ${c.receiver} + generator ${c.generator} µs = ${c.server + c.postgres + c.receiver + c.generator} µs → at most ${Math.round((cores * 1e6) / Math.max(1, c.server + c.postgres + c.receiver + c.generator))}/s on ${cores} cores`,
+      `  CPU per event, ingest to delivered: mailhook ${c.server}${c.postgres ? ` + PostgreSQL ${c.postgres}` : ''} + receiver ${c.receiver} + generator ${c.generator} µs = ${cpuSum(c)} µs → at most ${Math.round((cores * 1e6) / Math.max(1, cpuSum(c)))}/s on ${cores} cores`,
     );
   }
   const sqliteRun = e2e[0]?.sustained;

@@ -183,14 +183,16 @@ export class SenderThread implements Sender {
       this.sweepTimer = null;
       return;
     }
+    const worker = this.worker;
+    if (!worker) return;
     const now = Date.now();
     for (const entry of this.waiting.values()) {
-      if (entry.worker && entry.worker === this.worker && entry.deadline < now) {
+      if (entry.worker === worker && entry.deadline < now) {
         this.options.log.error(
           { overdueMs: now - entry.deadline },
           'the delivery sender thread stopped answering',
         );
-        entry.worker.terminate().catch(() => {});
+        worker.terminate().catch(() => {});
         return;
       }
     }

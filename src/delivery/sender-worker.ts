@@ -21,7 +21,7 @@ function flush(): void {
   const batch = answers;
   answers = [];
   if (batch.length > 0) port?.postMessage(batch);
-  if (closing && inFlight === 0 && answers.length === 0) void finish();
+  if (closing && inFlight === 0) void finish();
 }
 
 async function finish(): Promise<void> {

@@ -43,7 +43,7 @@ export function testWorker(
   });
 }
 
-/** A sender whose every request succeeds at once; counts them. */
+/** A sender that answers every request at once with `status` (200 by default); counts them. */
 export class QuickSender implements Sender {
   sent = 0;
   constructor(private readonly status = 200) {}

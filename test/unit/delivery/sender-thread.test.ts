@@ -1,7 +1,4 @@
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,38 +7,23 @@ import { afterEach, describe, expect, it } from 'vitest';
 // The compiled module: its thread runs dist/delivery/sender-worker.js (`npm test` builds first).
 import { SenderThread } from '../../../dist/delivery/sender-thread.js';
 import type { DeliveryRequest } from '../../../src/delivery/http-client.js';
+import { type Receiver, type ReceiverOptions, startReceiver } from '../../helpers/receiver.js';
 
-const servers: Server[] = [];
+const receivers: Receiver[] = [];
 const senders: SenderThread[] = [];
 
 afterEach(async () => {
   await Promise.all(senders.splice(0).map((s) => s.close()));
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    server.close();
-  }
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
 
-async function receiver(
-  handler: (req: IncomingMessage, res: ServerResponse, body: string) => void,
-): Promise<{ url: string; bodies: string[]; userAgents: string[] }> {
-  const bodies: string[] = [];
-  const userAgents: string[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
-      bodies.push(body);
-      userAgents.push(String(req.headers['user-agent']));
-      handler(req, res, body);
-    });
-  });
-  servers.push(server);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, bodies, userAgents };
+async function receiver(options: ReceiverOptions = {}): Promise<Receiver> {
+  const r = await startReceiver(options);
+  receivers.push(r);
+  return r;
 }
+
+const bodies = (r: Receiver) => r.requests.map((q) => q.body);
 
 interface Logged {
   fields: object;
@@ -80,42 +62,40 @@ const threadOf = (s: SenderThread) => (s as unknown as { worker: Worker | null }
 
 describe('SenderThread', () => {
   it('answers each send with its own response, however many go out in one turn', async () => {
-    const target = await receiver((_req, res, body) => {
-      res.writeHead(201, { 'x-echo': body });
-      res.end(`got ${body}`);
+    const target = await receiver({
+      respond: (r) => ({ status: 201, headers: { 'x-echo': r.body }, body: `got ${r.body}` }),
     });
     const { s } = sender();
-    const bodies = Array.from({ length: 60 }, (_, i) => `{"n":${i}}`);
-    const answers = await Promise.all(bodies.map((body) => s.send(request(target.url, body))));
+    const sent = Array.from({ length: 60 }, (_, i) => `{"n":${i}}`);
+    const answers = await Promise.all(sent.map((body) => s.send(request(target.url, body))));
     answers.forEach((answer, i) => {
       expect(answer).toMatchObject({
         kind: 'response',
         status: 201,
-        bodySnippet: `got ${bodies[i]}`,
-        headers: { 'x-echo': bodies[i] },
+        bodySnippet: `got ${sent[i]}`,
+        headers: { 'x-echo': sent[i] },
       });
     });
-    expect(target.bodies.sort()).toEqual([...bodies].sort());
-    expect(new Set(target.userAgents)).toEqual(new Set(['mailhook-test/1']));
+    expect(bodies(target).sort()).toEqual([...sent].sort());
+    expect(new Set(target.requests.map((q) => q.headers['user-agent']))).toEqual(
+      new Set(['mailhook-test/1']),
+    );
   });
 
   it('runs the SSRF guard in its thread: a private address is refused unless allowed', async () => {
-    const target = await receiver((_req, res) => res.end('ok'));
+    const target = await receiver();
     const answer = await sender(false).s.send(request(target.url, '{}'));
     expect(answer).toMatchObject({ kind: 'error', errorClass: 'forbidden_address' });
-    expect(target.bodies).toEqual([]);
+    expect(target.requests).toEqual([]);
   });
 
   it('answers the sends in flight as reset connections when its thread dies; sends made meanwhile wait for the next thread', async () => {
-    let hold: (() => void) | null = null;
-    const target = await receiver((_req, res, body) => {
-      if (body === '"stuck"') hold = () => res.end('late');
-      else res.end('ok');
-    });
+    // "stuck" is answered only after the test (the receiver's close cancels it).
+    const target = await receiver({ respond: (r) => (r.body === '"stuck"' ? { delayMs: 60_000 } : {}) });
     const { s, logged } = sender();
     expect(await s.send(request(target.url, '"first"'))).toMatchObject({ status: 200 });
     const stuck = s.send(request(target.url, '"stuck"'));
-    await expect.poll(() => hold !== null, { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => target.inflight(), { timeout: 10_000 }).toBe(1);
     const first = threadOf(s);
     await first?.terminate();
     expect(await stuck).toMatchObject({ kind: 'error', errorClass: 'connection_reset' });
@@ -125,7 +105,6 @@ describe('SenderThread', () => {
     // Within the restart's backoff: this one waits for the new thread instead of failing.
     expect(await s.send(request(target.url, '"after"'))).toMatchObject({ kind: 'response', status: 200 });
     expect(threadOf(s)).not.toBe(first);
-    (hold as (() => void) | null)?.();
   });
 
   it('settles every send when its thread cannot even load, and logs why', async () => {
@@ -156,21 +135,21 @@ describe('SenderThread', () => {
   });
 
   it('sends what it was given in the same turn as close, then closes', async () => {
-    const target = await receiver((_req, res) => res.end('ok'));
+    const target = await receiver();
     const { s } = sender();
     const sent = s.send(request(target.url, '"with-close"'));
     await s.close();
     expect(await sent).toMatchObject({ kind: 'response', status: 200 });
-    expect(target.bodies).toEqual(['"with-close"']);
+    expect(bodies(target)).toEqual(['"with-close"']);
     // Sent by the thread that close() then stopped, not by one started after it.
     expect(threadOf(s)).toBeNull();
   });
 
   it('lets a send in flight finish before closing, and refuses sends after', async () => {
-    const target = await receiver((_req, res) => setTimeout(() => res.end('slow'), 200));
+    const target = await receiver({ respond: () => ({ delayMs: 200, body: 'slow' }) });
     const { s } = sender();
     const inFlight = s.send(request(target.url, '"slow"'));
-    await expect.poll(() => target.bodies.length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => target.requests.length, { timeout: 10_000 }).toBe(1);
     await s.close();
     expect(await inFlight).toMatchObject({ kind: 'response', status: 200, bodySnippet: 'slow' });
     expect(await s.send(request(target.url, '"late"'))).toMatchObject({ kind: 'error', errorClass: 'other' });
